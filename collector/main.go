@@ -1,0 +1,85 @@
+// Command scadaotel is the scadaotel appliance: an OpenTelemetry Collector
+// distribution for SCADA pipelines. With no flags it runs the embedded
+// default appliance config; --config FILE runs a user's config.
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/confmap"
+	"go.opentelemetry.io/collector/confmap/provider/envprovider"
+	"go.opentelemetry.io/collector/confmap/provider/fileprovider"
+	"go.opentelemetry.io/collector/confmap/provider/yamlprovider"
+	"go.opentelemetry.io/collector/otelcol"
+)
+
+// Stamped by -ldflags "-X main.version=... -X main.commit=..." from git.
+var (
+	version = "dev"
+	commit  = "unknown"
+)
+
+// dataDirEnv names the directory that holds all appliance state. Configs
+// refer to it as ${env:SCADAOTEL_DATA_DIR}; --data-dir sets it.
+const dataDirEnv = "SCADAOTEL_DATA_DIR"
+
+func newCommand() *cobra.Command {
+	set := otelcol.CollectorSettings{
+		BuildInfo: component.BuildInfo{
+			Command:     "scadaotel",
+			Description: "scadaotel: observability appliance for SCADA pipelines",
+			Version:     version + " (" + commit + ")",
+		},
+		Factories: components,
+		ConfigProviderSettings: otelcol.ConfigProviderSettings{
+			ResolverSettings: confmap.ResolverSettings{
+				// Defaults; any --config flag replaces them.
+				URIs: []string{embeddedScheme + ":default"},
+				ProviderFactories: []confmap.ProviderFactory{
+					envprovider.NewFactory(), fileprovider.NewFactory(), yamlprovider.NewFactory(),
+					newEmbeddedProviderFactory(),
+				},
+				DefaultScheme: "env",
+			},
+		},
+	}
+	cmd := otelcol.NewCommand(set)
+	var dataDir string
+	cmd.PersistentFlags().StringVar(&dataDir, "data-dir", "",
+		"directory for all appliance state (default $"+dataDirEnv+", else ./data)")
+	cmd.PersistentPreRunE = func(*cobra.Command, []string) error {
+		return prepareDataDir(dataDir)
+	}
+	return cmd
+}
+
+// prepareDataDir resolves the data directory (flag, then env, then ./data),
+// makes it absolute and creates it, and exports it for config expansion.
+func prepareDataDir(flagValue string) error {
+	dir := flagValue
+	if dir == "" {
+		dir = os.Getenv(dataDirEnv)
+	}
+	if dir == "" {
+		dir = "data"
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return fmt.Errorf("cannot resolve data directory %q: %w", dir, err)
+	}
+	if err := os.MkdirAll(filepath.Join(abs, "queue"), 0o750); err != nil {
+		return fmt.Errorf("cannot create data directory %q: %w", abs, err)
+	}
+	return os.Setenv(dataDirEnv, abs)
+}
+
+func main() {
+	if err := newCommand().Execute(); err != nil {
+		// cobra already printed the one-line error.
+		os.Exit(1)
+	}
+}

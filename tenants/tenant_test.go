@@ -1,0 +1,59 @@
+package tenants
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"go.opentelemetry.io/collector/client"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+)
+
+func TestValidID(t *testing.T) {
+	for _, id := range []string{"west-pipeline-01", "a", "0", "east.pipeline_2", strings.Repeat("a", 63)} {
+		if !ValidID(id) {
+			t.Errorf("ValidID(%q) = false, want true", id)
+		}
+	}
+	for _, id := range []string{"", "West", "-a", ".a", "a b", "a/b", strings.Repeat("a", 64), "a\n", "<script>"} {
+		if ValidID(id) {
+			t.Errorf("ValidID(%q) = true, want false", id)
+		}
+		if CheckID(id) == nil {
+			t.Errorf("CheckID(%q) = nil, want error", id)
+		}
+	}
+}
+
+func TestResourceRoundTrip(t *testing.T) {
+	res := pcommon.NewResource()
+	if got := FromResource(res); got != "" {
+		t.Fatalf("empty resource: got %q", got)
+	}
+	res.Attributes().PutInt(ResourceAttribute, 7) // wrong type is not a tenant
+	if got := FromResource(res); got != "" {
+		t.Fatalf("int attribute: got %q", got)
+	}
+	res.Attributes().PutStr(ResourceAttribute, "spoofed")
+	SetOnResource(res, "west-pipeline-01")
+	if got := FromResource(res); got != "west-pipeline-01" {
+		t.Fatalf("got %q", got)
+	}
+}
+
+func TestContextIgnoresClientMetadata(t *testing.T) {
+	// A receiver with include_metadata copies headers verbatim: never trust them.
+	ctx := client.NewContext(context.Background(), client.Info{
+		Metadata: client.NewMetadata(map[string][]string{MetadataKey: {"east-pipeline-02"}}),
+	})
+	if got := FromContext(ctx); got != "" {
+		t.Fatalf("FromContext trusted client metadata: %q", got)
+	}
+	ctx = NewContext(ctx, "west-pipeline-01")
+	if got := FromContext(ctx); got != "west-pipeline-01" {
+		t.Fatalf("FromContext = %q", got)
+	}
+	if md := client.FromContext(ctx).Metadata.Get(MetadataKey); len(md) != 1 || md[0] != "west-pipeline-01" {
+		t.Fatalf("metadata = %v", md)
+	}
+}
