@@ -17,6 +17,9 @@ import (
 
 	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/healthcheckv2extension"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/filestorage"
+
+	"github.com/scadaotel/scadaotel/tenants/tenantauthextension"
+	"github.com/scadaotel/scadaotel/tenants/tenantstampprocessor"
 )
 
 // components is the one list of what the scadaotel distribution contains.
@@ -33,6 +36,7 @@ func components() (otelcol.Factories, error) {
 	if f.Processors, err = otelcol.MakeFactoryMap[processor.Factory](
 		memorylimiterprocessor.NewFactory(),
 		batchprocessor.NewFactory(),
+		tenantstampprocessor.NewFactory(),
 	); err != nil {
 		return f, err
 	}
@@ -49,6 +53,7 @@ func components() (otelcol.Factories, error) {
 	if f.Extensions, err = otelcol.MakeFactoryMap[extension.Factory](
 		filestorage.NewFactory(),
 		healthcheckv2extension.NewFactory(),
+		tenantauthextension.NewFactory(),
 	); err != nil {
 		return f, err
 	}

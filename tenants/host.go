@@ -1,0 +1,70 @@
+package tenants
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+
+	"go.opentelemetry.io/collector/client"
+	"go.opentelemetry.io/collector/component"
+)
+
+// Provider is implemented by the extension that owns the process's tenant
+// registry (tenantauth). Components find it with RegistryFromHost.
+type Provider interface {
+	TenantRegistry() *Registry
+}
+
+// HTTPAuthenticator is implemented by tenantauth: Middleware authenticates
+// every request of an HTTP API the same way the OTLP receivers do (401/403
+// with a one-line reason) and calls next with the tenant on the context
+// (read it with FromContext).
+type HTTPAuthenticator interface {
+	Middleware(next http.Handler) http.Handler
+}
+
+// RegistryFromHost returns the registry of extension id (e.g. "tenantauth").
+func RegistryFromHost(host component.Host, id component.ID) (*Registry, error) {
+	ext, ok := host.GetExtensions()[id]
+	if !ok {
+		return nil, fmt.Errorf("extension %q not found: add it to service.extensions", id)
+	}
+	p, ok := ext.(Provider)
+	if !ok {
+		return nil, fmt.Errorf("extension %q does not hold a tenant registry (want a tenantauth extension)", id)
+	}
+	return p.TenantRegistry(), nil
+}
+
+// AuthenticatorFromHost returns the HTTP authenticator of extension id.
+func AuthenticatorFromHost(host component.Host, id component.ID) (HTTPAuthenticator, error) {
+	ext, ok := host.GetExtensions()[id]
+	if !ok {
+		return nil, fmt.Errorf("extension %q not found: add it to service.extensions", id)
+	}
+	a, ok := ext.(HTTPAuthenticator)
+	if !ok {
+		return nil, fmt.Errorf("extension %q is not a tenant HTTP authenticator (want a tenantauth extension)", id)
+	}
+	return a, nil
+}
+
+// Refusal is the client.AuthData of a request whose token was valid but
+// whose X-SCADA-Tenant header did not match it. The collector's HTTP server
+// turns every authenticator error into 401, so tenantauth lets such a
+// request through carrying a Refusal instead of a tenant, and the stamping
+// processor refuses it with PermissionDenied (HTTP 403). FromContext sees no
+// tenant on it, so any tenant-aware component refuses it too.
+type Refusal string
+
+// GetAttribute implements client.AuthData; a Refusal has no tenant.
+func (Refusal) GetAttribute(string) any { return nil }
+
+// GetAttributeNames implements client.AuthData.
+func (Refusal) GetAttributeNames() []string { return nil }
+
+// RefusalFromContext returns the reason of a deferred refusal, if any.
+func RefusalFromContext(ctx context.Context) (string, bool) {
+	r, ok := client.FromContext(ctx).Auth.(Refusal)
+	return string(r), ok
+}

@@ -1,0 +1,228 @@
+package tenants
+
+import (
+	"fmt"
+	"math"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
+)
+
+// ActiveSeriesWindow is how long a series counts as active after its last
+// sample, for the active_series limit.
+const ActiveSeriesWindow = 10 * time.Minute
+
+// Limit names, as they appear in refusals and in the refusal metric.
+const (
+	LimitSamples      = "samples_per_second"
+	LimitSpans        = "spans_per_second"
+	LimitBytes        = "bytes_per_second"
+	LimitActiveSeries = "active_series"
+)
+
+// Limiter enforces each tenant's limits with token buckets (burst: one
+// second's worth) shared by every pipeline of the process, so a tenant's
+// traces, metrics and logs draw on the same bytes_per_second budget.
+type Limiter struct {
+	reg *Registry
+	mu  sync.Mutex
+	per map[string]*tenantLimits
+}
+
+type tenantLimits struct {
+	mu      sync.Mutex
+	limits  Limits
+	samples *rate.Limiter
+	spans   *rate.Limiter
+	bytes   *rate.Limiter
+	series  map[uint64]time.Time
+	swept   time.Time
+}
+
+func newLimiter(r *Registry) *Limiter { return &Limiter{reg: r, per: map[string]*tenantLimits{}} }
+
+// Usage is what one request asks of its tenant's limits.
+type Usage struct {
+	Samples int
+	Spans   int
+	Bytes   int
+	// Series are hashes of the request's metric series (only needed when the
+	// tenant has an active_series limit; see Limiter.NeedsSeries).
+	Series []uint64
+}
+
+// NeedsSeries reports whether tenant has an active_series limit, so that
+// callers hash series only when it matters.
+func (l *Limiter) NeedsSeries(tenant string) bool {
+	t, ok := l.reg.Tenant(tenant)
+	return ok && t.Limits.ActiveSeries > 0
+}
+
+// Limited reports whether tenant has any limit at all.
+func (l *Limiter) Limited(tenant string) bool {
+	t, ok := l.reg.Tenant(tenant)
+	return ok && t.Limits != (Limits{})
+}
+
+func (l *Limiter) get(tenant string) *tenantLimits {
+	t, ok := l.reg.Tenant(tenant)
+	if !ok || t.Limits == (Limits{}) {
+		return nil
+	}
+	l.mu.Lock()
+	tl := l.per[tenant]
+	if tl == nil {
+		tl = &tenantLimits{series: map[uint64]time.Time{}}
+		l.per[tenant] = tl
+	}
+	l.mu.Unlock()
+	tl.mu.Lock()
+	if tl.limits != t.Limits || tl.samples == nil { // first use, or changed by a reload
+		tl.limits = t.Limits
+		tl.samples = bucket(t.Limits.SamplesPerSecond)
+		tl.spans = bucket(t.Limits.SpansPerSecond)
+		tl.bytes = bucket(t.Limits.BytesPerSecond)
+	}
+	tl.mu.Unlock()
+	return tl
+}
+
+func bucket(perSecond float64) *rate.Limiter {
+	if perSecond <= 0 {
+		return rate.NewLimiter(rate.Inf, 0)
+	}
+	return rate.NewLimiter(rate.Limit(perSecond), int(math.Max(1, math.Ceil(perSecond))))
+}
+
+// Admit takes u from tenant's buckets, or takes nothing and returns a
+// *LimitError naming the first limit that refuses. Tenants without limits
+// (or unknown to the registry, e.g. a default tenant) are always admitted.
+func (l *Limiter) Admit(tenant string, u Usage, now time.Time) error {
+	tl := l.get(tenant)
+	if tl == nil {
+		return nil
+	}
+	tl.mu.Lock()
+	defer tl.mu.Unlock()
+	type take struct {
+		name  string
+		limit float64
+		b     *rate.Limiter
+		n     int
+	}
+	var reserved [3]*rate.Reservation
+	takes := [3]take{
+		{LimitSamples, tl.limits.SamplesPerSecond, tl.samples, u.Samples},
+		{LimitSpans, tl.limits.SpansPerSecond, tl.spans, u.Spans},
+		{LimitBytes, tl.limits.BytesPerSecond, tl.bytes, u.Bytes},
+	}
+	cancel := func() {
+		for _, r := range reserved {
+			if r != nil {
+				r.CancelAt(now)
+			}
+		}
+	}
+	for i, tk := range takes {
+		if tk.limit <= 0 || tk.n == 0 {
+			continue
+		}
+		if tk.n > tk.b.Burst() {
+			cancel()
+			return &LimitError{Tenant: tenant, Limit: tk.name, Value: tk.limit, Requested: tk.n, TooLarge: true}
+		}
+		r := tk.b.ReserveN(now, tk.n)
+		if d := r.DelayFrom(now); d > 0 {
+			r.CancelAt(now)
+			cancel()
+			return &LimitError{Tenant: tenant, Limit: tk.name, Value: tk.limit, Requested: tk.n, RetryAfter: d}
+		}
+		reserved[i] = r
+	}
+	if tl.limits.ActiveSeries > 0 && len(u.Series) > 0 {
+		if err := tl.admitSeries(tenant, u.Series, now); err != nil {
+			cancel()
+			return err
+		}
+	}
+	return nil
+}
+
+func (tl *tenantLimits) admitSeries(tenant string, series []uint64, now time.Time) error {
+	if now.Sub(tl.swept) > ActiveSeriesWindow/10 {
+		for h, seen := range tl.series {
+			if now.Sub(seen) > ActiveSeriesWindow {
+				delete(tl.series, h)
+			}
+		}
+		tl.swept = now
+	}
+	newSeries := 0
+	for _, h := range series {
+		if seen, ok := tl.series[h]; !ok || now.Sub(seen) > ActiveSeriesWindow {
+			newSeries++
+		}
+	}
+	if newSeries > 0 && len(tl.series)+newSeries > tl.limits.ActiveSeries {
+		oldest := now
+		for _, seen := range tl.series {
+			if seen.Before(oldest) {
+				oldest = seen
+			}
+		}
+		return &LimitError{Tenant: tenant, Limit: LimitActiveSeries, Value: float64(tl.limits.ActiveSeries),
+			Requested: newSeries, RetryAfter: oldest.Add(ActiveSeriesWindow).Sub(now)}
+	}
+	for _, h := range series {
+		tl.series[h] = now
+	}
+	return nil
+}
+
+// LimitError is a refusal by a tenant limit. It carries a gRPC status, so
+// the OTLP receiver answers gRPC ResourceExhausted (HTTP 429 with a
+// Retry-After header) for a rate limit; a single request larger than a
+// whole second's budget can never pass and is InvalidArgument (HTTP 400).
+type LimitError struct {
+	Tenant     string
+	Limit      string
+	Value      float64
+	Requested  int
+	RetryAfter time.Duration
+	TooLarge   bool
+}
+
+func (e *LimitError) retrySeconds() time.Duration {
+	d := e.RetryAfter.Round(time.Second)
+	if d < e.RetryAfter {
+		d += time.Second
+	}
+	return max(d, time.Second)
+}
+
+func (e *LimitError) Error() string {
+	if e.TooLarge {
+		return fmt.Sprintf("tenant %q: request of %d exceeds the whole %s limit of %g; send smaller requests",
+			e.Tenant, e.Requested, e.Limit, e.Value)
+	}
+	return fmt.Sprintf("tenant %q is over its %s limit of %g (request of %d refused); retry after %s",
+		e.Tenant, e.Limit, e.Value, e.Requested, e.retrySeconds())
+}
+
+// GRPCStatus lets status.FromError (used by the OTLP receiver for both gRPC
+// and HTTP) see the right code and the retry hint.
+func (e *LimitError) GRPCStatus() *status.Status {
+	if e.TooLarge {
+		return status.New(codes.InvalidArgument, e.Error())
+	}
+	st := status.New(codes.ResourceExhausted, e.Error())
+	if withInfo, err := st.WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(e.retrySeconds())}); err == nil {
+		return withInfo
+	}
+	return st
+}

@@ -1,0 +1,226 @@
+package tenants
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"crypto/subtle"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Registry holds the declared tenants and their token hashes: inline ones
+// from the config plus those of a tenants file, which it re-reads (polling
+// its content) so that added tenants and revoked tokens take effect without
+// a restart. One Registry serves the whole process: the tenantauth extension
+// owns it, and other components reach it through Provider.
+type Registry struct {
+	inline   []Spec
+	file     string
+	interval time.Duration
+	logger   *zap.Logger
+	limiter  *Limiter
+
+	snap atomic.Pointer[snapshot]
+
+	mu       sync.Mutex // guards fileData, stop and done
+	fileData []byte
+	stop     chan struct{}
+	done     chan struct{}
+	reloads  atomic.Int64
+	failures atomic.Int64
+}
+
+type tokenEntry struct {
+	hash   [sha256.Size]byte
+	tenant string
+}
+
+type snapshot struct {
+	tenants map[string]Tenant
+	tokens  []tokenEntry
+}
+
+// NewRegistry builds a registry from inline specs and an optional tenants
+// file (read now; an unreadable or invalid file is an error at startup).
+// interval is how often the file is checked for changes (<= 0: 1 s).
+func NewRegistry(inline []Spec, file string, interval time.Duration, logger *zap.Logger) (*Registry, error) {
+	if logger == nil {
+		logger = zap.NewNop()
+	}
+	if interval <= 0 {
+		interval = time.Second
+	}
+	if err := ValidateSpecs("tenants", inline); err != nil {
+		return nil, err
+	}
+	r := &Registry{inline: inline, file: file, interval: interval, logger: logger}
+	r.limiter = newLimiter(r)
+	var fileSpecs []Spec
+	if file != "" {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("tenants_file: %w", err)
+		}
+		if fileSpecs, err = ParseFile(file, data); err != nil {
+			return nil, fmt.Errorf("tenants_file: %w", err)
+		}
+		r.fileData = data
+	}
+	snap, err := buildSnapshot(inline, fileSpecs)
+	if err != nil {
+		return nil, err
+	}
+	r.snap.Store(snap)
+	return r, nil
+}
+
+func buildSnapshot(inline, fromFile []Spec) (*snapshot, error) {
+	all := append(append([]Spec(nil), inline...), fromFile...)
+	if err := ValidateSpecs("tenants (inline and file together)", all); err != nil {
+		return nil, err
+	}
+	s := &snapshot{tenants: make(map[string]Tenant, len(all))}
+	for _, spec := range all {
+		s.tenants[spec.ID] = Tenant{ID: spec.ID, Limits: spec.Limits, KafkaTopic: spec.KafkaTopic}
+		for _, h := range spec.TokenSHA256 {
+			sum, _ := parseHash(h) // validated above
+			s.tokens = append(s.tokens, tokenEntry{hash: sum, tenant: spec.ID})
+		}
+	}
+	return s, nil
+}
+
+// Lookup returns the tenant a bearer token selects. It hashes the token and
+// compares the hash with every configured hash in constant time, so neither
+// the result nor the position of a match shows in the timing.
+func (r *Registry) Lookup(token string) (string, bool) {
+	sum := sha256.Sum256([]byte(token))
+	found := ""
+	for _, e := range r.snap.Load().tokens {
+		if subtle.ConstantTimeCompare(sum[:], e.hash[:]) == 1 {
+			found = e.tenant
+		}
+	}
+	return found, found != ""
+}
+
+// Tenant returns a declared tenant.
+func (r *Registry) Tenant(id string) (Tenant, bool) {
+	t, ok := r.snap.Load().tenants[id]
+	return t, ok
+}
+
+// Tenants returns all declared tenants sorted by id.
+func (r *Registry) Tenants() []Tenant {
+	s := r.snap.Load()
+	out := make([]Tenant, 0, len(s.tenants))
+	for _, t := range s.tenants {
+		out = append(out, t)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// Limiter returns the process-wide per-tenant limiter of this registry.
+func (r *Registry) Limiter() *Limiter { return r.limiter }
+
+// Reloads and ReloadFailures count applied and rejected tenants file versions.
+func (r *Registry) Reloads() int64        { return r.reloads.Load() }
+func (r *Registry) ReloadFailures() int64 { return r.failures.Load() }
+
+// Reload re-reads the tenants file now. An unchanged file is a no-op; an
+// invalid one keeps the previous tenants and returns the error.
+func (r *Registry) Reload() error {
+	if r.file == "" {
+		return nil
+	}
+	data, err := os.ReadFile(r.file)
+	if err != nil {
+		return r.reloadFailed(fmt.Errorf("cannot read tenants file: %w", err))
+	}
+	r.mu.Lock()
+	same := bytes.Equal(data, r.fileData)
+	r.mu.Unlock()
+	if same {
+		return nil
+	}
+	specs, err := ParseFile(r.file, data)
+	if err != nil {
+		return r.reloadFailed(err)
+	}
+	snap, err := buildSnapshot(r.inline, specs)
+	if err != nil {
+		return r.reloadFailed(err)
+	}
+	r.mu.Lock()
+	r.fileData = data
+	r.mu.Unlock()
+	r.snap.Store(snap)
+	r.reloads.Add(1)
+	ids := make([]string, 0, len(snap.tenants))
+	for id := range snap.tenants {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	r.logger.Info("Tenants file reloaded", zap.String("file", r.file),
+		zap.String("tenants", strings.Join(ids, ",")), zap.Int("tokens", len(snap.tokens)))
+	return nil
+}
+
+func (r *Registry) reloadFailed(err error) error {
+	r.failures.Add(1)
+	r.mu.Lock()
+	r.fileData = nil // retry on the next tick even if the bad content stays
+	r.mu.Unlock()
+	r.logger.Error("Tenants file rejected; keeping the previous tenants", zap.String("file", r.file), zap.Error(err))
+	return err
+}
+
+// StartWatching polls the tenants file every interval until StopWatching.
+// Polling (rather than inotify) also sees files replaced by rename, as
+// editors, config management and Kubernetes ConfigMaps do.
+func (r *Registry) StartWatching() {
+	if r.file == "" {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.stop != nil {
+		return
+	}
+	r.stop, r.done = make(chan struct{}), make(chan struct{})
+	go r.watch(r.stop, r.done)
+}
+
+func (r *Registry) watch(stop, done chan struct{}) {
+	defer close(done)
+	t := time.NewTicker(r.interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			_ = r.Reload() // logged and counted inside
+		}
+	}
+}
+
+// StopWatching stops the polling goroutine and waits for it.
+func (r *Registry) StopWatching() {
+	r.mu.Lock()
+	stop, done := r.stop, r.done
+	r.stop, r.done = nil, nil
+	r.mu.Unlock()
+	if stop != nil {
+		close(stop)
+		<-done
+	}
+}

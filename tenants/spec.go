@@ -1,0 +1,134 @@
+package tenants
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Limits are one tenant's ingest limits. Zero means unlimited.
+type Limits struct {
+	// SamplesPerSecond bounds metric data points per second.
+	SamplesPerSecond float64 `mapstructure:"samples_per_second" yaml:"samples_per_second"`
+	// SpansPerSecond bounds spans per second.
+	SpansPerSecond float64 `mapstructure:"spans_per_second" yaml:"spans_per_second"`
+	// BytesPerSecond bounds the OTLP protobuf size of accepted data per second.
+	BytesPerSecond float64 `mapstructure:"bytes_per_second" yaml:"bytes_per_second"`
+	// ActiveSeries bounds the distinct metric series seen in the last
+	// ActiveSeriesWindow; samples of new series beyond it are refused.
+	ActiveSeries int `mapstructure:"active_series" yaml:"active_series"`
+}
+
+// Spec declares one tenant, inline in the collector config or in a tenants
+// file. Tokens are never stored: only their SHA-256 hashes (hex), which
+// `scadaotel tenants hash-token` prints.
+type Spec struct {
+	ID          string   `mapstructure:"id" yaml:"id"`
+	TokenSHA256 []string `mapstructure:"token_sha256" yaml:"token_sha256"`
+	Limits      Limits   `mapstructure:"limits" yaml:"limits"`
+	// KafkaTopic overrides the alert topic for this tenant ("" = default).
+	KafkaTopic string `mapstructure:"kafka_topic" yaml:"kafka_topic"`
+}
+
+// Tenant is the registry's public view of a tenant (no token hashes).
+type Tenant struct {
+	ID         string
+	Limits     Limits
+	KafkaTopic string
+}
+
+// HashToken returns the hex SHA-256 of a bearer token, the only form in
+// which tokens are configured.
+func HashToken(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+// Validate checks one tenant spec; errors name the key (prefix is where the
+// spec sits, e.g. "tenants[1]").
+func (s Spec) Validate(prefix string) error {
+	if err := CheckID(s.ID); err != nil {
+		return fmt.Errorf("%s.id: %w", prefix, err)
+	}
+	for i, h := range s.TokenSHA256 {
+		if _, err := parseHash(h); err != nil {
+			return fmt.Errorf("%s.token_sha256[%d]: %w", prefix, i, err)
+		}
+	}
+	for key, v := range map[string]float64{
+		"samples_per_second": s.Limits.SamplesPerSecond,
+		"spans_per_second":   s.Limits.SpansPerSecond,
+		"bytes_per_second":   s.Limits.BytesPerSecond,
+		"active_series":      float64(s.Limits.ActiveSeries),
+	} {
+		if v < 0 || math.IsNaN(v) || math.IsInf(v, 0) {
+			return fmt.Errorf("%s.limits.%s: must be a finite number >= 0 (0 = unlimited), got %v", prefix, key, v)
+		}
+	}
+	if strings.ContainsAny(s.KafkaTopic, " \t\r\n/") || len(s.KafkaTopic) > 249 {
+		return fmt.Errorf("%s.kafka_topic: %q is not a valid Kafka topic name", prefix, s.KafkaTopic)
+	}
+	return nil
+}
+
+func parseHash(h string) ([sha256.Size]byte, error) {
+	var out [sha256.Size]byte
+	if len(h) != 2*sha256.Size {
+		return out, fmt.Errorf("want 64 hex digits (SHA-256 of the token; see `scadaotel tenants hash-token`), got %d characters", len(h))
+	}
+	if _, err := hex.Decode(out[:], []byte(strings.ToLower(h))); err != nil {
+		return out, fmt.Errorf("not hex: %w", err)
+	}
+	return out, nil
+}
+
+// ValidateSpecs checks a list of specs: each valid, ids unique, and no token
+// hash shared by two tenants (a token selects exactly one tenant).
+func ValidateSpecs(prefix string, specs []Spec) error {
+	ids := map[string]int{}
+	hashes := map[string]string{}
+	for i, s := range specs {
+		p := fmt.Sprintf("%s[%d]", prefix, i)
+		if err := s.Validate(p); err != nil {
+			return err
+		}
+		if j, dup := ids[s.ID]; dup {
+			return fmt.Errorf("%s.id: tenant %q is declared twice (also at index %d)", p, s.ID, j)
+		}
+		ids[s.ID] = i
+		for _, h := range s.TokenSHA256 {
+			h = strings.ToLower(h)
+			if other, dup := hashes[h]; dup && other != s.ID {
+				return fmt.Errorf("%s.token_sha256: the same token is configured for tenants %q and %q", p, other, s.ID)
+			}
+			hashes[h] = s.ID
+		}
+	}
+	return nil
+}
+
+// fileShape is the tenants file: the same keys as inline tenants.
+type fileShape struct {
+	Tenants []Spec `yaml:"tenants"`
+}
+
+// ParseFile parses a tenants file (YAML, unknown keys rejected).
+func ParseFile(name string, data []byte) ([]Spec, error) {
+	var f fileShape
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("cannot parse tenants file %q: %w", name, err)
+	}
+	if err := ValidateSpecs(name+": tenants", f.Tenants); err != nil {
+		return nil, err
+	}
+	return f.Tenants, nil
+}

@@ -1,0 +1,126 @@
+package tenantauthextension
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"go.opentelemetry.io/collector/client"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/extension"
+	"go.opentelemetry.io/collector/extension/extensionauth"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.uber.org/zap"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/scadaotel/scadaotel/tenants"
+)
+
+// Extension is the tenantauth extension.
+type Extension struct {
+	cfg      *Config
+	logger   *zap.Logger
+	registry *tenants.Registry
+	requests metric.Int64Counter
+}
+
+var (
+	_ extension.Extension      = (*Extension)(nil)
+	_ extensionauth.Server     = (*Extension)(nil)
+	_ tenants.Provider         = (*Extension)(nil)
+	_ tenants.HTTPAuthenticator = (*Extension)(nil)
+)
+
+func newExtension(cfg *Config, set extension.Settings) (*Extension, error) {
+	reg, err := tenants.NewRegistry(cfg.Tenants, cfg.TenantsFile, cfg.ReloadInterval, set.Logger)
+	if err != nil {
+		return nil, err
+	}
+	requests, err := set.MeterProvider.Meter("github.com/scadaotel/scadaotel/tenants/tenantauthextension").Int64Counter(
+		"tenantauth_requests",
+		metric.WithDescription("Authentication decisions by outcome (accepted, unauthenticated, forbidden) and tenant."),
+		metric.WithUnit("{request}"))
+	if err != nil {
+		return nil, err
+	}
+	return &Extension{cfg: cfg, logger: set.Logger, registry: reg, requests: requests}, nil
+}
+
+// Start begins watching the tenants file.
+func (e *Extension) Start(context.Context, component.Host) error {
+	if e.cfg.DefaultTenant != "" {
+		e.logger.Warn("UNAUTHENTICATED ACCESS ENABLED: requests without a bearer token are accepted as the default tenant; use only for local setups",
+			zap.String("default_tenant", e.cfg.DefaultTenant))
+	}
+	e.registry.StartWatching()
+	return nil
+}
+
+// Shutdown stops watching the tenants file.
+func (e *Extension) Shutdown(context.Context) error {
+	e.registry.StopWatching()
+	return nil
+}
+
+// TenantRegistry implements tenants.Provider.
+func (e *Extension) TenantRegistry() *tenants.Registry { return e.registry }
+
+// Authenticate implements extensionauth.Server. A mismatching tenant header
+// is refused with PermissionDenied on gRPC; on HTTP (where the collector
+// answers every authenticator error with 401) it is deferred as a
+// tenants.Refusal that the tenantstamp processor turns into 403.
+func (e *Extension) Authenticate(ctx context.Context, sources map[string][]string) (context.Context, error) {
+	d := e.decide(sources)
+	e.count(ctx, d)
+	_, isGRPC := metadata.FromIncomingContext(ctx)
+	switch d.status {
+	case http.StatusOK:
+		return tenants.NewContext(ctx, d.tenant), nil
+	case http.StatusForbidden:
+		if isGRPC {
+			return ctx, status.Error(codes.PermissionDenied, d.reason)
+		}
+		info := client.FromContext(ctx)
+		info.Auth = tenants.Refusal(d.reason)
+		return client.NewContext(ctx, info), nil
+	default:
+		if isGRPC {
+			return ctx, status.Error(codes.Unauthenticated, d.reason)
+		}
+		return ctx, errors.New(d.reason)
+	}
+}
+
+// Middleware authenticates an HTTP API request: 401 (with
+// WWW-Authenticate) or 403 with a one-line plain-text reason, else next
+// runs with the tenant on the request context (tenants.FromContext).
+func (e *Extension) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		d := e.decide(r.Header)
+		e.count(r.Context(), d)
+		switch d.status {
+		case http.StatusOK:
+			next.ServeHTTP(w, r.WithContext(tenants.NewContext(r.Context(), d.tenant)))
+		case http.StatusUnauthorized:
+			w.Header().Set("WWW-Authenticate", `Bearer realm="scadaotel"`)
+			http.Error(w, d.reason, d.status)
+		default:
+			http.Error(w, d.reason, d.status)
+		}
+	})
+}
+
+func (e *Extension) count(ctx context.Context, d decision) {
+	outcome := "accepted"
+	switch d.status {
+	case http.StatusUnauthorized:
+		outcome = "unauthenticated"
+	case http.StatusForbidden:
+		outcome = "forbidden"
+	}
+	// Only registry-selected tenants become attribute values (bounded).
+	e.requests.Add(ctx, 1, metric.WithAttributes(attribute.String("outcome", outcome), attribute.String("tenant", d.tenant)))
+}
