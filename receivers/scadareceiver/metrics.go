@@ -1,0 +1,142 @@
+package scadareceiver
+
+import (
+	"math"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+
+	"github.com/scadaotel/scadaotel/tenants"
+)
+
+// Output metric names and attributes.
+const (
+	metricPressure  = "scada_pressure_gauge"
+	metricValve     = "scada_valve_state"
+	metricRTUUp     = "scada_rtu_up"
+	attrStation     = "scada.station"
+	attrRTU         = "scada.rtu"
+	attrQuality     = "quality"
+	attrPointStatn  = "station"
+	attrPointUnit   = "unit"
+	attrPointName   = "point"
+	attrValveID     = "valve_id"
+	attrValveStatus = "status"
+	attrUpRTU       = "rtu"
+)
+
+var noValue = pmetric.DefaultDataPointFlags.WithNoRecordedValue(true)
+
+func metricOpt(kv ...string) metric.MeasurementOption {
+	attrs := make([]attribute.KeyValue, 0, len(kv)/2)
+	for i := 0; i+1 < len(kv); i += 2 {
+		attrs = append(attrs, attribute.String(kv[i], kv[i+1]))
+	}
+	return metric.WithAttributeSet(attribute.NewSet(attrs...))
+}
+
+// buildMetrics renders one poll of a job as one ResourceMetrics carrying
+// the RTU's tenant, station and name.
+func buildMetrics(j *pollJob, samples []sample, up bool, ts pcommon.Timestamp) pmetric.Metrics {
+	rt := j.rtu
+	md := pmetric.NewMetrics()
+	rm := md.ResourceMetrics().AppendEmpty()
+	res := rm.Resource()
+	tenants.SetOnResource(res, rt.tenant)
+	res.Attributes().PutStr(attrStation, rt.station)
+	res.Attributes().PutStr(attrRTU, rt.name)
+	sm := rm.ScopeMetrics().AppendEmpty()
+	sm.Scope().SetName(scopeName)
+	ms := sm.Metrics()
+
+	// metrics by (name, unit): a metric has one unit.
+	type key struct{ name, unit string }
+	var keys []key
+	var gauges []pmetric.Gauge
+	gauge := func(name, unit, desc string) pmetric.Gauge {
+		k := key{name, unit}
+		for i := range keys {
+			if keys[i] == k {
+				return gauges[i]
+			}
+		}
+		m := ms.AppendEmpty()
+		m.SetName(name)
+		m.SetUnit(unit)
+		m.SetDescription(desc)
+		g := m.SetEmptyGauge()
+		keys = append(keys, k)
+		gauges = append(gauges, g)
+		return g
+	}
+
+	for i, p := range j.points {
+		s := samples[i]
+		switch p.kind {
+		case KindValve:
+			g := gauge(metricValve, "", "Valve state set: 1 for the current status, 0 for the other configured statuses.")
+			current := ""
+			if s.quality == qualityGood {
+				current = p.states[s.raw]
+			}
+			for _, st := range p.statusList {
+				dp := g.DataPoints().AppendEmpty()
+				dp.SetTimestamp(ts)
+				a := dp.Attributes()
+				a.EnsureCapacity(4)
+				a.PutStr(attrPointStatn, rt.station)
+				a.PutStr(attrValveID, p.name)
+				a.PutStr(attrValveStatus, st)
+				a.PutStr(attrQuality, s.quality)
+				if s.quality != qualityGood {
+					dp.SetFlags(noValue)
+					dp.SetDoubleValue(math.NaN())
+					continue
+				}
+				if st == current {
+					dp.SetIntValue(1)
+				} else {
+					dp.SetIntValue(0)
+				}
+			}
+		default:
+			var dp pmetric.NumberDataPoint
+			if p.kind == KindPressure {
+				dp = gauge(metricPressure, p.unit, "Pressure in the configured unit.").DataPoints().AppendEmpty()
+			} else {
+				dp = gauge(p.name, p.unit, "").DataPoints().AppendEmpty()
+			}
+			dp.SetTimestamp(ts)
+			a := dp.Attributes()
+			a.EnsureCapacity(4)
+			a.PutStr(attrPointStatn, rt.station)
+			if p.unit != "" {
+				a.PutStr(attrPointUnit, p.unit)
+			}
+			if p.kind == KindPressure {
+				a.PutStr(attrPointName, p.name)
+			}
+			a.PutStr(attrQuality, s.quality)
+			if s.quality != qualityGood {
+				dp.SetFlags(noValue)
+				dp.SetDoubleValue(math.NaN())
+				continue
+			}
+			dp.SetDoubleValue(s.value)
+		}
+	}
+
+	dp := gauge(metricRTUUp, "", "1 when the RTU answered its last poll, 0 otherwise.").DataPoints().AppendEmpty()
+	dp.SetTimestamp(ts)
+	dp.Attributes().PutStr(attrUpRTU, rt.name)
+	dp.Attributes().PutStr(attrPointStatn, rt.station)
+	dp.Attributes().PutStr(attrQuality, qualityGood)
+	if up {
+		dp.SetIntValue(1)
+	} else {
+		dp.SetIntValue(0)
+	}
+	return md
+}
