@@ -28,9 +28,9 @@ type Extension struct {
 }
 
 var (
-	_ extension.Extension      = (*Extension)(nil)
-	_ extensionauth.Server     = (*Extension)(nil)
-	_ tenants.Provider         = (*Extension)(nil)
+	_ extension.Extension       = (*Extension)(nil)
+	_ extensionauth.Server      = (*Extension)(nil)
+	_ tenants.Provider          = (*Extension)(nil)
 	_ tenants.HTTPAuthenticator = (*Extension)(nil)
 )
 

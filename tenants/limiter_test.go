@@ -1,0 +1,116 @@
+package tenants
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+func limiterFor(t *testing.T, l Limits) *Limiter {
+	t.Helper()
+	reg, err := NewRegistry([]Spec{{ID: "a", Limits: l}, {ID: "b"}}, "", 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return reg.Limiter()
+}
+
+func TestLimiterSpans(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := limiterFor(t, Limits{SpansPerSecond: 100})
+		if err := l.Admit("a", Usage{Spans: 100}, time.Now()); err != nil {
+			t.Fatalf("first second's budget refused: %v", err)
+		}
+		err := l.Admit("a", Usage{Spans: 50}, time.Now())
+		var le *LimitError
+		if !errors.As(err, &le) || le.Limit != LimitSpans {
+			t.Fatalf("over budget: err = %v, want a spans_per_second LimitError", err)
+		}
+		st, _ := status.FromError(err)
+		if st.Code() != codes.ResourceExhausted || !strings.Contains(st.Message(), "spans_per_second") {
+			t.Errorf("status = %v", st)
+		}
+		var hint *errdetails.RetryInfo
+		for _, d := range st.Details() {
+			if ri, ok := d.(*errdetails.RetryInfo); ok {
+				hint = ri
+			}
+		}
+		if hint == nil || hint.GetRetryDelay().AsDuration() != time.Second {
+			t.Errorf("retry hint = %v, want 1s", hint)
+		}
+		// Another tenant is not affected.
+		if err := l.Admit("b", Usage{Spans: 1_000_000}, time.Now()); err != nil {
+			t.Errorf("unlimited tenant refused: %v", err)
+		}
+		time.Sleep(500 * time.Millisecond)
+		if err := l.Admit("a", Usage{Spans: 50}, time.Now()); err != nil {
+			t.Errorf("after refill: %v", err)
+		}
+	})
+}
+
+func TestLimiterRefusalTakesNothing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := limiterFor(t, Limits{SpansPerSecond: 100, BytesPerSecond: 1000})
+		// Spans fit, bytes do not: the spans must not be consumed.
+		if err := l.Admit("a", Usage{Spans: 60, Bytes: 2000}, time.Now()); err == nil {
+			t.Fatal("2000 bytes passed a 1000 B/s limit")
+		}
+		if err := l.Admit("a", Usage{Spans: 100, Bytes: 10}, time.Now()); err != nil {
+			t.Errorf("refused request consumed tokens: %v", err)
+		}
+	})
+}
+
+func TestLimiterTooLarge(t *testing.T) {
+	l := limiterFor(t, Limits{BytesPerSecond: 1000})
+	err := l.Admit("a", Usage{Bytes: 5000}, time.Now())
+	st, _ := status.FromError(err)
+	if st.Code() != codes.InvalidArgument || !strings.Contains(st.Message(), "bytes_per_second") {
+		t.Errorf("oversized request: %v", err)
+	}
+	_ = http.StatusBadRequest
+}
+
+func TestLimiterActiveSeries(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := limiterFor(t, Limits{ActiveSeries: 3})
+		if err := l.Admit("a", Usage{Series: []uint64{1, 2, 3}}, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if err := l.Admit("a", Usage{Series: []uint64{1, 2, 3}}, time.Now()); err != nil {
+			t.Errorf("known series refused: %v", err)
+		}
+		err := l.Admit("a", Usage{Series: []uint64{4}}, time.Now())
+		var le *LimitError
+		if !errors.As(err, &le) || le.Limit != LimitActiveSeries {
+			t.Fatalf("4th series: err = %v", err)
+		}
+		time.Sleep(ActiveSeriesWindow + time.Second)
+		if err := l.Admit("a", Usage{Series: []uint64{4}}, time.Now()); err != nil {
+			t.Errorf("after the window expired: %v", err)
+		}
+	})
+}
+
+func TestLimiterFollowsReload(t *testing.T) {
+	l := limiterFor(t, Limits{SpansPerSecond: 1})
+	now := time.Now()
+	if err := l.Admit("a", Usage{Spans: 1}, now); err != nil {
+		t.Fatal(err)
+	}
+	// Simulate a reload raising the limit.
+	snap, _ := buildSnapshot([]Spec{{ID: "a", Limits: Limits{SpansPerSecond: 1000}}}, nil)
+	l.reg.snap.Store(snap)
+	if err := l.Admit("a", Usage{Spans: 500}, now); err != nil {
+		t.Errorf("new limit not applied: %v", err)
+	}
+}
