@@ -45,7 +45,8 @@ func newCommand() *cobra.Command {
 					envprovider.NewFactory(), fileprovider.NewFactory(), yamlprovider.NewFactory(),
 					newEmbeddedProviderFactory(),
 				},
-				DefaultScheme: "env",
+				ConverterFactories: []confmap.ConverterFactory{newEndpointCheckFactory()},
+				DefaultScheme:      "env",
 			},
 		},
 	}

@@ -1,0 +1,395 @@
+// Package e2e runs the real scadaotel binary (and Jaeger) for end-to-end
+// tests: it locates or builds the binaries, picks free loopback ports,
+// starts processes with their logs captured, waits for health, and stops
+// them the way an operator would (SIGTERM), checking the exit.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// RepoRoot returns the repository root (the directory holding go.mod).
+func RepoRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			if b, _ := os.ReadFile(filepath.Join(dir, "go.mod")); bytes.Contains(b, []byte("module github.com/scadaotel/scadaotel\n")) {
+				return dir
+			}
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("cannot find the scadaotel repository root (go.mod) above the working directory")
+		}
+		dir = parent
+	}
+}
+
+var (
+	buildOnce sync.Once
+	buildPath string
+	buildErr  error
+)
+
+// Binary returns the scadaotel binary: $SCADAOTEL_BIN when set (make test
+// sets it), else one built from ./collector once per test process.
+func Binary(t testing.TB) string {
+	t.Helper()
+	if p := os.Getenv("SCADAOTEL_BIN"); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			t.Fatalf("SCADAOTEL_BIN=%s: %v", p, err)
+		}
+		return p
+	}
+	root := RepoRoot(t)
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "scadaotel-e2e-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		buildPath = filepath.Join(dir, "scadaotel")
+		cmd := exec.Command("go", "build", "-o", buildPath, "./collector")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build ./collector: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return buildPath
+}
+
+// JaegerBinary returns the Jaeger binary: $JAEGER_BIN, else <root>/bin/jaeger.
+// It fails (never skips) when neither exists: `make build` makes it.
+func JaegerBinary(t testing.TB) string {
+	t.Helper()
+	p := os.Getenv("JAEGER_BIN")
+	if p == "" {
+		p = filepath.Join(RepoRoot(t), "bin", "jaeger")
+	}
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("jaeger binary not found at %s (run `make build` first, or set JAEGER_BIN): %v", p, err)
+	}
+	return p
+}
+
+// FreeAddr returns a free "127.0.0.1:port". The port is released before
+// returning, so a process started right after can bind it.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// Process is a started child process with captured output.
+type Process struct {
+	Name string
+	cmd  *exec.Cmd
+	log  *lockedBuffer
+	done chan struct{}
+	err  error // set when done is closed
+
+	stopped bool
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// Start runs bin with args and extra environment ("K=V"). The process is
+// killed when the test ends if it is still running; its output is printed
+// when the test failed.
+func Start(t testing.TB, name, bin string, args []string, env ...string) *Process {
+	t.Helper()
+	p := &Process{Name: name, log: &lockedBuffer{}, done: make(chan struct{})}
+	p.cmd = exec.Command(bin, args...)
+	p.cmd.Env = append(os.Environ(), env...)
+	p.cmd.Stdout = p.log
+	p.cmd.Stderr = p.log
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	go func() {
+		p.err = p.cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		if !p.Exited() {
+			_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+			<-p.done
+		}
+		if t.Failed() {
+			t.Logf("---- %s output ----\n%s", name, p.Output())
+		}
+	})
+	return p
+}
+
+// Output returns everything the process printed so far.
+func (p *Process) Output() string { return p.log.String() }
+
+// Exited reports whether the process has ended.
+func (p *Process) Exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// Wait waits up to timeout for the process to end and returns its exit code.
+func (p *Process) Wait(t testing.TB, timeout time.Duration) int {
+	t.Helper()
+	select {
+	case <-p.done:
+	case <-time.After(timeout):
+		t.Fatalf("%s did not exit within %s", p.Name, timeout)
+	}
+	var ee *exec.ExitError
+	if errors.As(p.err, &ee) {
+		return ee.ExitCode()
+	}
+	if p.err != nil {
+		t.Fatalf("%s: %v", p.Name, p.err)
+	}
+	return 0
+}
+
+// Stop sends SIGTERM and waits up to 15 s; it returns the exit code and how
+// long the shutdown took.
+func (p *Process) Stop(t testing.TB) (int, time.Duration) {
+	t.Helper()
+	start := time.Now()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil && !p.Exited() {
+		t.Fatalf("SIGTERM %s: %v", p.Name, err)
+	}
+	code := p.Wait(t, 15*time.Second)
+	return code, time.Since(start)
+}
+
+// Kill sends SIGKILL (a crash) and waits for the process to end.
+func (p *Process) Kill(t testing.TB) {
+	t.Helper()
+	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	p.Wait(t, 10*time.Second)
+}
+
+// WaitHTTP polls url until it answers 200 or timeout passes; p, when not
+// nil, must stay alive meanwhile.
+func WaitHTTP(t testing.TB, p *Process, url string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	client := &http.Client{Timeout: time.Second}
+	var last string
+	for time.Now().Before(deadline) {
+		if p != nil && p.Exited() {
+			t.Fatalf("%s exited before %s answered:\n%s", p.Name, url, p.Output())
+		}
+		resp, err := client.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+			last = resp.Status
+		} else {
+			last = err.Error()
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s did not answer 200 within %s (last: %s)", url, timeout, last)
+}
+
+// Collector is a running scadaotel process.
+type Collector struct {
+	*Process
+	ConfigPath string
+	DataDir    string
+	HealthURL  string
+}
+
+// StartCollector writes configYAML to a temp file and runs
+// `scadaotel --config FILE --data-dir DIR`, then waits until the
+// healthcheckv2 endpoint named in the config answers (when there is one).
+// env entries ("K=V") are added to the environment; SCADAOTEL_DATA_DIR in
+// env selects the data directory (default: a fresh temp dir).
+func StartCollector(t testing.TB, configYAML string, env ...string) *Collector {
+	t.Helper()
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(cfgPath, []byte(configYAML), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dataDir := filepath.Join(dir, "data")
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "SCADAOTEL_DATA_DIR="); ok {
+			dataDir = v
+		}
+	}
+	return StartCollectorArgs(t, []string{"--config", cfgPath, "--data-dir", dataDir}, healthEndpoint(configYAML), env...)
+}
+
+// StartCollectorArgs runs scadaotel with explicit args and waits for
+// healthAddr ("host:port" of healthcheckv2, "" for no wait).
+func StartCollectorArgs(t testing.TB, args []string, healthAddr string, env ...string) *Collector {
+	t.Helper()
+	c := &Collector{}
+	for i, a := range args {
+		if a == "--config" && i+1 < len(args) {
+			c.ConfigPath = args[i+1]
+		}
+		if a == "--data-dir" && i+1 < len(args) {
+			c.DataDir = args[i+1]
+		}
+	}
+	c.Process = Start(t, "scadaotel", Binary(t), args, env...)
+	if healthAddr != "" {
+		c.HealthURL = "http://" + healthAddr + "/status"
+		WaitHTTP(t, c.Process, c.HealthURL, 30*time.Second)
+	}
+	return c
+}
+
+// Restart starts the same collector again (same config and data dir),
+// after the previous process has ended.
+func (c *Collector) Restart(t testing.TB, env ...string) *Collector {
+	t.Helper()
+	if !c.Exited() {
+		t.Fatal("Restart: previous process still running")
+	}
+	args := []string{"--config", c.ConfigPath, "--data-dir", c.DataDir}
+	addr := strings.TrimSuffix(strings.TrimPrefix(c.HealthURL, "http://"), "/status")
+	return StartCollectorArgs(t, args, addr, env...)
+}
+
+func healthEndpoint(configYAML string) string {
+	var cfg struct {
+		Extensions map[string]struct {
+			HTTP struct {
+				Endpoint string `yaml:"endpoint"`
+			} `yaml:"http"`
+		} `yaml:"extensions"`
+	}
+	if err := yaml.Unmarshal([]byte(configYAML), &cfg); err != nil {
+		return ""
+	}
+	for name, ext := range cfg.Extensions {
+		if name == "healthcheckv2" || strings.HasPrefix(name, "healthcheckv2/") {
+			return ext.HTTP.Endpoint
+		}
+	}
+	return ""
+}
+
+// Jaeger is a running Jaeger (the trace store) on free loopback ports.
+type Jaeger struct {
+	*Process
+	OTLPGRPC string // host:port
+	OTLPHTTP string // host:port
+	QueryURL string // http://host:port
+	Health   string // host:port
+	DataDir  string
+	env      []string
+}
+
+// StartJaeger runs bin/jaeger with the repository's tools/jaeger/config.yaml
+// (badger storage under a temp data dir) on free ports and waits for health.
+func StartJaeger(t testing.TB) *Jaeger {
+	t.Helper()
+	return StartJaegerIn(t, t.TempDir())
+}
+
+// StartJaegerIn is StartJaeger with a given data directory, so a test can
+// stop Jaeger and start it again on the same storage.
+func StartJaegerIn(t testing.TB, dataDir string) *Jaeger {
+	t.Helper()
+	j := &Jaeger{
+		OTLPGRPC: FreeAddr(t), OTLPHTTP: FreeAddr(t), Health: FreeAddr(t), DataDir: dataDir,
+	}
+	query, queryGRPC := FreeAddr(t), FreeAddr(t)
+	j.QueryURL = "http://" + query
+	j.env = []string{
+		"SCADAOTEL_DATA_DIR=" + dataDir,
+		"JAEGER_OTLP_GRPC_ENDPOINT=" + j.OTLPGRPC,
+		"JAEGER_OTLP_HTTP_ENDPOINT=" + j.OTLPHTTP,
+		"JAEGER_QUERY_HTTP_ENDPOINT=" + query,
+		"JAEGER_QUERY_GRPC_ENDPOINT=" + queryGRPC,
+		"JAEGER_HEALTH_ENDPOINT=" + j.Health,
+	}
+	j.start(t)
+	return j
+}
+
+func (j *Jaeger) start(t testing.TB) {
+	t.Helper()
+	cfg := filepath.Join(RepoRoot(t), "tools", "jaeger", "config.yaml")
+	j.Process = Start(t, "jaeger", JaegerBinary(t), []string{"--config", cfg}, j.env...)
+	WaitHTTP(t, j.Process, "http://"+j.Health+"/status", 30*time.Second)
+}
+
+// Restart starts Jaeger again on the same ports and storage after Stop.
+func (j *Jaeger) Restart(t testing.TB) {
+	t.Helper()
+	if !j.Exited() {
+		t.Fatal("Jaeger Restart: previous process still running")
+	}
+	j.start(t)
+}
+
+// Eventually retries f every 100 ms until it returns nil or timeout passes.
+func Eventually(t testing.TB, timeout time.Duration, f func() error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	var err error
+	for {
+		if err = f(); err == nil {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("not true within %s: %v", timeout, err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
