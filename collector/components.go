@@ -18,6 +18,7 @@ import (
 	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/healthcheckv2extension"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/filestorage"
 
+	"github.com/scadaotel/scadaotel/processors/traceidrepairprocessor"
 	"github.com/scadaotel/scadaotel/tenants/tenantauthextension"
 	"github.com/scadaotel/scadaotel/tenants/tenantstampprocessor"
 )
@@ -37,6 +38,7 @@ func components() (otelcol.Factories, error) {
 		memorylimiterprocessor.NewFactory(),
 		batchprocessor.NewFactory(),
 		tenantstampprocessor.NewFactory(),
+		traceidrepairprocessor.NewFactory(),
 	); err != nil {
 		return f, err
 	}
