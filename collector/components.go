@@ -19,6 +19,7 @@ import (
 	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/filestorage"
 
 	"github.com/scadaotel/scadaotel/processors/traceidrepairprocessor"
+	"github.com/scadaotel/scadaotel/receivers/scadareceiver"
 	"github.com/scadaotel/scadaotel/tenants/tenantauthextension"
 	"github.com/scadaotel/scadaotel/tenants/tenantstampprocessor"
 )
@@ -31,6 +32,7 @@ func components() (otelcol.Factories, error) {
 
 	if f.Receivers, err = otelcol.MakeFactoryMap[receiver.Factory](
 		otlpreceiver.NewFactory(),
+		scadareceiver.NewFactory(),
 	); err != nil {
 		return f, err
 	}
