@@ -1,7 +1,9 @@
 package scadareceiver
 
 import (
+	"slices"
 	"testing"
+	"time"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/receiver"
@@ -19,3 +21,5 @@ func testSettingsTB(testing.TB) receiver.Settings {
 }
 
 func attrKey(k string) attribute.Key { return attribute.Key(k) }
+
+func slicesSortDur(d []time.Duration) { slices.Sort(d) }

@@ -139,7 +139,7 @@ func TestReceiverMergesRequests(t *testing.T) {
 	}
 	cfg := testConfig(t, map[string]any{
 		"poll_groups": fastGroups(),
-		"rtus": []any{map[string]any{"name": "r", "endpoint": sim.url(), "unit_id": 1, "tenant": "t1", "station": "s", "points": points}},
+		"rtus":        []any{map[string]any{"name": "r", "endpoint": sim.url(), "unit_id": 1, "tenant": "t1", "station": "s", "points": points}},
 	})
 	s := &sink{}
 	r, _ := startReceiver(t, cfg, s)
