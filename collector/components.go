@@ -18,10 +18,12 @@ import (
 	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/healthcheckv2extension"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/filestorage"
 
+	"github.com/scadaotel/scadaotel/connectors/errorfanoutconnector"
 	"github.com/scadaotel/scadaotel/processors/traceidrepairprocessor"
 	"github.com/scadaotel/scadaotel/receivers/scadareceiver"
 	"github.com/scadaotel/scadaotel/tenants/tenantauthextension"
 	"github.com/scadaotel/scadaotel/tenants/tenantstampprocessor"
+	"github.com/scadaotel/scadaotel/tenants/tracequeryextension"
 )
 
 // components is the one list of what the scadaotel distribution contains.
@@ -44,7 +46,9 @@ func components() (otelcol.Factories, error) {
 	); err != nil {
 		return f, err
 	}
-	if f.Connectors, err = otelcol.MakeFactoryMap[connector.Factory](); err != nil {
+	if f.Connectors, err = otelcol.MakeFactoryMap[connector.Factory](
+		errorfanoutconnector.NewFactory(),
+	); err != nil {
 		return f, err
 	}
 	if f.Exporters, err = otelcol.MakeFactoryMap[exporter.Factory](
@@ -58,6 +62,7 @@ func components() (otelcol.Factories, error) {
 		filestorage.NewFactory(),
 		healthcheckv2extension.NewFactory(),
 		tenantauthextension.NewFactory(),
+		tracequeryextension.NewFactory(),
 	); err != nil {
 		return f, err
 	}
