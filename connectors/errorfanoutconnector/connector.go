@@ -1,0 +1,533 @@
+package errorfanoutconnector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/connector"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.uber.org/zap"
+
+	"github.com/scadaotel/scadaotel/tenants"
+)
+
+// core is the state shared by the instances of one connector id.
+type core struct {
+	cfg    *Config
+	set    connector.Settings
+	logger *zap.Logger
+	cls    classifier
+	tel    *telemetry
+	hist   *history
+	refs   int // guarded by coresMu
+
+	mu      sync.Mutex // guards tr
+	tr      *tracker
+	store   consumer.Traces
+	alert   consumer.Traces
+	logs    consumer.Logs
+	metrics consumer.Metrics
+
+	// outbox holds events not yet accepted by the logs pipeline, in order.
+	outMu  sync.Mutex
+	outbox []*Event
+	kick   chan struct{}
+
+	lifeMu   sync.Mutex
+	started  int
+	stop     chan struct{}
+	done     chan struct{}
+	server   *http.Server
+	serverWG sync.WaitGroup
+}
+
+func newCore(set connector.Settings, cfg *Config) *core {
+	return &core{
+		cfg: cfg, set: set, logger: set.Logger, cls: newClassifier(cfg.Errors),
+		hist: newHistory(cfg.History), tr: newTracker(cfg), kick: make(chan struct{}, 1),
+	}
+}
+
+func (c *core) setTraces(store, alert consumer.Traces) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.store != nil {
+		return fmt.Errorf("%s: created twice for traces", c.set.ID)
+	}
+	c.store, c.alert = store, alert
+	return nil
+}
+
+func (c *core) setLogs(l consumer.Logs) { c.mu.Lock(); c.logs = l; c.mu.Unlock() }
+
+func (c *core) setMetrics(m consumer.Metrics) { c.mu.Lock(); c.metrics = m; c.mu.Unlock() }
+
+// start runs once for the first instance started.
+func (c *core) start(ctx context.Context, host component.Host) error {
+	c.lifeMu.Lock()
+	defer c.lifeMu.Unlock()
+	c.started++
+	if c.started > 1 {
+		return nil
+	}
+	c.mu.Lock()
+	hasTraces := c.store != nil
+	c.mu.Unlock()
+	if !hasTraces {
+		return fmt.Errorf("%s: must also be a receiver of a traces pipeline (its store/alert outputs); logs and metrics outputs alone do nothing", c.set.ID)
+	}
+	tel, err := newTelemetry(c.set.TelemetrySettings, c)
+	if err != nil {
+		return fmt.Errorf("%s: telemetry: %w", c.set.ID, err)
+	}
+	c.tel = tel
+	if err := c.hist.load(); err != nil {
+		return fmt.Errorf("%s: %w", c.set.ID, err)
+	}
+	if c.hist.path == "" {
+		c.logger.Warn("history.directory is not set: the alert history is kept in memory only and lost on restart")
+	}
+	pending, firing := c.hist.pending()
+	now := time.Now()
+	c.mu.Lock()
+	for _, ev := range firing {
+		c.tr.restore(ev, now)
+	}
+	c.mu.Unlock()
+	if len(pending) > 0 || len(firing) > 0 {
+		c.logger.Info("restored alert state from history", zap.Int("pending_events", len(pending)), zap.Int("firing_keys", len(firing)))
+	}
+	c.outMu.Lock()
+	c.outbox = append(c.outbox, pending...)
+	c.outMu.Unlock()
+
+	if c.cfg.HTTP.HasValue() {
+		hc := c.cfg.HTTP.Get()
+		ln, err := hc.ToListener(ctx)
+		if err != nil {
+			return fmt.Errorf("%s: http: %w", c.set.ID, err)
+		}
+		srv, err := hc.ToServer(ctx, host.GetExtensions(), c.set.TelemetrySettings, c.hist.handler())
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("%s: http: %w", c.set.ID, err)
+		}
+		c.server = srv
+		c.serverWG.Add(1)
+		go func() {
+			defer c.serverWG.Done()
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				c.logger.Error("alert history API stopped", zap.Error(err))
+			}
+		}()
+		c.logger.Info("alert history API listening", zap.String("endpoint", ln.Addr().String()))
+	}
+
+	c.stop, c.done = make(chan struct{}), make(chan struct{})
+	go c.loop()
+	c.kickEmitter()
+	return nil
+}
+
+// shutdown runs once, when the last started instance stops: it stops the
+// loop, evaluates and flushes the outbox one last time, and saves.
+func (c *core) shutdown(ctx context.Context) error {
+	c.lifeMu.Lock()
+	defer c.lifeMu.Unlock()
+	if c.started == 0 {
+		return nil
+	}
+	c.started--
+	if c.started > 0 {
+		return nil
+	}
+	close(c.stop)
+	<-c.done
+	var errs []error
+	if c.server != nil {
+		errs = append(errs, c.server.Shutdown(ctx))
+		c.serverWG.Wait()
+	}
+	c.flush(ctx)
+	if c.tel != nil {
+		errs = append(errs, c.tel.close())
+	}
+	return errors.Join(errs...)
+}
+
+func (c *core) kickEmitter() {
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
+}
+
+// loop evaluates keys every interval and delivers queued events.
+func (c *core) loop() {
+	defer close(c.done)
+	tick := time.NewTicker(c.cfg.evalInterval())
+	defer tick.Stop()
+	ctx := context.Background()
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-c.kick:
+			c.flush(ctx)
+		case now := <-tick.C:
+			c.evaluate(ctx, now)
+			c.flush(ctx)
+		}
+	}
+}
+
+func (c *core) evaluate(ctx context.Context, now time.Time) {
+	var samples []keySample
+	c.mu.Lock()
+	metrics := c.metrics
+	var sp *[]keySample
+	if metrics != nil {
+		sp = &samples
+	}
+	evs := c.tr.evaluate(now, nil, sp)
+	c.mu.Unlock()
+	c.enqueue(evs)
+	if metrics != nil && len(samples) > 0 {
+		c.emitMetrics(ctx, now, samples)
+	}
+}
+
+// enqueue records events in the history and queues them for the logs
+// pipeline.
+func (c *core) enqueue(evs []*Event) {
+	if len(evs) == 0 {
+		return
+	}
+	for _, ev := range evs {
+		if err := c.hist.record(ev); err != nil {
+			c.logger.Error("cannot save alert history", zap.Error(err))
+		}
+		if c.tel != nil {
+			c.tel.alert(ev.State)
+		}
+		c.logger.Info("alert state change", zap.String("tenant", ev.Tenant), zap.String("service", ev.Service),
+			zap.String("state", ev.State), zap.String("alert_id", ev.AlertID), zap.Float64("error_rate", ev.ErrorRate),
+			zap.Uint64("spans", ev.Spans), zap.Uint64("errors", ev.Errors))
+	}
+	c.outMu.Lock()
+	c.outbox = append(c.outbox, evs...)
+	c.outMu.Unlock()
+	c.kickEmitter()
+}
+
+// flush hands queued events to the logs pipeline in order, one by one,
+// stopping at the first refusal (retried on the next tick).
+func (c *core) flush(ctx context.Context) {
+	c.mu.Lock()
+	logs := c.logs
+	c.mu.Unlock()
+	for {
+		c.outMu.Lock()
+		if len(c.outbox) == 0 {
+			c.outMu.Unlock()
+			return
+		}
+		ev := c.outbox[0]
+		c.outMu.Unlock()
+		if logs != nil {
+			if err := logs.ConsumeLogs(tenantContext(ctx, ev.Tenant), eventLogs(ev)); err != nil {
+				c.logger.Warn("alert event not accepted by the logs pipeline; will retry", zap.String("alert_id", ev.AlertID),
+					zap.String("state", ev.State), zap.Error(err))
+				return
+			}
+			if err := c.hist.delivered(ev); err != nil {
+				c.logger.Error("cannot save alert history", zap.Error(err))
+			}
+		}
+		c.outMu.Lock()
+		c.outbox = c.outbox[1:]
+		c.outMu.Unlock()
+	}
+}
+
+func (c *core) pendingEvents() int {
+	c.outMu.Lock()
+	defer c.outMu.Unlock()
+	return len(c.outbox)
+}
+
+func tenantContext(ctx context.Context, tenant string) context.Context {
+	if tenant == "" {
+		return ctx
+	}
+	return tenants.NewContext(ctx, tenant)
+}
+
+// Alert event log record attribute names (AttrPrefix + JSON field name).
+const (
+	AttrPrefix = "scada.alert."
+	EventName  = "scada.alert"
+)
+
+// eventLogs renders one event as a log record: resource scada.tenant and
+// service.name, attributes scada.alert.<field> for every field.
+func eventLogs(ev *Event) plog.Logs {
+	ld := plog.NewLogs()
+	rl := ld.ResourceLogs().AppendEmpty()
+	if ev.Tenant != "" {
+		tenants.SetOnResource(rl.Resource(), ev.Tenant)
+	}
+	rl.Resource().Attributes().PutStr("service.name", ev.Service)
+	sl := rl.ScopeLogs().AppendEmpty()
+	sl.Scope().SetName("github.com/scadaotel/scadaotel/connectors/errorfanoutconnector")
+	lr := sl.LogRecords().AppendEmpty()
+	lr.SetEventName(EventName)
+	ts := ev.StartedAt
+	if ev.State == StateResolved {
+		ts = ev.ResolvedAt
+		lr.SetSeverityNumber(plog.SeverityNumberInfo)
+	} else {
+		lr.SetSeverityNumber(plog.SeverityNumberError)
+	}
+	lr.SetSeverityText(ev.State)
+	lr.SetTimestamp(pcommon.NewTimestampFromTime(ts))
+	lr.SetObservedTimestamp(pcommon.NewTimestampFromTime(time.Now()))
+	lr.Body().SetStr(fmt.Sprintf("%s/%s %s: error rate %.4f over %gs (threshold %.4f)", ev.Tenant, ev.Service, ev.State, ev.ErrorRate, ev.WindowS, ev.Threshold))
+	a := lr.Attributes()
+	a.PutStr(AttrPrefix+"alert_id", ev.AlertID)
+	a.PutStr(AttrPrefix+"tenant", ev.Tenant)
+	a.PutStr(AttrPrefix+"service", ev.Service)
+	if ev.Station != "" {
+		a.PutStr(AttrPrefix+"station", ev.Station)
+	}
+	a.PutStr(AttrPrefix+"state", ev.State)
+	a.PutDouble(AttrPrefix+"error_rate", ev.ErrorRate)
+	a.PutDouble(AttrPrefix+"threshold", ev.Threshold)
+	a.PutDouble(AttrPrefix+"window_s", ev.WindowS)
+	a.PutInt(AttrPrefix+"spans", int64(ev.Spans))
+	a.PutInt(AttrPrefix+"errors", int64(ev.Errors))
+	a.PutStr(AttrPrefix+"started_at", ev.StartedAt.UTC().Format(time.RFC3339Nano))
+	if !ev.ResolvedAt.IsZero() {
+		a.PutStr(AttrPrefix+"resolved_at", ev.ResolvedAt.UTC().Format(time.RFC3339Nano))
+	}
+	ids := a.PutEmptySlice(AttrPrefix + "trace_ids")
+	for _, id := range ev.TraceIDs {
+		ids.AppendEmpty().SetStr(id)
+	}
+	return ld
+}
+
+// emitMetrics sends scada_service_error_ratio and
+// scada_service_error_threshold per key, one request per tenant.
+func (c *core) emitMetrics(ctx context.Context, now time.Time, samples []keySample) {
+	byTenant := map[string]pmetric.Metrics{}
+	gauges := map[string][2]pmetric.Gauge{}
+	ts := pcommon.NewTimestampFromTime(now)
+	for _, s := range samples {
+		g, ok := gauges[s.id.tenant]
+		if !ok {
+			md := pmetric.NewMetrics()
+			rm := md.ResourceMetrics().AppendEmpty()
+			if s.id.tenant != "" {
+				tenants.SetOnResource(rm.Resource(), s.id.tenant)
+			}
+			sm := rm.ScopeMetrics().AppendEmpty()
+			sm.Scope().SetName("github.com/scadaotel/scadaotel/connectors/errorfanoutconnector")
+			m1 := sm.Metrics().AppendEmpty()
+			m1.SetName("scada_service_error_ratio")
+			m1.SetUnit("1")
+			m1.SetDescription("Error spans / spans of the service over the sliding window.")
+			m2 := sm.Metrics().AppendEmpty()
+			m2.SetName("scada_service_error_threshold")
+			m2.SetUnit("1")
+			m2.SetDescription("Error ratio above which the service's alert fires.")
+			g = [2]pmetric.Gauge{m1.SetEmptyGauge(), m2.SetEmptyGauge()}
+			gauges[s.id.tenant] = g
+			byTenant[s.id.tenant] = md
+		}
+		dp := g[0].DataPoints().AppendEmpty()
+		dp.SetTimestamp(ts)
+		dp.SetDoubleValue(s.ratio)
+		dp.Attributes().PutStr("service", s.id.service)
+		dp = g[1].DataPoints().AppendEmpty()
+		dp.SetTimestamp(ts)
+		dp.SetDoubleValue(s.threshold)
+		dp.Attributes().PutStr("service", s.id.service)
+	}
+	c.mu.Lock()
+	metrics := c.metrics
+	c.mu.Unlock()
+	for tenant, md := range byTenant {
+		if err := metrics.ConsumeMetrics(tenantContext(ctx, tenant), md); err != nil {
+			c.logger.Warn("error ratio metrics not accepted", zap.String("tenant", tenant), zap.Error(err))
+		}
+	}
+}
+
+// consume counts, evaluates and routes one request.
+func (c *core) consume(ctx context.Context, td ptrace.Traces) error {
+	rss := td.ResourceSpans()
+	n := rss.Len()
+	if n == 0 {
+		return nil
+	}
+	type rsInfo struct {
+		tenant string
+		firing bool
+	}
+	var small [8]rsInfo
+	infos := small[:0]
+	var idBuf [16]pcommon.TraceID
+	now := time.Now()
+	var evs []*Event
+	anyFiring := false
+
+	c.mu.Lock()
+	for i := 0; i < n; i++ {
+		rs := rss.At(i)
+		res := rs.Resource()
+		tenant := tenants.FromResource(res)
+		service := ""
+		if v, ok := res.Attributes().Get("service.name"); ok {
+			service = v.AsString()
+		}
+		station := ""
+		if c.cfg.StationAttribute != "" {
+			if v, ok := res.Attributes().Get(c.cfg.StationAttribute); ok {
+				station = v.AsString()
+			}
+		}
+		spans, errs, ids := c.cls.countResource(rs, idBuf[:0], c.cfg.MaxTraceIDs)
+		info := rsInfo{tenant: tenant}
+		if spans > 0 {
+			k, ev := c.tr.observe(now, keyID{tenant: tenant, service: service}, station, spans, errs, ids)
+			if ev != nil {
+				evs = append(evs, ev)
+			}
+			info.firing = k != nil && k.firing
+		}
+		anyFiring = anyFiring || info.firing
+		infos = append(infos, info)
+	}
+	c.mu.Unlock()
+	if len(evs) > 0 {
+		c.enqueue(evs)
+	}
+	if c.tel != nil {
+		c.tel.spans(ctx, td.SpanCount())
+	}
+
+	// Fast path: one tenant, nothing firing: the request goes to store as is.
+	single := true
+	for i := 1; i < len(infos); i++ {
+		if infos[i].tenant != infos[0].tenant {
+			single = false
+			break
+		}
+	}
+	if single && !anyFiring {
+		return c.store.ConsumeTraces(tenantContext(ctx, infos[0].tenant), td)
+	}
+	var errs []error
+	for _, tenant := range tenantsOf(infos, func(i rsInfo) string { return i.tenant }) {
+		storeTD, alertTD := ptrace.NewTraces(), ptrace.NewTraces()
+		for i, info := range infos {
+			if info.tenant != tenant {
+				continue
+			}
+			if !info.firing || c.cfg.StoreWhileFiring {
+				rss.At(i).CopyTo(storeTD.ResourceSpans().AppendEmpty())
+			}
+			if info.firing && c.alert != nil {
+				rss.At(i).CopyTo(alertTD.ResourceSpans().AppendEmpty())
+			}
+		}
+		tctx := tenantContext(ctx, tenant)
+		if alertTD.ResourceSpans().Len() > 0 {
+			if err := c.alert.ConsumeTraces(tctx, alertTD); err != nil {
+				errs = append(errs, fmt.Errorf("alert pipeline: %w", err))
+			}
+		}
+		if storeTD.ResourceSpans().Len() > 0 {
+			if err := c.store.ConsumeTraces(tctx, storeTD); err != nil {
+				errs = append(errs, fmt.Errorf("store pipeline: %w", err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func tenantsOf[T any](items []T, key func(T) string) []string {
+	var out []string
+	for _, it := range items {
+		k := key(it)
+		dup := false
+		for _, o := range out {
+			if o == k {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// tracesConnector is the traces→traces instance: it evaluates and routes.
+type tracesConnector struct {
+	core *core
+	id   component.ID
+}
+
+func (t *tracesConnector) Start(ctx context.Context, host component.Host) error {
+	return t.core.start(ctx, host)
+}
+
+func (t *tracesConnector) Shutdown(ctx context.Context) error {
+	err := t.core.shutdown(ctx)
+	releaseCore(t.id, t.core)
+	return err
+}
+
+func (t *tracesConnector) Capabilities() consumer.Capabilities {
+	return consumer.Capabilities{MutatesData: false}
+}
+
+func (t *tracesConnector) ConsumeTraces(ctx context.Context, td ptrace.Traces) error {
+	return t.core.consume(ctx, td)
+}
+
+// sideConnector is the traces→logs or traces→metrics instance: the traces
+// it receives are the same ones the traces→traces instance counts, so it
+// ignores them; the core emits into its output.
+type sideConnector struct {
+	core *core
+	id   component.ID
+}
+
+func (s *sideConnector) Start(ctx context.Context, host component.Host) error {
+	return s.core.start(ctx, host)
+}
+
+func (s *sideConnector) Shutdown(ctx context.Context) error {
+	err := s.core.shutdown(ctx)
+	releaseCore(s.id, s.core)
+	return err
+}
+
+func (s *sideConnector) Capabilities() consumer.Capabilities {
+	return consumer.Capabilities{MutatesData: false}
+}
+
+func (s *sideConnector) ConsumeTraces(context.Context, ptrace.Traces) error { return nil }

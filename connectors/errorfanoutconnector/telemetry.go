@@ -1,0 +1,88 @@
+package errorfanoutconnector
+
+import (
+	"context"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+)
+
+// telemetry holds the connector's self-metrics.
+type telemetry struct {
+	alerts metric.Int64Counter
+	spansC metric.Int64Counter
+	reg    metric.Registration
+	attrs  map[string]metric.MeasurementOption
+}
+
+func newTelemetry(set component.TelemetrySettings, c *core) (*telemetry, error) {
+	m := set.MeterProvider.Meter("github.com/scadaotel/scadaotel/connectors/errorfanoutconnector")
+	t := &telemetry{attrs: map[string]metric.MeasurementOption{
+		StateFiring:   metric.WithAttributeSet(attribute.NewSet(attribute.String("state", StateFiring))),
+		StateResolved: metric.WithAttributeSet(attribute.NewSet(attribute.String("state", StateResolved))),
+	}}
+	var err error
+	if t.alerts, err = m.Int64Counter("errorfanout_alert_events", metric.WithDescription("Alert state changes, by state."), metric.WithUnit("{event}")); err != nil {
+		return nil, err
+	}
+	if t.spansC, err = m.Int64Counter("errorfanout_spans", metric.WithDescription("Spans counted."), metric.WithUnit("{span}")); err != nil {
+		return nil, err
+	}
+	keys, err := m.Int64ObservableGauge("errorfanout_keys", metric.WithDescription("Tracked (tenant, service) keys."), metric.WithUnit("{key}"))
+	if err != nil {
+		return nil, err
+	}
+	firing, err := m.Int64ObservableGauge("errorfanout_keys_firing", metric.WithDescription("Keys currently firing."), metric.WithUnit("{key}"))
+	if err != nil {
+		return nil, err
+	}
+	evicted, err := m.Int64ObservableCounter("errorfanout_keys_evicted", metric.WithDescription("Keys evicted at max_keys."), metric.WithUnit("{key}"))
+	if err != nil {
+		return nil, err
+	}
+	refused, err := m.Int64ObservableCounter("errorfanout_keys_refused", metric.WithDescription("New keys not tracked because every tracked key was firing at max_keys."), metric.WithUnit("{key}"))
+	if err != nil {
+		return nil, err
+	}
+	expired, err := m.Int64ObservableCounter("errorfanout_keys_expired", metric.WithDescription("Idle keys forgotten after idle_timeout."), metric.WithUnit("{key}"))
+	if err != nil {
+		return nil, err
+	}
+	pending, err := m.Int64ObservableGauge("errorfanout_alert_events_pending", metric.WithDescription("Alert events not yet accepted by the alert logs pipeline."), metric.WithUnit("{event}"))
+	if err != nil {
+		return nil, err
+	}
+	t.reg, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		c.mu.Lock()
+		n, f := len(c.tr.keys), 0
+		for _, k := range c.tr.keys {
+			if k.firing {
+				f++
+			}
+		}
+		ev, rf, ex := c.tr.evicted, c.tr.refused, c.tr.expired
+		c.mu.Unlock()
+		o.ObserveInt64(keys, int64(n))
+		o.ObserveInt64(firing, int64(f))
+		o.ObserveInt64(evicted, int64(ev))
+		o.ObserveInt64(refused, int64(rf))
+		o.ObserveInt64(expired, int64(ex))
+		o.ObserveInt64(pending, int64(c.pendingEvents()))
+		return nil
+	}, keys, firing, evicted, refused, expired, pending)
+	if err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+func (t *telemetry) alert(state string) {
+	t.alerts.Add(context.Background(), 1, t.attrs[state])
+}
+
+func (t *telemetry) spans(ctx context.Context, n int) {
+	t.spansC.Add(ctx, int64(n))
+}
+
+func (t *telemetry) close() error { return t.reg.Unregister() }
