@@ -39,7 +39,8 @@ type Config struct {
 	// for (0 = its default, 60 % of RAM).
 	MemoryAllowedBytes int64
 	// LatencyOffset hides points younger than this from queries at "now"
-	// (VictoriaMetrics default 30 s; live dashboards want ~1 s).
+	// (VictoriaMetrics default 30 s; live dashboards want ~1 s). 0 keeps
+	// the current setting; see also SetLatencyOffset.
 	LatencyOffset time.Duration
 }
 
@@ -207,8 +208,10 @@ func setFlags(cfg Config) error {
 		{"storageDataPath", cfg.Path},
 		{"retentionPeriod", strconv.FormatInt(hours, 10) + "h"},
 		{"dedup.minScrapeInterval", DedupInterval.String()},
-		{"search.latencyOffset", cfg.LatencyOffset.String()},
 		{"loggerLevel", "ERROR"},
+	}
+	if cfg.LatencyOffset > 0 {
+		set = append(set, [2]string{"search.latencyOffset", cfg.LatencyOffset.String()})
 	}
 	if cfg.MemoryAllowedBytes > 0 {
 		set = append(set, [2]string{"memory.allowedBytes", strconv.FormatInt(cfg.MemoryAllowedBytes, 10)})
@@ -217,6 +220,20 @@ func setFlags(cfg Config) error {
 		if err := flag.Set(kv[0], kv[1]); err != nil {
 			return fmt.Errorf("vmstore: cannot set VictoriaMetrics flag -%s=%s: %w", kv[0], kv[1], err)
 		}
+	}
+	return nil
+}
+
+// SetLatencyOffset sets how long points stay hidden from queries at "now"
+// (process-wide, like every VictoriaMetrics tunable).
+func SetLatencyOffset(d time.Duration) error {
+	if !flag.CommandLine.Parsed() {
+		if err := flag.CommandLine.Parse(nil); err != nil {
+			return fmt.Errorf("vmstore: cannot parse VictoriaMetrics flags: %w", err)
+		}
+	}
+	if err := flag.Set("search.latencyOffset", d.String()); err != nil {
+		return fmt.Errorf("vmstore: cannot set -search.latencyOffset=%s: %w", d, err)
 	}
 	return nil
 }

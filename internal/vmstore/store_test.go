@@ -44,7 +44,8 @@ func TestMain(m *testing.M) {
 // writeSeries writes n samples 1 s apart ending at end, value base+i.
 func writeSeries(t *testing.T, labels []Label, end time.Time, n int, base float64) {
 	t.Helper()
-	name := MarshalName(nil, labels)
+	name, err := MarshalName(nil, labels)
+	require.NoError(t, err)
 	rows := make([]Row, n)
 	for i := range rows {
 		rows[i] = Row{MetricNameRaw: name, Timestamp: end.Add(-time.Duration(n-1-i) * time.Second).UnixMilli(), Value: base + float64(i)}
@@ -143,7 +144,8 @@ func TestPersistLeavesNoSnapshot(t *testing.T) {
 
 func TestStaleNaNEndsSeries(t *testing.T) {
 	end := time.Now().Truncate(time.Second).Add(-time.Minute)
-	name := MarshalName(nil, lbl("__name__", "stale_probe", tenants.MetricLabel, "acme"))
+	name, err := MarshalName(nil, lbl("__name__", "stale_probe", tenants.MetricLabel, "acme"))
+	require.NoError(t, err)
 	require.NoError(t, testStore.Add([]Row{
 		{MetricNameRaw: name, Timestamp: end.Add(-10 * time.Second).UnixMilli(), Value: 7},
 		{MetricNameRaw: name, Timestamp: end.Add(-5 * time.Second).UnixMilli(), Value: StaleNaN},

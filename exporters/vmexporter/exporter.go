@@ -1,0 +1,233 @@
+package vmexporter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/consumer/consumererror"
+	"go.opentelemetry.io/collector/exporter"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/otel/metric"
+	"go.uber.org/zap"
+
+	"github.com/scadaotel/scadaotel/internal/vmstore"
+)
+
+type vmExporter struct {
+	cfg    *Config
+	logger *zap.Logger
+	conv   *converter
+
+	store *vmstore.Store
+	wal   *wal
+	// rw orders appends against checkpoints: an append holds it shared from
+	// its WAL record until its rows are in the storage, so a checkpoint that
+	// holds it exclusively knows every older segment's rows were added.
+	rw       sync.RWMutex
+	walBytes atomic.Int64
+	dirty    atomic.Bool
+
+	batches sync.Pool
+	stop    chan struct{}
+	done    chan struct{}
+
+	mSamples     metric.Int64Counter
+	mRefused     metric.Int64Counter
+	mCommits     metric.Int64Counter
+	mWALBytes    metric.Int64Counter
+	mCheckpoints metric.Int64Counter
+	mReplayed    metric.Int64Counter
+}
+
+func newExporter(cfg *Config, set exporter.Settings) (*vmExporter, error) {
+	conv, err := newConverter(cfg)
+	if err != nil {
+		return nil, err
+	}
+	e := &vmExporter{cfg: cfg, logger: set.Logger, conv: conv}
+	e.batches.New = func() any { return &batch{} }
+	m := set.MeterProvider.Meter("github.com/scadaotel/scadaotel/exporters/vmexporter")
+	e.mSamples, err = m.Int64Counter("vmexporter.samples", metric.WithDescription("Samples written to the storage (after the WAL fsync)."))
+	if err == nil {
+		e.mRefused, err = m.Int64Counter("vmexporter.refused_batches", metric.WithDescription("Batches refused (no tenant, WAL full or failed)."))
+	}
+	if err == nil {
+		e.mCommits, err = m.Int64Counter("vmexporter.wal.commits", metric.WithDescription("WAL group commits (one fsync each)."))
+	}
+	if err == nil {
+		e.mWALBytes, err = m.Int64Counter("vmexporter.wal.bytes", metric.WithDescription("Bytes written to the WAL."), metric.WithUnit("By"))
+	}
+	if err == nil {
+		e.mCheckpoints, err = m.Int64Counter("vmexporter.checkpoints", metric.WithDescription("Checkpoints: storage persisted and WAL segments removed."))
+	}
+	if err == nil {
+		e.mReplayed, err = m.Int64Counter("vmexporter.wal.replayed_samples", metric.WithDescription("Samples replayed from the WAL at startup."))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("victoriametrics exporter: cannot create self-metrics: %w", err)
+	}
+	return e, nil
+}
+
+func (e *vmExporter) start(ctx context.Context, _ component.Host) error {
+	st, err := vmstore.Open(vmstore.Config{
+		Path:               filepath.Join(e.cfg.Directory, "data"),
+		Retention:          e.cfg.Retention,
+		MemoryAllowedBytes: e.cfg.MemoryLimitMiB << 20,
+	})
+	if err != nil {
+		return fmt.Errorf("victoriametrics exporter: %w", err)
+	}
+	e.store = st
+	w, old, err := openWAL(filepath.Join(e.cfg.Directory, "wal"))
+	if err != nil {
+		st.Close()
+		return fmt.Errorf("victoriametrics exporter: %w", err)
+	}
+	w.onCommit = func(n int) {
+		e.walBytes.Add(int64(n))
+		e.mCommits.Add(context.Background(), 1)
+		e.mWALBytes.Add(context.Background(), int64(n))
+	}
+	e.wal = w
+	if err := e.replay(ctx, old); err != nil {
+		_ = w.Close()
+		st.Close()
+		return fmt.Errorf("victoriametrics exporter: replaying the write-ahead log in %q: %w", w.dir, err)
+	}
+	e.stop, e.done = make(chan struct{}), make(chan struct{})
+	go e.checkpointLoop()
+	return nil
+}
+
+// replay adds the rows of a previous run's segments, persists them and
+// removes the segments. Rows that had already reached disk are written
+// again with the same timestamps and collapse by deduplication.
+func (e *vmExporter) replay(ctx context.Context, segs []uint64) error {
+	if len(segs) == 0 {
+		return nil
+	}
+	var rows []vmstore.Row
+	total := 0
+	for _, seq := range segs {
+		n, torn, err := replaySegment(e.wal.dir, seq, func(p []byte) error {
+			var err error
+			rows, err = decodeRecord(p, rows[:0])
+			if err != nil {
+				return err
+			}
+			total += len(rows)
+			return e.store.Add(rows)
+		})
+		if err != nil {
+			return err
+		}
+		if torn {
+			e.logger.Warn("WAL segment ends in a torn record (crash during a write); the record was never acknowledged",
+				zap.Uint64("segment", seq), zap.Int("records_replayed", n))
+		}
+	}
+	if err := e.store.Persist(); err != nil {
+		return err
+	}
+	if err := e.wal.RemoveBefore(e.wal.seq); err != nil {
+		return err
+	}
+	e.mReplayed.Add(ctx, int64(total))
+	e.logger.Info("replayed write-ahead log", zap.Int("segments", len(segs)), zap.Int("samples", total))
+	return nil
+}
+
+func (e *vmExporter) push(ctx context.Context, md pmetric.Metrics) error {
+	b := e.batches.Get().(*batch)
+	defer func() {
+		b.rows, b.payload, b.dropped, b.series = b.rows[:0], b.payload[:0], nil, 0
+		e.batches.Put(b)
+	}()
+	if err := e.conv.convert(md, b); err != nil {
+		e.mRefused.Add(ctx, 1)
+		return consumererror.NewPermanent(fmt.Errorf("victoriametrics exporter: refusing batch: %w", err))
+	}
+	if b.dropped != nil {
+		e.logger.Debug("some metrics could not be translated", zap.Error(b.dropped))
+	}
+	if len(b.rows) == 0 {
+		return nil
+	}
+	if max := e.cfg.WAL.MaxBytes; max > 0 && e.walBytes.Load() > max {
+		e.mRefused.Add(ctx, 1)
+		return fmt.Errorf("victoriametrics exporter: write-ahead log holds %d bytes, over wal.max_bytes=%d; retry later", e.walBytes.Load(), max)
+	}
+	e.rw.RLock()
+	err := e.wal.Append(b.payload)
+	if err == nil {
+		err = e.store.Add(b.rows)
+	}
+	e.rw.RUnlock()
+	if err != nil {
+		e.mRefused.Add(ctx, 1)
+		return fmt.Errorf("victoriametrics exporter: %w", err)
+	}
+	e.dirty.Store(true)
+	e.mSamples.Add(ctx, int64(len(b.rows)))
+	return nil
+}
+
+func (e *vmExporter) checkpointLoop() {
+	defer close(e.done)
+	t := time.NewTicker(e.cfg.WAL.CheckpointInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-e.stop:
+			return
+		case <-t.C:
+			if err := e.checkpoint(); err != nil {
+				e.logger.Error("checkpoint failed; the write-ahead log keeps the data", zap.Error(err))
+			}
+		}
+	}
+}
+
+// checkpoint persists everything written so far and drops the WAL
+// segments that held it.
+func (e *vmExporter) checkpoint() error {
+	if !e.dirty.Swap(false) {
+		return nil
+	}
+	e.rw.Lock()
+	seq, err := e.wal.Rotate()
+	e.rw.Unlock()
+	if err != nil {
+		return err
+	}
+	if err := e.store.Persist(); err != nil {
+		return err
+	}
+	if err := e.wal.RemoveBefore(seq); err != nil {
+		return err
+	}
+	e.walBytes.Store(e.wal.Size())
+	e.mCheckpoints.Add(context.Background(), 1)
+	return nil
+}
+
+func (e *vmExporter) shutdown(context.Context) error {
+	if e.store == nil {
+		return nil
+	}
+	close(e.stop)
+	<-e.done
+	e.dirty.Store(true)
+	err := e.checkpoint()
+	err = errors.Join(err, e.wal.Close())
+	e.store.Close()
+	e.store = nil
+	return err
+}
