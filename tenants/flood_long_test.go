@@ -1,0 +1,8 @@
+//go:build bench
+
+package tenants_test
+
+import "time"
+
+// With -tags bench the flood test runs the full 60 s.
+func init() { floodDuration = 60 * time.Second }
