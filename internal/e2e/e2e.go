@@ -297,7 +297,13 @@ func (c *Collector) Restart(t testing.TB, env ...string) *Collector {
 	if !c.Exited() {
 		t.Fatal("Restart: previous process still running")
 	}
-	args := []string{"--config", c.ConfigPath, "--data-dir", c.DataDir}
+	var args []string
+	if c.ConfigPath != "" {
+		args = append(args, "--config", c.ConfigPath)
+	}
+	if c.DataDir != "" {
+		args = append(args, "--data-dir", c.DataDir)
+	}
 	addr := strings.TrimSuffix(strings.TrimPrefix(c.HealthURL, "http://"), "/status")
 	return StartCollectorArgs(t, args, addr, env...)
 }
