@@ -203,10 +203,10 @@ type group struct {
 	state int
 	clues clues
 
-	producer  uint64
-	multiProd bool
-	prodCorr  [maxClues][2]uint64 // key, producer span
-	npc       int
+	producer      uint64
+	producerStart uint64
+	prodCorr      [maxClues][2]uint64 // key, producer span
+	npc           int
 
 	spans int
 	d     decision
@@ -265,6 +265,11 @@ func (p *traceProcessor) process(td ptrace.Traces) []released {
 	p.order = p.order[:0]
 	clear(p.groups)
 	zeroHalf := p.cfg.Carriers.ZeroHalf
+	p.batch++
+	var cutoff uint32
+	if now > p.window {
+		cutoff = now - p.window
+	}
 
 	// Pass 1: group spans by (tenant, trace id) and collect clues.
 	for i := 0; i < rss.Len(); i++ {
@@ -272,6 +277,15 @@ func (p *traceProcessor) process(td ptrace.Traces) []released {
 		st := p.state(tenants.FromResource(rs.Resource()))
 		if st == nil {
 			continue
+		}
+		if st.batch != p.batch {
+			// Expire first, so that nothing older than the window matches.
+			st.batch = p.batch
+			if cutoff > 0 {
+				st.evTraceTTL += int64(st.traces.expire(cutoff))
+				st.evCorrTTL += int64(st.corrs.expire(cutoff))
+				st.evFragTTL += int64(st.frags.expire(cutoff))
+			}
 		}
 		sss := rs.ScopeSpans()
 		for j := 0; j < sss.Len(); j++ {
@@ -300,11 +314,8 @@ func (p *traceProcessor) process(td ptrace.Traces) []released {
 				}
 				producer := span.Kind() == ptrace.SpanKindProducer
 				if producer {
-					s := spanU64(span.SpanID())
-					if g.producer == 0 {
-						g.producer = s
-					} else if g.producer != s {
-						g.multiProd = true
+					if start := uint64(span.StartTimestamp()); g.producer == 0 || start >= g.producerStart {
+						g.producer, g.producerStart = spanU64(span.SpanID()), start
 					}
 				}
 				for name, v := range span.Attributes().All() {
@@ -355,58 +366,35 @@ func (p *traceProcessor) process(td ptrace.Traces) []released {
 	var out []released
 	for _, g := range p.order {
 		st := g.st
-		if h, ok := st.heldByID[g.id]; ok {
+		hi, lo := halves(g.id)
+		if h, ok := st.heldByID[g.id]; ok && (!g.clues.empty() || hi == 0 || lo == 0) {
+			// A later batch of a held fragment joins it when it is itself a
+			// candidate (always so for zero-half ids). Spans without clues of
+			// a held full id go on: the hold may be an intact trace whose
+			// consumer arrived first, and these may be what it waits for.
 			work = true
 			if p.heldSpans+g.spans <= p.cfg.Hold.MaxSpans {
 				g.state, g.held = gJoinHeld, h
-				continue
+			} else {
+				// No room to hold more of it: decide the fragment now.
+				var res int
+				res, p.cands = st.resolve(&h.clues, hi, lo, p.cands)
+				r, d := p.finish(h, res, now)
+				out = append(out, r)
+				g.state, g.d = gMapped, d
+				g.d.hasRoot = g.d.hasRoot || h.hasRoot
 			}
-			// No room to hold more of it: decide the fragment now.
-			hi, lo := halves(h.id)
-			var res int
-			res, p.cands = st.resolve(&h.clues, hi, lo, p.cands)
-			r, d := p.finish(h, res, now)
-			out = append(out, r)
-			g.state, g.d = gMapped, d
-			g.d.hasRoot = g.d.hasRoot || h.hasRoot
-			continue
-		}
-		if t, ok := st.frags.get(g.id); ok {
+		} else if t, ok := st.frags.get(g.id); ok {
 			g.state = gMapped
 			g.d.result, g.d.hi, g.d.lo, g.d.parent = resRepaired, t.hi, t.lo, t.parent
 			work = true
-			continue
-		}
-		if !g.clues.empty() {
+			continue // a repaired fragment's id is no original
+		} else if !g.clues.empty() {
 			g.state = gCandidate
 			work = true
 		}
-		hi, lo := halves(g.id)
-		if hi == 0 || lo == 0 {
-			continue
-		}
-		idx, isNew, ev := st.traces.touch(hi, lo, now)
-		if ev {
-			st.evTraceCap++
-		}
-		if g.multiProd {
-			st.traces.setProducer(idx, g.producer)
-			st.traces.setProducer(idx, g.producer^1) // marks multiple
-		} else if g.producer != 0 {
-			st.traces.setProducer(idx, g.producer)
-		}
-		if isNew && len(st.waitHalf) > 0 {
-			p.fire(st.waitHalf[hi])
-			p.fire(st.waitHalf[lo])
-		}
-		for i := 0; i < g.npc; i++ {
-			isNewC, evC := st.corrs.put(g.prodCorr[i][0], hi, lo, g.prodCorr[i][1], now)
-			if evC {
-				st.evCorrCap++
-			}
-			if isNewC && len(st.waitCorr) > 0 {
-				p.fire(st.waitCorr[g.prodCorr[i][0]])
-			}
+		if hi != 0 && lo != 0 {
+			p.index(g, hi, lo, now)
 		}
 	}
 
@@ -422,6 +410,16 @@ func (p *traceProcessor) process(td ptrace.Traces) []released {
 			switch res {
 			case resIntact:
 				g.state = gNormal
+			case resRepaired:
+				if p.cands[0].producer == 0 && g.d.hasRoot {
+					// The original is known but not yet the producer to hang
+					// the root under: wait for it (bounded by hold.wait).
+					if h := p.hold(g, now); h != nil {
+						g.state, g.held = gJoinHeld, h
+						continue
+					}
+				}
+				p.decide(g.st, &g.d, g.id, res, p.cands, now)
 			case resNone:
 				if h := p.hold(g, now); h != nil {
 					g.state, g.held = gJoinHeld, h
@@ -442,17 +440,41 @@ func (p *traceProcessor) process(td ptrace.Traces) []released {
 		hi, lo := halves(h.id)
 		var res int
 		res, p.cands = h.st.resolve(&h.clues, hi, lo, p.cands)
-		if res == resNone {
-			continue
+		if res == resNone || (res == resRepaired && p.cands[0].producer == 0 && h.hasRoot) {
+			continue // keep waiting (for the original, or for its producer span)
 		}
 		r, _ := p.finish(h, res, now)
 		out = append(out, r)
 	}
-	p.flushEvictions(now)
+	p.flushEvictions()
 	for _, g := range p.order {
 		p.pool = append(p.pool, g)
 	}
 	return out
+}
+
+// index records g's trace as an original, with its producers, and notes
+// held fragments it may complete.
+func (p *traceProcessor) index(g *group, hi, lo uint64, now uint32) {
+	st := g.st
+	idx, isNew, ev := st.traces.touch(hi, lo, now)
+	if ev {
+		st.evTraceCap++
+	}
+	changed := st.traces.setProducer(idx, g.producer, g.producerStart)
+	if (isNew || changed) && len(st.waitHalf) > 0 {
+		p.fire(st.waitHalf[hi])
+		p.fire(st.waitHalf[lo])
+	}
+	for i := 0; i < g.npc; i++ {
+		isNewC, evC := st.corrs.put(g.prodCorr[i][0], hi, lo, g.prodCorr[i][1], now)
+		if evC {
+			st.evCorrCap++
+		}
+		if isNewC && len(st.waitCorr) > 0 {
+			p.fire(st.waitCorr[g.prodCorr[i][0]])
+		}
+	}
 }
 
 // fire notes held fragments that a new original might complete.
@@ -565,23 +587,9 @@ func (p *traceProcessor) applySpan(span ptrace.Span, d *decision) bool {
 	return false
 }
 
-func (p *traceProcessor) flushEvictions(now uint32) {
-	var cutoff uint32
-	if now > p.window {
-		cutoff = now - p.window
-	}
-	p.batch++
+func (p *traceProcessor) flushEvictions() {
 	for _, g := range p.order {
 		st := g.st
-		if st.batch == p.batch {
-			continue
-		}
-		st.batch = p.batch
-		if cutoff > 0 {
-			st.evTraceTTL += int64(st.traces.expire(cutoff))
-			st.evCorrTTL += int64(st.corrs.expire(cutoff))
-			st.evFragTTL += int64(st.frags.expire(cutoff))
-		}
 		if st.evTraceCap|st.evTraceTTL|st.evCorrCap|st.evCorrTTL|st.evFragCap|st.evFragTTL != 0 {
 			p.flushTenantEvictions(st)
 		}

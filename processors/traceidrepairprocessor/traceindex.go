@@ -1,12 +1,15 @@
 package traceidrepairprocessor
 
-// traceEntry is one indexed original trace: 40 bytes.
+// traceEntry is one indexed original trace: 48 bytes.
 type traceEntry struct {
-	hi, lo     uint64
-	producer   uint64 // span id of the trace's producer span, 0 unknown
-	seen       uint32 // seconds since the index base, last time the trace was seen
-	prev, next uint32 // LRU list; entry 0 is the sentinel
-	multi      uint32 // 1 when the trace has more than one producer span
+	hi, lo   uint64
+	producer uint64 // span id of the trace's latest-starting producer span, 0 unknown
+	// start of that producer span: a fragment hangs under the trace's last
+	// producer (the bridge publishes after everything upstream of it).
+	producerStart uint64
+	seen          uint32 // seconds since the index base, last time the trace was seen
+	prev, next    uint32 // LRU list; entry 0 is the sentinel
+	_             uint32
 }
 
 // traceIndex holds recent original trace ids of one tenant, findable by
@@ -77,16 +80,14 @@ func (x *traceIndex) touch(hi, lo uint64, now uint32) (idx uint32, isNew, evicte
 	return i, true, evicted
 }
 
-// setProducer records the trace's producer span.
-func (x *traceIndex) setProducer(i uint32, span uint64) {
+// setProducer records a producer span of the trace; the latest-starting one wins.
+func (x *traceIndex) setProducer(i uint32, span, start uint64) (changed bool) {
 	e := &x.entries[i]
-	switch {
-	case e.multi != 0 || span == 0 || e.producer == span:
-	case e.producer == 0:
-		e.producer = span
-	default:
-		e.producer, e.multi = 0, 1
+	if span != 0 && span != e.producer && (e.producer == 0 || start >= e.producerStart) {
+		e.producer, e.producerStart = span, start
+		return true
 	}
+	return false
 }
 
 // expire removes entries not seen since before cutoff; it returns how many.
@@ -140,5 +141,5 @@ func (x *traceIndex) pushBack(i uint32) {
 
 // bytes is the memory the index holds.
 func (x *traceIndex) bytes() int {
-	return cap(x.entries)*40 + x.byHi.bytes() + x.byLo.bytes()
+	return cap(x.entries)*48 + x.byHi.bytes() + x.byLo.bytes()
 }

@@ -141,6 +141,9 @@ type Request struct {
 	Fragment pcommon.TraceID
 	// BridgeSpan is the bridge's producer span: the legacy root's parent once repaired.
 	BridgeSpan pcommon.SpanID
+	// DispatchSpan is the dispatch service's producer span, an earlier
+	// producer in the same trace.
+	DispatchSpan pcommon.SpanID
 	// LegacySpans are the legacy side's spans, root first.
 	LegacySpans []pcommon.SpanID
 	// Carrier is the header name a truncated id was recorded under ("" otherwise).
@@ -158,18 +161,39 @@ type spanKey struct {
 	span   pcommon.SpanID
 }
 
-// Legacy returns the request a legacy span of tenant belongs to.
-func (t *Truth) Legacy(tenant string, span pcommon.SpanID) (*Request, bool) {
-	i, ok := t.bySpan[spanKey{tenant, span}]
-	if !ok {
-		return nil, false
-	}
-	return &t.Requests[i], true
+// Legacy returns the index in Requests of the request a legacy span of
+// tenant belongs to; ok is false for every other span.
+func (t *Truth) Legacy(tenant string, span pcommon.SpanID) (i int, ok bool) {
+	j, ok := t.bySpan[spanKey{tenant, span}]
+	return int(j), ok
 }
 
 // Generate produces cfg.Requests requests and hands them to emit as batches,
-// in delivery order. It stops at the first error emit returns.
+// in delivery order. It stops at the first error emit returns (ErrStop ends
+// it without an error).
 func Generate(cfg Config, emit func(Batch) error) (*Truth, error) {
+	g, err := New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return g.Truth(), g.Run(emit)
+}
+
+// Generator generates one run; use it instead of Generate to read the
+// ground truth while batches are being emitted.
+type Generator struct {
+	cfg      Config
+	rnd      *rand.Rand
+	truth    *Truth
+	emit     func(Batch) error
+	lows     []uint64 // the first tenant's low halves, for CollideLowHalves
+	window   []unit
+	batch    Batch
+	batchLen int
+}
+
+// New checks cfg, fills its defaults and returns a generator.
+func New(cfg Config) (*Generator, error) {
 	if cfg.Requests < 0 {
 		return nil, fmt.Errorf("mqbridge: Requests must be >= 0, got %d", cfg.Requests)
 	}
@@ -198,22 +222,31 @@ func Generate(cfg Config, emit func(Batch) error) (*Truth, error) {
 	if cfg.Start.IsZero() {
 		cfg.Start = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	}
-	g := &generator{
+	return &Generator{
 		cfg:   cfg,
 		rnd:   rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)),
 		truth: &Truth{Requests: make([]Request, 0, cfg.Requests), bySpan: make(map[spanKey]int32, cfg.Requests*cfg.LegacySpans)},
-		emit:  emit,
-	}
+	}, nil
+}
+
+// Truth is the ground truth so far: a request is in it before any of its
+// batches is emitted.
+func (g *Generator) Truth() *Truth { return g.truth }
+
+// Run generates the requests and hands them to emit in delivery order. Call it once.
+func (g *Generator) Run(emit func(Batch) error) error {
+	g.emit = emit
+	cfg := g.cfg
 	perTenant := make([]int, len(cfg.Tenants))
 	for i := 0; i < cfg.Requests; i++ {
 		ti := i % len(cfg.Tenants)
 		n := perTenant[ti]
 		perTenant[ti]++
 		if err := g.request(i, ti, n); err != nil {
-			return g.truth, stopErr(err)
+			return stopErr(err)
 		}
 	}
-	return g.truth, stopErr(g.drain())
+	return stopErr(g.drain())
 }
 
 type unit struct {
@@ -221,18 +254,7 @@ type unit struct {
 	td     ptrace.Traces
 }
 
-type generator struct {
-	cfg      Config
-	rnd      *rand.Rand
-	truth    *Truth
-	emit     func(Batch) error
-	lows     []uint64 // the first tenant's low halves, for CollideLowHalves
-	window   []unit
-	batch    Batch
-	batchLen int
-}
-
-func (g *generator) nonZero() uint64 {
+func (g *Generator) nonZero() uint64 {
 	for {
 		if v := g.rnd.Uint64(); v != 0 {
 			return v
@@ -240,20 +262,20 @@ func (g *generator) nonZero() uint64 {
 	}
 }
 
-func (g *generator) traceID(hi, lo uint64) pcommon.TraceID {
+func (g *Generator) traceID(hi, lo uint64) pcommon.TraceID {
 	var id pcommon.TraceID
 	binary.BigEndian.PutUint64(id[:8], hi)
 	binary.BigEndian.PutUint64(id[8:], lo)
 	return id
 }
 
-func (g *generator) spanID() pcommon.SpanID {
+func (g *Generator) spanID() pcommon.SpanID {
 	var s pcommon.SpanID
 	binary.BigEndian.PutUint64(s[:], g.nonZero())
 	return s
 }
 
-func (g *generator) request(i, ti, n int) error {
+func (g *Generator) request(i, ti, n int) error {
 	cfg := g.cfg
 	tenant := cfg.Tenants[ti]
 	hi, lo := g.nonZero(), g.nonZero()
@@ -319,7 +341,7 @@ func (g *generator) request(i, ti, n int) error {
 	bp.Attributes().PutStr(AttrConversationID, convID)
 
 	// legacy-batch, damaged
-	req := Request{Tenant: tenant, Damage: damage, Original: orig, BridgeSpan: bProd}
+	req := Request{Tenant: tenant, Damage: damage, Original: orig, BridgeSpan: bProd, DispatchSpan: dProd}
 	frag, parent := orig, bProd
 	switch damage {
 	case TruncLeft, TruncRight, Dropped, Lost:
@@ -372,7 +394,7 @@ func (g *generator) request(i, ti, n int) error {
 }
 
 // deliver passes u through the reorder window.
-func (g *generator) deliver(u unit) error {
+func (g *Generator) deliver(u unit) error {
 	if g.cfg.Reorder <= 1 {
 		return g.add(u)
 	}
@@ -383,7 +405,7 @@ func (g *generator) deliver(u unit) error {
 	return g.popRandom()
 }
 
-func (g *generator) popRandom() error {
+func (g *Generator) popRandom() error {
 	i := g.rnd.IntN(len(g.window))
 	u := g.window[i]
 	last := len(g.window) - 1
@@ -394,7 +416,7 @@ func (g *generator) popRandom() error {
 }
 
 // add groups u into the current batch.
-func (g *generator) add(u unit) error {
+func (g *Generator) add(u unit) error {
 	if g.batchLen > 0 && (g.batch.Tenant != u.tenant || g.batchLen >= g.cfg.ResourcesPerBatch) {
 		if err := g.flush(); err != nil {
 			return err
@@ -409,7 +431,7 @@ func (g *generator) add(u unit) error {
 	return nil
 }
 
-func (g *generator) flush() error {
+func (g *Generator) flush() error {
 	if g.batchLen == 0 {
 		return nil
 	}
@@ -418,7 +440,7 @@ func (g *generator) flush() error {
 	return g.emit(b)
 }
 
-func (g *generator) drain() error {
+func (g *Generator) drain() error {
 	for len(g.window) > 0 {
 		if err := g.popRandom(); err != nil {
 			return err
