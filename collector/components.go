@@ -20,6 +20,7 @@ import (
 
 	"github.com/scadaotel/scadaotel/connectors/errorfanoutconnector"
 	"github.com/scadaotel/scadaotel/exporters/vmexporter"
+	"github.com/scadaotel/scadaotel/extensions/promqueryextension"
 	"github.com/scadaotel/scadaotel/processors/traceidrepairprocessor"
 	"github.com/scadaotel/scadaotel/receivers/scadareceiver"
 	"github.com/scadaotel/scadaotel/tenants/tenantauthextension"
@@ -65,6 +66,7 @@ func components() (otelcol.Factories, error) {
 		healthcheckv2extension.NewFactory(),
 		tenantauthextension.NewFactory(),
 		tracequeryextension.NewFactory(),
+		promqueryextension.NewFactory(),
 	); err != nil {
 		return f, err
 	}

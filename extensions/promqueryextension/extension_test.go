@@ -1,0 +1,174 @@
+package promqueryextension
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/api"
+	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"github.com/prometheus/common/model"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/config/configauth"
+	"go.opentelemetry.io/collector/config/confighttp"
+	"go.opentelemetry.io/collector/config/configoptional"
+	"go.opentelemetry.io/collector/confmap"
+	"go.opentelemetry.io/collector/confmap/confmaptest"
+	"go.opentelemetry.io/collector/extension/extensiontest"
+
+	"github.com/scadaotel/scadaotel/internal/vmstore"
+	"github.com/scadaotel/scadaotel/tenants"
+)
+
+var store *vmstore.Store
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "promquery-test-")
+	if err != nil {
+		panic(err)
+	}
+	store, err = vmstore.Open(vmstore.Config{Path: filepath.Join(dir, "data"), Retention: 48 * time.Hour, MemoryAllowedBytes: 128 << 20})
+	if err != nil {
+		panic(err)
+	}
+	code := m.Run()
+	store.Close()
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// bearerAuth is a tiny extensionauth.Server: "Bearer <tenant>" authenticates
+// as <tenant>; anything else is refused.
+type bearerAuth struct {
+	component.StartFunc
+	component.ShutdownFunc
+}
+
+func (bearerAuth) Authenticate(ctx context.Context, h map[string][]string) (context.Context, error) {
+	for k, v := range h {
+		if strings.EqualFold(k, "authorization") && len(v) > 0 {
+			if t, ok := strings.CutPrefix(v[0], "Bearer "); ok && tenants.ValidID(t) {
+				return tenants.NewContext(ctx, t), nil
+			}
+		}
+	}
+	return ctx, errors.New("no valid token")
+}
+
+type host struct {
+	component.Host
+	exts map[component.ID]component.Component
+}
+
+func (h host) GetExtensions() map[component.ID]component.Component { return h.exts }
+
+var authID = component.MustNewID("testauth")
+
+func startExtension(t *testing.T, offset time.Duration) string {
+	t.Helper()
+	cfg := createDefaultConfig().(*Config)
+	cfg.NetAddr.Endpoint = "127.0.0.1:0"
+	cfg.Auth = configoptional.Some(confighttp.AuthConfig{Config: configauth.Config{AuthenticatorID: authID}})
+	cfg.LatencyOffset = offset
+	require.NoError(t, cfg.Validate())
+	ext, err := newExtension(cfg, extensiontest.NewNopSettings(component.MustNewType(typeStr)))
+	require.NoError(t, err)
+	h := host{Host: componenttest.NewNopHost(), exts: map[component.ID]component.Component{authID: bearerAuth{}}}
+	// Bind first to learn the port, then hand the address to the server.
+	ln, err := cfg.ToListener(context.Background())
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	cfg.NetAddr.Endpoint = addr
+	require.NoError(t, ext.Start(context.Background(), h))
+	t.Cleanup(func() { require.NoError(t, ext.Shutdown(context.Background())) })
+	return "http://" + addr
+}
+
+type bearer string
+
+func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	if b != "" {
+		r.Header.Set("Authorization", "Bearer "+string(b))
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+func client(t *testing.T, url, tenant string) promv1.API {
+	c, err := api.NewClient(api.Config{Address: url, RoundTripper: bearer(tenant)})
+	require.NoError(t, err)
+	return promv1.NewAPI(c)
+}
+
+func write(t *testing.T, name, tenant string, at time.Time, v float64) {
+	raw, err := vmstore.MarshalName(nil, []vmstore.Label{{Name: "__name__", Value: name}, {Name: tenants.MetricLabel, Value: tenant}})
+	require.NoError(t, err)
+	require.NoError(t, store.Add([]vmstore.Row{{MetricNameRaw: raw, Timestamp: at.UnixMilli(), Value: v}}))
+	store.Flush()
+}
+
+func TestQueriesAreScopedToTheAuthenticatedTenant(t *testing.T) {
+	url := startExtension(t, time.Second)
+	at := time.Now().Add(-time.Minute).Truncate(time.Millisecond)
+	write(t, "line_pressure", "north", at, 4.5)
+	write(t, "line_pressure", "south", at, 9.5)
+	ctx := context.Background()
+
+	v, _, err := client(t, url, "north").Query(ctx, `{__name__=~".+"}`, at)
+	require.NoError(t, err)
+	vec := v.(model.Vector)
+	require.Len(t, vec, 1)
+	assert.Equal(t, model.SampleValue(4.5), vec[0].Value)
+	assert.Equal(t, model.LabelValue("north"), vec[0].Metric[tenants.MetricLabel])
+
+	v, _, err = client(t, url, "south").Query(ctx, `line_pressure or {scada_tenant="north"}`, at)
+	require.NoError(t, err)
+	vec = v.(model.Vector)
+	require.Len(t, vec, 1)
+	assert.Equal(t, model.SampleValue(9.5), vec[0].Value)
+
+	// No or a bad token: 401 from the collector's auth, nothing served.
+	_, _, err = client(t, url, "").Query(ctx, `line_pressure`, at)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "401")
+}
+
+func TestLatencyOffsetMakesFreshPointsVisible(t *testing.T) {
+	url := startExtension(t, time.Second)
+	now := time.Now()
+	write(t, "fresh_point", "north", now.Add(-3*time.Second), 1)
+	// An instant query at "now" without time= sees a point 3 s old only
+	// because the offset is 1 s (the storage default of 30 s would hide it).
+	v, _, err := client(t, url, "north").Query(context.Background(), `fresh_point`, time.Time{})
+	require.NoError(t, err)
+	require.Len(t, v.(model.Vector), 1)
+}
+
+func TestConfigExampleLoadsAndValidates(t *testing.T) {
+	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config.yaml"))
+	require.NoError(t, err)
+	sub, err := cm.Sub(typeStr)
+	require.NoError(t, err)
+	cfg := createDefaultConfig().(*Config)
+	require.NoError(t, sub.Unmarshal(cfg))
+	require.NoError(t, confmap.Validate(cfg))
+	assert.Equal(t, "127.0.0.1:8428", cfg.NetAddr.Endpoint)
+	assert.Equal(t, component.MustNewID("tenantauth"), cfg.Auth.Get().Config.AuthenticatorID)
+	assert.Equal(t, time.Second, cfg.LatencyOffset)
+
+	bad := createDefaultConfig().(*Config)
+	bad.LatencyOffset = -time.Second
+	err = bad.Validate()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "auth:")
+	assert.Contains(t, err.Error(), "latency_offset")
+}
