@@ -26,6 +26,7 @@ import (
 	"github.com/scadaotel/scadaotel/tenants/tenantauthextension"
 	"github.com/scadaotel/scadaotel/tenants/tenantstampprocessor"
 	"github.com/scadaotel/scadaotel/tenants/tracequeryextension"
+	"github.com/scadaotel/scadaotel/ui"
 )
 
 // components is the one list of what the scadaotel distribution contains.
@@ -66,6 +67,7 @@ func components() (otelcol.Factories, error) {
 		healthcheckv2extension.NewFactory(),
 		tenantauthextension.NewFactory(),
 		tracequeryextension.NewFactory(),
+		ui.NewFactory(),
 		promqueryextension.NewFactory(),
 	); err != nil {
 		return f, err

@@ -1,0 +1,75 @@
+package ui
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+)
+
+// Config of the scada_ui extension.
+type Config struct {
+	// Endpoint is where the UI listens (loopback by default).
+	Endpoint string `mapstructure:"endpoint"`
+	// Authenticator is the tenantauth extension that turns a token into a tenant.
+	Authenticator component.ID `mapstructure:"authenticator"`
+	// TraceQueryEndpoint is the base URL of the tenant_trace_query
+	// extension ("" turns the Traces view off).
+	TraceQueryEndpoint string `mapstructure:"trace_query_endpoint"`
+	// AlertsEndpoint is the base URL of the errorfanout connector's alert
+	// history API ("" turns the Alerts view off).
+	AlertsEndpoint string `mapstructure:"alerts_endpoint"`
+	// SessionTTL is how long a login session lasts.
+	SessionTTL time.Duration `mapstructure:"session_ttl"`
+	// MaxSessions caps the live sessions (the oldest is dropped beyond it).
+	MaxSessions int `mapstructure:"max_sessions"`
+	// StaleAfter: an RTU whose last poll is older than this is "stale".
+	StaleAfter time.Duration `mapstructure:"stale_after"`
+	// Timeout bounds each upstream call.
+	Timeout time.Duration `mapstructure:"timeout"`
+
+	// prevent unkeyed literal initialization
+	_ struct{}
+}
+
+func checkURL(key, v string) error {
+	if v == "" {
+		return nil
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%s: want an http(s) URL such as http://127.0.0.1:16687, or empty to turn the view off, got %q", key, v)
+	}
+	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+		return fmt.Errorf("%s: must not have credentials, a query or a fragment, got %q", key, v)
+	}
+	return nil
+}
+
+// Validate checks the config; every error names its key.
+func (c *Config) Validate() error {
+	var errs []error
+	if _, _, err := net.SplitHostPort(c.Endpoint); err != nil {
+		errs = append(errs, fmt.Errorf("endpoint: want host:port such as 127.0.0.1:8080, got %q", c.Endpoint))
+	}
+	if c.Authenticator.Type().String() == "" {
+		errs = append(errs, errors.New("authenticator: must name the tenantauth extension, e.g. tenantauth"))
+	}
+	errs = append(errs, checkURL("trace_query_endpoint", c.TraceQueryEndpoint), checkURL("alerts_endpoint", c.AlertsEndpoint))
+	if c.SessionTTL < time.Minute || c.SessionTTL > 7*24*time.Hour {
+		errs = append(errs, fmt.Errorf("session_ttl: must be between 1m and 168h, got %s", c.SessionTTL))
+	}
+	if c.MaxSessions < 1 || c.MaxSessions > 100000 {
+		errs = append(errs, fmt.Errorf("max_sessions: must be in 1..100000, got %d", c.MaxSessions))
+	}
+	if c.StaleAfter <= 0 {
+		errs = append(errs, fmt.Errorf("stale_after: must be > 0, got %s", c.StaleAfter))
+	}
+	if c.Timeout <= 0 {
+		errs = append(errs, fmt.Errorf("timeout: must be > 0, got %s", c.Timeout))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,297 @@
+package ui
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/component/componentstatus"
+	"go.opentelemetry.io/collector/extension"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.uber.org/zap"
+
+	"github.com/scadaotel/scadaotel/tenants"
+)
+
+// csp allows only this origin: no inline script or style, no outside host,
+// no framing, no plugins.
+const csp = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; font-src 'self'; " +
+	"connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+
+type uiExtension struct {
+	cfg      *Config
+	set      extension.Settings
+	auth     tenants.HTTPAuthenticator
+	sessions *sessions
+	client   *http.Client
+	server   *http.Server
+	addr     string // the address listened on
+	wg       sync.WaitGroup
+	now      func() time.Time
+
+	mRequests metric.Int64Counter
+	mLogins   metric.Int64Counter
+}
+
+func newExtension(cfg *Config, set extension.Settings) (*uiExtension, error) {
+	e := &uiExtension{
+		cfg:      cfg,
+		set:      set,
+		sessions: newSessions(cfg.SessionTTL, cfg.MaxSessions),
+		client:   &http.Client{Timeout: cfg.Timeout},
+		now:      time.Now,
+	}
+	m := set.MeterProvider.Meter("github.com/scadaotel/scadaotel/ui")
+	var err error
+	if e.mRequests, err = m.Int64Counter("scada_ui_requests", metric.WithDescription("UI API requests by HTTP status class."), metric.WithUnit("{request}")); err != nil {
+		return nil, fmt.Errorf("scada_ui: self-metrics: %w", err)
+	}
+	if e.mLogins, err = m.Int64Counter("scada_ui_logins", metric.WithDescription("Login attempts by outcome (accepted, refused)."), metric.WithUnit("{login}")); err != nil {
+		return nil, fmt.Errorf("scada_ui: self-metrics: %w", err)
+	}
+	return e, nil
+}
+
+func (e *uiExtension) Start(_ context.Context, host component.Host) error {
+	auth, err := tenants.AuthenticatorFromHost(host, e.cfg.Authenticator)
+	if err != nil {
+		return fmt.Errorf("scada_ui: authenticator: %w", err)
+	}
+	e.auth = auth
+	ln, err := net.Listen("tcp", e.cfg.Endpoint)
+	if err != nil {
+		return fmt.Errorf("scada_ui: endpoint %s: %w", e.cfg.Endpoint, err)
+	}
+	e.addr = ln.Addr().String()
+	e.server = &http.Server{
+		Handler:           e.handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		WriteTimeout:      2*e.cfg.Timeout + 30*time.Second,
+		IdleTimeout:       time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		if err := e.server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			e.set.Logger.Error("scada_ui server failed", zap.Error(err))
+			componentstatus.ReportStatus(host, componentstatus.NewFatalErrorEvent(err))
+		}
+	}()
+	e.set.Logger.Info("Operator web UI listening", zap.String("url", "http://"+ln.Addr().String()+"/"))
+	return nil
+}
+
+func (e *uiExtension) Shutdown(ctx context.Context) error {
+	if e.server == nil {
+		return nil
+	}
+	err := e.server.Shutdown(ctx)
+	e.wg.Wait()
+	return err
+}
+
+// handler is the whole UI: security headers on everything, the JSON API
+// under /ui/api/, and the embedded assets elsewhere.
+func (e *uiExtension) handler() http.Handler {
+	api := http.NewServeMux()
+	api.HandleFunc("POST /ui/api/login", e.login)
+	api.HandleFunc("POST /ui/api/logout", e.logout)
+	api.Handle("GET /ui/api/me", e.authed(e.me))
+	api.Handle("GET /ui/api/overview", e.authed(e.overview))
+	api.Handle("GET /ui/api/station", e.authed(e.station))
+	api.Handle("GET /ui/api/alerts", e.authed(e.alerts))
+	api.Handle("GET /ui/api/traces/", e.authed(e.traces))
+	api.HandleFunc("/ui/api/", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "unknown UI API path"})
+	})
+	assets := assetHandler()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", csp)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		h.Set("Cross-Origin-Resource-Policy", "same-origin")
+		if strings.HasPrefix(r.URL.Path, "/ui/api/") {
+			// Tenant data: never stored by the browser or a proxy.
+			h.Set("Cache-Control", "no-store")
+			h.Set("Pragma", "no-cache")
+			rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
+			api.ServeHTTP(rec, r)
+			e.mRequests.Add(r.Context(), 1, metric.WithAttributes(attribute.Int("code", rec.code/100*100)))
+			return
+		}
+		assets.ServeHTTP(w, r)
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	code int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.code = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// identity is who a UI API request acts for.
+type identity struct {
+	tenant string
+	token  string
+}
+
+// resolveToken asks the tenant authenticator which tenant token selects,
+// exactly as every other API of the appliance would ("" when refused).
+func (e *uiExtension) resolveToken(r *http.Request, token string) (string, int, string) {
+	probe, err := http.NewRequestWithContext(r.Context(), http.MethodGet, "/", nil)
+	if err != nil {
+		return "", http.StatusInternalServerError, "internal error"
+	}
+	probe.Header.Set("Authorization", "Bearer "+token)
+	var tenant string
+	rec := &captureWriter{header: http.Header{}, code: http.StatusOK}
+	e.auth.Middleware(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		tenant = tenants.FromContext(r.Context())
+	})).ServeHTTP(rec, probe)
+	if tenant == "" || !tenants.ValidID(tenant) {
+		code := rec.code
+		if code < 400 {
+			code = http.StatusUnauthorized
+		}
+		return "", code, strings.TrimSpace(rec.body.String())
+	}
+	return tenant, http.StatusOK, ""
+}
+
+type captureWriter struct {
+	header http.Header
+	code   int
+	body   strings.Builder
+}
+
+func (c *captureWriter) Header() http.Header         { return c.header }
+func (c *captureWriter) WriteHeader(code int)        { c.code = code }
+func (c *captureWriter) Write(p []byte) (int, error) { return c.body.Write(p) }
+
+// authed runs next with the caller's identity: the session cookie, or the
+// same bearer token any other API accepts. A tenant id sent by the browser
+// (header, parameter, path) is never used.
+func (e *uiExtension) authed(next func(http.ResponseWriter, *http.Request, identity)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "" {
+			// Exactly the tenantauth decision, including its 401/403 reasons.
+			e.auth.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r2 *http.Request) {
+				tok := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+				next(w, r2, identity{tenant: tenants.FromContext(r2.Context()), token: tok})
+			})).ServeHTTP(w, r)
+			return
+		}
+		c, err := r.Cookie(cookieName)
+		if err != nil {
+			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "not logged in"})
+			return
+		}
+		ses := e.sessions.get(c.Value)
+		if ses == nil {
+			clearCookie(w)
+			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "session expired or unknown: log in again"})
+			return
+		}
+		// The token is checked again on every request, so a token revoked
+		// in the tenants file ends its sessions at the registry's next reload.
+		if t, _, _ := e.resolveToken(r, ses.token); t != ses.tenant {
+			e.sessions.remove(c.Value)
+			clearCookie(w)
+			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "the token of this session is no longer accepted: log in again"})
+			return
+		}
+		next(w, r, identity{tenant: ses.tenant, token: ses.token})
+	})
+}
+
+func clearCookie(w http.ResponseWriter) {
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode})
+}
+
+// sameOrigin refuses cross-site POSTs (a second line behind SameSite=Strict).
+func sameOrigin(r *http.Request) bool {
+	if o := r.Header.Get("Origin"); o != "" && o != "http://"+r.Host && o != "https://"+r.Host {
+		return false
+	}
+	if s := r.Header.Get("Sec-Fetch-Site"); s != "" && s != "same-origin" && s != "none" {
+		return false
+	}
+	return true
+}
+
+func (e *uiExtension) login(w http.ResponseWriter, r *http.Request) {
+	if !sameOrigin(r) {
+		writeJSON(w, http.StatusForbidden, map[string]string{"error": "cross-origin login refused"})
+		return
+	}
+	if !strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+		writeJSON(w, http.StatusUnsupportedMediaType, map[string]string{"error": "send the token as JSON {\"token\": \"...\"}"})
+		return
+	}
+	var body struct {
+		Token string `json:"token"`
+	}
+	if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&body); err != nil || body.Token == "" {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "send the token as JSON {\"token\": \"...\"}"})
+		return
+	}
+	tenant, code, reason := e.resolveToken(r, body.Token)
+	if tenant == "" {
+		e.mLogins.Add(r.Context(), 1, metric.WithAttributes(attribute.String("outcome", "refused")))
+		e.set.Logger.Info("UI login refused", zap.String("remote", r.RemoteAddr), zap.String("reason", reason))
+		writeJSON(w, code, map[string]string{"error": "token not accepted"})
+		return
+	}
+	id, exp := e.sessions.create(tenant, body.Token)
+	e.mLogins.Add(r.Context(), 1, metric.WithAttributes(attribute.String("outcome", "accepted")))
+	http.SetCookie(w, &http.Cookie{
+		Name: cookieName, Value: id, Path: "/", Expires: exp, MaxAge: int(e.cfg.SessionTTL.Seconds()),
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil,
+	})
+	writeJSON(w, http.StatusOK, map[string]any{"tenant": tenant, "expires": exp.UTC().Format(time.RFC3339)})
+}
+
+func (e *uiExtension) logout(w http.ResponseWriter, r *http.Request) {
+	if !sameOrigin(r) {
+		writeJSON(w, http.StatusForbidden, map[string]string{"error": "cross-origin logout refused"})
+		return
+	}
+	if c, err := r.Cookie(cookieName); err == nil {
+		e.sessions.remove(c.Value)
+	}
+	clearCookie(w)
+	writeJSON(w, http.StatusOK, map[string]string{})
+}
+
+func (e *uiExtension) me(w http.ResponseWriter, _ *http.Request, id identity) {
+	writeJSON(w, http.StatusOK, map[string]any{
+		"tenant": id.tenant,
+		"views": map[string]bool{
+			"alerts": e.cfg.AlertsEndpoint != "",
+			"traces": e.cfg.TraceQueryEndpoint != "",
+		},
+	})
+}

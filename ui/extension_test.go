@@ -1,0 +1,245 @@
+package ui
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/confmap"
+	"go.opentelemetry.io/collector/confmap/confmaptest"
+	"go.opentelemetry.io/collector/extension/extensiontest"
+
+	"github.com/scadaotel/scadaotel/tenants"
+	"github.com/scadaotel/scadaotel/tenants/tenantauthextension"
+)
+
+func hashToken(tok string) string {
+	s := sha256.Sum256([]byte(tok))
+	return hex.EncodeToString(s[:])
+}
+
+type host struct {
+	component.Host
+	exts map[component.ID]component.Component
+}
+
+func (h host) GetExtensions() map[component.ID]component.Component { return h.exts }
+
+// startUI starts the real tenantauth extension (tenants north/south) and
+// the UI on a free port; alertsURL may be "".
+func startUI(t *testing.T, alertsURL string) string {
+	t.Helper()
+	authID := component.MustNewID("tenantauth")
+	af := tenantauthextension.NewFactory()
+	acfg := af.CreateDefaultConfig().(*tenantauthextension.Config)
+	acfg.Tenants = []tenants.Spec{
+		{ID: "north", TokenSHA256: []string{hashToken("north-token")}},
+		{ID: "south", TokenSHA256: []string{hashToken("south-token")}},
+	}
+	auth, err := af.Create(context.Background(), extensiontest.NewNopSettings(af.Type()), acfg)
+	require.NoError(t, err)
+	h := host{Host: componenttest.NewNopHost(), exts: map[component.ID]component.Component{authID: auth}}
+	require.NoError(t, auth.Start(context.Background(), h))
+	t.Cleanup(func() { _ = auth.Shutdown(context.Background()) })
+
+	cfg := createDefaultConfig().(*Config)
+	cfg.Endpoint = "127.0.0.1:0"
+	cfg.AlertsEndpoint = alertsURL
+	cfg.TraceQueryEndpoint = ""
+	require.NoError(t, cfg.Validate())
+	ext, err := newExtension(cfg, extensiontest.NewNopSettings(Type))
+	require.NoError(t, err)
+	require.NoError(t, ext.Start(context.Background(), h))
+	t.Cleanup(func() { require.NoError(t, ext.Shutdown(context.Background())) })
+	return "http://" + ext.addr
+}
+
+func TestConfigExamplesLoadAndValidate(t *testing.T) {
+	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config.yaml"))
+	require.NoError(t, err)
+	for _, id := range []string{"scada_ui", "scada_ui/metrics-only"} {
+		sub, err := cm.Sub(id)
+		require.NoError(t, err)
+		cfg := createDefaultConfig().(*Config)
+		require.NoError(t, sub.Unmarshal(cfg), id)
+		require.NoError(t, confmap.Validate(cfg), id)
+	}
+	bad := createDefaultConfig().(*Config)
+	bad.Endpoint = "8080"
+	bad.TraceQueryEndpoint = "ftp://x"
+	bad.AlertsEndpoint = "http://u:p@127.0.0.1:1"
+	bad.SessionTTL = time.Second
+	bad.MaxSessions = 0
+	bad.StaleAfter = 0
+	bad.Timeout = 0
+	bad.Authenticator = component.ID{}
+	err = bad.Validate()
+	require.Error(t, err)
+	for _, key := range []string{"endpoint:", "authenticator:", "trace_query_endpoint:", "alerts_endpoint:", "session_ttl:", "max_sessions:", "stale_after:", "timeout:"} {
+		assert.Contains(t, err.Error(), key)
+	}
+}
+
+func TestStartFailsWithoutTenantAuth(t *testing.T) {
+	cfg := createDefaultConfig().(*Config)
+	cfg.Endpoint = "127.0.0.1:0"
+	ext, err := newExtension(cfg, extensiontest.NewNopSettings(Type))
+	require.NoError(t, err)
+	err = ext.Start(context.Background(), componenttest.NewNopHost())
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "tenantauth")
+}
+
+func login(t *testing.T, c *http.Client, base, token string) *http.Response {
+	t.Helper()
+	body, _ := json.Marshal(map[string]string{"token": token})
+	resp, err := c.Post(base+"/ui/api/login", "application/json", bytes.NewReader(body))
+	require.NoError(t, err)
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp
+}
+
+func getJSON(t *testing.T, c *http.Client, url string, hdr map[string]string) (int, map[string]any, http.Header) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := c.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var m map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&m)
+	return resp.StatusCode, m, resp.Header
+}
+
+func TestLoginSessionAndHeaders(t *testing.T) {
+	base := startUI(t, "")
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar}
+
+	// Assets: strict CSP and nosniff, the page has no inline script.
+	resp, err := c.Get(base + "/")
+	require.NoError(t, err)
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	csp := resp.Header.Get("Content-Security-Policy")
+	assert.Contains(t, csp, "default-src 'self'")
+	assert.Contains(t, csp, "script-src 'self'")
+	assert.NotContains(t, csp, "unsafe-inline")
+	assert.Equal(t, "nosniff", resp.Header.Get("X-Content-Type-Options"))
+	assert.NotContains(t, string(page), "<script>")
+	assert.NotContains(t, string(page), "<style")
+
+	// Not logged in.
+	code, _, hdr := getJSON(t, c, base+"/ui/api/me", nil)
+	assert.Equal(t, http.StatusUnauthorized, code)
+	assert.Equal(t, "no-store", hdr.Get("Cache-Control"))
+
+	// Wrong token: refused, no cookie.
+	r := login(t, c, base, "wrong-token")
+	assert.Equal(t, http.StatusUnauthorized, r.StatusCode)
+	assert.Empty(t, r.Cookies())
+
+	// Right token: HttpOnly SameSite=Strict session cookie.
+	r = login(t, c, base, "north-token")
+	require.Equal(t, http.StatusOK, r.StatusCode)
+	require.Len(t, r.Cookies(), 1)
+	ck := r.Cookies()[0]
+	assert.Equal(t, cookieName, ck.Name)
+	assert.True(t, ck.HttpOnly)
+	assert.Equal(t, http.SameSiteStrictMode, ck.SameSite)
+	assert.Len(t, ck.Value, 64)
+	assert.NotContains(t, ck.Value, "north")
+
+	// The tenant comes from the session; headers and parameters naming
+	// another tenant change nothing.
+	code, me, hdr := getJSON(t, c, base+"/ui/api/me?tenant=south", map[string]string{tenants.Header: "south"})
+	assert.Equal(t, http.StatusOK, code)
+	assert.Equal(t, "north", me["tenant"])
+	assert.Equal(t, "no-store", hdr.Get("Cache-Control"))
+
+	// The same bearer token works without a session; a mismatching tenant
+	// header is refused exactly as tenantauth refuses it.
+	plain := &http.Client{}
+	code, me, _ = getJSON(t, plain, base+"/ui/api/me", map[string]string{"Authorization": "Bearer south-token"})
+	assert.Equal(t, http.StatusOK, code)
+	assert.Equal(t, "south", me["tenant"])
+	code, _, _ = getJSON(t, plain, base+"/ui/api/me", map[string]string{"Authorization": "Bearer south-token", tenants.Header: "north"})
+	assert.Equal(t, http.StatusForbidden, code)
+	code, _, _ = getJSON(t, plain, base+"/ui/api/me", map[string]string{"Authorization": "Bearer nope"})
+	assert.Equal(t, http.StatusUnauthorized, code)
+
+	// A cross-site login is refused even with a valid token.
+	req, _ := http.NewRequest(http.MethodPost, base+"/ui/api/login", strings.NewReader(`{"token":"north-token"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Origin", "http://evil.example")
+	resp, err = plain.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusForbidden, resp.StatusCode)
+
+	// Logout ends the session server-side: the old cookie is refused.
+	req, _ = http.NewRequest(http.MethodPost, base+"/ui/api/logout", nil)
+	req.AddCookie(ck)
+	resp, err = plain.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	code, _, _ = getJSON(t, plain, base+"/ui/api/me", map[string]string{"Cookie": cookieName + "=" + ck.Value})
+	assert.Equal(t, http.StatusUnauthorized, code)
+}
+
+// TestAlertsForwardedWithTheCallersToken stands in for the alert history
+// API to check what the UI sends it and that an answer for another tenant
+// (an upstream fault) is refused.
+func TestAlertsForwardedWithTheCallersToken(t *testing.T) {
+	var gotAuth []string
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gotAuth = append(gotAuth, r.Header.Get("Authorization"))
+		tenant := map[string]string{"Bearer north-token": "north", "Bearer south-token": "north"}[r.Header.Get("Authorization")]
+		_ = json.NewEncoder(w).Encode(alertHistory{Tenant: tenant, Episodes: []episode{{AlertID: "a1", Service: "svc", State: "firing"}}})
+	}))
+	defer up.Close()
+	base := startUI(t, up.URL)
+	c := &http.Client{}
+	code, body, _ := getJSON(t, c, base+"/ui/api/alerts", map[string]string{"Authorization": "Bearer north-token"})
+	require.Equal(t, http.StatusOK, code)
+	assert.Equal(t, "north", body["tenant"])
+	code, _, _ = getJSON(t, c, base+"/ui/api/alerts", map[string]string{"Authorization": "Bearer south-token"})
+	assert.Equal(t, http.StatusBadGateway, code)
+	assert.Equal(t, []string{"Bearer north-token", "Bearer south-token"}, gotAuth)
+}
+
+func TestSessionsExpireAndAreBounded(t *testing.T) {
+	s := newSessions(time.Hour, 2)
+	now := time.Unix(1000, 0)
+	s.now = func() time.Time { return now }
+	a, _ := s.create("north", "t1")
+	now = now.Add(time.Second)
+	b, _ := s.create("north", "t1")
+	now = now.Add(time.Second)
+	c, _ := s.create("south", "t2")
+	assert.Nil(t, s.get(a), "oldest session dropped at max_sessions")
+	require.NotNil(t, s.get(b))
+	require.NotNil(t, s.get(c))
+	assert.Equal(t, "south", s.get(c).tenant)
+	now = now.Add(time.Hour)
+	assert.Nil(t, s.get(c), "expired")
+	assert.Nil(t, s.get("short"))
+}

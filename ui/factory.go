@@ -1,0 +1,40 @@
+// Package ui is the `scada_ui` extension: the operator web UI of the
+// appliance. It serves the embedded assets (ui/dist, built from ui/web) and a
+// small JSON API (/ui/api/...) that reads the caller's tenant's data only,
+// through the same tenant-scoped paths as every other read API.
+package ui
+
+import (
+	"context"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/extension"
+)
+
+const typeStr = "scada_ui"
+
+// Type is the component type, `scada_ui`.
+var Type = component.MustNewType(typeStr)
+
+// NewFactory returns the scada_ui extension factory.
+func NewFactory() extension.Factory {
+	return extension.NewFactory(Type, createDefaultConfig, create, component.StabilityLevelAlpha)
+}
+
+func createDefaultConfig() component.Config {
+	return &Config{
+		Endpoint:           "127.0.0.1:8080",
+		Authenticator:      component.MustNewID("tenantauth"),
+		TraceQueryEndpoint: "http://127.0.0.1:16687",
+		AlertsEndpoint:     "http://127.0.0.1:8089",
+		SessionTTL:         12 * time.Hour,
+		MaxSessions:        1000,
+		StaleAfter:         10 * time.Second,
+		Timeout:            10 * time.Second,
+	}
+}
+
+func create(_ context.Context, set extension.Settings, cfg component.Config) (extension.Extension, error) {
+	return newExtension(cfg.(*Config), set)
+}

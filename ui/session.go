@@ -1,0 +1,102 @@
+package ui
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"sync"
+	"time"
+)
+
+// cookieName is the session cookie (HttpOnly, SameSite=Strict, Path=/).
+const cookieName = "scadaui_session"
+
+// session is one logged-in browser. The token stays in server memory only
+// (never in the cookie or the page) because the trace and alert APIs are
+// called over loopback with the tenant's own bearer token.
+type session struct {
+	tenant  string
+	token   string
+	created time.Time
+	expires time.Time
+}
+
+// sessions maps SHA-256(session id) to a session: the random id itself is
+// kept only by the browser.
+type sessions struct {
+	mu  sync.Mutex
+	m   map[[32]byte]*session
+	ttl time.Duration
+	max int
+	now func() time.Time
+}
+
+func newSessions(ttl time.Duration, max int) *sessions {
+	return &sessions{m: map[[32]byte]*session{}, ttl: ttl, max: max, now: time.Now}
+}
+
+// create returns a new random session id (256 bits, hex) for tenant.
+func (s *sessions) create(tenant, token string) (string, time.Time) {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("crypto/rand failed: " + err.Error()) // never happens on Linux (Go 1.24+ crypto/rand does not fail)
+	}
+	id := hex.EncodeToString(b[:])
+	now := s.now()
+	ses := &session{tenant: tenant, token: token, created: now, expires: now.Add(s.ttl)}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sweepLocked(now)
+	for len(s.m) >= s.max {
+		var oldest [32]byte
+		var at time.Time
+		for k, v := range s.m {
+			if at.IsZero() || v.created.Before(at) {
+				oldest, at = k, v.created
+			}
+		}
+		delete(s.m, oldest)
+	}
+	s.m[sha256.Sum256([]byte(id))] = ses
+	return id, ses.expires
+}
+
+// get returns the live session of id, or nil.
+func (s *sessions) get(id string) *session {
+	if len(id) != 64 {
+		return nil
+	}
+	k := sha256.Sum256([]byte(id))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ses := s.m[k]
+	if ses == nil {
+		return nil
+	}
+	if !s.now().Before(ses.expires) {
+		delete(s.m, k)
+		return nil
+	}
+	return ses
+}
+
+func (s *sessions) remove(id string) {
+	k := sha256.Sum256([]byte(id))
+	s.mu.Lock()
+	delete(s.m, k)
+	s.mu.Unlock()
+}
+
+func (s *sessions) len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.m)
+}
+
+func (s *sessions) sweepLocked(now time.Time) {
+	for k, v := range s.m {
+		if !now.Before(v.expires) {
+			delete(s.m, k)
+		}
+	}
+}
