@@ -46,6 +46,10 @@ type Config struct {
 	MaxGapBits int `mapstructure:"max_gap_bits"`
 	// MaxConcurrency bounds the polls running at the same time.
 	MaxConcurrency int `mapstructure:"max_concurrency"`
+	// MaxPollsPerSlot spreads a large poll group over slots within its
+	// interval, each firing at most this many polls from one timer wake-up
+	// (0 fires all of a tick's polls at once).
+	MaxPollsPerSlot int `mapstructure:"max_polls_per_slot"`
 	// Reconnect is the backoff used after a connection fault.
 	Reconnect ReconnectConfig `mapstructure:"reconnect"`
 	// RetryBatches bounds the batches per RTU kept for retry after the next
@@ -116,9 +120,10 @@ func createDefaultConfig() *Config {
 			KindValve:    2 * time.Second,
 			KindGeneric:  time.Second,
 		},
-		MaxGap:         8,
-		MaxGapBits:     64,
-		MaxConcurrency: 256,
+		MaxGap:          8,
+		MaxGapBits:      64,
+		MaxConcurrency:  256,
+		MaxPollsPerSlot: 100,
 		Reconnect: ReconnectConfig{
 			InitialInterval: 500 * time.Millisecond,
 			MaxInterval:     30 * time.Second,
@@ -170,6 +175,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxConcurrency < 1 {
 		add("max_concurrency: %d must be at least 1", c.MaxConcurrency)
+	}
+	if c.MaxPollsPerSlot < 0 {
+		add("max_polls_per_slot: %d must not be negative", c.MaxPollsPerSlot)
 	}
 	if c.Reconnect.InitialInterval <= 0 {
 		add("reconnect.initial_interval: must be positive")

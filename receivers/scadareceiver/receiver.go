@@ -64,6 +64,9 @@ type scadaReceiver struct {
 
 	// per-job scratch, indexed by job; a job never runs twice at once.
 	scratch sync.Map // *pollJob -> *jobScratch
+
+	// pollHook, when set (benchmarks), sees each poll's tick and start.
+	pollHook func(tick, start time.Time)
 }
 
 type jobScratch struct {
@@ -83,7 +86,7 @@ func newReceiver(set receiver.Settings, cfg *Config, next consumer.Metrics) (*sc
 	if err := r.compile(); err != nil {
 		return nil, err
 	}
-	r.sched = newScheduler(cfg.PollGroups, r.lanes, cfg.MaxConcurrency, r.exec, r.skipped)
+	r.sched = newScheduler(cfg.PollGroups, r.lanes, cfg.MaxConcurrency, cfg.MaxPollsPerSlot, r.exec, r.skipped)
 	return r, nil
 }
 
@@ -222,7 +225,7 @@ func (r *scadaReceiver) scratchFor(j *pollJob) *jobScratch {
 
 // exec performs one poll of a job: its planned reads, decoding, and the
 // delivery of the resulting batch.
-func (r *scadaReceiver) exec(_ context.Context, j *pollJob, _ time.Time) {
+func (r *scadaReceiver) exec(_ context.Context, j *pollJob, tick time.Time) {
 	rt, l := j.rtu, j.lane.link
 	sc := r.scratchFor(j)
 	idx := func(p *point) int {
@@ -236,6 +239,10 @@ func (r *scadaReceiver) exec(_ context.Context, j *pollJob, _ time.Time) {
 	}
 	answered, didIO := false, false
 	start := time.Now()
+	r.tel.pollLag.Record(context.Background(), start.Sub(tick).Seconds(), rt.attrs.groups[j.group])
+	if r.pollHook != nil {
+		r.pollHook(tick, start)
+	}
 	for i := range j.reads {
 		rq := &j.reads[i]
 		regs, reconnected, err := l.read(time.Now(), rt.unit, rq, sc.regs)

@@ -49,18 +49,20 @@ type scheduler struct {
 	jobs   map[string][]*pollJob
 	lanes  []*lane
 	sem    chan struct{}
-	exec   func(ctx context.Context, j *pollJob, tick time.Time)
-	skip   func(j *pollJob, reason string)
+	// perSlot bounds the polls fired by one timer wake-up (see slotsFor).
+	perSlot int
+	exec    func(ctx context.Context, j *pollJob, tick time.Time)
+	skip    func(j *pollJob, reason string)
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
 
-func newScheduler(groups map[string]time.Duration, lanes []*lane, maxConcurrency int,
+func newScheduler(groups map[string]time.Duration, lanes []*lane, maxConcurrency, perSlot int,
 	exec func(context.Context, *pollJob, time.Time), skip func(*pollJob, string),
 ) *scheduler {
 	s := &scheduler{groups: groups, jobs: map[string][]*pollJob{}, lanes: lanes,
-		sem: make(chan struct{}, maxConcurrency), exec: exec, skip: skip}
+		sem: make(chan struct{}, maxConcurrency), perSlot: perSlot, exec: exec, skip: skip}
 	for _, l := range lanes {
 		// A job is in its lane's queue at most once (busy flag), so a
 		// queue as long as the lane's job list never blocks the scheduler.
@@ -95,22 +97,46 @@ func (s *scheduler) stop() {
 	s.wg.Wait()
 }
 
+// slotsFor splits a group's polls into slots spread evenly over the
+// interval, at most perSlot polls each and at least 10ms apart: one timer
+// still drives the group (a few wake-ups per interval instead of one per
+// RTU), while a large fleet's polls no longer queue behind each other for
+// CPU in one burst, which is what poll jitter is made of.
+func slotsFor(jobs int, iv time.Duration, perSlot int) int {
+	if perSlot <= 0 || jobs <= perSlot {
+		return 1
+	}
+	n := (jobs + perSlot - 1) / perSlot
+	return max(1, min(n, int(iv/(10*time.Millisecond))))
+}
+
 func (s *scheduler) runGroup(ctx context.Context, iv time.Duration, jobs []*pollJob) {
+	n := slotsFor(len(jobs), iv, s.perSlot)
+	slots := make([][]*pollJob, n)
+	for i, j := range jobs {
+		slots[i%n] = append(slots[i%n], j)
+	}
 	next := time.Now().Truncate(iv).Add(iv)
 	t := time.NewTimer(time.Until(next))
 	defer t.Stop()
 	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		for _, j := range jobs {
-			if !j.busy.CompareAndSwap(false, true) {
-				s.skip(j, skipOverrun)
-				continue
+		for k, slot := range slots {
+			at := next.Add(time.Duration(k) * iv / time.Duration(n))
+			if k > 0 {
+				t.Reset(time.Until(at))
 			}
-			j.lane.queue <- dispatch{job: j, tick: next}
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			for _, j := range slot {
+				if !j.busy.CompareAndSwap(false, true) {
+					s.skip(j, skipOverrun)
+					continue
+				}
+				j.lane.queue <- dispatch{job: j, tick: at}
+			}
 		}
 		next = next.Add(iv)
 		if now := time.Now(); !next.After(now) {

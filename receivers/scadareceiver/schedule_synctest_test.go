@@ -2,6 +2,7 @@ package scadareceiver
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -64,8 +65,10 @@ func testScheduler(log *execLog, groups map[string]time.Duration, lanes [][]stri
 		log.reasons[reason]++
 		log.mu.Unlock()
 	}
-	return newScheduler(groups, ls, maxConc, exec, skip)
+	return newScheduler(groups, ls, maxConc, perSlotForTest, exec, skip)
 }
+
+var perSlotForTest = 100
 
 var testGroups = map[string]time.Duration{"pressure": 500 * time.Millisecond, "valve": 2 * time.Second}
 
@@ -196,6 +199,43 @@ func TestSchedulerBoundsConcurrency(t *testing.T) {
 		for _, n := range []string{"a", "f"} {
 			if got := len(log.starts[n+"/pressure"]); got != 4 {
 				t.Errorf("%s polled %d times, want 4", n, got)
+			}
+		}
+	})
+}
+
+func TestSchedulerSpreadsLargeGroupsOverSlots(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		log := newExecLog()
+		var lanes [][]string
+		for i := range 250 {
+			lanes = append(lanes, []string{fmt.Sprintf("r%03d/pressure", i)})
+		}
+		s := testScheduler(log, testGroups, lanes, 1000, func(string, int) time.Duration { return time.Millisecond })
+		s.start()
+		time.Sleep(5*time.Second + 400*time.Millisecond)
+		s.stop()
+		// 250 polls, at most 100 per slot: 3 slots at +0, +166ms, +333ms.
+		offsets := map[time.Duration]int{}
+		for name, ticks := range log.ticks {
+			if len(ticks) != 10 {
+				t.Fatalf("%s polled %d times in 5s, want 10", name, len(ticks))
+			}
+			off := ticks[0].Sub(ticks[0].Truncate(500 * time.Millisecond))
+			for i, tick := range ticks {
+				// Each RTU keeps its own slot: exactly one interval apart.
+				if want := ticks[0].Add(time.Duration(i) * 500 * time.Millisecond); !tick.Equal(want) {
+					t.Fatalf("%s tick %d drifted: %v", name, i, tick.Sub(want))
+				}
+			}
+			offsets[off]++
+		}
+		if len(offsets) != 3 {
+			t.Fatalf("slot offsets %v, want 3 slots", offsets)
+		}
+		for off, n := range offsets {
+			if n > 100 {
+				t.Errorf("slot at +%v fires %d polls, want <= 100", off, n)
 			}
 		}
 	})

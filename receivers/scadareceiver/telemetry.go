@@ -13,6 +13,7 @@ import (
 // Self-metric names, prefixed by the component.
 const (
 	metricPollDuration = "scada_receiver_poll_duration"
+	metricPollLag      = "scada_receiver_poll_lag"
 	metricErrors       = "scada_receiver_errors"
 	metricReconnects   = "scada_receiver_reconnects"
 	metricSkipped      = "scada_receiver_polls_skipped"
@@ -24,6 +25,7 @@ const (
 
 type telemetry struct {
 	pollDuration metric.Float64Histogram
+	pollLag      metric.Float64Histogram
 	errors       metric.Int64Counter
 	reconnects   metric.Int64Counter
 	skipped      metric.Int64Counter
@@ -40,6 +42,11 @@ func newTelemetry(mp metric.MeterProvider) (*telemetry, error) {
 	if t.pollDuration, err = m.Float64Histogram(metricPollDuration, metric.WithUnit("s"),
 		metric.WithDescription("Duration of one poll (all reads of one RTU's poll group)."),
 		metric.WithExplicitBucketBoundaries(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)); err != nil {
+		return nil, err
+	}
+	if t.pollLag, err = m.Float64Histogram(metricPollLag, metric.WithUnit("s"),
+		metric.WithDescription("Delay from a poll's scheduled tick to its start (poll jitter)."),
+		metric.WithExplicitBucketBoundaries(0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1)); err != nil {
 		return nil, err
 	}
 	if t.errors, err = m.Int64Counter(metricErrors, metric.WithUnit("{error}"),
