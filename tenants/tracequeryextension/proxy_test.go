@@ -1,0 +1,158 @@
+package tracequeryextension
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/confmap"
+	"go.opentelemetry.io/collector/confmap/confmaptest"
+	"go.opentelemetry.io/collector/extension/extensiontest"
+	"gopkg.in/yaml.v3"
+)
+
+func TestConfigExamples(t *testing.T) {
+	cm, err := confmaptest.LoadConf("testdata/config.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err := cm.Sub("tenant_trace_query")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := createDefaultConfig().(*Config)
+	if err := sub.Unmarshal(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	def := createDefaultConfig().(*Config)
+	if cfg.Endpoint != def.Endpoint || cfg.ServicesLookback != 168*time.Hour || cfg.SearchDepth != 100 {
+		t.Errorf("example: %+v", cfg)
+	}
+	if !strings.HasPrefix(def.Endpoint, "127.0.0.1:") {
+		t.Errorf("default endpoint %q is not loopback", def.Endpoint)
+	}
+
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, b := range regexp.MustCompile("(?s)```yaml\n(.*?)```").FindAllStringSubmatch(string(readme), -1) {
+		var m map[string]any
+		if err := yaml.Unmarshal([]byte(b[1]), &m); err != nil {
+			t.Fatalf("README block: %v\n%s", err, b[1])
+		}
+		exts, _ := m["extensions"].(map[string]any)
+		for id, v := range exts {
+			if !strings.HasPrefix(id, "tenant_trace_query") {
+				continue
+			}
+			body, _ := v.(map[string]any)
+			c := createDefaultConfig().(*Config)
+			if err := confmap.NewFromStringMap(body).Unmarshal(c); err != nil {
+				t.Fatalf("README %s: %v", id, err)
+			}
+			if err := c.Validate(); err != nil {
+				t.Fatalf("README %s: %v", id, err)
+			}
+			n++
+		}
+	}
+	if n == 0 {
+		t.Error("README has no tenant_trace_query example")
+	}
+}
+
+func TestConfigValidateNamesTheKey(t *testing.T) {
+	for key, mutate := range map[string]func(*Config){
+		"endpoint":          func(c *Config) { c.Endpoint = "nope" },
+		"jaeger_endpoint":   func(c *Config) { c.JaegerEndpoint = "ftp://x" },
+		"services_lookback": func(c *Config) { c.ServicesLookback = 0 },
+		"search_depth":      func(c *Config) { c.SearchDepth = 0 },
+		"timeout":           func(c *Config) { c.Timeout = 0 },
+		"authenticator":     func(c *Config) { c.Authenticator = component.ID{} },
+	} {
+		c := createDefaultConfig().(*Config)
+		mutate(c)
+		if err := c.Validate(); err == nil || !strings.HasPrefix(err.Error(), key) {
+			t.Errorf("%s: %v", key, err)
+		}
+	}
+}
+
+func TestStartNeedsTheAuthenticator(t *testing.T) {
+	f := NewFactory()
+	ext, err := f.Create(context.Background(), extensiontest.NewNopSettings(f.Type()), f.CreateDefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ext.Start(context.Background(), componenttest.NewNopHost()); err == nil || !strings.Contains(err.Error(), "tenantauth") {
+		t.Errorf("Start without tenantauth: %v", err)
+	}
+}
+
+const sampleTrace = `{"traceID":"0af7651916cd43dd8448eb211c80319c","spans":[
+ {"traceID":"0af7651916cd43dd8448eb211c80319c","spanID":"01","operationName":"west-op","processID":"p1","tags":[{"key":"span.kind","type":"string","value":"server"}]},
+ {"traceID":"0af7651916cd43dd8448eb211c80319c","spanID":"02","operationName":"east-op","processID":"p2","tags":[{"key":"scada.tenant","type":"string","value":"west"}]},
+ {"traceID":"0af7651916cd43dd8448eb211c80319c","spanID":"03","operationName":"untenanted","processID":"p3"}],
+ "processes":{
+  "p1":{"serviceName":"plc","tags":[{"key":"scada.tenant","type":"string","value":"west"},{"key":"big","type":"int64","value":9007199254740993}]},
+  "p2":{"serviceName":"plc","tags":[{"key":"scada.tenant","type":"string","value":"east"}]},
+  "p3":{"serviceName":"plc","tags":[]}},
+ "warnings":null}`
+
+// TestFilterV1 keeps only spans whose process carries the tenant: a span
+// attribute saying scada.tenant=west (client-controlled) does not count.
+func TestFilterV1(t *testing.T) {
+	var tr v1Trace
+	if err := json.Unmarshal([]byte(sampleTrace), &tr); err != nil {
+		t.Fatal(err)
+	}
+	got, ok := filterV1(tr, "west")
+	if !ok || len(got.Spans) != 1 || len(got.Processes) != 1 {
+		t.Fatalf("west: %+v", got)
+	}
+	out, _ := json.Marshal(got)
+	if strings.Contains(string(out), "east") || !strings.Contains(string(out), "9007199254740993") {
+		t.Errorf("filtered trace %s", out)
+	}
+	if _, ok := filterV1(tr, "north"); ok {
+		t.Error("a tenant with no spans must get nothing")
+	}
+	if _, ok := filterV1(tr, ""); ok {
+		t.Error("the empty tenant must not match untagged processes")
+	}
+}
+
+func TestV3Tenant(t *testing.T) {
+	rs := `{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"plc"}},{"key":"scada.tenant","value":{"stringValue":"west"}}]},"scopeSpans":[]}`
+	if got := v3Tenant(json.RawMessage(rs)); got != "west" {
+		t.Errorf("v3Tenant = %q", got)
+	}
+	if got := v3Tenant(json.RawMessage(`{"resource":{"attributes":[{"key":"scada.tenant","value":{"intValue":"1"}}]}}`)); got != "" {
+		t.Errorf("non-string tenant = %q", got)
+	}
+}
+
+// TestRoutesRefuseWithoutTenant: mounted without the authenticator, the
+// proxy fails closed instead of matching untenanted data.
+func TestRoutesRefuseWithoutTenant(t *testing.T) {
+	cfg := createDefaultConfig().(*Config)
+	p := newProxy(mustURL(t, "http://127.0.0.1:1"), cfg, nil)
+	rec := httptest.NewRecorder()
+	p.routes().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/services", nil))
+	if rec.Code != http.StatusUnauthorized {
+		t.Errorf("got %d", rec.Code)
+	}
+}
