@@ -277,12 +277,11 @@ func BenchmarkBaselineLibraryLoop(b *testing.B) {
 			t.Reset(time.Until(next))
 		}
 	}
-	var mu sync.Mutex // a client is shared by both groups
+	// a client is shared by both groups
 	locks := map[*modbus.ModbusClient]*sync.Mutex{}
 	for _, c := range clients {
 		locks[c] = &sync.Mutex{}
 	}
-	_ = mu
 	wg.Add(2)
 	go group(benchPressureIv, func(c *modbus.ModbusClient) int {
 		locks[c].Lock()
