@@ -1,0 +1,31 @@
+// The UI's own API (/ui/api/...). The session cookie is HttpOnly and sent
+// by the browser; the page never sees the token after login.
+
+export class APIError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
+
+async function call(method, path, body) {
+  const opts = { method, credentials: 'same-origin', headers: { Accept: 'application/json' }, cache: 'no-store' };
+  if (body !== undefined) {
+    opts.headers['Content-Type'] = 'application/json';
+    opts.body = JSON.stringify(body);
+  }
+  const resp = await fetch(path, opts);
+  let data = null;
+  try { data = await resp.json(); } catch { /* empty or not JSON */ }
+  if (!resp.ok) throw new APIError(resp.status, (data && data.error) || `HTTP ${resp.status}`);
+  return data;
+}
+
+export const api = {
+  login: (token) => call('POST', '/ui/api/login', { token }),
+  logout: () => call('POST', '/ui/api/logout'),
+  me: () => call('GET', '/ui/api/me'),
+  overview: () => call('GET', '/ui/api/overview'),
+  station: (station, rangeS) => call('GET', '/ui/api/station?' + new URLSearchParams({ station, range: String(rangeS) })),
+  alerts: () => call('GET', '/ui/api/alerts'),
+};

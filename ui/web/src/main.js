@@ -1,0 +1,103 @@
+// App shell: login, header (tenant, language, logout), navigation and a
+// hash router (#/overview, #/station/<name>, #/alerts).
+import { api, APIError } from './api.js';
+import { h, clear } from './dom.js';
+import { t, language, languages, setLanguage, onLanguage } from './i18n.js';
+import { overviewView } from './views/overview.js';
+import { stationView } from './views/station.js';
+import { alertsView } from './views/alerts.js';
+
+const root = document.getElementById('app');
+let me = null;
+let current = null; // the mounted view: { el, stop() }
+
+function stopView() {
+  if (current && current.stop) current.stop();
+  current = null;
+}
+
+function langSwitch() {
+  return h('div', { class: 'lang', role: 'group', 'aria-label': t('lang.label') },
+    languages.map((l) => h('button', {
+      type: 'button', class: l === language() ? 'on' : '', 'data-lang': l,
+      onclick: () => setLanguage(l),
+    }, t('lang.' + l))));
+}
+
+function showLogin(message) {
+  stopView();
+  me = null;
+  const input = h('input', { type: 'password', id: 'token', name: 'token', autocomplete: 'current-password', required: true });
+  const err = h('p', { class: 'error', id: 'login-error', role: 'alert' }, message || '');
+  const form = h('form', { class: 'login', id: 'login-form' },
+    h('h1', {}, t('app.title')),
+    h('label', { for: 'token' }, t('login.token')),
+    input,
+    h('button', { type: 'submit', id: 'login-submit' }, t('login.submit')),
+    err,
+    h('p', { class: 'hint' }, t('login.hint')));
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    err.textContent = '';
+    try {
+      await api.login(input.value);
+      input.value = '';
+      await start();
+    } catch (e) {
+      err.textContent = e instanceof APIError && e.status === 401 ? t('login.refused') : t('error.generic', { msg: e.message });
+    }
+  });
+  clear(root).appendChild(h('main', { class: 'login-page' }, langSwitch(), form));
+  input.focus();
+}
+
+const nav = [
+  ['overview', 'nav.overview'],
+  ['alerts', 'nav.alerts'],
+];
+
+function route() {
+  const hash = location.hash.replace(/^#\/?/, '');
+  const [name, ...rest] = hash.split('/');
+  return { name: name || 'overview', arg: rest.length ? decodeURIComponent(rest.join('/')) : '' };
+}
+
+function render() {
+  if (!me) return;
+  stopView();
+  const r = route();
+  const main = h('main', { id: 'view' });
+  const header = h('header', {},
+    h('span', { class: 'brand' }, t('app.title')),
+    h('nav', {}, nav
+      .filter(([n]) => n !== 'alerts' || me.views.alerts)
+      .map(([n, key]) => h('a', { href: '#/' + n, class: r.name === n ? 'on' : '', 'data-nav': n }, t(key)))),
+    h('span', { class: 'tenant', title: t('header.tenant') }, t('header.tenant'), ': ', h('b', { id: 'tenant' }, me.tenant)),
+    langSwitch(),
+    h('button', { type: 'button', id: 'logout', onclick: logout }, t('header.logout')));
+  clear(root).append(header, main);
+  const onAuthLost = () => showLogin(t('login.expired'));
+  if (r.name === 'station' && r.arg) current = stationView(main, r.arg, onAuthLost);
+  else if (r.name === 'alerts' && me.views.alerts) current = alertsView(main, onAuthLost);
+  else current = overviewView(main, onAuthLost);
+}
+
+async function logout() {
+  try { await api.logout(); } catch { /* the session is gone either way */ }
+  showLogin('');
+}
+
+async function start() {
+  try {
+    me = await api.me();
+  } catch (e) {
+    if (e instanceof APIError && e.status === 401) return showLogin('');
+    return showLogin(t('error.generic', { msg: e.message }));
+  }
+  render();
+}
+
+window.addEventListener('hashchange', render);
+onLanguage(() => (me ? render() : showLogin('')));
+document.documentElement.lang = language();
+start();

@@ -1,0 +1,183 @@
+// Station: live pressure charts (refreshed every second for short ranges)
+// with gaps and comm-lost periods shaded, and valve-state timelines.
+import uPlot from 'uplot';
+import { api, APIError } from '../api.js';
+import { h, clear } from '../dom.js';
+import { t, num, time } from '../i18n.js';
+
+const ranges = [
+  [300, 'range.5m'], [3600, 'range.1h'], [21600, 'range.6h'], [86400, 'range.24h'], [604800, 'range.7d'],
+];
+const palette = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#17becf', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22'];
+const knownStatus = new Set(['open', 'closed', 'travel', 'fault']);
+
+// bands returns [from, to) index runs where pred(i) holds.
+function runs(n, pred) {
+  const out = [];
+  for (let i = 0; i < n;) {
+    if (!pred(i)) { i++; continue; }
+    let j = i;
+    while (j < n && pred(j)) j++;
+    out.push([i, j]);
+    i = j;
+  }
+  return out;
+}
+
+// shadePlugin shades comm-lost periods (red) and steps without good data
+// (grey hatch: a gap or bad quality) under the series.
+function shadePlugin(getShading) {
+  return {
+    hooks: {
+      drawClear: (u) => {
+        const s = getShading();
+        if (!s) return;
+        const { ctx } = u;
+        const { top, height } = u.bbox;
+        const x = (ms) => u.valToPos(ms, 'x', true);
+        ctx.save();
+        ctx.fillStyle = 'rgba(160,160,160,0.28)';
+        for (const [a, b] of s.gaps) ctx.fillRect(x(a), top, Math.max(1, x(b) - x(a)), height);
+        ctx.fillStyle = 'rgba(220,40,40,0.22)';
+        for (const [a, b] of s.lost) ctx.fillRect(x(a), top, Math.max(1, x(b) - x(a)), height);
+        ctx.restore();
+      },
+    },
+  };
+}
+
+export function stationView(main, station, onAuthLost) {
+  let rangeS = 300;
+  let stopped = false;
+  let timer = null;
+  let charts = []; // { unit, plot, shading, el }
+  const status = h('p', { class: 'status', id: 'station-status' }, t('common.loading'));
+  const rangeBar = h('div', { class: 'ranges', role: 'group', 'aria-label': t('station.range') });
+  const chartsBox = h('div', { class: 'charts', id: 'charts' });
+  const valvesBox = h('div', { class: 'valves', id: 'valves' });
+  const legend = h('p', { class: 'legend-note' },
+    h('span', { class: 'swatch lost' }), ' ', t('station.legend.commLost'), '  ',
+    h('span', { class: 'swatch gap' }), ' ', t('station.legend.gap'));
+  main.append(
+    h('p', {}, h('a', { href: '#/overview' }, '← ' + t('nav.overview'))),
+    h('h2', {}, t('station.title'), ': ', h('span', { id: 'station-name' }, station)),
+    rangeBar, status, legend, chartsBox,
+    h('h3', {}, t('station.valves')), valvesBox);
+
+  function renderRanges() {
+    clear(rangeBar).append(...ranges.map(([s, key]) => h('button', {
+      type: 'button', class: s === rangeS ? 'on' : '', 'data-range': s,
+      onclick: () => { rangeS = s; renderRanges(); destroyCharts(); refresh(); },
+    }, t(key))));
+  }
+
+  function destroyCharts() {
+    for (const c of charts) c.plot.destroy();
+    charts = [];
+    clear(chartsBox);
+  }
+
+  function width() { return Math.max(320, (chartsBox.clientWidth || main.clientWidth || 800) - 8); }
+
+  function renderCharts(d) {
+    const byUnit = new Map();
+    for (const s of d.pressure) {
+      if (!byUnit.has(s.unit)) byUnit.set(s.unit, []);
+      byUnit.get(s.unit).push(s);
+    }
+    const key = [...byUnit.entries()].map(([u, ss]) => u + ':' + ss.map((s) => s.point).join(',')).join('|');
+    if (charts.key !== key) {
+      destroyCharts();
+      charts.key = key;
+      for (const [unit, series] of byUnit) {
+        const c = { unit, shading: null };
+        const el = h('div', { class: 'chart', 'data-unit': unit });
+        chartsBox.append(h('h3', {}, t('station.pressure'), ' (', h('span', {}, unit || t('station.noUnit')), ')'), el);
+        c.plot = new uPlot({
+          width: width(), height: 260, ms: 1,
+          scales: { x: { time: true } },
+          axes: [{}, { label: unit }],
+          series: [{}, ...series.map((s, i) => ({
+            label: s.point, stroke: palette[i % palette.length], width: 1.5, spanGaps: false,
+            value: (u, v) => (v == null ? '—' : num(v) + ' ' + unit),
+          }))],
+          plugins: [shadePlugin(() => c.shading)],
+        }, [[]], el);
+        charts.push(c);
+      }
+    }
+    const n = d.timestamps.length;
+    const lostIdx = new Array(n).fill(false);
+    const lost = d.comm_lost.map((s) => [s.from_ms, s.to_ms]);
+    for (const [a, b] of lost) for (let i = 0; i < n; i++) if (d.timestamps[i] >= a && d.timestamps[i] < b) lostIdx[i] = true;
+    for (const c of charts) {
+      const series = byUnit.get(c.unit);
+      const gaps = runs(n, (i) => !lostIdx[i] && series.some((s) => s.values[i] == null))
+        .map(([a, b]) => [d.timestamps[a], d.timestamps[b - 1] + d.step_ms]);
+      c.shading = { gaps, lost };
+      c.plot.setData([d.timestamps, ...series.map((s) => s.values)]);
+    }
+    if (!d.pressure.length) {
+      destroyCharts();
+      chartsBox.append(h('p', { class: 'muted' }, t('station.noPressure')));
+      charts.key = 'none';
+    }
+  }
+
+  function renderValves(d) {
+    clear(valvesBox);
+    if (!d.valves.length) {
+      valvesBox.append(h('p', { class: 'muted' }, t('station.noValves')));
+      return;
+    }
+    const span = d.end_ms + d.step_ms - d.start_ms;
+    for (const v of d.valves) {
+      const bar = h('div', { class: 'timeline' });
+      for (const s of v.segments) {
+        const seg = h('div', {
+          class: 'seg ' + (knownStatus.has(s.status) ? 'vs-' + s.status : 'vs-other'),
+          title: s.status + ': ' + time(s.from_ms) + ' – ' + time(s.to_ms),
+        });
+        seg.style.left = ((s.from_ms - d.start_ms) / span * 100) + '%';
+        seg.style.width = Math.max(0.2, (s.to_ms - s.from_ms) / span * 100) + '%';
+        bar.append(seg);
+      }
+      const last = v.segments.length ? v.segments[v.segments.length - 1].status : '';
+      valvesBox.append(h('div', { class: 'valve' },
+        h('span', { class: 'valve-id' }, v.valve_id),
+        h('span', { class: 'valve-now' }, last),
+        bar));
+    }
+  }
+
+  async function refresh() {
+    clearTimeout(timer);
+    const asked = rangeS;
+    try {
+      const d = await api.station(station, rangeS);
+      if (stopped || asked !== rangeS) return;
+      renderCharts(d);
+      renderValves(d);
+      status.textContent = t('station.updated', { time: time(d.end_ms), step: num(d.step_ms / 1000, 0) });
+    } catch (e) {
+      if (stopped) return;
+      if (e instanceof APIError && e.status === 401) return onAuthLost();
+      status.textContent = t('error.generic', { msg: e.message });
+    }
+    // Live: every second up to 1 h, then once per downsampling step (>= 10 s).
+    if (!stopped) timer = setTimeout(refresh, rangeS <= 3600 ? 1000 : 10000);
+  }
+
+  const onResize = () => { for (const c of charts) c.plot.setSize({ width: width(), height: 260 }); };
+  window.addEventListener('resize', onResize);
+  renderRanges();
+  refresh();
+  return {
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
+      window.removeEventListener('resize', onResize);
+      destroyCharts();
+    },
+  };
+}
