@@ -1,6 +1,7 @@
 package scadareceiver
 
 import (
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -139,5 +140,19 @@ func TestValidateErrorsNameTheKey(t *testing.T) {
 				t.Fatalf("error %v does not contain %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestReadmeEmbedsExampleConfig(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	example, err := os.ReadFile("testdata/config.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(readme), string(example)) {
+		t.Fatal("README.md does not contain testdata/config.yaml verbatim: update the README example")
 	}
 }
