@@ -171,7 +171,7 @@ func (s *Sim) Start() error {
 }
 
 // Run plays the replay and the fault schedule; it returns when the replay
-// has ended or ctx is done.
+// has ended or ctx is done (not an error).
 func (s *Sim) Run(ctx context.Context) error {
 	s.Started = time.Now()
 	ctx, cancel := context.WithCancel(ctx)
@@ -187,7 +187,8 @@ func (s *Sim) Run(ctx context.Context) error {
 	err := s.Player.Run(ctx)
 	cancel()
 	wg.Wait()
-	if errors.Is(err, context.Canceled) {
+	// The run window ending (cancel or deadline) is a normal end.
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return nil
 	}
 	return err
