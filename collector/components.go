@@ -19,6 +19,7 @@ import (
 	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/filestorage"
 
 	"github.com/scadaotel/scadaotel/connectors/errorfanoutconnector"
+	"github.com/scadaotel/scadaotel/exporters/kafkaalertexporter"
 	"github.com/scadaotel/scadaotel/exporters/vmexporter"
 	"github.com/scadaotel/scadaotel/extensions/promqueryextension"
 	"github.com/scadaotel/scadaotel/processors/traceidrepairprocessor"
@@ -58,6 +59,7 @@ func components() (otelcol.Factories, error) {
 		debugexporter.NewFactory(),
 		otlpexporter.NewFactory(),
 		otlphttpexporter.NewFactory(),
+		kafkaalertexporter.NewFactory(),
 		vmexporter.NewFactory(),
 	); err != nil {
 		return f, err

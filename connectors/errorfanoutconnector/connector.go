@@ -244,7 +244,7 @@ func (c *core) flush(ctx context.Context) {
 		ev := c.outbox[0]
 		c.outMu.Unlock()
 		if logs != nil {
-			if err := logs.ConsumeLogs(tenantContext(ctx, ev.Tenant), eventLogs(ev)); err != nil {
+			if err := logs.ConsumeLogs(tenantContext(ctx, ev.Tenant), EventLogs(ev)); err != nil {
 				c.logger.Warn("alert event not accepted by the logs pipeline; will retry", zap.String("alert_id", ev.AlertID),
 					zap.String("state", ev.State), zap.Error(err))
 				return
@@ -278,9 +278,9 @@ const (
 	EventName  = "scada.alert"
 )
 
-// eventLogs renders one event as a log record: resource scada.tenant and
+// EventLogs renders one event as a log record: resource scada.tenant and
 // service.name, attributes scada.alert.<field> for every field.
-func eventLogs(ev *Event) plog.Logs {
+func EventLogs(ev *Event) plog.Logs {
 	ld := plog.NewLogs()
 	rl := ld.ResourceLogs().AppendEmpty()
 	if ev.Tenant != "" {

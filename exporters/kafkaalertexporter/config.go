@@ -1,0 +1,154 @@
+package kafkaalertexporter
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/IBM/sarama"
+	"go.opentelemetry.io/collector/config/configopaque"
+	"go.opentelemetry.io/collector/config/configoptional"
+	"go.opentelemetry.io/collector/config/configretry"
+	"go.opentelemetry.io/collector/config/configtls"
+	"go.opentelemetry.io/collector/exporter/exporterhelper"
+
+	"github.com/scadaotel/scadaotel/tenants"
+)
+
+// Config of the kafka_alerts exporter.
+type Config struct {
+	// Brokers are the bootstrap brokers (host:port).
+	Brokers []string `mapstructure:"brokers"`
+	// ClientID is the Kafka client id.
+	ClientID string `mapstructure:"client_id"`
+	// ProtocolVersion is the Kafka protocol version to speak (e.g. 3.6.0).
+	ProtocolVersion string `mapstructure:"protocol_version"`
+	// Topic receives the alert records.
+	Topic string `mapstructure:"topic"`
+	// TenantTopics overrides Topic per tenant.
+	TenantTopics map[string]string `mapstructure:"tenant_topics"`
+	// TraceURL is the link template of a record's trace_url; {trace_id} and
+	// {tenant} are replaced (path-escaped).
+	TraceURL string `mapstructure:"trace_url"`
+	// Spans configures the optional raw error spans topic (traces pipelines).
+	Spans SpansConfig `mapstructure:"spans"`
+	// Compression codec: none, gzip, snappy, lz4, zstd.
+	Compression string `mapstructure:"compression"`
+	// MaxMessageBytes caps one produced message.
+	MaxMessageBytes int `mapstructure:"max_message_bytes"`
+	// TLS, when present, connects with TLS.
+	TLS configoptional.Optional[configtls.ClientConfig] `mapstructure:"tls"`
+	// SASL authentication (PLAIN, SCRAM-SHA-256, SCRAM-SHA-512).
+	SASL SASLConfig `mapstructure:"sasl"`
+
+	Timeout      exporterhelper.TimeoutConfig                             `mapstructure:",squash"`
+	Retry        configretry.BackOffConfig                                `mapstructure:"retry_on_failure"`
+	SendingQueue configoptional.Optional[exporterhelper.QueueBatchConfig] `mapstructure:"sending_queue"`
+
+	_ struct{}
+}
+
+// SpansConfig configures the raw error spans topic.
+type SpansConfig struct {
+	// Topic receives the error spans of firing keys as OTLP protobuf
+	// (ExportTraceServiceRequest bytes). Empty: traces are not accepted.
+	Topic string `mapstructure:"topic"`
+	// OnlyErrors keeps only error spans (status Error); false writes all.
+	OnlyErrors bool `mapstructure:"only_errors"`
+}
+
+// SASLConfig configures SASL authentication.
+type SASLConfig struct {
+	Mechanism string              `mapstructure:"mechanism"`
+	Username  string              `mapstructure:"username"`
+	Password  configopaque.String `mapstructure:"password"`
+}
+
+var compressions = map[string]sarama.CompressionCodec{
+	"none": sarama.CompressionNone, "gzip": sarama.CompressionGZIP, "snappy": sarama.CompressionSnappy,
+	"lz4": sarama.CompressionLZ4, "zstd": sarama.CompressionZSTD,
+}
+
+// Validate checks the configuration; errors name the key.
+func (c *Config) Validate() error {
+	var errs []error
+	if len(c.Brokers) == 0 {
+		errs = append(errs, errors.New("brokers: at least one broker is required"))
+	}
+	for i, b := range c.Brokers {
+		if !strings.Contains(b, ":") {
+			errs = append(errs, fmt.Errorf("brokers[%d]: %q is not host:port", i, b))
+		}
+	}
+	if _, err := sarama.ParseKafkaVersion(c.ProtocolVersion); err != nil {
+		errs = append(errs, fmt.Errorf("protocol_version: %w", err))
+	} else if v, _ := sarama.ParseKafkaVersion(c.ProtocolVersion); !v.IsAtLeast(sarama.V0_11_0_0) {
+		errs = append(errs, fmt.Errorf("protocol_version: the idempotent producer needs 0.11.0 or later, got %s", c.ProtocolVersion))
+	}
+	if err := checkTopic("topic", c.Topic); err != nil {
+		errs = append(errs, err)
+	}
+	for tenant, topic := range c.TenantTopics {
+		if !tenants.ValidID(tenant) {
+			errs = append(errs, fmt.Errorf("tenant_topics: %w", tenants.CheckID(tenant)))
+		}
+		if err := checkTopic("tenant_topics."+tenant, topic); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if c.Spans.Topic != "" {
+		if err := checkTopic("spans.topic", c.Spans.Topic); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if _, ok := compressions[c.Compression]; !ok {
+		errs = append(errs, fmt.Errorf("compression: %q is not one of none, gzip, snappy, lz4, zstd", c.Compression))
+	}
+	if c.MaxMessageBytes <= 0 {
+		errs = append(errs, fmt.Errorf("max_message_bytes: must be positive, got %d", c.MaxMessageBytes))
+	}
+	switch c.SASL.Mechanism {
+	case "":
+	case sarama.SASLTypePlaintext, sarama.SASLTypeSCRAMSHA256, sarama.SASLTypeSCRAMSHA512:
+		if c.SASL.Username == "" || c.SASL.Password == "" {
+			errs = append(errs, errors.New("sasl: username and password are required"))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("sasl.mechanism: %q is not one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512", c.SASL.Mechanism))
+	}
+	if c.Retry.InitialInterval <= 0 {
+		errs = append(errs, fmt.Errorf("retry_on_failure.initial_interval: must be positive, got %v", c.Retry.InitialInterval))
+	}
+	if c.Retry.MaxInterval < c.Retry.InitialInterval {
+		errs = append(errs, fmt.Errorf("retry_on_failure.max_interval: must be at least initial_interval, got %v", c.Retry.MaxInterval))
+	}
+	if c.Retry.Multiplier < 1 {
+		errs = append(errs, fmt.Errorf("retry_on_failure.multiplier: must be at least 1, got %v", c.Retry.Multiplier))
+	}
+	if c.SendingQueue.HasValue() {
+		q := c.SendingQueue.Get()
+		if q.NumConsumers != 1 {
+			errs = append(errs, fmt.Errorf("sending_queue.num_consumers: must be 1 so alerts leave in order, got %d", q.NumConsumers))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func checkTopic(key, t string) error {
+	if t == "" || len(t) > 249 {
+		return fmt.Errorf("%s: topic name must be 1..249 characters, got %q", key, t)
+	}
+	for _, r := range t {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return fmt.Errorf("%s: topic %q has a character outside [a-zA-Z0-9._-]", key, t)
+		}
+	}
+	return nil
+}
+
+func (c *Config) topicFor(tenant string) string {
+	if t, ok := c.TenantTopics[tenant]; ok {
+		return t
+	}
+	return c.Topic
+}

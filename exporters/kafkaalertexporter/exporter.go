@@ -1,0 +1,433 @@
+package kafkaalertexporter
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/IBM/sarama"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/consumer/consumererror"
+	"go.opentelemetry.io/collector/exporter"
+	"go.opentelemetry.io/collector/extension/xextension/storage"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/otel/metric"
+	"go.uber.org/zap"
+
+	"github.com/scadaotel/scadaotel/tenants"
+)
+
+// alertExporter sends records with a lazily created sync producer. A failed
+// send closes the producer so the next attempt reconnects from scratch
+// (a restarted broker, new leader or lost producer id all heal that way).
+type alertExporter struct {
+	cfg    *Config
+	logger *zap.Logger
+	signal string
+
+	mu   sync.Mutex // one send at a time (the queue has one consumer anyway)
+	prod sarama.SyncProducer
+
+	// head holds, on disk, records whose delivery was interrupted by a
+	// shutdown: they go out before anything else after the restart. (The
+	// persistent queue would re-append an interrupted request at its tail,
+	// breaking the order.)
+	id       component.ID
+	head     storage.Client
+	carry    []*Record // guarded by mu
+	stopCh   chan struct{}
+	stopOnce sync.Once
+	drainWG  sync.WaitGroup
+
+	// sent remembers recently acknowledged (alert_id, state) so a request
+	// retried after a partial send does not write a record twice.
+	sent    map[string]struct{}
+	sentLRU []string
+
+	headMu    sync.Mutex
+	headSince time.Time // event time of the oldest record being sent; zero when idle
+
+	accepted, sentN, failedN, ignoredN, spansN metric.Int64Counter
+	reg                                        metric.Registration
+	queuedMu                                   sync.Mutex
+	queued                                     int64
+}
+
+const sentMemory = 4096
+
+func newAlertExporter(cfg *Config, set exporter.Settings, signal string) (*alertExporter, error) {
+	e := &alertExporter{cfg: cfg, logger: set.Logger, signal: signal, sent: map[string]struct{}{}, id: set.ID, stopCh: make(chan struct{})}
+	m := set.MeterProvider.Meter("github.com/scadaotel/scadaotel/exporters/kafkaalertexporter")
+	var err error
+	if e.sentN, err = m.Int64Counter("kafka_alerts_records_sent", metric.WithDescription("Alert records acknowledged by Kafka (acks=all)."), metric.WithUnit("{record}")); err != nil {
+		return nil, err
+	}
+	if e.failedN, err = m.Int64Counter("kafka_alerts_send_failures", metric.WithDescription("Failed send attempts (retried; nothing is dropped)."), metric.WithUnit("{attempt}")); err != nil {
+		return nil, err
+	}
+	if e.ignoredN, err = m.Int64Counter("kafka_alerts_records_ignored", metric.WithDescription("Log records that are not alert events."), metric.WithUnit("{record}")); err != nil {
+		return nil, err
+	}
+	if e.spansN, err = m.Int64Counter("kafka_alerts_spans_sent", metric.WithDescription("Raw error spans written to spans.topic."), metric.WithUnit("{span}")); err != nil {
+		return nil, err
+	}
+	if e.accepted, err = m.Int64Counter("kafka_alerts_records_dequeued", metric.WithDescription("Alert records read from the sending queue for delivery (including retries after a restart)."), metric.WithUnit("{record}")); err != nil {
+		return nil, err
+	}
+	queued, err := m.Int64ObservableGauge("kafka_alerts_in_flight", metric.WithDescription("Alert records read from the queue and not yet acknowledged (waiting on Kafka)."), metric.WithUnit("{record}"))
+	if err != nil {
+		return nil, err
+	}
+	age, err := m.Float64ObservableGauge("kafka_alerts_oldest_queued_age", metric.WithDescription("Age of the oldest undelivered alert record (the queue is FIFO with one consumer, so it is the record being sent); 0 when idle."), metric.WithUnit("s"))
+	if err != nil {
+		return nil, err
+	}
+	if e.reg, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		e.queuedMu.Lock()
+		o.ObserveInt64(queued, e.queued)
+		e.queuedMu.Unlock()
+		o.ObserveFloat64(age, e.oldestAge(time.Now()).Seconds())
+		return nil
+	}, queued, age); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+func (e *alertExporter) oldestAge(now time.Time) time.Duration {
+	e.headMu.Lock()
+	defer e.headMu.Unlock()
+	if e.headSince.IsZero() {
+		return 0
+	}
+	return now.Sub(e.headSince)
+}
+
+const headKey = "head"
+
+func (e *alertExporter) start(ctx context.Context, host component.Host) error {
+	// No connection here: Kafka being down at start means delayed, not fatal.
+	if _, err := saramaConfig(ctx, e.cfg); err != nil {
+		return err
+	}
+	if e.signal != "alerts" || !e.cfg.SendingQueue.HasValue() || e.cfg.SendingQueue.Get().StorageID == nil {
+		return nil
+	}
+	sid := *e.cfg.SendingQueue.Get().StorageID
+	ext, ok := host.GetExtensions()[sid]
+	if !ok {
+		return fmt.Errorf("sending_queue.storage: extension %q not found", sid)
+	}
+	se, ok := ext.(storage.Extension)
+	if !ok {
+		return fmt.Errorf("sending_queue.storage: extension %q is not a storage extension", sid)
+	}
+	cl, err := se.GetClient(ctx, component.KindExporter, e.id, "alerts_head")
+	if err != nil {
+		return fmt.Errorf("sending_queue.storage: %w", err)
+	}
+	e.head = cl
+	b, err := cl.Get(ctx, headKey)
+	if err != nil {
+		return fmt.Errorf("cannot read the interrupted alert records: %w", err)
+	}
+	if len(b) > 0 {
+		var saved []savedRecord
+		if err := json.Unmarshal(b, &saved); err != nil {
+			return fmt.Errorf("cannot parse the interrupted alert records: %w", err)
+		}
+		for _, sr := range saved {
+			r := sr.Record
+			r.eventTime = sr.EventTime
+			e.carry = append(e.carry, &r)
+		}
+		e.logger.Info("alert records interrupted by the last shutdown go out first", zap.Int("records", len(e.carry)))
+		// Deliver them even if no new alert arrives.
+		e.drainWG.Add(1)
+		go func() {
+			defer e.drainWG.Done()
+			e.mu.Lock()
+			defer e.mu.Unlock()
+			if err := e.deliverLocked(context.Background(), nil); err != nil && !errors.Is(err, errStopped) {
+				e.logger.Error("cannot deliver the interrupted alert records", zap.Error(err))
+			}
+		}()
+	}
+	return nil
+}
+
+type savedRecord struct {
+	Record    Record    `json:"record"`
+	EventTime time.Time `json:"event_time"`
+}
+
+var errStopped = errors.New("stopped")
+
+// stop makes a delivery in progress save its unsent records and return, so
+// the queue can shut down while Kafka is unreachable.
+func (e *alertExporter) stop() { e.stopOnce.Do(func() { close(e.stopCh) }) }
+
+func (e *alertExporter) shutdown(ctx context.Context) error {
+	e.stop()
+	e.drainWG.Wait()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var err error
+	if e.head != nil {
+		err = e.head.Close(ctx)
+		e.head = nil
+	}
+	if e.prod != nil {
+		err = errors.Join(err, e.prod.Close())
+		e.prod = nil
+	}
+	if e.reg != nil {
+		err = errors.Join(err, e.reg.Unregister())
+		e.reg = nil
+	}
+	return err
+}
+
+// producerLocked returns the producer, connecting if needed.
+func (e *alertExporter) producerLocked(ctx context.Context) (sarama.SyncProducer, error) {
+	if e.prod != nil {
+		return e.prod, nil
+	}
+	sc, err := saramaConfig(ctx, e.cfg)
+	if err != nil {
+		return nil, consumererror.NewPermanent(err)
+	}
+	p, err := sarama.NewSyncProducer(e.cfg.Brokers, sc)
+	if err != nil {
+		return nil, fmt.Errorf("cannot connect to Kafka brokers %v: %w", e.cfg.Brokers, err)
+	}
+	e.prod = p
+	return p, nil
+}
+
+func (e *alertExporter) sendLocked(ctx context.Context, msg *sarama.ProducerMessage) error {
+	p, err := e.producerLocked(ctx)
+	if err == nil {
+		_, _, err = p.SendMessage(msg)
+		if err != nil {
+			_ = p.Close()
+			e.prod = nil
+			err = fmt.Errorf("cannot write to Kafka topic %q: %w", msg.Topic, err)
+		}
+	}
+	if err != nil {
+		e.failedN.Add(ctx, 1)
+		e.logger.Warn("Kafka send failed; the request stays queued and is retried", zap.String("topic", msg.Topic), zap.Error(err))
+	}
+	return err
+}
+
+func (e *alertExporter) rememberLocked(k string) {
+	if _, ok := e.sent[k]; ok {
+		return
+	}
+	e.sent[k] = struct{}{}
+	e.sentLRU = append(e.sentLRU, k)
+	if len(e.sentLRU) > sentMemory {
+		delete(e.sent, e.sentLRU[0])
+		e.sentLRU = e.sentLRU[1:]
+	}
+}
+
+func headers(tenant string) []sarama.RecordHeader {
+	return []sarama.RecordHeader{
+		{Key: []byte(tenants.Header), Value: []byte(tenant)},
+		{Key: []byte("content-type"), Value: []byte("application/json")},
+	}
+}
+
+// pushLogs writes one request's alert records in order, each retried until
+// Kafka acknowledges it (retry_on_failure intervals, never giving up). On
+// shutdown the unsent records are saved as the head and the request is
+// acknowledged to the queue; the head goes out first after the restart.
+func (e *alertExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
+	recs, ignored, err := recordsFromLogs(ld, e.cfg.TraceURL)
+	if ignored > 0 {
+		e.ignoredN.Add(ctx, int64(ignored))
+	}
+	if err != nil {
+		return consumererror.NewPermanent(err)
+	}
+	if len(recs) == 0 {
+		return nil
+	}
+	e.accepted.Add(ctx, int64(len(recs)))
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	err = e.deliverLocked(ctx, recs)
+	if errors.Is(err, errStopped) {
+		return nil // saved as the head
+	}
+	return err
+}
+
+// deliverLocked sends e.carry then recs, in order.
+func (e *alertExporter) deliverLocked(ctx context.Context, recs []*Record) error {
+	all := append(append([]*Record(nil), e.carry...), recs...)
+	pending := int64(0)
+	oldest := time.Time{}
+	for _, r := range all {
+		if _, done := e.sent[r.dedupKey()]; !done {
+			pending++
+			if oldest.IsZero() || r.eventTime.Before(oldest) {
+				oldest = r.eventTime
+			}
+		}
+	}
+	e.setInFlight(pending, oldest)
+	defer e.setInFlight(0, time.Time{})
+	for i, r := range all {
+		k := r.dedupKey()
+		if _, done := e.sent[k]; done {
+			continue
+		}
+		body, err := r.marshal()
+		if err != nil {
+			e.logger.Error("cannot encode alert record; skipped", zap.String("alert_id", r.AlertID), zap.Error(err))
+			continue
+		}
+		msg := &sarama.ProducerMessage{
+			Topic:   e.cfg.topicFor(r.Tenant),
+			Key:     sarama.StringEncoder(r.key()),
+			Value:   sarama.ByteEncoder(body),
+			Headers: headers(r.Tenant),
+		}
+		wait := e.cfg.Retry.InitialInterval
+		for {
+			err := e.sendLocked(ctx, msg)
+			if err == nil {
+				break
+			}
+			select {
+			case <-e.stopCh:
+				return e.saveHeadLocked(ctx, all[i:], err)
+			case <-time.After(wait):
+			}
+			wait = time.Duration(float64(wait) * e.cfg.Retry.Multiplier)
+			if wait > e.cfg.Retry.MaxInterval {
+				wait = e.cfg.Retry.MaxInterval
+			}
+		}
+		e.rememberLocked(k)
+		e.sentN.Add(ctx, 1)
+		pending--
+		e.setInFlight(pending, r.eventTime)
+		e.logger.Debug("alert record sent", zap.String("alert_id", r.AlertID), zap.String("state", r.State), zap.String("topic", msg.Topic))
+	}
+	if len(e.carry) > 0 {
+		e.carry = nil
+		if e.head != nil {
+			if err := e.head.Delete(ctx, headKey); err != nil {
+				e.logger.Error("cannot clear the delivered head records; they may be sent again after a restart", zap.Error(err))
+			}
+		}
+	}
+	return nil
+}
+
+// saveHeadLocked stores rest durably. Without storage, the request stays in
+// the queue (sendErr is returned) and is retried after the restart, at the
+// queue's tail.
+func (e *alertExporter) saveHeadLocked(ctx context.Context, rest []*Record, sendErr error) error {
+	if e.head == nil {
+		return sendErr
+	}
+	saved := make([]savedRecord, 0, len(rest))
+	for _, r := range rest {
+		if _, done := e.sent[r.dedupKey()]; done {
+			continue
+		}
+		saved = append(saved, savedRecord{Record: *r, EventTime: r.eventTime})
+	}
+	b, err := json.Marshal(saved)
+	if err == nil {
+		err = e.head.Set(ctx, headKey, b)
+	}
+	if err != nil {
+		e.logger.Error("cannot save interrupted alert records; the request stays queued", zap.Error(err))
+		return sendErr
+	}
+	e.carry = nil
+	e.logger.Info("Kafka unreachable at shutdown: unsent alert records saved, they go out first after the restart", zap.Int("records", len(saved)))
+	return errStopped
+}
+
+func (e *alertExporter) setInFlight(n int64, oldest time.Time) {
+	e.queuedMu.Lock()
+	e.queued = n
+	e.queuedMu.Unlock()
+	e.headMu.Lock()
+	if n == 0 {
+		oldest = time.Time{}
+	}
+	e.headSince = oldest
+	e.headMu.Unlock()
+}
+
+// pushTraces writes the (error) spans of each resource as one OTLP protobuf
+// message to spans.topic, keyed tenant/service, tenant header.
+func (e *alertExporter) pushTraces(ctx context.Context, td ptrace.Traces) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	rss := td.ResourceSpans()
+	var m ptrace.ProtoMarshaler
+	for i := 0; i < rss.Len(); i++ {
+		rs := rss.At(i)
+		out := ptrace.NewTraces()
+		dst := out.ResourceSpans().AppendEmpty()
+		rs.Resource().CopyTo(dst.Resource())
+		dst.SetSchemaUrl(rs.SchemaUrl())
+		n := 0
+		sss := rs.ScopeSpans()
+		for j := 0; j < sss.Len(); j++ {
+			ss := sss.At(j)
+			var dss ptrace.ScopeSpans
+			have := false
+			spans := ss.Spans()
+			for k := 0; k < spans.Len(); k++ {
+				s := spans.At(k)
+				if e.cfg.Spans.OnlyErrors && s.Status().Code() != ptrace.StatusCodeError {
+					continue
+				}
+				if !have {
+					have = true
+					dss = dst.ScopeSpans().AppendEmpty()
+					ss.Scope().CopyTo(dss.Scope())
+				}
+				s.CopyTo(dss.Spans().AppendEmpty())
+				n++
+			}
+		}
+		if n == 0 {
+			continue
+		}
+		body, err := m.MarshalTraces(out)
+		if err != nil {
+			return consumererror.NewPermanent(err)
+		}
+		tenant := tenants.FromResource(rs.Resource())
+		service := ""
+		if v, ok := rs.Resource().Attributes().Get("service.name"); ok {
+			service = v.AsString()
+		}
+		msg := &sarama.ProducerMessage{
+			Topic: e.cfg.Spans.Topic, Key: sarama.StringEncoder(tenant + "/" + service), Value: sarama.ByteEncoder(body),
+			Headers: []sarama.RecordHeader{{Key: []byte(tenants.Header), Value: []byte(tenant)}, {Key: []byte("content-type"), Value: []byte("application/x-protobuf")}},
+		}
+		// A retry resends resources already written: raw spans are at least once.
+		if err := e.sendLocked(ctx, msg); err != nil {
+			return err
+		}
+		e.spansN.Add(ctx, int64(n))
+	}
+	return nil
+}
