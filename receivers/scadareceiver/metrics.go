@@ -38,8 +38,11 @@ func metricOpt(kv ...string) metric.MeasurementOption {
 }
 
 // buildMetrics renders one poll of a job as one ResourceMetrics carrying
-// the RTU's tenant, station and name.
-func buildMetrics(j *pollJob, samples []sample, up bool, ts pcommon.Timestamp) pmetric.Metrics {
+// the RTU's tenant, station and name. prev is each point's quality in the
+// previous poll: when a point stops being good, its quality="good" series
+// also gets a no-recorded-value point, so that the series downstream ends
+// with a staleness marker at once instead of lingering on its last value.
+func buildMetrics(j *pollJob, samples []sample, prev []string, up bool, ts pcommon.Timestamp) pmetric.Metrics {
 	rt := j.rtu
 	md := pmetric.NewMetrics()
 	rm := md.ResourceMetrics().AppendEmpty()
@@ -81,7 +84,20 @@ func buildMetrics(j *pollJob, samples []sample, up bool, ts pcommon.Timestamp) p
 			if s.quality == qualityGood {
 				current = p.states[s.raw]
 			}
+			ended := s.quality != qualityGood && prev[i] == qualityGood
 			for _, st := range p.statusList {
+				if ended {
+					dp := g.DataPoints().AppendEmpty()
+					dp.SetTimestamp(ts)
+					a := dp.Attributes()
+					a.EnsureCapacity(4)
+					a.PutStr(attrPointStatn, rt.station)
+					a.PutStr(attrValveID, p.name)
+					a.PutStr(attrValveStatus, st)
+					a.PutStr(attrQuality, qualityGood)
+					dp.SetFlags(noValue)
+					dp.SetDoubleValue(math.NaN())
+				}
 				dp := g.DataPoints().AppendEmpty()
 				dp.SetTimestamp(ts)
 				a := dp.Attributes()
@@ -102,23 +118,33 @@ func buildMetrics(j *pollJob, samples []sample, up bool, ts pcommon.Timestamp) p
 				}
 			}
 		default:
-			var dp pmetric.NumberDataPoint
+			var g pmetric.Gauge
 			if p.kind == KindPressure {
-				dp = gauge(metricPressure, p.unit, "Pressure in the configured unit.").DataPoints().AppendEmpty()
+				g = gauge(metricPressure, p.unit, "Pressure in the configured unit.")
 			} else {
-				dp = gauge(p.name, p.unit, "").DataPoints().AppendEmpty()
+				g = gauge(p.name, p.unit, "")
 			}
-			dp.SetTimestamp(ts)
-			a := dp.Attributes()
-			a.EnsureCapacity(4)
-			a.PutStr(attrPointStatn, rt.station)
-			if p.unit != "" {
-				a.PutStr(attrPointUnit, p.unit)
+			put := func(quality string) pmetric.NumberDataPoint {
+				dp := g.DataPoints().AppendEmpty()
+				dp.SetTimestamp(ts)
+				a := dp.Attributes()
+				a.EnsureCapacity(4)
+				a.PutStr(attrPointStatn, rt.station)
+				if p.unit != "" {
+					a.PutStr(attrPointUnit, p.unit)
+				}
+				if p.kind == KindPressure {
+					a.PutStr(attrPointName, p.name)
+				}
+				a.PutStr(attrQuality, quality)
+				return dp
 			}
-			if p.kind == KindPressure {
-				a.PutStr(attrPointName, p.name)
+			if s.quality != qualityGood && prev[i] == qualityGood {
+				end := put(qualityGood)
+				end.SetFlags(noValue)
+				end.SetDoubleValue(math.NaN())
 			}
-			a.PutStr(attrQuality, s.quality)
+			dp := put(s.quality)
 			if s.quality != qualityGood {
 				dp.SetFlags(noValue)
 				dp.SetDoubleValue(math.NaN())

@@ -71,7 +71,9 @@ type scadaReceiver struct {
 
 type jobScratch struct {
 	samples []sample
-	regs    []uint16
+	// prev holds each point's quality in the previous poll.
+	prev []string
+	regs []uint16
 }
 
 func newReceiver(set receiver.Settings, cfg *Config, next consumer.Metrics) (*scadaReceiver, error) {
@@ -218,7 +220,7 @@ func (r *scadaReceiver) scratchFor(j *pollJob) *jobScratch {
 	if s, ok := r.scratch.Load(j); ok {
 		return s.(*jobScratch)
 	}
-	s := &jobScratch{samples: make([]sample, len(j.points))}
+	s := &jobScratch{samples: make([]sample, len(j.points)), prev: make([]string, len(j.points))}
 	r.scratch.Store(j, s)
 	return s
 }
@@ -309,7 +311,11 @@ func (r *scadaReceiver) exec(_ context.Context, j *pollJob, tick time.Time) {
 	if lost > 0 {
 		r.tel.samples.Add(ctx, lost, rt.attrs.lost)
 	}
-	r.deliver(rt, buildMetrics(j, sc.samples, answered, pcommon.NewTimestampFromTime(now)))
+	md := buildMetrics(j, sc.samples, sc.prev, answered, pcommon.NewTimestampFromTime(now))
+	for i := range sc.samples {
+		sc.prev[i] = sc.samples[i].quality
+	}
+	r.deliver(rt, md)
 }
 
 // decodePoint turns a point's registers into a sample.

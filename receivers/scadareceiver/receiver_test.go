@@ -231,6 +231,17 @@ func TestReceiverQualityWhenRTUDiesAndReturns(t *testing.T) {
 	if !p.noValue || !math.IsNaN(p.value) {
 		t.Errorf("lost sample: noValue=%v value=%v, want flagged NaN (never a zero)", p.noValue, p.value)
 	}
+	// The good series ends with a staleness marker (flagged point with the
+	// good series' labels) at the transition, exactly once.
+	ends := 0
+	for _, q := range flatten(s.all()) {
+		if q.metric == metricPressure && q.attrs["quality"] == "good" && q.noValue {
+			ends++
+		}
+	}
+	if ends != 1 {
+		t.Errorf("%d end-of-good-series markers, want 1", ends)
+	}
 	n := len(s.all())
 	time.Sleep(300 * time.Millisecond)
 	if len(s.all())-n < 4 {
