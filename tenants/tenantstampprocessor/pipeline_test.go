@@ -200,3 +200,17 @@ func (p *pipeline) exportGRPC(td ptrace.Traces, kv ...string) error {
 	_, err := ptraceotlp.NewGRPCClient(p.conn).Export(ctx, ptraceotlp.NewExportRequestFromTraces(td))
 	return err
 }
+
+// benchHost is a host holding a started tenantauth extension.
+func benchHost(t testing.TB) host {
+	t.Helper()
+	ctx := context.Background()
+	af := tenantauthextension.NewFactory()
+	acfg := af.CreateDefaultConfig()
+	unmarshalYAML(t, benchAuth(), acfg)
+	ext, err := af.Create(ctx, extensiontest.NewNopSettings(af.Type()), acfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return host{component.MustNewID("tenantauth"): ext}
+}

@@ -3,6 +3,7 @@ package tenantstampprocessor
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
@@ -32,6 +33,8 @@ type stamp struct {
 	refused  metric.Int64Counter
 	stamped  metric.Int64Counter
 	now      func() time.Time
+
+	acceptedAttrs sync.Map // tenant -> metric.AddOption
 }
 
 func newStamp(set processor.Settings, cfg *Config, signal string) (*stamp, error) {
@@ -102,7 +105,12 @@ func (s *stamp) admit(ctx context.Context, tenant string, usage func(l tenants.L
 }
 
 func (s *stamp) accepted(ctx context.Context, tenant string) {
-	s.stamped.Add(ctx, 1, metric.WithAttributes(attribute.String("signal", s.signal), attribute.String("tenant", tenant)))
+	opt, ok := s.acceptedAttrs.Load(tenant)
+	if !ok { // attribute sets built once per tenant, not per request
+		opt, _ = s.acceptedAttrs.LoadOrStore(tenant, metric.WithAttributeSet(attribute.NewSet(
+			attribute.String("signal", s.signal), attribute.String("tenant", tenant))))
+	}
+	s.stamped.Add(ctx, 1, opt.(metric.AddOption))
 }
 
 type tracesStamp struct {
