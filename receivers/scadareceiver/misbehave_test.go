@@ -3,6 +3,8 @@ package scadareceiver
 import (
 	"encoding/binary"
 	"errors"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 	"io"
 	"math"
 	"net"
@@ -235,7 +237,8 @@ func TestReceiverIsolatesHungAndGarbageRTUs(t *testing.T) {
 		"rtus":        rtus,
 	})
 	s := &sink{}
-	r, tel := startReceiver(t, cfg, s)
+	core, logs := observer.New(zap.WarnLevel)
+	r, tel := startReceiverLogged(t, cfg, s, zap.New(core))
 	time.Sleep(2 * time.Second)
 	_ = r.Shutdown(t.Context())
 
@@ -283,8 +286,15 @@ func TestReceiverIsolatesHungAndGarbageRTUs(t *testing.T) {
 	if n := counterSum(t, tel, metricErrors, map[string]string{"rtu": "hung", "kind": "timeout"}); n == 0 {
 		t.Error("hung RTU: no timeouts counted")
 	}
-	if n := counterSum(t, tel, metricErrors, map[string]string{"rtu": "garbage", "kind": "malformed"}); n == 0 {
-		t.Error("garbage RTU: no malformed replies counted")
+	malformed := counterSum(t, tel, metricErrors, map[string]string{"rtu": "garbage", "kind": "malformed"})
+	if malformed < 10 {
+		t.Errorf("garbage RTU: %d malformed replies counted", malformed)
+	}
+	// Faults are logged, rate-limited: one line per RTU and kind per
+	// log_interval (30s), however many faults.
+	lines := logs.FilterMessage("Modbus read failed").FilterField(zap.String("rtu", "garbage")).Len()
+	if lines != 1 {
+		t.Errorf("%d log lines for %d malformed replies, want 1 (rate-limited)", lines, malformed)
 	}
 	if n := counterSum(t, tel, metricSkipped, map[string]string{"rtu": "hung"}); n == 0 {
 		t.Error("hung RTU: overrunning polls not counted as skipped")

@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"go.uber.org/zap"
 
 	"github.com/scadaotel/scadaotel/tenants"
 )
@@ -269,9 +270,17 @@ func eventually(t testing.TB, within time.Duration, what string, cond func() boo
 
 func startReceiver(t testing.TB, cfg *Config, next consumer.Metrics) (*scadaReceiver, *componenttest.Telemetry) {
 	t.Helper()
+	return startReceiverLogged(t, cfg, next, nil)
+}
+
+func startReceiverLogged(t testing.TB, cfg *Config, next consumer.Metrics, logger *zap.Logger) (*scadaReceiver, *componenttest.Telemetry) {
+	t.Helper()
 	tel := componenttest.NewTelemetry()
 	set := testSettingsTB(t)
 	set.TelemetrySettings = tel.NewTelemetrySettings()
+	if logger != nil {
+		set.Logger = logger
+	}
 	r, err := newReceiver(set, cfg, next)
 	if err != nil {
 		t.Fatal(err)
