@@ -23,6 +23,9 @@ type Config struct {
 	AddMetricSuffixes bool `mapstructure:"add_metric_suffixes"`
 	// TargetInfo writes the target_info series (all resource attributes).
 	TargetInfo bool `mapstructure:"target_info"`
+	// VisibilityInterval bounds how long written samples stay invisible
+	// to queries (the storage alone takes 1-2 s).
+	VisibilityInterval time.Duration `mapstructure:"visibility_interval"`
 	// WAL configures the write-ahead log.
 	WAL WALConfig `mapstructure:"wal"`
 
@@ -49,6 +52,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MemoryLimitMiB < 0 {
 		errs = append(errs, fmt.Errorf("memory_limit_mib: must be >= 0, got %d", c.MemoryLimitMiB))
+	}
+	if c.VisibilityInterval < 10*time.Millisecond {
+		errs = append(errs, fmt.Errorf("visibility_interval: must be >= 10ms, got %s", c.VisibilityInterval))
 	}
 	if c.WAL.CheckpointInterval < time.Second {
 		errs = append(errs, fmt.Errorf("wal.checkpoint_interval: must be >= 1s, got %s", c.WAL.CheckpointInterval))

@@ -32,6 +32,7 @@ type vmExporter struct {
 	rw       sync.RWMutex
 	walBytes atomic.Int64
 	dirty    atomic.Bool
+	unseen   atomic.Bool // rows added since the last visibility flush
 
 	batches sync.Pool
 	stop    chan struct{}
@@ -175,6 +176,7 @@ func (e *vmExporter) push(ctx context.Context, md pmetric.Metrics) error {
 		return fmt.Errorf("victoriametrics exporter: %w", err)
 	}
 	e.dirty.Store(true)
+	e.unseen.Store(true)
 	e.mSamples.Add(ctx, int64(len(b.rows)))
 	return nil
 }
@@ -183,10 +185,16 @@ func (e *vmExporter) checkpointLoop() {
 	defer close(e.done)
 	t := time.NewTicker(e.cfg.WAL.CheckpointInterval)
 	defer t.Stop()
+	vis := time.NewTicker(e.cfg.VisibilityInterval)
+	defer vis.Stop()
 	for {
 		select {
 		case <-e.stop:
 			return
+		case <-vis.C:
+			if e.unseen.Swap(false) {
+				e.store.Flush()
+			}
 		case <-t.C:
 			if err := e.checkpoint(); err != nil {
 				e.logger.Error("checkpoint failed; the write-ahead log keeps the data", zap.Error(err))

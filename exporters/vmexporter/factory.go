@@ -37,13 +37,14 @@ func createDefaultConfig() component.Config {
 		dir = d
 	}
 	return &Config{
-		Directory:         filepath.Join(dir, "metrics"),
-		Retention:         30 * 24 * time.Hour,
-		MemoryLimitMiB:    512,
-		ResourceToLabels:  append([]string(nil), DefaultResourceToLabels...),
-		AddMetricSuffixes: true,
-		TargetInfo:        true,
-		WAL:               WALConfig{CheckpointInterval: 10 * time.Second, MaxBytes: 1 << 30},
+		Directory:          filepath.Join(dir, "metrics"),
+		Retention:          30 * 24 * time.Hour,
+		MemoryLimitMiB:     512,
+		ResourceToLabels:   append([]string(nil), DefaultResourceToLabels...),
+		AddMetricSuffixes:  true,
+		TargetInfo:         true,
+		VisibilityInterval: 200 * time.Millisecond,
+		WAL:                WALConfig{CheckpointInterval: 10 * time.Second, MaxBytes: 1 << 30},
 	}
 }
 

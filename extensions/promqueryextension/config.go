@@ -17,6 +17,9 @@ type Config struct {
 	// LatencyOffset hides points younger than this from queries at "now"
 	// (the storage's default is 30 s; live SCADA dashboards want ~1 s).
 	LatencyOffset time.Duration `mapstructure:"latency_offset"`
+	// QueryCache enables the engine's rollup result cache (process-wide).
+	// Off by default: it can hide backfilled samples for ~10 s.
+	QueryCache bool `mapstructure:"query_cache"`
 
 	_ struct{}
 }

@@ -42,6 +42,9 @@ func (e *queryExtension) Start(ctx context.Context, host component.Host) error {
 	if err := vmstore.SetLatencyOffset(e.cfg.LatencyOffset); err != nil {
 		return fmt.Errorf("prometheus_query: latency_offset: %w", err)
 	}
+	if err := vmstore.SetQueryCache(e.cfg.QueryCache); err != nil {
+		return fmt.Errorf("prometheus_query: query_cache: %w", err)
+	}
 	ln, err := e.cfg.ToListener(ctx)
 	if err != nil {
 		return fmt.Errorf("prometheus_query: endpoint %s: %w", e.cfg.NetAddr.Endpoint, err)

@@ -237,3 +237,16 @@ func SetLatencyOffset(d time.Duration) error {
 	}
 	return nil
 }
+
+// SetQueryCache turns the engine's rollup result cache on or off
+// (process-wide). The cache can serve results computed before backfilled
+// samples (older than 5 minutes) became visible for up to ~10 s, so it is
+// off unless a deployment prefers repeated-dashboard speed.
+func SetQueryCache(enabled bool) error {
+	if !flag.CommandLine.Parsed() {
+		if err := flag.CommandLine.Parse(nil); err != nil {
+			return fmt.Errorf("vmstore: cannot parse VictoriaMetrics flags: %w", err)
+		}
+	}
+	return flag.Set("search.disableCache", strconv.FormatBool(!enabled))
+}
