@@ -106,7 +106,7 @@ func (e *uiExtension) handler() http.Handler {
 	api := http.NewServeMux()
 	api.HandleFunc("POST /ui/api/login", e.login)
 	api.HandleFunc("POST /ui/api/logout", e.logout)
-	api.Handle("GET /ui/api/me", e.authed(e.me))
+	api.HandleFunc("GET /ui/api/me", e.meOrAnonymous)
 	api.Handle("GET /ui/api/overview", e.authed(e.overview))
 	api.Handle("GET /ui/api/station", e.authed(e.station))
 	api.Handle("GET /ui/api/alerts", e.authed(e.alerts))
@@ -284,6 +284,23 @@ func (e *uiExtension) logout(w http.ResponseWriter, r *http.Request) {
 	}
 	clearCookie(w)
 	writeJSON(w, http.StatusOK, map[string]string{})
+}
+
+// meOrAnonymous answers 200 {"tenant": ""} to a browser that is not logged
+// in (the page then shows the login form without a failed request), else
+// who the caller is.
+func (e *uiExtension) meOrAnonymous(w http.ResponseWriter, r *http.Request) {
+	if r.Header.Get("Authorization") == "" {
+		c, err := r.Cookie(cookieName)
+		if err != nil || e.sessions.get(c.Value) == nil {
+			if err == nil {
+				clearCookie(w)
+			}
+			writeJSON(w, http.StatusOK, map[string]any{"tenant": ""})
+			return
+		}
+	}
+	e.authed(e.me).ServeHTTP(w, r)
 }
 
 func (e *uiExtension) me(w http.ResponseWriter, _ *http.Request, id identity) {

@@ -147,10 +147,13 @@ func TestLoginSessionAndHeaders(t *testing.T) {
 	assert.NotContains(t, string(page), "<script>")
 	assert.NotContains(t, string(page), "<style")
 
-	// Not logged in.
-	code, _, hdr := getJSON(t, c, base+"/ui/api/me", nil)
-	assert.Equal(t, http.StatusUnauthorized, code)
+	// Not logged in: me says so, the data APIs refuse.
+	code, me, hdr := getJSON(t, c, base+"/ui/api/me", nil)
+	assert.Equal(t, http.StatusOK, code)
+	assert.Equal(t, "", me["tenant"])
 	assert.Equal(t, "no-store", hdr.Get("Cache-Control"))
+	code, _, _ = getJSON(t, c, base+"/ui/api/overview", nil)
+	assert.Equal(t, http.StatusUnauthorized, code)
 
 	// Wrong token: refused, no cookie.
 	r := login(t, c, base, "wrong-token")
@@ -170,7 +173,7 @@ func TestLoginSessionAndHeaders(t *testing.T) {
 
 	// The tenant comes from the session; headers and parameters naming
 	// another tenant change nothing.
-	code, me, hdr := getJSON(t, c, base+"/ui/api/me?tenant=south", map[string]string{tenants.Header: "south"})
+	code, me, hdr = getJSON(t, c, base+"/ui/api/me?tenant=south", map[string]string{tenants.Header: "south"})
 	assert.Equal(t, http.StatusOK, code)
 	assert.Equal(t, "north", me["tenant"])
 	assert.Equal(t, "no-store", hdr.Get("Cache-Control"))
@@ -201,8 +204,11 @@ func TestLoginSessionAndHeaders(t *testing.T) {
 	resp, err = plain.Do(req)
 	require.NoError(t, err)
 	resp.Body.Close()
-	code, _, _ = getJSON(t, plain, base+"/ui/api/me", map[string]string{"Cookie": cookieName + "=" + ck.Value})
+	code, _, _ = getJSON(t, plain, base+"/ui/api/overview", map[string]string{"Cookie": cookieName + "=" + ck.Value})
 	assert.Equal(t, http.StatusUnauthorized, code)
+	code, me, _ = getJSON(t, plain, base+"/ui/api/me", map[string]string{"Cookie": cookieName + "=" + ck.Value})
+	assert.Equal(t, http.StatusOK, code)
+	assert.Equal(t, "", me["tenant"])
 }
 
 // TestAlertsForwardedWithTheCallersToken stands in for the alert history

@@ -16,4 +16,5 @@ await build({
   logLevel: 'info',
 });
 copyFileSync('src/index.html', out + 'index.html');
+copyFileSync('src/favicon.svg', out + 'favicon.svg');
 copyFileSync('node_modules/uplot/LICENSE', out + 'uplot.LICENSE.txt');

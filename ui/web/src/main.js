@@ -84,12 +84,15 @@ function render() {
 
 async function logout() {
   try { await api.logout(); } catch { /* the session is gone either way */ }
+  // The next person to sign in starts at the overview.
+  history.replaceState(null, '', '#/overview');
   showLogin('');
 }
 
 async function start() {
   try {
     me = await api.me();
+    if (!me.tenant) return showLogin('');
   } catch (e) {
     if (e instanceof APIError && e.status === 401) return showLogin('');
     return showLogin(t('error.generic', { msg: e.message }));

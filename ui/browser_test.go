@@ -1,0 +1,292 @@
+package ui
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/simonvetter/modbus"
+
+	"github.com/scadaotel/scadaotel/internal/e2e"
+)
+
+// rtu is a simulated RTU: a real Modbus TCP server whose holding register 0
+// is a pressure (int16, 0.1 bar) and register 10 a valve state.
+type rtu struct {
+	mu      sync.Mutex
+	holding [32]uint16
+	srv     *modbus.ModbusServer
+	addr    string
+}
+
+func (r *rtu) HandleCoils(*modbus.CoilsRequest) ([]bool, error) {
+	return nil, modbus.ErrIllegalFunction
+}
+func (r *rtu) HandleDiscreteInputs(*modbus.DiscreteInputsRequest) ([]bool, error) {
+	return nil, modbus.ErrIllegalFunction
+}
+func (r *rtu) HandleInputRegisters(*modbus.InputRegistersRequest) ([]uint16, error) {
+	return nil, modbus.ErrIllegalFunction
+}
+func (r *rtu) HandleHoldingRegisters(req *modbus.HoldingRegistersRequest) ([]uint16, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if int(req.Addr)+int(req.Quantity) > len(r.holding) {
+		return nil, modbus.ErrIllegalDataAddress
+	}
+	if req.IsWrite {
+		copy(r.holding[req.Addr:], req.Args)
+		return nil, nil
+	}
+	return append([]uint16(nil), r.holding[req.Addr:int(req.Addr)+int(req.Quantity)]...), nil
+}
+
+func startRTU(t *testing.T, pressure uint16, valve uint16) *rtu {
+	t.Helper()
+	r := &rtu{addr: e2e.FreeAddr(t)}
+	r.holding[0], r.holding[10] = pressure, valve
+	srv, err := modbus.NewServer(&modbus.ServerConfiguration{URL: "tcp://" + r.addr, Timeout: 30 * time.Second,
+		MaxClients: 4, Logger: log.New(io.Discard, "", 0)}, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatalf("modbus server %s: %v", r.addr, err)
+	}
+	r.srv = srv
+	t.Cleanup(func() { _ = srv.Stop() })
+	return r
+}
+
+// browserPrereqs fails (never skips) with what to install.
+func browserPrereqs(t *testing.T) (node, web string) {
+	t.Helper()
+	web = filepath.Join(e2e.RepoRoot(t), "ui", "web")
+	var missing []string
+	if _, err := os.Stat("/usr/bin/chromium"); err != nil {
+		missing = append(missing, "/usr/bin/chromium is missing: apt-get install -y chromium")
+	}
+	if _, err := os.Stat(filepath.Join(web, "node_modules", "playwright-core", "package.json")); err != nil {
+		missing = append(missing, "ui/web/node_modules/playwright-core is missing: run `npm ci` in ui/web")
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		missing = append(missing, "node is not on PATH: install Node.js >= 20")
+	}
+	if len(missing) > 0 {
+		t.Fatalf("browser tests cannot run:\n  %s", strings.Join(missing, "\n  "))
+	}
+	return node, web
+}
+
+func sha(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:])
+}
+
+type overviewJSON struct {
+	Stations []struct {
+		Station string `json:"station"`
+		State   string `json:"state"`
+	} `json:"stations"`
+}
+
+func uiOverview(t *testing.T, base, token string) (overviewJSON, error) {
+	req, _ := http.NewRequest(http.MethodGet, base+"/ui/api/overview", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return overviewJSON{}, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		return overviewJSON{}, fmt.Errorf("HTTP %d: %s", resp.StatusCode, b)
+	}
+	var o overviewJSON
+	return o, json.NewDecoder(resp.Body).Decode(&o)
+}
+
+// TestBrowser runs the real binary (scada receiver polling simulated RTUs
+// of two tenants into the embedded store, tenantauth, scada_ui) and drives
+// the UI in Debian's Chromium with playwright-core (ui/web/test/ui.mjs).
+func TestBrowser(t *testing.T) {
+	node, web := browserPrereqs(t)
+	const (
+		tokenA   = "token-west-0123456789"
+		tokenB   = "token-east-9876543210"
+		tenantA  = "west-pipeline-01"
+		tenantB  = "east-pipeline-02"
+		xss      = `<img src=x onerror=alert(1)>`
+		lostName = "meter-3"
+	)
+	a1 := startRTU(t, 1234, 1) // compressor-7: 123.4 bar, valve open
+	a2 := startRTU(t, 567, 0)  // the XSS-named station: 56.7 bar, closed
+	a3 := startRTU(t, 890, 2)  // meter-3: stopped below -> comm lost
+	b1 := startRTU(t, 420, 1)  // tenant B's valve-yard-2
+	health, uiAddr := e2e.FreeAddr(t), e2e.FreeAddr(t)
+	stationJSON, _ := json.Marshal(xss)
+	cfg := fmt.Sprintf(`
+extensions:
+  healthcheckv2:
+    use_v2: true
+    http: {endpoint: %[1]s}
+  tenantauth:
+    tenants:
+      - {id: %[2]s, token_sha256: [%[3]s]}
+      - {id: %[4]s, token_sha256: [%[5]s]}
+  scada_ui:
+    endpoint: %[6]s
+    trace_query_endpoint: ""
+    alerts_endpoint: ""
+    stale_after: 5s
+receivers:
+  scada:
+    poll_groups: {pressure: 500ms, valve: 1s}
+    rtus:
+      - {name: rtu-a1, endpoint: tcp://%[7]s, unit_id: 1, tenant: %[2]s, station: compressor-7, timeout: 300ms, point_sets: [ps]}
+      - {name: rtu-a2, endpoint: tcp://%[8]s, unit_id: 1, tenant: %[2]s, station: %[11]s, timeout: 300ms, point_sets: [ps]}
+      - {name: rtu-a3, endpoint: tcp://%[9]s, unit_id: 1, tenant: %[2]s, station: %[12]s, timeout: 300ms, point_sets: [ps]}
+      - {name: rtu-b1, endpoint: tcp://%[10]s, unit_id: 1, tenant: %[4]s, station: valve-yard-2, timeout: 300ms, point_sets: [ps]}
+    point_sets:
+      ps:
+        - {name: discharge, kind: pressure, register: holding, address: 0, type: int16, scale: 0.1, unit: bar}
+        - {name: inlet_valve, kind: valve, register: holding, address: 10, type: uint16, states: {"0": closed, "1": open, "2": travel, "3": fault}}
+processors:
+  memory_limiter: {check_interval: 1s, limit_mib: 512}
+exporters:
+  victoriametrics: {}
+service:
+  extensions: [healthcheckv2, tenantauth, scada_ui]
+  telemetry: {metrics: {level: none}}
+  pipelines:
+    metrics: {receivers: [scada], processors: [memory_limiter], exporters: [victoriametrics]}
+`, health, tenantA, sha(tokenA), tenantB, sha(tokenB), uiAddr, a1.addr, a2.addr, a3.addr, b1.addr, stationJSON, lostName)
+	col := e2e.StartCollector(t, cfg)
+	base := "http://" + uiAddr
+
+	// Wait until every station is up, then stop one RTU: it must turn to
+	// comm lost within 3 s (the receiver's timeout plus a poll or two).
+	e2e.Eventually(t, 60*time.Second, func() error {
+		o, err := uiOverview(t, base, tokenA)
+		if err != nil {
+			return err
+		}
+		up := 0
+		for _, s := range o.Stations {
+			if s.State == "up" {
+				up++
+			}
+		}
+		if up != 3 {
+			return fmt.Errorf("want 3 stations up, got %+v", o.Stations)
+		}
+		return nil
+	})
+	_ = a3.srv.Stop()
+	stopped := time.Now()
+	e2e.Eventually(t, 10*time.Second, func() error {
+		o, err := uiOverview(t, base, tokenA)
+		if err != nil {
+			return err
+		}
+		for _, s := range o.Stations {
+			if s.Station == lostName && s.State == "comm_lost" {
+				return nil
+			}
+		}
+		return fmt.Errorf("%s not comm_lost yet: %+v", lostName, o.Stations)
+	})
+	if d := time.Since(stopped); d > 3*time.Second {
+		t.Errorf("station turned comm lost %v after its RTU stopped, want within 3 s", d)
+	}
+	// The station chart's points are the stored samples: 123.4 bar.
+	e2e.Eventually(t, 20*time.Second, func() error {
+		req, _ := http.NewRequest(http.MethodGet, base+"/ui/api/station?station=compressor-7&range=300", nil)
+		req.Header.Set("Authorization", "Bearer "+tokenA)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		var st stationDetail
+		err = json.NewDecoder(resp.Body).Decode(&st)
+		resp.Body.Close()
+		if err != nil || len(st.Pressure) != 1 {
+			return fmt.Errorf("station API: %v %+v", err, st.Pressure)
+		}
+		n := 0
+		for _, v := range st.Pressure[0].Values {
+			if v != nil {
+				n++
+				if *v != 123.4 {
+					t.Errorf("chart point %v, want 123.4", *v)
+				}
+			}
+		}
+		if n < 3 || st.Pressure[0].Unit != "bar" || st.Pressure[0].Point != "discharge" {
+			return fmt.Errorf("station API: %d points, %+v", n, st.Pressure[0])
+		}
+		return nil
+	})
+
+	art := filepath.Join(t.TempDir(), "screenshots")
+	if err := os.MkdirAll(art, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	scripts, _ := filepath.Glob(filepath.Join(web, "test", "*.mjs"))
+	if len(scripts) == 0 {
+		t.Fatal("no browser scripts in ui/web/test/*.mjs")
+	}
+	for _, script := range scripts {
+		cmd := exec.CommandContext(ctx, node, script)
+		cmd.Dir = web
+		cmd.Env = append(os.Environ(),
+			"UI_URL="+base,
+			"TOKEN_A="+tokenA, "TOKEN_B="+tokenB,
+			"TENANT_A="+tenantA, "TENANT_B="+tenantB,
+			"STATIONS_A="+strings.Join([]string{"compressor-7", xss, lostName}, "\n"),
+			"STATIONS_B=valve-yard-2",
+			"XSS_STATION="+xss, "LOST_STATION="+lostName,
+			"ARTIFACTS="+art,
+		)
+		out, err := cmd.CombinedOutput()
+		t.Logf("%s:\n%s", filepath.Base(script), out)
+		if err != nil {
+			t.Fatalf("%s failed: %v", filepath.Base(script), err)
+		}
+	}
+	shots, _ := filepath.Glob(filepath.Join(art, "*.png"))
+	t.Logf("screenshots in %s: %d files", art, len(shots))
+	if len(shots) < 4 {
+		t.Errorf("want screenshots of every view, got %v", shots)
+	}
+	// Keep two for the README when asked (UI_DOCS_SCREENSHOTS=1).
+	if os.Getenv("UI_DOCS_SCREENSHOTS") == "1" {
+		for _, n := range []string{"overview-en.png", "station-zh-CN.png"} {
+			b, err := os.ReadFile(filepath.Join(art, n))
+			if err == nil {
+				err = os.WriteFile(filepath.Join(e2e.RepoRoot(t), "ui", "docs", n), b, 0o644)
+			}
+			if err != nil {
+				t.Errorf("copy %s to ui/docs: %v", n, err)
+			}
+		}
+	}
+	if code, _ := col.Stop(t); code != 0 {
+		t.Errorf("collector exit code %d", code)
+	}
+}

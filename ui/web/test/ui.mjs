@@ -1,0 +1,212 @@
+// Browser test of the operator UI in Debian's Chromium (playwright-core).
+// Run by ui/browser_test.go, which starts the real binary and passes:
+// UI_URL, TOKEN_A/B, TENANT_A/B, STATIONS_A/B (newline separated),
+// XSS_STATION, LOST_STATION, ARTIFACTS (screenshot directory).
+import { chromium } from 'playwright-core';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import assert from 'node:assert/strict';
+
+const env = (k) => {
+  const v = process.env[k];
+  if (!v) throw new Error(`missing env ${k}`);
+  return v;
+};
+const url = env('UI_URL');
+const origin = new URL(url).origin;
+const stationsA = env('STATIONS_A').split('\n');
+const stationsB = env('STATIONS_B').split('\n');
+const xss = env('XSS_STATION');
+const lost = env('LOST_STATION');
+const art = env('ARTIFACTS');
+const en = JSON.parse(readFileSync(new URL('../src/i18n/en.json', import.meta.url)));
+const zh = JSON.parse(readFileSync(new URL('../src/i18n/zh-CN.json', import.meta.url)));
+
+const problems = [];
+// Steps that provoke a refused request set this: Chromium logs every
+// non-2xx fetch as a console error ("Failed to load resource").
+let expectRefusal = false;
+const profile = mkdtempSync(join(tmpdir(), 'scadaui-chromium-'));
+const ctx = await chromium.launchPersistentContext(profile, {
+  executablePath: '/usr/bin/chromium',
+  headless: true,
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  viewport: { width: 1280, height: 860 },
+});
+
+function watch(page, name) {
+  page.on('console', (m) => {
+    if (m.type() !== 'error') return;
+    if (expectRefusal && m.text().startsWith('Failed to load resource: the server responded with a status of 401')) return;
+    problems.push(`${name}: console error: ${m.text()} at ${m.location().url}`);
+  });
+  page.on('pageerror', (e) => problems.push(`${name}: page error: ${e.message}`));
+  page.on('dialog', async (d) => { problems.push(`${name}: a dialog ran: ${d.type()} ${d.message()}`); await d.dismiss(); });
+  page.on('request', (r) => {
+    const u = new URL(r.url());
+    if (u.origin !== origin && u.protocol !== 'data:') problems.push(`${name}: request to another host: ${r.url()}`);
+  });
+}
+
+const step = (msg) => console.log('-', msg);
+
+// Texts of the page's visible text nodes (trimmed, non-empty).
+const texts = (page) => page.evaluate(() => {
+  const out = [];
+  const w = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let n = w.nextNode(); n; n = w.nextNode()) {
+    const s = n.nodeValue.trim();
+    if (s) out.push(s);
+  }
+  return out;
+});
+
+// English messages still on a zh-CN page (messages whose zh text differs).
+async function untranslated(page) {
+  const ts = new Set(await texts(page));
+  const left = [];
+  for (const [k, v] of Object.entries(en)) {
+    if (zh[k] === v || /\{\w+\}/.test(v)) continue;
+    if (ts.has(v)) left.push(`${k}="${v}"`);
+  }
+  for (const t of ts) if (/^[a-z]+\.[a-zA-Z.]+$/.test(t) && t in en) left.push(`raw key ${t}`);
+  return left;
+}
+
+async function stationRows(page) {
+  await page.waitForSelector('#stations tbody tr.station', { timeout: 15000 });
+  return page.$$eval('#stations tbody tr.station', (rows) => rows.map((r) => ({
+    name: r.querySelector('.station-link').textContent,
+    state: r.getAttribute('data-state'),
+  })));
+}
+
+try {
+  const page = ctx.pages()[0] || await ctx.newPage();
+  watch(page, 'A');
+  await page.goto(url);
+  // Start in English whatever the machine's locale.
+  await page.click('button[data-lang="en"]');
+
+  step('wrong token is refused');
+  await page.fill('#token', 'not-a-valid-token');
+  expectRefusal = true;
+  await page.click('#login-submit');
+  await page.waitForFunction(() => document.querySelector('#login-error').textContent !== '');
+  expectRefusal = false;
+  assert.equal(await page.textContent('#login-error'), en['login.refused']);
+  assert.equal((await ctx.cookies()).length, 0, 'no cookie after a refused login');
+
+  step('login with tenant A token');
+  await page.fill('#token', env('TOKEN_A'));
+  await page.click('#login-submit');
+  await page.waitForSelector('#tenant');
+  assert.equal(await page.textContent('#tenant'), env('TENANT_A'));
+  const cookies = await ctx.cookies();
+  assert.equal(cookies.length, 1);
+  assert.equal(cookies[0].httpOnly, true);
+  assert.equal(cookies[0].sameSite, 'Strict');
+  assert.ok(!cookies[0].value.includes(env('TOKEN_A')), 'the token is not in the cookie');
+  assert.equal(await page.evaluate(() => document.cookie), '', 'the session cookie is not readable by scripts');
+
+  step('overview lists the simulated stations with the right state');
+  let rows;
+  for (let i = 0; i < 20; i++) {
+    rows = await stationRows(page);
+    if (rows.length === stationsA.length && rows.find((r) => r.name === lost)?.state === 'comm_lost') break;
+    await page.waitForTimeout(500);
+  }
+  assert.deepEqual(rows.map((r) => r.name).sort(), [...stationsA].sort());
+  for (const r of rows) assert.equal(r.state, r.name === lost ? 'comm_lost' : 'up', `state of ${r.name}`);
+  assert.equal(rows[0].name, lost, 'the comm-lost station is listed first');
+  const pressure = await page.$$eval('#stations tr.station', (trs) => trs.map((tr) => [
+    tr.querySelector('.station-link').textContent, tr.querySelector('.pressure .value')?.textContent, tr.querySelector('.pressure .unit')?.textContent]));
+  assert.deepEqual(pressure.find((p) => p[0] === 'compressor-7').slice(1), ['123.4', 'bar']);
+
+  step('a station named like HTML is shown as text');
+  assert.ok(rows.some((r) => r.name === xss));
+  assert.equal(await page.$$eval('img', (imgs) => imgs.length), 0, 'no <img> element was created');
+  await page.screenshot({ path: join(art, 'overview-en.png'), fullPage: true });
+
+  step('station view: live chart and valve timeline');
+  await page.click('#stations a.station-link >> text=compressor-7');
+  await page.waitForSelector('#charts .uplot canvas');
+  await page.waitForSelector('#valves .seg.vs-open');
+  assert.equal(await page.textContent('#station-name'), 'compressor-7');
+  assert.ok((await page.textContent('#charts .u-legend')).includes('discharge'));
+  const before = await page.textContent('#station-status');
+  await page.waitForFunction((b) => document.querySelector('#station-status').textContent !== b, before, { timeout: 5000 });
+  await page.click('button[data-range="3600"]');
+  await page.waitForSelector('button[data-range="3600"].on');
+  await page.waitForSelector('#charts .uplot canvas');
+  await page.click('button[data-range="300"]');
+  await page.waitForSelector('#charts .uplot canvas');
+  await page.screenshot({ path: join(art, 'station-en.png'), fullPage: true });
+
+  step('the HTML-named station page shows its name as text');
+  await page.goto(url + '/#/station/' + encodeURIComponent(xss));
+  await page.waitForSelector('#charts .uplot canvas');
+  assert.equal(await page.textContent('#station-name'), xss);
+  assert.equal(await page.$$eval('img', (imgs) => imgs.length), 0);
+
+  step('中文 translates every view and is remembered');
+  await page.goto(url + '/#/overview');
+  await page.waitForSelector('#stations tbody tr.station');
+  await page.click('button[data-lang="zh-CN"]');
+  await page.waitForSelector('#stations tbody tr.station');
+  await page.waitForTimeout(1200);
+  assert.equal(await page.evaluate(() => document.documentElement.lang), 'zh-CN');
+  assert.deepEqual(await untranslated(page), [], 'overview has untranslated messages');
+  await page.screenshot({ path: join(art, 'overview-zh-CN.png'), fullPage: true });
+  await page.click('#stations a.station-link >> text=compressor-7');
+  await page.waitForSelector('#valves .seg');
+  await page.waitForTimeout(1200);
+  assert.deepEqual(await untranslated(page), [], 'station view has untranslated messages');
+  await page.screenshot({ path: join(art, 'station-zh-CN.png'), fullPage: true });
+  await page.reload();
+  await page.waitForSelector('#charts .uplot canvas');
+  assert.equal(await page.evaluate(() => document.documentElement.lang), 'zh-CN', 'language remembered after reload');
+
+  step('log out: the session is gone');
+  await page.click('#logout');
+  await page.waitForSelector('#login-form');
+  expectRefusal = true;
+  assert.equal(await page.evaluate(async () => (await fetch('/ui/api/overview')).status), 401);
+  expectRefusal = false;
+  assert.deepEqual(await untranslated(page), [], 'login page has untranslated messages');
+
+  step('tenant B sees only its own stations');
+  await page.fill('#token', env('TOKEN_B'));
+  await page.click('#login-submit');
+  await page.waitForSelector('#tenant');
+  assert.equal(await page.textContent('#tenant'), env('TENANT_B'));
+  const rowsB = await stationRows(page);
+  assert.deepEqual(rowsB.map((r) => r.name).sort(), [...stationsB].sort());
+  const all = (await texts(page)).join('\n');
+  for (const s of stationsA) assert.ok(!all.includes(s), `tenant B's page shows tenant A's station ${s}`);
+  const probe = await page.evaluate(async (s) => {
+    const r = await fetch('/ui/api/station?' + new URLSearchParams({ station: s, range: '300', tenant: 'west-pipeline-01' }),
+      { headers: { 'X-SCADA-Tenant-Hint': 'west-pipeline-01' } });
+    return { status: r.status, body: await r.json() };
+  }, 'compressor-7');
+  assert.equal(probe.status, 200);
+  assert.deepEqual(probe.body.pressure, [], "tenant B's session gets none of tenant A's points");
+  assert.deepEqual(probe.body.valves, []);
+  await page.screenshot({ path: join(art, 'overview-tenant-b.png'), fullPage: true });
+
+  assert.deepEqual(problems, [], 'console errors, dialogs or outside requests');
+  console.log('ok: all browser checks passed');
+} catch (e) {
+  console.error('FAIL:', e.message);
+  try {
+    const p = ctx.pages()[0];
+    console.error('page text at failure:\n' + (await p.evaluate(() => document.body.innerText)));
+  } catch { /* page gone */ }
+  if (problems.length) console.error('also:', problems.join('\n'));
+  process.exitCode = 1;
+} finally {
+  await ctx.close();
+  rmSync(profile, { recursive: true, force: true });
+}
