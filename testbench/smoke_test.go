@@ -83,5 +83,17 @@ func TestSmokeScenario(t *testing.T) {
 	if has["processors/traceidrepair"] && status["trace_repair"] != scenario.StatusPass {
 		t.Errorf("traceidrepair is built but trace_repair is %q", status["trace_repair"])
 	}
+	if has["receivers/scada"] && has["exporters/victoriametrics"] && has["extensions/prometheus_query"] && has["extensions/tenantauth"] {
+		for _, name := range []string{"samples_stored", "change_to_query_latency"} {
+			if status[name] != scenario.StatusPass {
+				t.Errorf("scada, victoriametrics and prometheus_query are built but %s is %q", name, status[name])
+			}
+		}
+	}
+	for name, st := range status {
+		if st != scenario.StatusPass && st != scenario.StatusFail && st != scenario.StatusNotBuilt && st != scenario.StatusNotRun {
+			t.Errorf("check %s has unknown status %q", name, st)
+		}
+	}
 	t.Logf("smoke took %v; report:\n%s", took, rep.Markdown())
 }

@@ -296,8 +296,10 @@ func (s *Sim) ScadaConfig() ScadaConfig {
 			out.Gateways = append(out.Gateways, scadaGateway{Name: gw, Endpoint: r.Endpoint(), Timeout: s.Config.Timeout})
 		}
 		for _, u := range r.Units {
+			// Each unit is its own station, so that its series are
+			// told apart downstream.
 			sr := scadaRTU{Name: s.ReceiverName(i, u), Gateway: gw, UnitID: int(u), Tenant: s.Config.Tenant,
-				Station: r.Name, Timeout: s.Config.Timeout}
+				Station: s.ReceiverName(i, u), Timeout: s.Config.Timeout}
 			if gw == "" {
 				sr.Endpoint = r.Endpoint()
 			}

@@ -22,6 +22,7 @@ type observation struct {
 	point    int
 	raw      uint16
 	from, to time.Time
+	seen     time.Time // when the reader had the value (latency end)
 }
 
 // VerifyResult sums up the reads.
@@ -49,8 +50,15 @@ func NewVerifier(rep *Replay) *Verifier {
 // Observe records that point p read raw by a read that started at from and
 // ended at to.
 func (v *Verifier) Observe(p int, raw uint16, from, to time.Time) {
+	v.ObserveSeen(p, raw, from, to, to)
+}
+
+// ObserveSeen is Observe for a value read at one time (seen) that stands
+// for the register during [from, to]: a sample a poller took earlier and a
+// query returned later. Latencies end at seen.
+func (v *Verifier) ObserveSeen(p int, raw uint16, from, to, seen time.Time) {
 	v.mu.Lock()
-	v.obs = append(v.obs, observation{p, raw, from, to})
+	v.obs = append(v.obs, observation{p, raw, from, to, seen})
 	v.mu.Unlock()
 }
 
@@ -93,8 +101,8 @@ func (v *Verifier) Result(applied []time.Time) VerifyResult {
 			}
 			if v.rep.Updates[h[j]].Raw == o.raw {
 				ok = true
-				if f, seen := firstSeen[h[j]]; !seen || o.to.Before(f) {
-					firstSeen[h[j]] = o.to
+				if f, seen := firstSeen[h[j]]; !seen || o.seen.Before(f) {
+					firstSeen[h[j]] = o.seen
 				}
 			}
 		}

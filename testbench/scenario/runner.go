@@ -3,6 +3,9 @@ package scenario
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -46,6 +49,8 @@ type TemplateData struct {
 	MetricsPort    string
 	Scada          string // the scada receiver's config body (YAML)
 	Tenants        []traffic.TenantConfig
+	RTUTenant      string // tenant of the simulated RTUs
+	QueryToken     string // bearer token of RTUTenant for the query API
 	components     map[string]bool
 }
 
@@ -197,11 +202,23 @@ func Run(ctx context.Context, s *Scenario, opt Options) (*Report, error) {
 			len(sim.Replay.Updates), sim.Replay.Duration())
 	}
 	if s.Traffic != nil {
-		d.Tenants = s.Traffic.Tenants
+		d.Tenants = append(d.Tenants, s.Traffic.Tenants...)
+	}
+	if sim != nil {
+		d.RTUTenant = sim.Config.Tenant
+		for _, t := range d.Tenants {
+			if t.ID == d.RTUTenant {
+				d.QueryToken = t.Token
+			}
+		}
+		if d.QueryToken == "" {
+			d.QueryToken = randomToken()
+			d.Tenants = append(d.Tenants, traffic.TenantConfig{ID: d.RTUTenant, Token: d.QueryToken})
+		}
 	}
 
 	// The appliance.
-	tmpl, err := template.New("appliance").Funcs(template.FuncMap{"indent": indent}).Parse(s.Appliance.Config)
+	tmpl, err := template.New("appliance").Funcs(template.FuncMap{"indent": indent, "sha256": sha256Hex}).Parse(s.Appliance.Config)
 	if err != nil {
 		return nil, fmt.Errorf("appliance.config: %w", err)
 	}
@@ -233,6 +250,11 @@ func Run(ctx context.Context, s *Scenario, opt Options) (*Report, error) {
 	defer runCancel()
 	var verifier *rtusim.Verifier
 	var simErr error
+	var qapi *queryAPI
+	var qix *pointIndex
+	var qver *rtusim.Verifier
+	var qerrs []string
+	runStart := time.Now()
 	if sim != nil {
 		verifier = rtusim.NewVerifier(sim.Replay)
 		simCtx, simCancel := context.WithTimeout(runCtx, s.Duration)
@@ -247,6 +269,20 @@ func Run(ctx context.Context, s *Scenario, opt Options) (*Report, error) {
 			go func() {
 				defer wg.Done()
 				readback(simCtx, sim, verifier)
+			}()
+		}
+		if queryWired(d, cfg.String()) {
+			qapi = &queryAPI{addr: d.QueryAddr, token: d.QueryToken, client: &http.Client{Timeout: 5 * time.Second}}
+			qix = newPointIndex(sim)
+			qver = rtusim.NewVerifier(sim.Replay)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				// Keep querying a little after the replay so the last
+				// changes become visible.
+				qctx, qcancel := context.WithTimeout(runCtx, s.Duration+3*time.Second)
+				defer qcancel()
+				queryLoop(qctx, qapi, qix, qver, &qerrs)
 			}()
 		}
 	}
@@ -288,7 +324,16 @@ func Run(ctx context.Context, s *Scenario, opt Options) (*Report, error) {
 					"read_latency_p50_ms": ms(percentile(res.Latencies, 50)), "read_latency_p99_ms": ms(percentile(res.Latencies, 99))}}
 		}
 		rep.add(c)
-		rep.add(samplesCheck(d))
+		if qapi != nil {
+			for _, c := range samplesResult(ctx, qapi, qix, qver, sim.Player.Applied, runStart, runStart.Add(s.Duration),
+				s.Checks.MinSamplesRatio, s.Checks.MaxChangeLatencyP99, qerrs) {
+				rep.add(c)
+			}
+		} else {
+			c := samplesCheck(d)
+			rep.add(c)
+			rep.add(Check{Name: "change_to_query_latency", Status: c.Status, Detail: c.Detail})
+		}
 	}
 	if s.Traffic != nil {
 		if terr != nil {
@@ -371,7 +416,25 @@ func samplesCheck(d TemplateData) Check {
 	if len(missing) > 0 {
 		return Check{Name: "samples_stored", Status: StatusNotBuilt, Detail: "appliance lacks " + strings.Join(missing, ", ")}
 	}
-	return Check{Name: "samples_stored", Status: StatusNotRun, Detail: "components are built; the per-point query-back is not written yet"}
+	return Check{Name: "samples_stored", Status: StatusNotRun, Detail: "the scenario's appliance config does not wire scada -> victoriametrics and prometheus_query"}
+}
+
+// queryWired reports whether the rendered config polls the RTUs into the
+// metrics store and serves the query API.
+func queryWired(d TemplateData, cfg string) bool {
+	return d.Has("scada") && d.Has("victoriametrics") && d.Has("prometheus_query") &&
+		strings.Contains(cfg, "victoriametrics") && strings.Contains(cfg, "prometheus_query") && strings.Contains(cfg, d.QueryAddr)
+}
+
+func sha256Hex(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:])
+}
+
+func randomToken() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 type jaegerTrace struct {

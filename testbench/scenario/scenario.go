@@ -83,6 +83,11 @@ type Checks struct {
 	MinRepairRecall    float64 `yaml:"min_repair_recall"`
 	// MaxAlertDelay bounds error-burst start -> alert on Kafka.
 	MaxAlertDelay time.Duration `yaml:"max_alert_delay"`
+	// MinSamplesRatio is the fraction of expected samples (run time / poll
+	// interval) every pressure and valve point must have stored (default 0.9).
+	MinSamplesRatio float64 `yaml:"min_samples_ratio"`
+	// MaxChangeLatencyP99 bounds register change -> queryable (0: report only).
+	MaxChangeLatencyP99 time.Duration `yaml:"max_change_latency_p99"`
 }
 
 // Load reads a scenario file.
@@ -124,6 +129,9 @@ func Load(path string) (*Scenario, error) {
 	}
 	if s.Checks.TraceWait == 0 {
 		s.Checks.TraceWait = 30 * time.Second
+	}
+	if s.Checks.MinSamplesRatio == 0 {
+		s.Checks.MinSamplesRatio = 0.9
 	}
 	if s.Checks.MaxAlertDelay == 0 {
 		s.Checks.MaxAlertDelay = 90 * time.Second
