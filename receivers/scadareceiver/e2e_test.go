@@ -180,8 +180,8 @@ service:
 			t.Errorf("missing %s %v", metric, attrs)
 			return
 		}
-		if math.Abs(p.value-want) > 1e-9 || p.unit != unit || p.attrs["quality"] != "good" {
-			t.Errorf("%s %v = %v %q quality %v, want %v %q good", metric, attrs, p.value, p.unit, p.attrs["quality"], want, unit)
+		if math.Abs(p.value-want) > 1e-9 || p.unit != "" || unit != "" && p.attrs["unit"] != unit || p.attrs["quality"] != "good" {
+			t.Errorf("%s %v = %v metric unit %q unit attr %v quality %v, want %v, unit attribute %q, good", metric, attrs, p.value, p.unit, p.attrs["unit"], p.attrs["quality"], want, unit)
 		}
 		for k, v := range res {
 			if p.resource[k] != v {

@@ -54,23 +54,23 @@ func buildMetrics(j *pollJob, samples []sample, prev []string, up bool, ts pcomm
 	sm.Scope().SetName(scopeName)
 	ms := sm.Metrics()
 
-	// metrics by (name, unit): a metric has one unit.
-	type key struct{ name, unit string }
-	var keys []key
+	// The unit travels as the "unit" attribute, never as the metric's unit:
+	// Prometheus-style exporters (vmexporter add_metric_suffixes) append the
+	// metric unit to the name, which would turn scada_pressure_gauge into
+	// scada_pressure_gauge_bar and rename generic points.
+	var names []string
 	var gauges []pmetric.Gauge
-	gauge := func(name, unit, desc string) pmetric.Gauge {
-		k := key{name, unit}
-		for i := range keys {
-			if keys[i] == k {
+	gauge := func(name, desc string) pmetric.Gauge {
+		for i := range names {
+			if names[i] == name {
 				return gauges[i]
 			}
 		}
 		m := ms.AppendEmpty()
 		m.SetName(name)
-		m.SetUnit(unit)
 		m.SetDescription(desc)
 		g := m.SetEmptyGauge()
-		keys = append(keys, k)
+		names = append(names, name)
 		gauges = append(gauges, g)
 		return g
 	}
@@ -79,7 +79,7 @@ func buildMetrics(j *pollJob, samples []sample, prev []string, up bool, ts pcomm
 		s := samples[i]
 		switch p.kind {
 		case KindValve:
-			g := gauge(metricValve, "", "Valve state set: 1 for the current status, 0 for the other configured statuses.")
+			g := gauge(metricValve, "Valve state set: 1 for the current status, 0 for the other configured statuses.")
 			current := ""
 			if s.quality == qualityGood {
 				current = p.states[s.raw]
@@ -120,9 +120,9 @@ func buildMetrics(j *pollJob, samples []sample, prev []string, up bool, ts pcomm
 		default:
 			var g pmetric.Gauge
 			if p.kind == KindPressure {
-				g = gauge(metricPressure, p.unit, "Pressure in the configured unit.")
+				g = gauge(metricPressure, "Pressure in the unit named by the unit attribute.")
 			} else {
-				g = gauge(p.name, p.unit, "")
+				g = gauge(p.name, "")
 			}
 			put := func(quality string) pmetric.NumberDataPoint {
 				dp := g.DataPoints().AppendEmpty()
@@ -154,7 +154,7 @@ func buildMetrics(j *pollJob, samples []sample, prev []string, up bool, ts pcomm
 		}
 	}
 
-	dp := gauge(metricRTUUp, "", "1 when the RTU answered its last poll, 0 otherwise.").DataPoints().AppendEmpty()
+	dp := gauge(metricRTUUp, "1 when the RTU answered its last poll, 0 otherwise.").DataPoints().AppendEmpty()
 	dp.SetTimestamp(ts)
 	dp.Attributes().PutStr(attrUpRTU, rt.name)
 	dp.Attributes().PutStr(attrPointStatn, rt.station)

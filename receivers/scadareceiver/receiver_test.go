@@ -84,8 +84,8 @@ func TestReceiverValuesAndLabels(t *testing.T) {
 		if math.Abs(p.value-want) > 1e-9 || p.noValue {
 			t.Errorf("%s %v = %v (noValue %v), want %v", metric, attrs, p.value, p.noValue, want)
 		}
-		if p.unit != unit {
-			t.Errorf("%s %v unit %q, want %q", metric, attrs, p.unit, unit)
+		if p.unit != "" || unit != "" && p.attrs["unit"] != unit {
+			t.Errorf("%s %v metric unit %q, unit attribute %v, want the attribute %q only", metric, attrs, p.unit, p.attrs["unit"], unit)
 		}
 		if p.attrs["quality"] != "good" || p.attrs["station"] != "compressor-7" {
 			t.Errorf("%s %v attrs %v", metric, attrs, p.attrs)
