@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"crypto/subtle"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"sort"
 	"strings"
@@ -29,12 +31,13 @@ type Registry struct {
 
 	snap atomic.Pointer[snapshot]
 
-	mu       sync.Mutex // guards fileData, stop and done
-	fileData []byte
-	stop     chan struct{}
-	done     chan struct{}
-	reloads  atomic.Int64
-	failures atomic.Int64
+	mu          sync.Mutex // guards fileData, fileMissing, stop and done
+	fileData    []byte
+	fileMissing bool
+	stop        chan struct{}
+	done        chan struct{}
+	reloads     atomic.Int64
+	failures    atomic.Int64
 }
 
 type tokenEntry struct {
@@ -65,13 +68,20 @@ func NewRegistry(inline []Spec, file string, interval time.Duration, logger *zap
 	var fileSpecs []Spec
 	if file != "" {
 		data, err := os.ReadFile(file)
-		if err != nil {
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			// Fail closed but start: no tenants from the file until it
+			// appears (picked up by the next poll).
+			logger.Warn("Tenants file does not exist (yet): no tenants from it until it appears", zap.String("file", file))
+			r.fileMissing = true
+		case err != nil:
 			return nil, fmt.Errorf("tenants_file: %w", err)
+		default:
+			if fileSpecs, err = ParseFile(file, data); err != nil {
+				return nil, fmt.Errorf("tenants_file: %w", err)
+			}
+			r.fileData = data
 		}
-		if fileSpecs, err = ParseFile(file, data); err != nil {
-			return nil, fmt.Errorf("tenants_file: %w", err)
-		}
-		r.fileData = data
 	}
 	snap, err := buildSnapshot(inline, fileSpecs)
 	if err != nil {
@@ -142,11 +152,29 @@ func (r *Registry) Reload() error {
 		return nil
 	}
 	data, err := os.ReadFile(r.file)
+	if errors.Is(err, fs.ErrNotExist) {
+		// A removed file revokes its tenants (fail closed).
+		r.mu.Lock()
+		wasMissing := r.fileMissing
+		r.fileMissing, r.fileData = true, nil
+		r.mu.Unlock()
+		if wasMissing {
+			return nil
+		}
+		snap, err := buildSnapshot(r.inline, nil)
+		if err != nil {
+			return r.reloadFailed(err)
+		}
+		r.snap.Store(snap)
+		r.reloads.Add(1)
+		r.logger.Warn("Tenants file removed: its tenants are revoked", zap.String("file", r.file))
+		return nil
+	}
 	if err != nil {
 		return r.reloadFailed(fmt.Errorf("cannot read tenants file: %w", err))
 	}
 	r.mu.Lock()
-	same := bytes.Equal(data, r.fileData)
+	same := bytes.Equal(data, r.fileData) && !r.fileMissing
 	r.mu.Unlock()
 	if same {
 		return nil
@@ -160,7 +188,7 @@ func (r *Registry) Reload() error {
 		return r.reloadFailed(err)
 	}
 	r.mu.Lock()
-	r.fileData = data
+	r.fileData, r.fileMissing = data, false
 	r.mu.Unlock()
 	r.snap.Store(snap)
 	r.reloads.Add(1)

@@ -67,8 +67,8 @@ func TestRegistryRejectsBadSpecs(t *testing.T) {
 
 func TestRegistryFileErrors(t *testing.T) {
 	dir := t.TempDir()
-	if _, err := NewRegistry(nil, filepath.Join(dir, "missing.yaml"), 0, nil); err == nil || !strings.Contains(err.Error(), "tenants_file") {
-		t.Errorf("missing file: err = %v", err)
+	if _, err := NewRegistry(nil, dir, 0, nil); err == nil || !strings.Contains(err.Error(), "tenants_file") {
+		t.Errorf("unreadable file (a directory): err = %v", err)
 	}
 	bad := filepath.Join(dir, "bad.yaml")
 	writeFile(t, bad, "tenants:\n  - id: a\n    tokens: [plain]\n")
@@ -124,6 +124,40 @@ func TestRegistryReload(t *testing.T) {
 		}
 		if reg.Reloads() != 1 {
 			t.Errorf("Reloads() = %d, want 1", reg.Reloads())
+		}
+	})
+}
+
+// TestRegistryMissingFile: a tenants file that does not exist yet means no
+// tenants from it (fail closed) until it appears; removing it revokes them.
+func TestRegistryMissingFile(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "tenants.yaml")
+		reg, err := NewRegistry([]Spec{{ID: "inline", TokenSHA256: []string{HashToken("i")}}}, path, time.Second, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reg.StartWatching()
+		defer reg.StopWatching()
+		if _, ok := reg.Lookup("w1"); ok {
+			t.Fatal("token valid before the file exists")
+		}
+		writeFile(t, path, "tenants:\n  - id: west-pipeline-01\n    token_sha256: ["+HashToken("w1")+"]\n")
+		time.Sleep(1100 * time.Millisecond)
+		synctest.Wait()
+		if got, ok := reg.Lookup("w1"); !ok || got != "west-pipeline-01" {
+			t.Fatalf("file tenants not loaded after it appeared: %q %v", got, ok)
+		}
+		if err := os.Remove(path); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		if _, ok := reg.Lookup("w1"); ok {
+			t.Error("tenants of a removed file still valid")
+		}
+		if _, ok := reg.Lookup("i"); !ok {
+			t.Error("inline tenant lost")
 		}
 	})
 }
