@@ -23,6 +23,7 @@ import (
 	"github.com/scadaotel/scadaotel/exporters/vmexporter"
 	"github.com/scadaotel/scadaotel/extensions/promqueryextension"
 	"github.com/scadaotel/scadaotel/processors/traceidrepairprocessor"
+	"github.com/scadaotel/scadaotel/receivers/promremotewritereceiver"
 	"github.com/scadaotel/scadaotel/receivers/scadareceiver"
 	"github.com/scadaotel/scadaotel/tenants/tenantauthextension"
 	"github.com/scadaotel/scadaotel/tenants/tenantstampprocessor"
@@ -39,6 +40,7 @@ func components() (otelcol.Factories, error) {
 	if f.Receivers, err = otelcol.MakeFactoryMap[receiver.Factory](
 		otlpreceiver.NewFactory(),
 		scadareceiver.NewFactory(),
+		promremotewritereceiver.NewFactory(),
 	); err != nil {
 		return f, err
 	}

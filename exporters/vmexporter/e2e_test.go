@@ -16,9 +16,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golang/snappy"
 	"github.com/prometheus/client_golang/api"
 	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/prompb"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -36,14 +38,14 @@ const (
 
 type appliance struct {
 	*e2e.Collector
-	otlp, query string
+	otlp, query, rw string
 }
 
 // startAppliance runs the real binary: OTLP/HTTP authenticated by
 // tenantauth, tenantstamp, the victoriametrics exporter and the query API.
 func startAppliance(t *testing.T, checkpoint time.Duration) *appliance {
 	t.Helper()
-	a := &appliance{otlp: e2e.FreeAddr(t), query: e2e.FreeAddr(t)}
+	a := &appliance{otlp: e2e.FreeAddr(t), query: e2e.FreeAddr(t), rw: e2e.FreeAddr(t)}
 	cfg := fmt.Sprintf(`
 extensions:
   healthcheckv2: {use_v2: true, http: {endpoint: %s}}
@@ -59,6 +61,9 @@ receivers:
   otlp:
     protocols:
       http: {endpoint: %s, auth: {authenticator: tenantauth}}
+  prometheus_remote_write:
+    endpoint: %s
+    auth: {authenticator: tenantauth}
 processors:
   memory_limiter: {check_interval: 1s, limit_mib: 1024}
   tenantstamp: {}
@@ -71,8 +76,8 @@ service:
   extensions: [healthcheckv2, tenantauth, prometheus_query]
   telemetry: {metrics: {level: none}}
   pipelines:
-    metrics: {receivers: [otlp], processors: [memory_limiter, tenantstamp], exporters: [victoriametrics]}
-`, e2e.FreeAddr(t), tenants.HashToken(westToken), tenants.HashToken(eastToken), a.query, a.otlp, checkpoint)
+    metrics: {receivers: [otlp, prometheus_remote_write], processors: [memory_limiter, tenantstamp], exporters: [victoriametrics]}
+`, e2e.FreeAddr(t), tenants.HashToken(westToken), tenants.HashToken(eastToken), a.query, a.otlp, a.rw, checkpoint)
 	a.Collector = e2e.StartCollector(t, cfg)
 	return a
 }
@@ -404,4 +409,44 @@ func TestE2EKill9LosesNothingAcknowledged(t *testing.T) {
 		}
 	}
 	t.Logf("%d samples acknowledged across 10 kill -9; %d stored, none lost, none duplicated", len(acked), len(got[0].Values))
+}
+
+// TestE2ERemoteWriteIntoTheStore pushes Prometheus remote write (snappy
+// protobuf, as a Prometheus agent sends it) into the real binary and reads
+// the samples back through the query API under the sender's tenant only.
+func TestE2ERemoteWriteIntoTheStore(t *testing.T) {
+	a := startAppliance(t, 2*time.Second)
+	t0 := time.Now().Add(-20 * time.Minute).Truncate(time.Second)
+	wr := &prompb.WriteRequest{Timeseries: []prompb.TimeSeries{{
+		Labels:  []prompb.Label{{Name: "__name__", Value: "rw_tank_level"}, {Name: "tank", Value: "t4"}, {Name: tenants.MetricLabel, Value: "west"}},
+		Samples: []prompb.Sample{{Timestamp: t0.UnixMilli(), Value: 12.5}, {Timestamp: t0.Add(time.Second).UnixMilli(), Value: 13.5}},
+	}}}
+	raw, err := wr.Marshal()
+	require.NoError(t, err)
+	req, err := http.NewRequest(http.MethodPost, "http://"+a.rw+"/api/v1/write", bytes.NewReader(snappy.Encode(nil, raw)))
+	require.NoError(t, err)
+	req.Header.Set("Content-Encoding", "snappy")
+	req.Header.Set("Content-Type", "application/x-protobuf")
+	req.Header.Set("Authorization", "Bearer "+eastToken)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusNoContent, resp.StatusCode)
+
+	var mat model.Matrix
+	require.Eventually(t, func() bool {
+		v, _, err := a.prom(t, eastToken).QueryRange(context.Background(), `rw_tank_level`, promv1.Range{Start: t0, End: t0.Add(time.Second), Step: time.Second})
+		if err != nil {
+			return false
+		}
+		mat = v.(model.Matrix)
+		return len(mat) == 1 && len(mat[0].Values) == 2
+	}, 10*time.Second, 100*time.Millisecond)
+	assert.Equal(t, model.Metric{"__name__": "rw_tank_level", "tank": "t4", tenants.MetricLabel: "east"}, mat[0].Metric)
+	assert.Equal(t, model.SampleValue(12.5), mat[0].Values[0].Value)
+	assert.Equal(t, model.TimeFromUnixNano(t0.UnixNano()), mat[0].Values[0].Timestamp)
+	assert.Equal(t, model.SampleValue(13.5), mat[0].Values[1].Value)
+	v, _, err := a.prom(t, westToken).Query(context.Background(), `rw_tank_level`, t0)
+	require.NoError(t, err)
+	assert.Empty(t, v.(model.Vector), "the forged west label must not put east's data into west")
 }

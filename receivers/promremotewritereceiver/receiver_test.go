@@ -1,0 +1,167 @@
+package promremotewritereceiver
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"math"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/golang/snappy"
+	"github.com/prometheus/prometheus/prompb"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/config/configauth"
+	"go.opentelemetry.io/collector/config/confighttp"
+	"go.opentelemetry.io/collector/config/configoptional"
+	"go.opentelemetry.io/collector/confmap"
+	"go.opentelemetry.io/collector/confmap/confmaptest"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/consumer/consumererror"
+	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/receiver/receivertest"
+
+	"github.com/scadaotel/scadaotel/tenants"
+)
+
+// bearerAuth is a tiny extensionauth.Server: "Bearer <tenant>" authenticates
+// as <tenant>.
+type bearerAuth struct {
+	component.StartFunc
+	component.ShutdownFunc
+}
+
+func (bearerAuth) Authenticate(ctx context.Context, h map[string][]string) (context.Context, error) {
+	for k, v := range h {
+		if strings.EqualFold(k, "authorization") && len(v) > 0 {
+			if t, ok := strings.CutPrefix(v[0], "Bearer "); ok && tenants.ValidID(t) {
+				return tenants.NewContext(ctx, t), nil
+			}
+		}
+	}
+	return ctx, errors.New("no valid token")
+}
+
+type host struct {
+	component.Host
+	exts map[component.ID]component.Component
+}
+
+func (h host) GetExtensions() map[component.ID]component.Component { return h.exts }
+
+func start(t *testing.T, next consumer.Metrics) string {
+	t.Helper()
+	cfg := createDefaultConfig().(*Config)
+	cfg.NetAddr.Endpoint = "127.0.0.1:0"
+	id := component.MustNewID("testauth")
+	cfg.Auth = configoptional.Some(confighttp.AuthConfig{Config: configauth.Config{AuthenticatorID: id}})
+	ln, err := cfg.ToListener(context.Background())
+	require.NoError(t, err)
+	cfg.NetAddr.Endpoint = ln.Addr().String()
+	require.NoError(t, ln.Close())
+	require.NoError(t, cfg.Validate())
+	r, err := NewFactory().CreateMetrics(context.Background(), receivertest.NewNopSettings(component.MustNewType(typeStr)), cfg, next)
+	require.NoError(t, err)
+	require.NoError(t, r.Start(context.Background(), host{Host: componenttest.NewNopHost(), exts: map[component.ID]component.Component{id: bearerAuth{}}}))
+	t.Cleanup(func() { require.NoError(t, r.Shutdown(context.Background())) })
+	return "http://" + cfg.NetAddr.Endpoint + "/api/v1/write"
+}
+
+// post sends a remote-write request the way Prometheus does.
+func post(t *testing.T, url, token string, body []byte) int {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Content-Encoding", "snappy")
+	req.Header.Set("Content-Type", "application/x-protobuf")
+	req.Header.Set("X-Prometheus-Remote-Write-Version", "0.1.0")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func encode(t *testing.T, wr *prompb.WriteRequest) []byte {
+	raw, err := wr.Marshal()
+	require.NoError(t, err)
+	return snappy.Encode(nil, raw)
+}
+
+func sample() *prompb.WriteRequest {
+	return &prompb.WriteRequest{Timeseries: []prompb.TimeSeries{
+		{
+			Labels:  []prompb.Label{{Name: "__name__", Value: "tank_level_m"}, {Name: "tank", Value: "t1"}, {Name: tenants.MetricLabel, Value: "forged"}},
+			Samples: []prompb.Sample{{Timestamp: 1_700_000_000_000, Value: 3.25}, {Timestamp: 1_700_000_001_000, Value: math.Float64frombits(staleNaNBits)}},
+		},
+		{
+			Labels:  []prompb.Label{{Name: "__name__", Value: "pump_starts_total"}},
+			Samples: []prompb.Sample{{Timestamp: 1_700_000_000_000, Value: 7}},
+		},
+	}}
+}
+
+func TestRemoteWriteBecomesTenantStampedGauges(t *testing.T) {
+	sink := new(consumertest.MetricsSink)
+	url := start(t, sink)
+	require.Equal(t, http.StatusNoContent, post(t, url, "north", encode(t, sample())))
+	require.Len(t, sink.AllMetrics(), 1)
+	md := sink.AllMetrics()[0]
+	require.Equal(t, 1, md.ResourceMetrics().Len())
+	rm := md.ResourceMetrics().At(0)
+	assert.Equal(t, "north", tenants.FromResource(rm.Resource()))
+	ms := rm.ScopeMetrics().At(0).Metrics()
+	require.Equal(t, 2, ms.Len())
+	m := ms.At(0)
+	assert.Equal(t, "tank_level_m", m.Name())
+	dps := m.Gauge().DataPoints()
+	require.Equal(t, 2, dps.Len())
+	assert.Equal(t, 3.25, dps.At(0).DoubleValue())
+	assert.Equal(t, int64(1_700_000_000_000_000_000), int64(dps.At(0).Timestamp()))
+	v, _ := dps.At(0).Attributes().Get("tank")
+	assert.Equal(t, "t1", v.Str())
+	_, forged := dps.At(0).Attributes().Get(tenants.MetricLabel)
+	assert.False(t, forged, "the reserved tenant label is dropped")
+	assert.True(t, dps.At(1).Flags().NoRecordedValue(), "staleness marker becomes no-recorded-value")
+	assert.Equal(t, 7.0, ms.At(1).Gauge().DataPoints().At(0).DoubleValue())
+	assert.Equal(t, 3, sink.DataPointCount())
+}
+
+func TestRemoteWriteRefusals(t *testing.T) {
+	sink := new(consumertest.MetricsSink)
+	url := start(t, sink)
+	assert.Equal(t, http.StatusUnauthorized, post(t, url, "", encode(t, sample())))
+	assert.Equal(t, http.StatusBadRequest, post(t, url, "north", []byte("not snappy")))
+	assert.Equal(t, http.StatusBadRequest, post(t, url, "north", snappy.Encode(nil, []byte{0xff, 0xff, 0xff})))
+	assert.Empty(t, sink.AllMetrics())
+
+	// A failing pipeline is not acknowledged: 503 (retryable) or 400 (permanent).
+	url = start(t, consumertest.NewErr(errors.New("wal full")))
+	assert.Equal(t, http.StatusServiceUnavailable, post(t, url, "north", encode(t, sample())))
+	url = start(t, consumertest.NewErr(consumererror.NewPermanent(errors.New("bad data"))))
+	assert.Equal(t, http.StatusBadRequest, post(t, url, "north", encode(t, sample())))
+}
+
+func TestConfigExampleLoadsAndValidates(t *testing.T) {
+	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config.yaml"))
+	require.NoError(t, err)
+	sub, err := cm.Sub(typeStr)
+	require.NoError(t, err)
+	cfg := createDefaultConfig().(*Config)
+	require.NoError(t, sub.Unmarshal(cfg))
+	require.NoError(t, confmap.Validate(cfg))
+	assert.Equal(t, "127.0.0.1:9201", cfg.NetAddr.Endpoint)
+	bad := createDefaultConfig().(*Config)
+	bad.NetAddr.Endpoint = ""
+	err = bad.Validate()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "endpoint:")
+	assert.Contains(t, err.Error(), "auth:")
+}
