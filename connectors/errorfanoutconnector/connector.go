@@ -266,7 +266,8 @@ func (c *core) pendingEvents() int {
 }
 
 func tenantContext(ctx context.Context, tenant string) context.Context {
-	if tenant == "" {
+	// An authenticated request of this tenant already carries it.
+	if tenant == "" || tenants.FromContext(ctx) == tenant {
 		return ctx
 	}
 	return tenants.NewContext(ctx, tenant)
