@@ -136,7 +136,7 @@ func TestBrowser(t *testing.T) {
 	a2 := startRTU(t, 567, 0)  // the XSS-named station: 56.7 bar, closed
 	a3 := startRTU(t, 890, 2)  // meter-3: stopped below -> comm lost
 	b1 := startRTU(t, 420, 1)  // tenant B's valve-yard-2
-	health, uiAddr := e2e.FreeAddr(t), e2e.FreeAddr(t)
+	health, uiAddr, otlpAddr, alertsAddr := e2e.FreeAddr(t), e2e.FreeAddr(t), e2e.FreeAddr(t), e2e.FreeAddr(t)
 	stationJSON, _ := json.Marshal(xss)
 	cfg := fmt.Sprintf(`
 extensions:
@@ -150,9 +150,12 @@ extensions:
   scada_ui:
     endpoint: %[6]s
     trace_query_endpoint: ""
-    alerts_endpoint: ""
+    alerts_endpoint: http://%[14]s
     stale_after: 5s
 receivers:
+  otlp:
+    protocols:
+      http: {endpoint: %[13]s, auth: {authenticator: tenantauth}}
   scada:
     poll_groups: {pressure: 500ms, valve: 1s}
     rtus:
@@ -166,16 +169,50 @@ receivers:
         - {name: inlet_valve, kind: valve, register: holding, address: 10, type: uint16, states: {"0": closed, "1": open, "2": travel, "3": fault}}
 processors:
   memory_limiter: {check_interval: 1s, limit_mib: 512}
+  tenantstamp: {}
+connectors:
+  errorfanout:
+    store: [traces/store]
+    alert: []
+    window: 10s
+    buckets: 5
+    min_spans: 10
+    threshold: 0.05
+    http: {endpoint: %[14]s, auth: {authenticator: tenantauth}}
 exporters:
   victoriametrics: {}
+  debug: {verbosity: basic}
 service:
   extensions: [healthcheckv2, tenantauth, scada_ui]
   telemetry: {metrics: {level: none}}
   pipelines:
     metrics: {receivers: [scada], processors: [memory_limiter], exporters: [victoriametrics]}
-`, health, tenantA, sha(tokenA), tenantB, sha(tokenB), uiAddr, a1.addr, a2.addr, a3.addr, b1.addr, stationJSON, lostName)
+    traces: {receivers: [otlp], processors: [memory_limiter, tenantstamp], exporters: [errorfanout]}
+    traces/store: {receivers: [errorfanout], exporters: [debug]}
+    metrics/ratio: {receivers: [errorfanout], exporters: [victoriametrics]}
+`, health, tenantA, sha(tokenA), tenantB, sha(tokenB), uiAddr, a1.addr, a2.addr, a3.addr, b1.addr, stationJSON, lostName, otlpAddr, alertsAddr)
 	col := e2e.StartCollector(t, cfg)
 	base := "http://" + uiAddr
+
+	// Traffic: tenant A's plc-gateway at compressor-7 in an error burst
+	// (50 % errors), tenant B's historian-sync healthy, every 500 ms.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer cancel()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; ctx.Err() == nil; i++ {
+			sendSpans(ctx, t, otlpAddr, tokenA, "plc-gateway", "compressor-7", i, 20, 10)
+			sendSpans(ctx, t, otlpAddr, tokenB, "historian-sync", "valve-yard-2", i, 20, 0)
+			select {
+			case <-ctx.Done():
+			case <-time.After(500 * time.Millisecond):
+			}
+		}
+	}()
 
 	// Wait until every station is up, then stop one RTU: it must turn to
 	// comm lost within 3 s (the receiver's timeout plus a poll or two).
@@ -245,14 +282,30 @@ service:
 	if err := os.MkdirAll(art, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
+	// The burst fires an alert and its error rate reaches the store.
+	e2e.Eventually(t, 30*time.Second, func() error {
+		req, _ := http.NewRequest(http.MethodGet, base+"/ui/api/services?range=300", nil)
+		req.Header.Set("Authorization", "Bearer "+tokenA)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		var sd servicesDetail
+		err = json.NewDecoder(resp.Body).Decode(&sd)
+		resp.Body.Close()
+		if err != nil || len(sd.Services) != 1 || !sd.Services[0].Above {
+			return fmt.Errorf("services: %v %+v", err, sd.Services)
+		}
+		return nil
+	})
+	runCtx, runCancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer runCancel()
 	scripts, _ := filepath.Glob(filepath.Join(web, "test", "*.mjs"))
 	if len(scripts) == 0 {
 		t.Fatal("no browser scripts in ui/web/test/*.mjs")
 	}
 	for _, script := range scripts {
-		cmd := exec.CommandContext(ctx, node, script)
+		cmd := exec.CommandContext(runCtx, node, script)
 		cmd.Dir = web
 		cmd.Env = append(os.Environ(),
 			"UI_URL="+base,
@@ -261,6 +314,7 @@ service:
 			"STATIONS_A="+strings.Join([]string{"compressor-7", xss, lostName}, "\n"),
 			"STATIONS_B=valve-yard-2",
 			"XSS_STATION="+xss, "LOST_STATION="+lostName,
+			"SERVICE_A=plc-gateway", "SERVICE_B=historian-sync", "FIRING_STATION=compressor-7",
 			"ARTIFACTS="+art,
 		)
 		out, err := cmd.CombinedOutput()
@@ -286,7 +340,54 @@ service:
 			}
 		}
 	}
+	cancel()
+	wg.Wait()
 	if code, _ := col.Stop(t); code != 0 {
 		t.Errorf("collector exit code %d", code)
+	}
+}
+
+// sendSpans posts n spans (errs of them with status Error) of service at
+// station over OTLP/HTTP JSON with token.
+func sendSpans(ctx context.Context, t *testing.T, addr, token, service, station string, round, n, errs int) {
+	type kv = map[string]any
+	spans := make([]kv, 0, n)
+	now := time.Now()
+	for i := range n {
+		code := 1
+		if i < errs {
+			code = 2
+		}
+		spans = append(spans, kv{
+			"traceId":           fmt.Sprintf("%016x%08x%08x", now.UnixNano(), round, i),
+			"spanId":            fmt.Sprintf("%08x%08x", round, i+1),
+			"name":              "poll",
+			"kind":              2,
+			"startTimeUnixNano": fmt.Sprint(now.Add(-time.Millisecond).UnixNano()),
+			"endTimeUnixNano":   fmt.Sprint(now.UnixNano()),
+			"status":            kv{"code": code},
+		})
+	}
+	body, _ := json.Marshal(kv{"resourceSpans": []kv{{
+		"resource": kv{"attributes": []kv{
+			{"key": "service.name", "value": kv{"stringValue": service}},
+			{"key": "scada.station", "value": kv{"stringValue": station}},
+		}},
+		"scopeSpans": []kv{{"scope": kv{"name": "ui-test"}, "spans": spans}},
+	}}})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+"/v1/traces", strings.NewReader(string(body)))
+	if err != nil {
+		return
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return // the collector stopping at the end of the test
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK && ctx.Err() == nil {
+		t.Errorf("OTLP export for %s: HTTP %d", service, resp.StatusCode)
 	}
 }

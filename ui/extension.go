@@ -109,6 +109,7 @@ func (e *uiExtension) handler() http.Handler {
 	api.HandleFunc("GET /ui/api/me", e.meOrAnonymous)
 	api.Handle("GET /ui/api/overview", e.authed(e.overview))
 	api.Handle("GET /ui/api/station", e.authed(e.station))
+	api.Handle("GET /ui/api/services", e.authed(e.services))
 	api.Handle("GET /ui/api/alerts", e.authed(e.alerts))
 	api.Handle("GET /ui/api/traces/", e.authed(e.traces))
 	api.HandleFunc("/ui/api/", func(w http.ResponseWriter, _ *http.Request) {

@@ -27,5 +27,6 @@ export const api = {
   me: () => call('GET', '/ui/api/me'),
   overview: () => call('GET', '/ui/api/overview'),
   station: (station, rangeS) => call('GET', '/ui/api/station?' + new URLSearchParams({ station, range: String(rangeS) })),
+  services: (rangeS) => call('GET', '/ui/api/services?' + new URLSearchParams({ range: String(rangeS) })),
   alerts: () => call('GET', '/ui/api/alerts'),
 };

@@ -6,6 +6,7 @@ import { t, language, languages, setLanguage, onLanguage } from './i18n.js';
 import { overviewView } from './views/overview.js';
 import { stationView } from './views/station.js';
 import { alertsView } from './views/alerts.js';
+import { servicesView } from './views/services.js';
 
 const root = document.getElementById('app');
 let me = null;
@@ -54,6 +55,7 @@ function showLogin(message) {
 const nav = [
   ['overview', 'nav.overview'],
   ['alerts', 'nav.alerts'],
+  ['services', 'nav.services'],
 ];
 
 function route() {
@@ -79,6 +81,7 @@ function render() {
   const onAuthLost = () => showLogin(t('login.expired'));
   if (r.name === 'station' && r.arg) current = stationView(main, r.arg, onAuthLost);
   else if (r.name === 'alerts' && me.views.alerts) current = alertsView(main, onAuthLost);
+  else if (r.name === 'services') current = servicesView(main, onAuthLost);
   else current = overviewView(main, onAuthLost);
 }
 

@@ -19,6 +19,9 @@ const stationsA = env('STATIONS_A').split('\n');
 const stationsB = env('STATIONS_B').split('\n');
 const xss = env('XSS_STATION');
 const lost = env('LOST_STATION');
+const serviceA = env('SERVICE_A');
+const serviceB = env('SERVICE_B');
+const firingStation = env('FIRING_STATION');
 const art = env('ARTIFACTS');
 const en = JSON.parse(readFileSync(new URL('../src/i18n/en.json', import.meta.url)));
 const zh = JSON.parse(readFileSync(new URL('../src/i18n/zh-CN.json', import.meta.url)));
@@ -120,7 +123,10 @@ try {
   }
   assert.deepEqual(rows.map((r) => r.name).sort(), [...stationsA].sort());
   for (const r of rows) assert.equal(r.state, r.name === lost ? 'comm_lost' : 'up', `state of ${r.name}`);
-  assert.equal(rows[0].name, lost, 'the comm-lost station is listed first');
+  assert.equal(rows[0].name, firingStation, 'the station with a firing alert is listed first');
+  assert.equal(rows[1].name, lost, 'then the comm-lost station');
+  await page.waitForSelector('#firing .alert-item');
+  assert.ok((await page.textContent('#firing')).includes(serviceA), 'the firing alert is listed on the overview');
   const pressure = await page.$$eval('#stations tr.station', (trs) => trs.map((tr) => [
     tr.querySelector('.station-link').textContent, tr.querySelector('.pressure .value')?.textContent, tr.querySelector('.pressure .unit')?.textContent]));
   assert.deepEqual(pressure.find((p) => p[0] === 'compressor-7').slice(1), ['123.4', 'bar']);
@@ -145,6 +151,19 @@ try {
   await page.waitForSelector('#charts .uplot canvas');
   await page.screenshot({ path: join(art, 'station-en.png'), fullPage: true });
 
+  step('alerts view shows the error burst as firing');
+  await page.click('a[data-nav="alerts"]');
+  await page.waitForSelector('#alerts tbody tr[data-state="firing"]');
+  assert.ok((await page.textContent('#alerts tbody tr[data-state="firing"]')).includes(serviceA));
+  await page.screenshot({ path: join(art, 'alerts-en.png'), fullPage: true });
+
+  step('services view: error rate above its threshold line');
+  await page.click('a[data-nav="services"]');
+  await page.waitForSelector('#services .service-block .uplot canvas');
+  const svcs = await page.$$eval('#services .service-block', (bs) => bs.map((b) => [b.querySelector('.service-name').textContent, b.dataset.above]));
+  assert.deepEqual(svcs, [[serviceA, '1']]);
+  await page.screenshot({ path: join(art, 'services-en.png'), fullPage: true });
+
   step('the HTML-named station page shows its name as text');
   await page.goto(url + '/#/station/' + encodeURIComponent(xss));
   await page.waitForSelector('#charts .uplot canvas');
@@ -165,8 +184,14 @@ try {
   await page.waitForTimeout(1200);
   assert.deepEqual(await untranslated(page), [], 'station view has untranslated messages');
   await page.screenshot({ path: join(art, 'station-zh-CN.png'), fullPage: true });
+  for (const v of ['alerts', 'services']) {
+    await page.click(`a[data-nav="${v}"]`);
+    await page.waitForSelector(v === 'alerts' ? '#alerts tbody tr' : '#services .service-block');
+    await page.waitForTimeout(500);
+    assert.deepEqual(await untranslated(page), [], `${v} view has untranslated messages`);
+  }
   await page.reload();
-  await page.waitForSelector('#charts .uplot canvas');
+  await page.waitForSelector('#services .service-block .uplot canvas');
   assert.equal(await page.evaluate(() => document.documentElement.lang), 'zh-CN', 'language remembered after reload');
 
   step('log out: the session is gone');
@@ -194,7 +219,16 @@ try {
   assert.equal(probe.status, 200);
   assert.deepEqual(probe.body.pressure, [], "tenant B's session gets none of tenant A's points");
   assert.deepEqual(probe.body.valves, []);
+  assert.equal(await page.$$eval('#firing .alert-item', (a) => a.length), 0, 'tenant B sees no firing alert of tenant A');
   await page.screenshot({ path: join(art, 'overview-tenant-b.png'), fullPage: true });
+  await page.click('a[data-nav="services"]');
+  await page.waitForSelector('#services .service-block');
+  assert.deepEqual(await page.$$eval('#services .service-name', (n) => n.map((x) => x.textContent)), [serviceB]);
+  await page.click('a[data-nav="alerts"]');
+  await page.waitForFunction(() => document.querySelector('#alerts thead') || document.querySelector('.status').textContent !== '');
+  await page.waitForTimeout(500);
+  const allB = (await texts(page)).join('\n');
+  assert.ok(!allB.includes(serviceA), "tenant B's alerts view shows tenant A's service");
 
   assert.deepEqual(problems, [], 'console errors, dialogs or outside requests');
   console.log('ok: all browser checks passed');

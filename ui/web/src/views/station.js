@@ -3,7 +3,7 @@
 import uPlot from 'uplot';
 import { api, APIError } from '../api.js';
 import { h, clear } from '../dom.js';
-import { t, num, time } from '../i18n.js';
+import { t, num, time, language } from '../i18n.js';
 
 const ranges = [
   [300, 'range.5m'], [3600, 'range.1h'], [21600, 'range.6h'], [86400, 'range.24h'], [604800, 'range.7d'],
@@ -77,6 +77,13 @@ export function stationView(main, station, onAuthLost) {
     clear(chartsBox);
   }
 
+  // Tick labels in the chosen language and the browser's time zone, 24 h.
+  function tickLabel(ms) {
+    const d = new Date(ms);
+    const hm = d.toLocaleTimeString(language(), { hour: '2-digit', minute: '2-digit', hour12: false });
+    return rangeS > 86400 ? d.toLocaleDateString(language(), { month: '2-digit', day: '2-digit' }) + ' ' + hm : hm;
+  }
+
   function width() { return Math.max(320, (chartsBox.clientWidth || main.clientWidth || 800) - 8); }
 
   function renderCharts(d) {
@@ -96,8 +103,8 @@ export function stationView(main, station, onAuthLost) {
         c.plot = new uPlot({
           width: width(), height: 260, ms: 1,
           scales: { x: { time: true } },
-          axes: [{}, { label: unit }],
-          series: [{}, ...series.map((s, i) => ({
+          axes: [{ values: (u, splits) => splits.map(tickLabel) }, { label: unit }],
+          series: [{ label: t('station.time'), value: (u, v) => (v == null ? '—' : time(v)) }, ...series.map((s, i) => ({
             label: s.point, stroke: palette[i % palette.length], width: 1.5, spanGaps: false,
             value: (u, v) => (v == null ? '—' : num(v) + ' ' + unit),
           }))],
