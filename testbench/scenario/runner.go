@@ -257,6 +257,13 @@ func Run(ctx context.Context, s *Scenario, opt Options) (*Report, error) {
 	runStart := time.Now()
 	if sim != nil {
 		verifier = rtusim.NewVerifier(sim.Replay)
+		lastProgress := time.Now()
+		sim.Player.Progress = func(applied, total int) {
+			if time.Since(lastProgress) >= 10*time.Second {
+				lastProgress = time.Now()
+				logf("replay: %d/%d updates applied", applied, total)
+			}
+		}
 		simCtx, simCancel := context.WithTimeout(runCtx, s.Duration)
 		wg.Add(1)
 		go func() {
