@@ -32,7 +32,9 @@ export function servicesView(main, onAuthLost) {
   }
   function tickLabel(ms) {
     const d = new Date(ms);
-    const hm = d.toLocaleTimeString(language(), { hour: '2-digit', minute: '2-digit', hour12: false });
+    const hm = d.toLocaleTimeString(language(), rangeS <= 3600
+      ? { hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false }
+      : { hour: '2-digit', minute: '2-digit', hour12: false });
     return rangeS > 86400 ? d.toLocaleDateString(language(), { month: '2-digit', day: '2-digit' }) + ' ' + hm : hm;
   }
   const width = () => Math.max(320, (box.clientWidth || main.clientWidth || 800) - 8);

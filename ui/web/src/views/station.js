@@ -11,7 +11,13 @@ const ranges = [
 const palette = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#17becf', '#8c564b', '#e377c2', '#7f7f7f', '#bcbd22'];
 const knownStatus = new Set(['open', 'closed', 'travel', 'fault']);
 
-// bands returns [from, to) index runs where pred(i) holds.
+// statusText translates the usual valve statuses; other configured names
+// are shown as they are (as text).
+function statusText(s) {
+  return knownStatus.has(s) ? t('valve.' + s) : s;
+}
+
+// runs returns [from, to) index runs where pred(i) holds.
 function runs(n, pred) {
   const out = [];
   for (let i = 0; i < n;) {
@@ -80,7 +86,9 @@ export function stationView(main, station, onAuthLost) {
   // Tick labels in the chosen language and the browser's time zone, 24 h.
   function tickLabel(ms) {
     const d = new Date(ms);
-    const hm = d.toLocaleTimeString(language(), { hour: '2-digit', minute: '2-digit', hour12: false });
+    const hm = d.toLocaleTimeString(language(), rangeS <= 3600
+      ? { hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false }
+      : { hour: '2-digit', minute: '2-digit', hour12: false });
     return rangeS > 86400 ? d.toLocaleDateString(language(), { month: '2-digit', day: '2-digit' }) + ' ' + hm : hm;
   }
 
@@ -143,7 +151,7 @@ export function stationView(main, station, onAuthLost) {
       for (const s of v.segments) {
         const seg = h('div', {
           class: 'seg ' + (knownStatus.has(s.status) ? 'vs-' + s.status : 'vs-other'),
-          title: s.status + ': ' + time(s.from_ms) + ' – ' + time(s.to_ms),
+          title: statusText(s.status) + ': ' + time(s.from_ms) + ' – ' + time(s.to_ms),
         });
         seg.style.left = ((s.from_ms - d.start_ms) / span * 100) + '%';
         seg.style.width = Math.max(0.2, (s.to_ms - s.from_ms) / span * 100) + '%';
@@ -152,7 +160,7 @@ export function stationView(main, station, onAuthLost) {
       const last = v.segments.length ? v.segments[v.segments.length - 1].status : '';
       valvesBox.append(h('div', { class: 'valve' },
         h('span', { class: 'valve-id' }, v.valve_id),
-        h('span', { class: 'valve-now' }, last),
+        h('span', { class: 'valve-now' }, statusText(last)),
         bar));
     }
   }
