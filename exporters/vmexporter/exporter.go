@@ -76,7 +76,47 @@ func newExporter(cfg *Config, set exporter.Settings) (*vmExporter, error) {
 	return e, nil
 }
 
+// walDirs holds the WAL directories in use in this process: two exporters
+// sharing one would delete each other's unpersisted segments.
+var (
+	walDirsMu sync.Mutex
+	walDirs   = map[string]bool{}
+)
+
+func claimWALDir(dir string) error {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	walDirsMu.Lock()
+	defer walDirsMu.Unlock()
+	if walDirs[abs] {
+		return fmt.Errorf("directory %q is already used by another victoriametrics exporter in this process; the storage is shared, give each exporter id the same single instance", filepath.Dir(abs))
+	}
+	walDirs[abs] = true
+	return nil
+}
+
+func releaseWALDir(dir string) {
+	abs, _ := filepath.Abs(dir)
+	walDirsMu.Lock()
+	delete(walDirs, abs)
+	walDirsMu.Unlock()
+}
+
 func (e *vmExporter) start(ctx context.Context, _ component.Host) error {
+	walDir := filepath.Join(e.cfg.Directory, "wal")
+	if err := claimWALDir(walDir); err != nil {
+		return fmt.Errorf("victoriametrics exporter: %w", err)
+	}
+	if err := e.open(ctx, walDir); err != nil {
+		releaseWALDir(walDir)
+		return err
+	}
+	return nil
+}
+
+func (e *vmExporter) open(ctx context.Context, walDir string) error {
 	st, err := vmstore.Open(vmstore.Config{
 		Path:               filepath.Join(e.cfg.Directory, "data"),
 		Retention:          e.cfg.Retention,
@@ -86,7 +126,7 @@ func (e *vmExporter) start(ctx context.Context, _ component.Host) error {
 		return fmt.Errorf("victoriametrics exporter: %w", err)
 	}
 	e.store = st
-	w, old, err := openWAL(filepath.Join(e.cfg.Directory, "wal"))
+	w, old, err := openWAL(walDir)
 	if err != nil {
 		st.Close()
 		return fmt.Errorf("victoriametrics exporter: %w", err)
@@ -237,5 +277,6 @@ func (e *vmExporter) shutdown(context.Context) error {
 	err = errors.Join(err, e.wal.Close())
 	e.store.Close()
 	e.store = nil
+	releaseWALDir(e.wal.dir)
 	return err
 }

@@ -303,3 +303,21 @@ func TestConfigValidateNamesKeys(t *testing.T) {
 		assert.Contains(t, err.Error(), k)
 	}
 }
+
+func TestTwoExportersCannotShareOneDirectory(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	set := exportertest.NewNopSettings(component.MustNewType(typeStr))
+	first, err := NewFactory().CreateMetrics(context.Background(), set, cfg)
+	require.NoError(t, err)
+	require.NoError(t, first.Start(context.Background(), componenttest.NewNopHost()))
+	second, err := NewFactory().CreateMetrics(context.Background(), set, cfg)
+	require.NoError(t, err)
+	err = second.Start(context.Background(), componenttest.NewNopHost())
+	require.ErrorContains(t, err, "already used by another victoriametrics exporter")
+	require.NoError(t, first.Shutdown(context.Background()))
+	// Released on shutdown: a restart in the same process works.
+	third, err := NewFactory().CreateMetrics(context.Background(), set, cfg)
+	require.NoError(t, err)
+	require.NoError(t, third.Start(context.Background(), componenttest.NewNopHost()))
+	require.NoError(t, third.Shutdown(context.Background()))
+}
