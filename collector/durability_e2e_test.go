@@ -9,7 +9,6 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	"go.opentelemetry.io/otel/sdk/resource"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/scadaotel/scadaotel/internal/e2e"
 )
@@ -28,29 +27,28 @@ func TestAcknowledgedTracesSurviveOutageAndCrash(t *testing.T) {
 
 	env := newApplianceEnv(t)
 	dataDir := t.TempDir()
-	app := e2e.StartCollectorArgs(t, []string{"--data-dir", dataDir}, env.health, env.vars(jaeger, dataDir)...)
+	app := e2e.StartCollectorArgs(t, []string{"--data-dir", dataDir}, env.health, env.vars(jaeger, dataDir, "127.0.0.1:1")...)
 
 	ctx := context.Background()
-	exp, err := otlptracegrpc.New(ctx, otlptracegrpc.WithEndpoint(env.grpc), otlptracegrpc.WithInsecure())
+	exp, err := otlptracegrpc.New(ctx, otlptracegrpc.WithEndpoint(env.grpc), otlptracegrpc.WithInsecure(),
+		otlptracegrpc.WithHeaders(map[string]string{"Authorization": "Bearer " + westToken}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp),
-		sdktrace.WithResource(resource.NewSchemaless(attribute.String("service.name", "dispatch-service"))))
+	res := resource.NewSchemaless(attribute.String("service.name", "dispatch-service"))
 	const n = 50
 	ids := make([]string, 0, n)
 	for i := 0; i < n; i++ {
-		_, span := tp.Tracer("durability").Start(ctx, fmt.Sprintf("dispatch-%d", i))
-		ids = append(ids, span.SpanContext().TraceID().String())
-		span.End() // WithSyncer: returns only after the appliance acknowledged
-	}
-	if err := tp.Shutdown(ctx); err != nil {
-		t.Fatalf("export while Jaeger is down must still be acknowledged: %v", err)
+		spans, id := makeSpans(res, fmt.Sprintf("dispatch-%d", i))
+		ids = append(ids, id)
+		if err := exp.ExportSpans(ctx, spans); err != nil {
+			t.Fatalf("export while Jaeger is down must still be acknowledged: %v", err)
+		}
 	}
 
 	app.Kill(t) // crash: nothing acknowledged may be lost
 	jaeger.Restart(t)
-	app = app.Restart(t, env.vars(jaeger, dataDir)...)
+	app = app.Restart(t, env.vars(jaeger, dataDir, "127.0.0.1:1")...)
 
 	for _, id := range ids {
 		e2e.Eventually(t, 60*time.Second, func() error {
@@ -59,7 +57,7 @@ func TestAcknowledgedTracesSurviveOutageAndCrash(t *testing.T) {
 					Spans []struct{} `json:"spans"`
 				} `json:"data"`
 			}
-			if err := tryGetJSON(jaeger.QueryURL+"/api/traces/"+id, &body); err != nil {
+			if err := tryGetJSON(jaeger.QueryURL+"/api/traces/"+id, &body, ""); err != nil {
 				return err
 			}
 			if len(body.Data) != 1 || len(body.Data[0].Spans) != 1 {

@@ -2,12 +2,16 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -20,88 +24,144 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/scadaotel/scadaotel/internal/e2e"
 )
 
-// applianceEnv runs the embedded default config on free ports.
+// applianceEnv runs the embedded default config on free ports, with a
+// tenants file holding two tenants.
 type applianceEnv struct {
-	grpc, http, health, metrics string
+	grpc, http, health, metrics, query, traceQuery, ui, alerts, remoteWrite string
+	tenantsFile                                                             string
 }
+
+const (
+	westToken = "west-token-3f9a1c"
+	eastToken = "east-token-77b2d0"
+)
 
 func newApplianceEnv(t *testing.T) applianceEnv {
-	return applianceEnv{grpc: e2e.FreeAddr(t), http: e2e.FreeAddr(t), health: e2e.FreeAddr(t), metrics: e2e.FreeAddr(t)}
+	a := applianceEnv{grpc: e2e.FreeAddr(t), http: e2e.FreeAddr(t), health: e2e.FreeAddr(t), metrics: e2e.FreeAddr(t),
+		query: e2e.FreeAddr(t), traceQuery: e2e.FreeAddr(t), ui: e2e.FreeAddr(t), alerts: e2e.FreeAddr(t),
+		remoteWrite: e2e.FreeAddr(t)}
+	a.tenantsFile = filepath.Join(t.TempDir(), "tenants.yaml")
+	body := "tenants:\n" +
+		"  - id: west-pipeline-01\n    token_sha256: [" + sha256Hex(westToken) + "]\n" +
+		"  - id: east-pipeline-02\n    token_sha256: [" + sha256Hex(eastToken) + "]\n"
+	if err := os.WriteFile(a.tenantsFile, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return a
 }
 
-func (a applianceEnv) vars(j *e2e.Jaeger, dataDir string) []string {
+func sha256Hex(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+func (a applianceEnv) vars(j *e2e.Jaeger, dataDir string, kafka string) []string {
 	_, metricsPort, _ := net.SplitHostPort(a.metrics)
 	return []string{
 		"SCADAOTEL_OTLP_GRPC_ENDPOINT=" + a.grpc,
 		"SCADAOTEL_OTLP_HTTP_ENDPOINT=" + a.http,
 		"SCADAOTEL_HEALTH_ENDPOINT=" + a.health,
 		"SCADAOTEL_METRICS_PORT=" + metricsPort,
+		"SCADAOTEL_QUERY_ENDPOINT=" + a.query,
+		"SCADAOTEL_TRACE_QUERY_ENDPOINT=" + a.traceQuery,
+		"SCADAOTEL_UI_ENDPOINT=" + a.ui,
+		"SCADAOTEL_ALERTS_ENDPOINT=" + a.alerts,
+		"SCADAOTEL_REMOTE_WRITE_ENDPOINT=" + a.remoteWrite,
 		"SCADAOTEL_JAEGER_OTLP_ENDPOINT=" + j.OTLPGRPC,
+		"SCADAOTEL_JAEGER_QUERY_URL=" + j.QueryURL,
+		"SCADAOTEL_KAFKA_BROKERS=" + kafka,
+		"SCADAOTEL_TENANTS_FILE=" + a.tenantsFile,
 		"SCADAOTEL_DATA_DIR=" + dataDir,
 	}
 }
 
-// TestDefaultApplianceEndToEnd starts Jaeger and the binary with its
-// embedded default config (no --config), sends traces and metrics with the
-// OpenTelemetry Go SDK over gRPC and HTTP, reads the traces back from
-// Jaeger, and checks a clean SIGTERM shutdown.
+func (a applianceEnv) listeners() []string {
+	return []string{a.grpc, a.http, a.health, a.metrics, a.query, a.traceQuery, a.ui, a.alerts, a.remoteWrite}
+}
+
+// TestDefaultApplianceEndToEnd starts Jaeger, a Kafka-protocol broker and
+// the binary with its embedded default config (no --config), sends traces
+// and metrics with the OpenTelemetry Go SDK over gRPC and HTTP as two
+// tenants, reads them back from Jaeger and through the tenant-scoped APIs,
+// and checks a clean SIGTERM shutdown.
 func TestDefaultApplianceEndToEnd(t *testing.T) {
 	jaeger := e2e.StartJaeger(t)
+	kafka, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "scada.alerts", "scada.alert-spans"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kafka.Close()
 	env := newApplianceEnv(t)
-	app := e2e.StartCollectorArgs(t, nil, env.health, env.vars(jaeger, t.TempDir())...)
+	app := e2e.StartCollectorArgs(t, nil, env.health, env.vars(jaeger, t.TempDir(), kafka.ListenAddrs()[0])...)
 
 	// Health is green.
 	var health struct {
 		Healthy bool   `json:"healthy"`
 		Status  string `json:"status"`
 	}
-	getJSON(t, app.HealthURL, &health)
+	getJSON(t, app.HealthURL, &health, "")
 	if !health.Healthy {
 		t.Fatalf("health = %+v, want healthy", health)
 	}
 
 	ctx := context.Background()
-	res := resource.NewSchemaless(attribute.String("service.name", "rtu-gateway"), attribute.String("scada.station", "PS-07"))
+	res := resource.NewSchemaless(attribute.String("service.name", "rtu-gateway"), attribute.String("scada.station", "PS-07"),
+		attribute.String("scada.tenant", "east-pipeline-02")) // spoofed: the token decides
+	bearer := func(tok string) map[string]string { return map[string]string{"Authorization": "Bearer " + tok} }
 
-	// Traces over gRPC and HTTP.
-	grpcExp, err := otlptracegrpc.New(ctx, otlptracegrpc.WithEndpoint(env.grpc), otlptracegrpc.WithInsecure())
+	// Traces: west over gRPC, east over HTTP.
+	grpcExp, err := otlptracegrpc.New(ctx, otlptracegrpc.WithEndpoint(env.grpc), otlptracegrpc.WithInsecure(),
+		otlptracegrpc.WithHeaders(bearer(westToken)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	httpExp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpoint(env.http), otlptracehttp.WithInsecure())
+	httpExp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpoint(env.http), otlptracehttp.WithInsecure(),
+		otlptracehttp.WithHeaders(bearer(eastToken)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var ids []string
 	for i, exp := range []sdktrace.SpanExporter{grpcExp, httpExp} {
-		tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp), sdktrace.WithResource(res))
-		tr := tp.Tracer("e2e")
-		_, span := tr.Start(ctx, fmt.Sprintf("read-holding-registers-%d", i), trace.WithSpanKind(trace.SpanKindServer),
-			trace.WithAttributes(attribute.Int("modbus.unit", 1)))
-		ids = append(ids, span.SpanContext().TraceID().String())
-		span.End()
-		if err := tp.Shutdown(ctx); err != nil {
+		spans, id := makeSpans(res, fmt.Sprintf("read-holding-registers-%d", i))
+		ids = append(ids, id)
+		if err := exp.ExportSpans(ctx, spans); err != nil { // returns once the appliance acknowledged
 			t.Fatalf("trace export %d: %v", i, err)
 		}
 	}
 
-	// Metrics over gRPC and HTTP.
-	mg, err := otlpmetricgrpc.New(ctx, otlpmetricgrpc.WithEndpoint(env.grpc), otlpmetricgrpc.WithInsecure())
+	// Without a token the appliance refuses.
+	anon, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpoint(env.http), otlptracehttp.WithInsecure(),
+		otlptracehttp.WithRetry(otlptracehttp.RetryConfig{Enabled: false}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	mh, err := otlpmetrichttp.New(ctx, otlpmetrichttp.WithEndpoint(env.http), otlpmetrichttp.WithInsecure())
+	spans, _ := makeSpans(res, "anonymous")
+	if err := anon.ExportSpans(ctx, spans); err == nil || !strings.Contains(err.Error(), "401") {
+		t.Fatalf("export without a token: err = %v, want a 401 refusal", err)
+	}
+
+	// Metrics: west over gRPC and HTTP.
+	mg, err := otlpmetricgrpc.New(ctx, otlpmetricgrpc.WithEndpoint(env.grpc), otlpmetricgrpc.WithInsecure(),
+		otlpmetricgrpc.WithHeaders(bearer(westToken)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, exp := range []sdkmetric.Exporter{mg, mh} {
+	mh, err := otlpmetrichttp.New(ctx, otlpmetrichttp.WithEndpoint(env.http), otlpmetrichttp.WithInsecure(),
+		otlpmetrichttp.WithHeaders(bearer(westToken)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, exp := range []sdkmetric.Exporter{mg, mh} {
 		mp := sdkmetric.NewMeterProvider(sdkmetric.WithResource(res), sdkmetric.WithReader(sdkmetric.NewPeriodicReader(exp)))
-		g, err := mp.Meter("e2e").Float64Gauge("scada.pressure")
+		g, err := mp.Meter("e2e").Float64Gauge(fmt.Sprintf("scada.e2e.pressure.%d", i))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -111,18 +171,11 @@ func TestDefaultApplianceEndToEnd(t *testing.T) {
 		}
 	}
 
-	// Both traces are readable from Jaeger's HTTP API.
+	// Both traces are in Jaeger, under the tenant the token selected.
 	for i, id := range ids {
 		e2e.Eventually(t, 20*time.Second, func() error {
-			var body struct {
-				Data []struct {
-					TraceID string `json:"traceID"`
-					Spans   []struct {
-						OperationName string `json:"operationName"`
-					} `json:"spans"`
-				} `json:"data"`
-			}
-			if err := tryGetJSON(jaeger.QueryURL+"/api/traces/"+id, &body); err != nil {
+			var body jaegerTraces
+			if err := tryGetJSON(jaeger.QueryURL+"/api/traces/"+id, &body, ""); err != nil {
 				return err
 			}
 			if len(body.Data) != 1 || len(body.Data[0].Spans) != 1 {
@@ -133,6 +186,37 @@ func TestDefaultApplianceEndToEnd(t *testing.T) {
 			}
 			return nil
 		})
+	}
+	// Through the tenant-scoped trace API: west sees its trace, and the east
+	// trace answers 404 exactly like a missing one.
+	var west jaegerTraces
+	getJSON(t, "http://"+env.traceQuery+"/api/traces/"+ids[0], &west, westToken)
+	if len(west.Data) != 1 {
+		t.Fatalf("west trace through tenant API: %+v", west)
+	}
+	if code := status(t, "http://"+env.traceQuery+"/api/traces/"+ids[1], westToken); code != http.StatusNotFound {
+		t.Fatalf("east trace for the west token: HTTP %d, want 404", code)
+	}
+
+	// Metrics through the tenant-scoped Prometheus API.
+	for i := range 2 {
+		q := url.Values{"query": {fmt.Sprintf("scada_e2e_pressure_%d", i)}}
+		e2e.Eventually(t, 20*time.Second, func() error {
+			var body promResult
+			if err := tryGetJSON("http://"+env.query+"/api/v1/query?"+q.Encode(), &body, westToken); err != nil {
+				return err
+			}
+			if len(body.Data.Result) != 1 || body.Data.Result[0].Value[1] != "42.5" ||
+				body.Data.Result[0].Metric["scada_tenant"] != "west-pipeline-01" {
+				return fmt.Errorf("query %s: %+v", q.Get("query"), body)
+			}
+			return nil
+		})
+		var east promResult
+		getJSON(t, "http://"+env.query+"/api/v1/query?"+q.Encode(), &east, eastToken)
+		if len(east.Data.Result) != 0 {
+			t.Fatalf("east token sees west series: %+v", east)
+		}
 	}
 
 	// Self-metrics are served.
@@ -146,7 +230,7 @@ func TestDefaultApplianceEndToEnd(t *testing.T) {
 	if took > 5*time.Second {
 		t.Fatalf("shutdown took %s, want < 5s", took)
 	}
-	for _, addr := range []string{env.grpc, env.http, env.health, env.metrics} {
+	for _, addr := range env.listeners() {
 		if c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond); err == nil {
 			c.Close()
 			t.Errorf("%s still accepts connections after exit", addr)
@@ -157,8 +241,56 @@ func TestDefaultApplianceEndToEnd(t *testing.T) {
 	}
 }
 
-func tryGetJSON(url string, v any) error {
-	resp, err := http.Get(url)
+// makeSpans records one ended server span and returns it with its trace id.
+func makeSpans(res *resource.Resource, name string) ([]sdktrace.ReadOnlySpan, string) {
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec), sdktrace.WithResource(res))
+	_, span := tp.Tracer("e2e").Start(context.Background(), name, trace.WithSpanKind(trace.SpanKindServer),
+		trace.WithAttributes(attribute.Int("modbus.unit", 1)))
+	span.End()
+	return rec.Ended(), span.SpanContext().TraceID().String()
+}
+
+type jaegerTraces struct {
+	Data []struct {
+		TraceID string `json:"traceID"`
+		Spans   []struct {
+			OperationName string `json:"operationName"`
+		} `json:"spans"`
+	} `json:"data"`
+}
+
+type promResult struct {
+	Status string `json:"status"`
+	Data   struct {
+		Result []struct {
+			Metric map[string]string `json:"metric"`
+			Value  [2]any            `json:"value"`
+		} `json:"result"`
+	} `json:"data"`
+}
+
+func status(t *testing.T, url, token string) int {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func tryGetJSON(url string, v any, token string) error {
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return err
 	}
@@ -169,9 +301,9 @@ func tryGetJSON(url string, v any) error {
 	return json.NewDecoder(resp.Body).Decode(v)
 }
 
-func getJSON(t *testing.T, url string, v any) {
+func getJSON(t *testing.T, url string, v any, token string) {
 	t.Helper()
-	if err := tryGetJSON(url, v); err != nil {
+	if err := tryGetJSON(url, v, token); err != nil {
 		t.Fatal(err)
 	}
 }

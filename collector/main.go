@@ -4,7 +4,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -28,6 +30,20 @@ var (
 // dataDirEnv names the directory that holds all appliance state. Configs
 // refer to it as ${env:SCADAOTEL_DATA_DIR}; --data-dir sets it.
 const dataDirEnv = "SCADAOTEL_DATA_DIR"
+
+// tenantsFileEnv names the tenants file of the default config; it defaults
+// to <data dir>/tenants.yaml, created empty (no tenants) when missing.
+const tenantsFileEnv = "SCADAOTEL_TENANTS_FILE"
+
+const emptyTenantsFile = `# scadaotel tenants, re-read while the appliance runs.
+# Add a tenant (one pipeline) with the SHA-256 of its bearer token:
+#   echo -n "$TOKEN" | scadaotel tenants hash-token
+# tenants:
+#   - id: west-pipeline-01
+#     token_sha256: [<hash>]
+#     limits: {samples_per_second: 50000, spans_per_second: 5000}
+tenants: []
+`
 
 func newCommand() *cobra.Command {
 	set := otelcol.CollectorSettings{
@@ -78,7 +94,19 @@ func prepareDataDir(flagValue string) error {
 	if err := os.MkdirAll(filepath.Join(abs, "queue"), 0o750); err != nil {
 		return fmt.Errorf("cannot create data directory %q: %w", abs, err)
 	}
-	return os.Setenv(dataDirEnv, abs)
+	if err := os.Setenv(dataDirEnv, abs); err != nil {
+		return err
+	}
+	if os.Getenv(tenantsFileEnv) != "" {
+		return nil
+	}
+	tf := filepath.Join(abs, "tenants.yaml")
+	if _, err := os.Stat(tf); errors.Is(err, fs.ErrNotExist) {
+		if err := os.WriteFile(tf, []byte(emptyTenantsFile), 0o600); err != nil {
+			return fmt.Errorf("cannot create tenants file %q: %w", tf, err)
+		}
+	}
+	return os.Setenv(tenantsFileEnv, tf)
 }
 
 func main() {
