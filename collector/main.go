@@ -71,8 +71,12 @@ func newCommand() *cobra.Command {
 	var dataDir string
 	cmd.PersistentFlags().StringVar(&dataDir, "data-dir", "",
 		"directory for all appliance state (default $"+dataDirEnv+", else ./data)")
-	cmd.PersistentPreRunE = func(*cobra.Command, []string) error {
-		return prepareDataDir(dataDir)
+	cmd.PersistentPreRunE = func(c *cobra.Command, _ []string) error {
+		switch c.Name() {
+		case "scadaotel", "validate", "print-config":
+			return prepareDataDir(dataDir)
+		}
+		return nil // components, tenants, ...: no state touched
 	}
 	return cmd
 }

@@ -30,6 +30,33 @@ wait_http() { # url what
   return 1
 }
 
+# A demo tenant on first run: a fresh token is printed once; only its hash
+# is stored (in the tenants file, which the appliance re-reads while running).
+TENANTS_FILE=${SCADAOTEL_TENANTS_FILE:-$DATA_DIR/tenants.yaml}
+export SCADAOTEL_TENANTS_FILE=$TENANTS_FILE
+demo_token=""
+if [ ! -f "$TENANTS_FILE" ]; then
+  demo_token=$(head -c 24 /dev/urandom | base64 | tr -d '/+=')
+  hash=$(printf '%s' "$demo_token" | "$BIN/scadaotel" tenants hash-token)
+  umask 077
+  cat >"$TENANTS_FILE" <<TENANTS
+# scadaotel tenants (created by make run). Add one per pipeline:
+#   echo -n "\$TOKEN" | scadaotel tenants hash-token
+tenants:
+  - id: west-pipeline-01
+    token_sha256: [$hash]
+TENANTS
+fi
+
+# Kafka for alert records: an external cluster when SCADAOTEL_KAFKA_BROKERS
+# names one, else the testbench's local Kafka-protocol broker.
+if [ -z "${SCADAOTEL_KAFKA_BROKERS:-}" ]; then
+  echo "no SCADAOTEL_KAFKA_BROKERS configured: starting the testbench's local Kafka-protocol broker on 127.0.0.1:9092"
+  "$BIN/scadaotel-testbench" kafka --port 9092 >"$DATA_DIR/kafka.log" 2>&1 &
+  pids+=($!)
+  export SCADAOTEL_KAFKA_BROKERS=127.0.0.1:9092
+fi
+
 "$BIN/jaeger" --config tools/jaeger/config.yaml >"$DATA_DIR/jaeger.log" 2>&1 &
 pids+=($!)
 wait_http http://127.0.0.1:13134/status "jaeger (log: $DATA_DIR/jaeger.log)"
@@ -46,7 +73,22 @@ scadaotel is running (data: $DATA_DIR)
   health               http://127.0.0.1:13133/status
   self-metrics         http://127.0.0.1:8888/metrics
   Jaeger query/API     http://127.0.0.1:16686/api/services
-  Jaeger OTLP (store)  127.0.0.1:14317
-Ctrl-C stops both.
+  Prometheus query API http://127.0.0.1:8428/api/v1/query   (Grafana: Prometheus data source + Authorization header)
+  remote write in      http://127.0.0.1:9201/api/v1/write
+  traces (tenant API)  http://127.0.0.1:16687/api/traces
+  alert history API    http://127.0.0.1:8089
+  operator UI          http://127.0.0.1:8080
+  Jaeger (all tenants) http://127.0.0.1:16686/api/services
+  Kafka alerts         $SCADAOTEL_KAFKA_BROKERS topic scada.alerts
+  tenants file         $TENANTS_FILE
 MSG
+if [ -n "$demo_token" ]; then
+  cat <<MSG
+
+Demo tenant west-pipeline-01 created. Its token (shown once, only its hash is stored):
+  $demo_token
+Send with:  Authorization: Bearer <token>
+MSG
+fi
+echo "Ctrl-C stops everything."
 wait -n "${pids[@]}"
