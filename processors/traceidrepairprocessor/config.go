@@ -65,8 +65,9 @@ type HoldConfig struct {
 	// Wait is how long a fragment without a candidate is held for its
 	// original to arrive. 0 disables holding.
 	Wait time.Duration `mapstructure:"wait"`
-	// MaxSpans bounds the spans held over all tenants; a fragment that does
-	// not fit is released at once.
+	// MaxSpans bounds the spans held over all tenants. A batch whose
+	// candidates do not fit is refused with a retryable error; a batch that
+	// could not fit even in an empty hold is decided at once instead.
 	MaxSpans int `mapstructure:"max_spans"`
 }
 

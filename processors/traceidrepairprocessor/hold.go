@@ -2,46 +2,88 @@ package traceidrepairprocessor
 
 import (
 	"context"
-	"go.opentelemetry.io/otel/metric"
+	"errors"
+	"fmt"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
-	"go.uber.org/zap"
+	"go.opentelemetry.io/otel/metric"
 
 	"github.com/scadaotel/scadaotel/tenants"
 )
 
+// Holding and acknowledgement
+//
+// A held fragment is made of parts, one per ConsumeTraces call that brought
+// spans of it. Each such call waits (a waiter) until every fragment it holds
+// spans of is released, then passes its whole batch on in one call to the
+// next consumer and returns that consumer's result to its caller. So a span
+// is acknowledged to the sender only once the next consumer took it, and a
+// refusal reaches the sender, which retries. A call whose context ends while
+// it waits withdraws its parts (they are never passed on) and returns an
+// error, so the sender's retry is the only copy.
+
+// errHoldFull refuses a batch when its candidates do not fit in
+// hold.max_spans now but will once other holds end. Not permanent: the
+// receiver tells the sender to retry.
+var errHoldFull = errors.New("traceidrepair: hold.max_spans reached: spans held for late originals fill the bound; retry later")
+
+// holdMargin is how much longer than hold.wait a call waits for the sweeper
+// before it releases its fragments itself.
+const holdMargin = time.Second
+
 // heldFragment is a fragment without a candidate yet, waiting up to
-// hold.wait for its original. It keeps its resources (and so its tenant).
+// hold.wait for its original.
 type heldFragment struct {
 	st       *tenantState
 	id       pcommon.TraceID
 	clues    clues
 	hasRoot  bool
-	td       ptrace.Traces
+	parts    []*heldPart
 	spans    int
 	deadline time.Time
 	done     bool
 }
 
-// released is a finished held fragment to send on, under its tenant.
-type released struct {
-	tenant string
-	td     ptrace.Traces
+// heldPart is the spans one ConsumeTraces call brought to a held fragment,
+// with their resources and scopes (and so their tenant).
+type heldPart struct {
+	h        *heldFragment
+	w        *waiter
+	td       ptrace.Traces
+	spans    int
+	released bool // decided and handed back to w (or withdrawn)
+}
+
+// waiter is a ConsumeTraces call waiting for the fragments it holds spans of.
+type waiter struct {
+	parts   []*heldPart
+	pending int           // parts not yet released (guarded by p.mu)
+	done    chan struct{} // closed when pending drops to 0
+}
+
+// room reports whether g's spans fit in hold.max_spans. When they do not
+// now but would once other calls' holds end, the batch is refused
+// (p.refuse); when they never could, the caller decides g at once.
+func (p *traceProcessor) room(g *group) bool {
+	if p.heldSpans+g.spans <= p.cfg.Hold.MaxSpans {
+		return true
+	}
+	if p.callHeld+g.spans <= p.cfg.Hold.MaxSpans {
+		p.refuse = true
+	}
+	return false
 }
 
 // hold starts holding g when holding is on and g fits in hold.max_spans.
-func (p *traceProcessor) hold(g *group, _ uint32) *heldFragment {
-	if p.cfg.Hold.Wait <= 0 || p.closed {
-		return nil
-	}
-	if p.heldSpans+g.spans > p.cfg.Hold.MaxSpans {
+func (p *traceProcessor) hold(g *group) *heldFragment {
+	if p.cfg.Hold.Wait <= 0 || p.closed || !p.room(g) {
 		return nil
 	}
 	st := g.st
 	h := &heldFragment{st: st, id: g.id, clues: g.clues, hasRoot: g.d.hasRoot,
-		td: ptrace.NewTraces(), deadline: time.Now().Add(p.cfg.Hold.Wait)}
+		deadline: time.Now().Add(p.cfg.Hold.Wait)}
 	st.heldByID[g.id] = h
 	for i := 0; i < h.clues.nh; i++ {
 		st.waitHalf[h.clues.halves[i]] = append(st.waitHalf[h.clues.halves[i]], h)
@@ -60,15 +102,33 @@ func (p *traceProcessor) hold(g *group, _ uint32) *heldFragment {
 	}
 	p.queue = append(p.queue, h)
 	p.tel.held.Add(context.Background(), 1, st.attrs)
+	p.join(g, h)
 	return h
 }
 
+// join makes g's spans a part of held fragment h that the current call waits for.
+func (p *traceProcessor) join(g *group, h *heldFragment) {
+	w := p.cur
+	if w == nil {
+		w = &waiter{done: make(chan struct{})}
+		p.cur = w
+	}
+	part := &heldPart{h: h, w: w, td: ptrace.NewTraces(), spans: g.spans}
+	h.parts = append(h.parts, part)
+	h.spans += g.spans
+	w.parts = append(w.parts, part)
+	w.pending++
+	p.heldSpans += g.spans
+	p.callHeld += g.spans
+	p.tel.heldSpans.Add(context.Background(), int64(g.spans), h.st.attrs)
+	g.state, g.held, g.part = gJoinHeld, h, part
+}
+
 // moveToHeld moves span (of resource rs, scope ss at indexes i, j of the
-// batch) into its group's held fragment.
+// batch) into its group's held part.
 func (p *traceProcessor) moveToHeld(g *group, rs ptrace.ResourceSpans, ss ptrace.ScopeSpans, i, j int, span ptrace.Span) {
-	h := g.held
 	if g.curRS != i {
-		g.destRS = h.td.ResourceSpans().AppendEmpty()
+		g.destRS = g.part.td.ResourceSpans().AppendEmpty()
 		rs.Resource().CopyTo(g.destRS.Resource())
 		g.destRS.SetSchemaUrl(rs.SchemaUrl())
 		g.curRS, g.curSS = i, -1
@@ -81,15 +141,12 @@ func (p *traceProcessor) moveToHeld(g *group, rs ptrace.ResourceSpans, ss ptrace
 	}
 	span.MoveTo(g.destSS.Spans().AppendEmpty())
 	if span.ParentSpanID().IsEmpty() {
-		h.hasRoot = true
+		g.held.hasRoot = true
 	}
-	h.spans++
-	p.heldSpans++
-	p.tel.heldSpans.Add(context.Background(), 1, h.st.attrs)
 }
 
-// finish ends holding h with result res and returns its data, decided.
-func (p *traceProcessor) finish(h *heldFragment, res int, now uint32) (released, decision) {
+// unhold removes h from the tenant's wait lists and the hold bound.
+func (p *traceProcessor) unhold(h *heldFragment) {
 	st := h.st
 	h.done = true
 	delete(st.heldByID, h.id)
@@ -103,29 +160,79 @@ func (p *traceProcessor) finish(h *heldFragment, res int, now uint32) (released,
 		unwait(st.waitCorr, h.clues.corrs[i], h)
 	}
 	p.heldSpans -= h.spans
-	p.tel.heldSpans.Add(context.Background(), -int64(h.spans), st.attrs)
+	if h.spans != 0 {
+		p.tel.heldSpans.Add(context.Background(), -int64(h.spans), st.attrs)
+	}
+}
+
+// finish ends holding h with result res, decides every part and hands each
+// back to the call that brought it.
+func (p *traceProcessor) finish(h *heldFragment, res int, now uint32) decision {
+	st := h.st
+	p.unhold(h)
 	if res == resNone {
 		res = resUnmatched
 	}
 	d := decision{hasRoot: h.hasRoot}
 	p.decide(st, &d, h.id, res, p.cands, now)
 	var repaired int64
-	rss := h.td.ResourceSpans()
-	for i := 0; i < rss.Len(); i++ {
-		sss := rss.At(i).ScopeSpans()
-		for j := 0; j < sss.Len(); j++ {
-			spans := sss.At(j).Spans()
-			for k := 0; k < spans.Len(); k++ {
-				if p.applySpan(spans.At(k), &d) {
-					repaired++
+	for _, part := range h.parts {
+		rss := part.td.ResourceSpans()
+		for i := 0; i < rss.Len(); i++ {
+			sss := rss.At(i).ScopeSpans()
+			for j := 0; j < sss.Len(); j++ {
+				spans := sss.At(j).Spans()
+				for k := 0; k < spans.Len(); k++ {
+					if p.applySpan(spans.At(k), &d) {
+						repaired++
+					}
 				}
 			}
 		}
+		part.released = true
+		part.w.pending--
+		if part.w.pending == 0 {
+			close(part.w.done)
+		}
 	}
+	h.parts = nil
 	if repaired > 0 {
 		p.tel.repairedSpans.Add(context.Background(), repaired, st.attrs)
 	}
-	return released{tenant: st.tenant, td: h.td}, d
+	return d
+}
+
+// release resolves h one last time and finishes it.
+func (p *traceProcessor) release(h *heldFragment) {
+	hi, lo := halves(h.id)
+	var res int
+	res, p.cands = h.st.resolve(&h.clues, hi, lo, p.cands)
+	p.finish(h, res, p.now())
+}
+
+// withdraw takes w's parts that are still held out of their fragments; they
+// will never be passed on. A fragment left without parts stops being held.
+func (p *traceProcessor) withdraw(w *waiter) {
+	for _, part := range w.parts {
+		if part.released {
+			continue
+		}
+		part.released = true
+		h := part.h
+		for i, x := range h.parts {
+			if x == part {
+				h.parts = append(h.parts[:i], h.parts[i+1:]...)
+				break
+			}
+		}
+		h.spans -= part.spans
+		p.heldSpans -= part.spans
+		p.tel.heldSpans.Add(context.Background(), -int64(part.spans), h.st.attrs)
+		if len(h.parts) == 0 {
+			p.unhold(h)
+		}
+	}
+	w.pending = 0
 }
 
 func unwait(m map[uint64][]*heldFragment, k uint64, h *heldFragment) {
@@ -145,9 +252,7 @@ func unwait(m map[uint64][]*heldFragment, k uint64, h *heldFragment) {
 
 // releaseDue finishes held fragments whose wait is over (all of them when
 // all is set), resolving them one last time.
-func (p *traceProcessor) releaseDue(now time.Time, all bool) []released {
-	var out []released
-	idxNow := p.now()
+func (p *traceProcessor) releaseDue(now time.Time, all bool) {
 	for len(p.queue) > 0 {
 		h := p.queue[0]
 		if !h.done && !all && h.deadline.After(now) {
@@ -155,32 +260,100 @@ func (p *traceProcessor) releaseDue(now time.Time, all bool) []released {
 		}
 		p.queue[0] = nil
 		p.queue = p.queue[1:]
-		if h.done {
-			continue
+		if !h.done {
+			p.release(h)
 		}
-		hi, lo := halves(h.id)
-		var res int
-		res, p.cands = h.st.resolve(&h.clues, hi, lo, p.cands)
-		r, _ := p.finish(h, res, idxNow)
-		out = append(out, r)
 	}
 	if len(p.queue) == 0 {
 		p.queue = nil
 	}
-	return out
 }
 
-// emit sends released fragments on, each under its own tenant.
-func (p *traceProcessor) emit(ctx context.Context, out []released) {
-	for _, r := range out {
-		if r.td.SpanCount() == 0 {
-			continue
+// wait blocks until every fragment w holds spans of is released. When ctx
+// ends first, w's parts are withdrawn and the error says so. When the
+// sweeper has not released them within hold.wait plus a margin, or when
+// ctx's deadline comes before the hold ends, w releases them itself (in the
+// latter case a fifth of the time left, at most holdMargin, before the
+// deadline, so that the batch can still be passed on and answered: a
+// sender whose timeout equals hold.wait would otherwise give up on every
+// unmatched fragment and retry it forever).
+func (p *traceProcessor) wait(ctx context.Context, w *waiter) error {
+	limit := p.cfg.Hold.Wait + holdMargin
+	if dl, ok := ctx.Deadline(); ok {
+		left := time.Until(dl)
+		if l := left - min(left/5, holdMargin); l < limit {
+			limit = max(l, 0)
 		}
-		n := r.td.SpanCount()
-		if err := p.next.ConsumeTraces(tenants.NewContext(ctx, r.tenant), r.td); err != nil {
-			p.tel.releaseFailed.Add(context.Background(), int64(n), metric.WithAttributeSet(tenantAttrs(r.tenant)))
-			p.logger.Warn("next consumer refused released spans", zap.String("tenant", r.tenant),
-				zap.Int("spans", n), zap.Error(err))
+	}
+	timer := time.NewTimer(limit)
+	defer timer.Stop()
+	select {
+	case <-w.done:
+		return nil
+	case <-ctx.Done():
+		p.mu.Lock()
+		p.withdraw(w)
+		p.mu.Unlock()
+		return fmt.Errorf("traceidrepair: request ended while its spans were held for a late original (not passed on): %w", context.Cause(ctx))
+	case <-timer.C:
+		p.mu.Lock()
+		for _, part := range w.parts {
+			if !part.released && !part.h.done {
+				p.release(part.h)
+			}
+		}
+		p.mu.Unlock()
+		<-w.done
+		return nil
+	}
+}
+
+// merge moves w's released parts back into td and returns their span count.
+func (w *waiter) merge(td ptrace.Traces) int {
+	n := 0
+	for _, part := range w.parts {
+		n += part.spans
+		part.td.ResourceSpans().MoveAndAppendTo(td.ResourceSpans())
+	}
+	return n
+}
+
+// releaseContext is the context a batch with released spans goes on
+// under: the caller's, which already carries its tenant when it was
+// authenticated; otherwise, when the batch is one tenant's, that tenant
+// (tenants.NewContext) as when held data was re-emitted.
+func releaseContext(ctx context.Context, td ptrace.Traces) context.Context {
+	if tenants.FromContext(ctx) != "" {
+		return ctx
+	}
+	rss := td.ResourceSpans()
+	if rss.Len() == 0 {
+		return ctx
+	}
+	tenant := tenants.FromResource(rss.At(0).Resource())
+	if tenant == "" {
+		return ctx
+	}
+	for i := 1; i < rss.Len(); i++ {
+		if tenants.FromResource(rss.At(i).Resource()) != tenant {
+			return ctx
+		}
+	}
+	return tenants.NewContext(ctx, tenant)
+}
+
+// countRefused counts td's spans per tenant as refused.
+func (p *traceProcessor) countRefused(td ptrace.Traces) {
+	rss := td.ResourceSpans()
+	for i := 0; i < rss.Len(); i++ {
+		n := 0
+		sss := rss.At(i).ScopeSpans()
+		for j := 0; j < sss.Len(); j++ {
+			n += sss.At(j).Spans().Len()
+		}
+		if n > 0 {
+			p.tel.refused.Add(context.Background(), int64(n),
+				metric.WithAttributeSet(tenantAttrs(tenants.FromResource(rss.At(i).Resource()))))
 		}
 	}
 }
@@ -193,7 +366,7 @@ func (p *traceProcessor) sweep() {
 	for {
 		p.mu.Lock()
 		now := time.Now()
-		out := p.releaseDue(now, false)
+		p.releaseDue(now, false)
 		next := time.Duration(-1)
 		for len(p.queue) > 0 && p.queue[0].done {
 			p.queue[0] = nil
@@ -203,7 +376,6 @@ func (p *traceProcessor) sweep() {
 			next = p.queue[0].deadline.Sub(now)
 		}
 		p.mu.Unlock()
-		p.emit(context.Background(), out)
 		if next >= 0 {
 			timer.Reset(next)
 		} else {

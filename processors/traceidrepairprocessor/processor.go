@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/hex"
+	"fmt"
 	"hash/maphash"
 	"sync"
 	"time"
@@ -56,6 +57,13 @@ type traceProcessor struct {
 	queue     []*heldFragment
 	heldSpans int
 	closed    bool
+	// The current call (guarded by mu): its waiter, the spans it holds, and
+	// whether it is refused because the hold is full.
+	cur      *waiter
+	callHeld int
+	refuse   bool
+	// Calls waiting for held spans or passing released ones on.
+	waiting sync.WaitGroup
 
 	wake chan struct{}
 	stop chan struct{}
@@ -102,8 +110,10 @@ func (p *traceProcessor) Start(context.Context, component.Host) error {
 	return nil
 }
 
-// Shutdown stops the timer and releases everything held: repaired when its
-// original has arrived, otherwise unmatched.
+// Shutdown stops the timer and releases everything held (repaired when its
+// original has arrived, otherwise unmatched), then waits until the calls
+// that brought the held spans have passed them on to the next consumer and
+// returned its result to their senders.
 func (p *traceProcessor) Shutdown(ctx context.Context) error {
 	if p.stop != nil {
 		close(p.stop)
@@ -112,10 +122,19 @@ func (p *traceProcessor) Shutdown(ctx context.Context) error {
 	}
 	p.mu.Lock()
 	p.closed = true
-	out := p.releaseDue(time.Time{}, true)
+	p.releaseDue(time.Time{}, true)
 	p.mu.Unlock()
-	p.emit(ctx, out)
-	return nil
+	passed := make(chan struct{})
+	go func() {
+		p.waiting.Wait()
+		close(passed)
+	}()
+	select {
+	case <-passed:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("traceidrepair: shutdown ended before released held spans were passed on: %w", ctx.Err())
+	}
 }
 
 // now is the index clock: seconds since the processor was created.
@@ -211,6 +230,7 @@ type group struct {
 	spans int
 	d     decision
 	held  *heldFragment
+	part  *heldPart
 	// Where this group's held spans go in the held fragment's data.
 	curRS, curSS int
 	destRS       ptrace.ResourceSpans
@@ -242,22 +262,50 @@ func (p *traceProcessor) newGroup(st *tenantState, id pcommon.TraceID) *group {
 	return g
 }
 
+// ConsumeTraces repairs td and passes it on. When some of its spans are
+// held for a late original, the call waits until they are released (at most
+// hold.wait, plus a margin) and then passes the whole batch on in one call,
+// so that the caller acknowledges nothing before the next consumer took it
+// and gets the next consumer's error.
 func (p *traceProcessor) ConsumeTraces(ctx context.Context, td ptrace.Traces) error {
 	p.mu.Lock()
-	out := p.process(td)
-	p.mu.Unlock()
-	var err error
-	if td.ResourceSpans().Len() > 0 {
-		err = p.next.ConsumeTraces(ctx, td)
+	p.process(td)
+	w, refused := p.cur, p.refuse
+	p.cur, p.refuse = nil, false
+	if refused {
+		if w != nil {
+			p.withdraw(w)
+			w.merge(td)
+		}
+		p.mu.Unlock()
+		p.countRefused(td)
+		return errHoldFull
 	}
-	// Fragments this batch's originals completed go after the originals.
-	p.emit(context.Background(), out)
+	if w != nil {
+		p.waiting.Add(1)
+	}
+	p.mu.Unlock()
+	if w == nil {
+		if td.ResourceSpans().Len() == 0 {
+			return nil
+		}
+		return p.next.ConsumeTraces(ctx, td)
+	}
+	defer p.waiting.Done()
+	if err := p.wait(ctx, w); err != nil {
+		return err
+	}
+	held := w.merge(td)
+	err := p.next.ConsumeTraces(releaseContext(ctx, td), td)
+	if err != nil {
+		p.tel.releaseFailed.Add(context.Background(), int64(held), w.parts[0].h.st.attrs)
+	}
 	return err
 }
 
-// process repairs td in place (held spans are moved out of it) and returns
-// held fragments that were completed by this batch.
-func (p *traceProcessor) process(td ptrace.Traces) []released {
+// process repairs td in place; spans to hold are moved out of it into parts
+// of held fragments that p.cur waits for.
+func (p *traceProcessor) process(td ptrace.Traces) {
 	now := p.now()
 	rss := td.ResourceSpans()
 	var last *group
@@ -266,6 +314,7 @@ func (p *traceProcessor) process(td ptrace.Traces) []released {
 	clear(p.groups)
 	zeroHalf := p.cfg.Carriers.ZeroHalf
 	p.batch++
+	p.callHeld = 0
 	var cutoff uint32
 	if now > p.window {
 		cutoff = now - p.window
@@ -357,13 +406,12 @@ func (p *traceProcessor) process(td ptrace.Traces) []released {
 		}
 	}
 	if len(p.order) == 0 {
-		return nil
+		return
 	}
 
 	// Classify, and index every trace with a full id as an original.
 	p.fired = p.fired[:0]
 	work := false
-	var out []released
 	for _, g := range p.order {
 		st := g.st
 		hi, lo := halves(g.id)
@@ -373,14 +421,13 @@ func (p *traceProcessor) process(td ptrace.Traces) []released {
 			// a held full id go on: the hold may be an intact trace whose
 			// consumer arrived first, and these may be what it waits for.
 			work = true
-			if p.heldSpans+g.spans <= p.cfg.Hold.MaxSpans {
-				g.state, g.held = gJoinHeld, h
-			} else {
-				// No room to hold more of it: decide the fragment now.
+			if p.room(g) {
+				p.join(g, h)
+			} else if !p.refuse {
+				// It can never fit: decide the fragment now.
 				var res int
 				res, p.cands = st.resolve(&h.clues, hi, lo, p.cands)
-				r, d := p.finish(h, res, now)
-				out = append(out, r)
+				d := p.finish(h, res, now)
 				g.state, g.d = gMapped, d
 				g.d.hasRoot = g.d.hasRoot || h.hasRoot
 			}
@@ -414,15 +461,21 @@ func (p *traceProcessor) process(td ptrace.Traces) []released {
 				if p.cands[0].producer == 0 && g.d.hasRoot {
 					// The original is known but not yet the producer to hang
 					// the root under: wait for it (bounded by hold.wait).
-					if h := p.hold(g, now); h != nil {
-						g.state, g.held = gJoinHeld, h
+					if p.hold(g) != nil {
+						continue
+					}
+					if p.refuse {
+						g.state = gNormal
 						continue
 					}
 				}
 				p.decide(g.st, &g.d, g.id, res, p.cands, now)
 			case resNone:
-				if h := p.hold(g, now); h != nil {
-					g.state, g.held = gJoinHeld, h
+				if p.hold(g) != nil {
+					continue
+				}
+				if p.refuse {
+					g.state = gNormal
 					continue
 				}
 				p.decide(g.st, &g.d, g.id, resUnmatched, nil, now)
@@ -443,14 +496,12 @@ func (p *traceProcessor) process(td ptrace.Traces) []released {
 		if res == resNone || (res == resRepaired && p.cands[0].producer == 0 && h.hasRoot) {
 			continue // keep waiting (for the original, or for its producer span)
 		}
-		r, _ := p.finish(h, res, now)
-		out = append(out, r)
+		p.finish(h, res, now)
 	}
 	p.flushEvictions()
 	for _, g := range p.order {
 		p.pool = append(p.pool, g)
 	}
-	return out
 }
 
 // index records g's trace as an original, with its producers, and notes

@@ -3,6 +3,7 @@ package traceidrepairprocessor
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 
@@ -83,10 +84,24 @@ func runGroundTruth(t *testing.T, cfg mqbridge.Config) (*truthChecker, *mqbridge
 	require.NoError(t, err)
 	checker := &truthChecker{truth: gen.Truth(), legacy: map[int]int{}}
 	h.p.next = checker
+	// Each batch is its own request, as a receiver serves them: a call
+	// holding a fragment blocks until the fragment is released, while later
+	// batches (which may bring its original) go on. synctest.Wait lets each
+	// call run until it returns or blocks, so delivery order is kept.
+	var calls sync.WaitGroup
+	var failed atomic.Int64
 	require.NoError(t, gen.Run(func(b mqbridge.Batch) error {
-		return h.p.ConsumeTraces(context.Background(), b.Traces)
+		calls.Go(func() {
+			if err := h.p.ConsumeTraces(context.Background(), b.Traces); err != nil {
+				failed.Add(1)
+			}
+		})
+		synctest.Wait()
+		return nil
 	}))
 	require.NoError(t, h.p.Shutdown(context.Background()))
+	calls.Wait()
+	assert.Zero(t, failed.Load(), "no call failed")
 	truth := gen.Truth()
 	require.Len(t, truth.Requests, cfg.Requests)
 	spans := 0

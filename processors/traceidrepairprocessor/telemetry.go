@@ -21,6 +21,7 @@ type telemetry struct {
 	heldSpans     metric.Int64UpDownCounter
 	evicted       metric.Int64Counter
 	releaseFailed metric.Int64Counter
+	refused       metric.Int64Counter
 }
 
 func newTelemetry(set component.TelemetrySettings) (*telemetry, error) {
@@ -38,7 +39,8 @@ func newTelemetry(set component.TelemetrySettings) (*telemetry, error) {
 		{&t.unmatched, "traceidrepair.unmatched", "Fragments for which no original was found within the wait.", "{fragments}"},
 		{&t.held, "traceidrepair.held", "Fragments held to wait for a late original.", "{fragments}"},
 		{&t.evicted, "traceidrepair.evicted", "Index entries removed before their window ended (reason=capacity) or at its end (reason=expired), by index.", "{entries}"},
-		{&t.releaseFailed, "traceidrepair.release.failed", "Held spans the next consumer refused when they were released.", "{spans}"},
+		{&t.releaseFailed, "traceidrepair.release.failed", "Held spans the next consumer refused when they were released (the refusal is returned to the sender).", "{spans}"},
+		{&t.refused, "traceidrepair.refused", "Spans refused with a retryable error because hold.max_spans was reached.", "{spans}"},
 	}
 	for _, c := range counters {
 		if *c.dst, err = m.Int64Counter(c.name, metric.WithDescription(c.desc), metric.WithUnit(c.unit)); err != nil {
