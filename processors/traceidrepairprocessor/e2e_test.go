@@ -135,3 +135,77 @@ func checkJaegerTrace(queryURL string, r mqbridge.Request) error {
 	}
 	return nil
 }
+
+// TestEndToEndKillDuringHold: a request whose fragment is held is not
+// answered while it is held; when the appliance is killed (SIGKILL) during
+// the hold, the sender gets an error (nothing was acknowledged), and its
+// retry after a restart ends up repaired in Jaeger, once.
+func TestEndToEndKillDuringHold(t *testing.T) {
+	jaeger := e2e.StartJaeger(t)
+	health, grpcAddr := e2e.FreeAddr(t), e2e.FreeAddr(t)
+	cfg := strings.Replace(fmt.Sprintf(e2eConfig, health, grpcAddr, jaeger.OTLPGRPC), "hold: {wait: 2s}", "hold: {wait: 30s}", 1)
+	app := e2e.StartCollector(t, cfg)
+
+	cc, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	require.NoError(t, err)
+	defer cc.Close()
+	client := ptraceotlp.NewGRPCClient(cc)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	frag := func() ptraceotlp.ExportRequest {
+		return ptraceotlp.NewExportRequestFromTraces(fragment(tenantA, "0000000000000000"+origLo, "", nil))
+	}
+	answered := make(chan error, 1)
+	go func() {
+		_, err := client.Export(ctx, frag())
+		answered <- err
+	}()
+	select {
+	case err := <-answered:
+		t.Fatalf("the held request was answered before its fragment was released: %v", err)
+	case <-time.After(2 * time.Second):
+	}
+	app.Kill(t)
+	select {
+	case err := <-answered:
+		require.Error(t, err, "a request held when the appliance died must not be acknowledged")
+	case <-time.After(20 * time.Second):
+		t.Fatal("the held request was not answered after the kill")
+	}
+
+	// The sender retries after the restart; the original arrives too.
+	app = app.Restart(t)
+	_, err = client.Export(ctx, ptraceotlp.NewExportRequestFromTraces(original(tenantA)))
+	require.NoError(t, err)
+	_, err = client.Export(ctx, frag())
+	require.NoError(t, err)
+	e2e.Eventually(t, 30*time.Second, func() error {
+		resp, err := http.Get(jaeger.QueryURL + "/api/traces/" + origID)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		var body jaegerTraces
+		if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+			return err
+		}
+		if len(body.Data) != 1 || len(body.Data[0].Spans) != 4 {
+			return fmt.Errorf("trace %s: want 1 trace of 4 spans, got %+v", origID, body.Data)
+		}
+		for _, s := range body.Data[0].Spans {
+			if s.SpanID != "cccccccccccccccc" {
+				continue
+			}
+			for _, ref := range s.References {
+				if ref.RefType == "CHILD_OF" && ref.SpanID == bridgeID {
+					return nil
+				}
+			}
+			return fmt.Errorf("fragment root not under the bridge span: %+v", s.References)
+		}
+		return fmt.Errorf("fragment root missing")
+	})
+	code, _ := app.Stop(t)
+	require.Equal(t, 0, code, "clean shutdown")
+}
