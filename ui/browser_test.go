@@ -136,7 +136,8 @@ func TestBrowser(t *testing.T) {
 	a2 := startRTU(t, 567, 0)  // the XSS-named station: 56.7 bar, closed
 	a3 := startRTU(t, 890, 2)  // meter-3: stopped below -> comm lost
 	b1 := startRTU(t, 420, 1)  // tenant B's valve-yard-2
-	health, uiAddr, otlpAddr, alertsAddr := e2e.FreeAddr(t), e2e.FreeAddr(t), e2e.FreeAddr(t), e2e.FreeAddr(t)
+	health, uiAddr, otlpAddr, alertsAddr, traceAddr := e2e.FreeAddr(t), e2e.FreeAddr(t), e2e.FreeAddr(t), e2e.FreeAddr(t), e2e.FreeAddr(t)
+	jaeger := e2e.StartJaeger(t)
 	stationJSON, _ := json.Marshal(xss)
 	cfg := fmt.Sprintf(`
 extensions:
@@ -149,9 +150,12 @@ extensions:
       - {id: %[4]s, token_sha256: [%[5]s]}
   scada_ui:
     endpoint: %[6]s
-    trace_query_endpoint: ""
+    trace_query_endpoint: http://%[15]s
     alerts_endpoint: http://%[14]s
     stale_after: 5s
+  tenant_trace_query:
+    endpoint: %[15]s
+    jaeger_endpoint: %[16]s
 receivers:
   otlp:
     protocols:
@@ -181,18 +185,22 @@ connectors:
     http: {endpoint: %[14]s, auth: {authenticator: tenantauth}}
 exporters:
   victoriametrics: {}
-  debug: {verbosity: basic}
+  otlp_http/jaeger: {endpoint: "http://%[17]s", tls: {insecure: true}}
 service:
-  extensions: [healthcheckv2, tenantauth, scada_ui]
+  extensions: [healthcheckv2, tenantauth, tenant_trace_query, scada_ui]
   telemetry: {metrics: {level: none}}
   pipelines:
     metrics: {receivers: [scada], processors: [memory_limiter], exporters: [victoriametrics]}
     traces: {receivers: [otlp], processors: [memory_limiter, tenantstamp], exporters: [errorfanout]}
-    traces/store: {receivers: [errorfanout], exporters: [debug]}
+    traces/store: {receivers: [errorfanout], exporters: [otlp_http/jaeger]}
     metrics/ratio: {receivers: [errorfanout], exporters: [victoriametrics]}
-`, health, tenantA, sha(tokenA), tenantB, sha(tokenB), uiAddr, a1.addr, a2.addr, a3.addr, b1.addr, stationJSON, lostName, otlpAddr, alertsAddr)
+`, health, tenantA, sha(tokenA), tenantB, sha(tokenB), uiAddr, a1.addr, a2.addr, a3.addr, b1.addr, stationJSON, lostName, otlpAddr, alertsAddr, traceAddr, jaeger.QueryURL, jaeger.OTLPHTTP)
 	col := e2e.StartCollector(t, cfg)
 	base := "http://" + uiAddr
+
+	// One trace of tenant A across an MQ bridge: a span named like a
+	// script, and a legacy-side span marked repaired with its original id.
+	e2e.Eventually(t, 20*time.Second, func() error { return sendRepairedTrace(t, otlpAddr, tokenA) })
 
 	// Traffic: tenant A's plc-gateway at compressor-7 in an error burst
 	// (50 % errors), tenant B's historian-sync healthy, every 500 ms.
@@ -293,8 +301,12 @@ service:
 		var sd servicesDetail
 		err = json.NewDecoder(resp.Body).Decode(&sd)
 		resp.Body.Close()
-		if err != nil || len(sd.Services) != 1 || !sd.Services[0].Above {
-			return fmt.Errorf("services: %v %+v", err, sd.Services)
+		if err != nil || len(sd.Services) == 0 || sd.Services[0].Service != "plc-gateway" || !sd.Services[0].Above {
+			var names []string
+			for _, sv := range sd.Services {
+				names = append(names, fmt.Sprintf("%s above=%v", sv.Service, sv.Above))
+			}
+			return fmt.Errorf("services: %v %v", err, names)
 		}
 		return nil
 	})
@@ -314,6 +326,7 @@ service:
 			"STATIONS_A="+strings.Join([]string{"compressor-7", xss, lostName}, "\n"),
 			"STATIONS_B=valve-yard-2",
 			"XSS_STATION="+xss, "LOST_STATION="+lostName,
+			"SCRIPT_SPAN="+scriptSpan, "REPAIRED_TRACE="+repairedTrace, "ORIGINAL_ID="+originalID,
 			"SERVICE_A=plc-gateway", "SERVICE_B=historian-sync", "FIRING_STATION=compressor-7",
 			"ARTIFACTS="+art,
 		)
@@ -390,4 +403,48 @@ func sendSpans(ctx context.Context, t *testing.T, addr, token, service, station 
 	if resp.StatusCode != http.StatusOK && ctx.Err() == nil {
 		t.Errorf("OTLP export for %s: HTTP %d", service, resp.StatusCode)
 	}
+}
+
+const (
+	scriptSpan    = "<script>window.__xss=1;alert(1)</script>"
+	repairedTrace = "4bf92f3577b34da6a3ce929d0e0e4736"
+	originalID    = "0000000000000000a3ce929d0e0e4736"
+)
+
+// sendRepairedTrace posts one trace of two services: plc-gateway's
+// mq-publish and a script-named child, and cobol-batch's legacy span that
+// the repair step re-linked (scada.traceid.repair=repaired and the
+// original, truncated id).
+func sendRepairedTrace(t *testing.T, addr, token string) error {
+	type kv = map[string]any
+	now := time.Now()
+	ns := func(d time.Duration) string { return fmt.Sprint(now.Add(d).UnixNano()) }
+	str := func(k, v string) kv { return kv{"key": k, "value": kv{"stringValue": v}} }
+	rs := func(service string, spans ...kv) kv {
+		return kv{"resource": kv{"attributes": []kv{str("service.name", service), str("scada.station", "compressor-7")}},
+			"scopeSpans": []kv{{"scope": kv{"name": "ui-test"}, "spans": spans}}}
+	}
+	body, _ := json.Marshal(kv{"resourceSpans": []kv{
+		rs("plc-gateway",
+			kv{"traceId": repairedTrace, "spanId": "1000000000000001", "name": "mq-publish", "kind": 4,
+				"startTimeUnixNano": ns(-50 * time.Millisecond), "endTimeUnixNano": ns(-40 * time.Millisecond), "status": kv{"code": 1}},
+			kv{"traceId": repairedTrace, "spanId": "1000000000000002", "parentSpanId": "1000000000000001", "name": scriptSpan, "kind": 1,
+				"startTimeUnixNano": ns(-48 * time.Millisecond), "endTimeUnixNano": ns(-45 * time.Millisecond), "status": kv{"code": 1}}),
+		rs("cobol-batch",
+			kv{"traceId": repairedTrace, "spanId": "2000000000000001", "parentSpanId": "1000000000000001", "name": "BATCH-POST", "kind": 5,
+				"startTimeUnixNano": ns(-30 * time.Millisecond), "endTimeUnixNano": ns(-5 * time.Millisecond), "status": kv{"code": 1},
+				"attributes": []kv{str("scada.traceid.repair", "repaired"), str("scada.traceid.original", originalID)}}),
+	}})
+	req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/v1/traces", strings.NewReader(string(body)))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("OTLP export: HTTP %d", resp.StatusCode)
+	}
+	return nil
 }

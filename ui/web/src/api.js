@@ -28,5 +28,8 @@ export const api = {
   overview: () => call('GET', '/ui/api/overview'),
   station: (station, rangeS) => call('GET', '/ui/api/station?' + new URLSearchParams({ station, range: String(rangeS) })),
   services: (rangeS) => call('GET', '/ui/api/services?' + new URLSearchParams({ range: String(rangeS) })),
+  traceServices: () => call('GET', '/ui/api/traces/services'),
+  traceSearch: (q) => call('GET', '/ui/api/traces/search?' + new URLSearchParams(q)),
+  trace: (id) => call('GET', '/ui/api/traces/trace/' + encodeURIComponent(id)),
   alerts: () => call('GET', '/ui/api/alerts'),
 };

@@ -7,6 +7,7 @@ import { overviewView } from './views/overview.js';
 import { stationView } from './views/station.js';
 import { alertsView } from './views/alerts.js';
 import { servicesView } from './views/services.js';
+import { tracesView, traceView } from './views/traces.js';
 
 const root = document.getElementById('app');
 let me = null;
@@ -56,6 +57,7 @@ const nav = [
   ['overview', 'nav.overview'],
   ['alerts', 'nav.alerts'],
   ['services', 'nav.services'],
+  ['traces', 'nav.traces'],
 ];
 
 function route() {
@@ -72,8 +74,8 @@ function render() {
   const header = h('header', {},
     h('span', { class: 'brand' }, t('app.title')),
     h('nav', {}, nav
-      .filter(([n]) => n !== 'alerts' || me.views.alerts)
-      .map(([n, key]) => h('a', { href: '#/' + n, class: r.name === n ? 'on' : '', 'data-nav': n }, t(key)))),
+      .filter(([n]) => (n !== 'alerts' || me.views.alerts) && (n !== 'traces' || me.views.traces))
+      .map(([n, key]) => h('a', { href: '#/' + n, class: r.name === n || (n === 'traces' && r.name === 'trace') ? 'on' : '', 'data-nav': n }, t(key)))),
     h('span', { class: 'tenant', title: t('header.tenant') }, t('header.tenant'), ': ', h('b', { id: 'tenant' }, me.tenant)),
     langSwitch(),
     h('button', { type: 'button', id: 'logout', onclick: logout }, t('header.logout')));
@@ -82,6 +84,8 @@ function render() {
   if (r.name === 'station' && r.arg) current = stationView(main, r.arg, onAuthLost);
   else if (r.name === 'alerts' && me.views.alerts) current = alertsView(main, onAuthLost);
   else if (r.name === 'services') current = servicesView(main, onAuthLost);
+  else if (r.name === 'traces' && me.views.traces) current = tracesView(main, onAuthLost);
+  else if (r.name === 'trace' && r.arg && me.views.traces) current = traceView(main, r.arg, onAuthLost);
   else current = overviewView(main, onAuthLost);
 }
 

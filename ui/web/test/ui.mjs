@@ -22,6 +22,9 @@ const lost = env('LOST_STATION');
 const serviceA = env('SERVICE_A');
 const serviceB = env('SERVICE_B');
 const firingStation = env('FIRING_STATION');
+const scriptSpan = env('SCRIPT_SPAN');
+const repairedTrace = env('REPAIRED_TRACE');
+const originalID = env('ORIGINAL_ID');
 const art = env('ARTIFACTS');
 const en = JSON.parse(readFileSync(new URL('../src/i18n/en.json', import.meta.url)));
 const zh = JSON.parse(readFileSync(new URL('../src/i18n/zh-CN.json', import.meta.url)));
@@ -42,7 +45,7 @@ const ctx = await chromium.launchPersistentContext(profile, {
 function watch(page, name) {
   page.on('console', (m) => {
     if (m.type() !== 'error') return;
-    if (expectRefusal && m.text().startsWith('Failed to load resource: the server responded with a status of 401')) return;
+    if (expectRefusal && /^Failed to load resource: the server responded with a status of 40[14]/.test(m.text())) return;
     problems.push(`${name}: console error: ${m.text()} at ${m.location().url}`);
   });
   page.on('pageerror', (e) => problems.push(`${name}: page error: ${e.message}`));
@@ -161,8 +164,40 @@ try {
   await page.click('a[data-nav="services"]');
   await page.waitForSelector('#services .service-block .uplot canvas');
   const svcs = await page.$$eval('#services .service-block', (bs) => bs.map((b) => [b.querySelector('.service-name').textContent, b.dataset.above]));
-  assert.deepEqual(svcs, [[serviceA, '1']]);
+  assert.deepEqual(svcs[0], [serviceA, '1'], 'the service above its threshold comes first');
+  assert.deepEqual(svcs.slice(1), [['cobol-batch', '0']]);
   await page.screenshot({ path: join(art, 'services-en.png'), fullPage: true });
+
+  step('traces: search repaired only, waterfall marks the repaired hop, script-named span is text');
+  await page.click('a[data-nav="traces"]');
+  let found = false;
+  for (let i = 0; i < 30 && !found; i++) {
+    await page.goto(url + '/#/overview');
+    await page.goto(url + '/#/traces');
+    await page.waitForFunction(() => document.querySelector('#traces-status').textContent !== '' && !document.querySelector('#traces-status').textContent.includes('…'));
+    const opts = await page.$$eval('#trace-service option', (os) => os.map((o) => o.value));
+    if (opts.includes('cobol-batch')) found = true; else await page.waitForTimeout(1000);
+  }
+  assert.ok(found, 'cobol-batch never appeared in the trace services');
+  await page.selectOption('#trace-service', 'cobol-batch');
+  await page.check('#trace-repaired');
+  await page.click('#trace-submit');
+  await page.waitForSelector('#traces tr.trace-row');
+  assert.equal(await page.textContent('#traces tr.trace-row td.mono'), repairedTrace);
+  await page.screenshot({ path: join(art, 'traces-en.png'), fullPage: true });
+  await page.click('#traces tr.trace-row a.trace-link');
+  await page.waitForSelector('#waterfall .span-row');
+  assert.equal(await page.$$eval('#waterfall .span-row', (r) => r.length), 3);
+  assert.ok((await page.$$eval('#waterfall .span-name', (n) => n.map((x) => x.textContent))).includes(scriptSpan));
+  assert.equal(await page.evaluate(() => window.__xss), undefined, 'the script-named span ran');
+  assert.ok((await page.textContent('#waterfall .span-row[data-repair="repaired"] .original')).includes(originalID));
+  await page.screenshot({ path: join(art, 'trace-en.png'), fullPage: true });
+
+  step("an alert's trace id opens its waterfall");
+  await page.click('a[data-nav="alerts"]');
+  await page.waitForSelector('#alerts a.alert-trace');
+  await page.click('#alerts a.alert-trace');
+  await page.waitForSelector('#waterfall .span-row .bar.err', { timeout: 15000 });
 
   step('the HTML-named station page shows its name as text');
   await page.goto(url + '/#/station/' + encodeURIComponent(xss));
@@ -184,14 +219,14 @@ try {
   await page.waitForTimeout(1200);
   assert.deepEqual(await untranslated(page), [], 'station view has untranslated messages');
   await page.screenshot({ path: join(art, 'station-zh-CN.png'), fullPage: true });
-  for (const v of ['alerts', 'services']) {
+  for (const v of ['alerts', 'services', 'traces']) {
     await page.click(`a[data-nav="${v}"]`);
-    await page.waitForSelector(v === 'alerts' ? '#alerts tbody tr' : '#services .service-block');
+    await page.waitForSelector({ alerts: '#alerts tbody tr', services: '#services .service-block', traces: '#traces tr.trace-row' }[v]);
     await page.waitForTimeout(500);
     assert.deepEqual(await untranslated(page), [], `${v} view has untranslated messages`);
   }
   await page.reload();
-  await page.waitForSelector('#services .service-block .uplot canvas');
+  await page.waitForSelector('#trace-search');
   assert.equal(await page.evaluate(() => document.documentElement.lang), 'zh-CN', 'language remembered after reload');
 
   step('log out: the session is gone');
@@ -229,6 +264,14 @@ try {
   await page.waitForTimeout(500);
   const allB = (await texts(page)).join('\n');
   assert.ok(!allB.includes(serviceA), "tenant B's alerts view shows tenant A's service");
+  await page.click('a[data-nav="traces"]');
+  await page.waitForFunction(() => document.querySelector('#traces-status').textContent !== '' && !document.querySelector('#traces-status').textContent.includes('…'));
+  const optsB = await page.$$eval('#trace-service option', (os) => os.map((o) => o.value));
+  assert.ok(!optsB.includes(serviceA) && !optsB.includes('cobol-batch'), `tenant B sees tenant A's trace services: ${optsB}`);
+  expectRefusal = true;
+  const probeTrace = await page.evaluate(async (id) => (await fetch('/ui/api/traces/trace/' + id)).status, repairedTrace);
+  expectRefusal = false;
+  assert.equal(probeTrace, 404, "tenant B can open tenant A's trace");
 
   assert.deepEqual(problems, [], 'console errors, dialogs or outside requests');
   console.log('ok: all browser checks passed');
