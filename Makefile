@@ -17,7 +17,7 @@ JAEGER_LDFLAGS := -X github.com/jaegertracing/jaeger/internal/version.latestVers
 GOTESTFLAGS ?=
 TEST_TIMEOUT ?= 18m
 
-.PHONY: all build build-appliance build-testbench run test test-unit test-e2e cross lint bench soak clean
+.PHONY: all build build-appliance build-testbench ui-assets test-deps run test cross lint bench soak clean
 
 all: build
 
@@ -40,10 +40,25 @@ $(BIN)/jaeger: tools/jaeger/go.mod tools/jaeger/go.sum
 run: build
 	DATA_DIR="$(DATA_DIR)" BIN="$(BIN)" ./scripts/run.sh
 
+# The UI's assets are committed (ui/dist), so a build needs no node; this
+# rebuilds them from ui/web/src with the locked npm packages.
+ui-assets:
+	ui/web/build.sh
+
+# Debian packages and locked npm packages the tests use (idempotent).
+test-deps:
+	./scripts/install-test-deps.sh
+
+# Packages whose tests also run under the race detector (in-process,
+# concurrent code; -short keeps the long property runs out of it).
+RACE_PKGS := ./tenants/... ./processors/... ./connectors/... ./testbench/mqbridge/... ./internal/vmstore/...
+
 # Unit and end-to-end tests. End-to-end tests use the binaries built here.
-test: build
+test: build test-deps
 	SCADAOTEL_BIN=$(BIN)/scadaotel JAEGER_BIN=$(BIN)/jaeger TESTBENCH_BIN=$(BIN)/scadaotel-testbench \
 		$(GO) test -timeout $(TEST_TIMEOUT) $(GOTESTFLAGS) ./...
+	SCADAOTEL_BIN=$(BIN)/scadaotel JAEGER_BIN=$(BIN)/jaeger TESTBENCH_BIN=$(BIN)/scadaotel-testbench \
+		$(GO) test -race -short -skip 'EndToEnd|Isolation|Reload|Flood|ApplianceConfigSnippet' -timeout $(TEST_TIMEOUT) $(RACE_PKGS)
 
 cross:
 	@mkdir -p $(DIST)

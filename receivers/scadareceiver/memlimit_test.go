@@ -29,6 +29,9 @@ func TestReceiverBehindRealMemoryLimiter(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = ml.Shutdown(context.Background()) }()
+	// The limiter refuses only after its first check of the heap; a poll
+	// before that passes. Let a few check intervals go by first.
+	time.Sleep(100 * time.Millisecond)
 
 	sim := startSim(t)
 	cfg := testConfig(t, map[string]any{
