@@ -53,12 +53,13 @@ test-deps:
 # concurrent code; -short keeps the long property runs out of it).
 RACE_PKGS := ./tenants/... ./processors/... ./connectors/... ./testbench/mqbridge/... ./internal/vmstore/...
 
-# Unit and end-to-end tests. End-to-end tests use the binaries built here.
+# Unit and end-to-end tests, never from the test cache (-count=1): the
+# end-to-end tests run the binaries built here and real peer processes.
 test: build test-deps
 	SCADAOTEL_BIN=$(BIN)/scadaotel JAEGER_BIN=$(BIN)/jaeger TESTBENCH_BIN=$(BIN)/scadaotel-testbench \
-		$(GO) test -timeout $(TEST_TIMEOUT) $(GOTESTFLAGS) ./...
+		$(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(GOTESTFLAGS) ./...
 	SCADAOTEL_BIN=$(BIN)/scadaotel JAEGER_BIN=$(BIN)/jaeger TESTBENCH_BIN=$(BIN)/scadaotel-testbench \
-		$(GO) test -race -short -skip 'EndToEnd|Isolation|Reload|Flood|ApplianceConfigSnippet' -timeout $(TEST_TIMEOUT) $(RACE_PKGS)
+		$(GO) test -count=1 -race -short -skip 'EndToEnd|Isolation|Reload|Flood|ApplianceConfigSnippet' -timeout $(TEST_TIMEOUT) $(RACE_PKGS)
 
 cross:
 	@mkdir -p $(DIST)
