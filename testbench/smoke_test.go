@@ -32,29 +32,29 @@ func testbenchBinary(t *testing.T, root string) string {
 	return p
 }
 
-// TestSmokeScenario runs `scadaotel-testbench run --scenario
-// testbench/scenarios/smoke.yaml` against the real scadaotel and Jaeger
-// binaries: it must exit 0 within 2 minutes, and the checks whose parts
-// exist must have passed (never "not built" for parts that are there).
-func TestSmokeScenario(t *testing.T) {
+// runScenario runs `scadaotel-testbench run --scenario
+// testbench/scenarios/<file>` against the real scadaotel and Jaeger binaries
+// within budget and returns its report, the checks' statuses and the output.
+func runScenario(t *testing.T, file string, budget time.Duration) (*scenario.Report, map[string]string, string) {
+	t.Helper()
 	root := e2e.RepoRoot(t)
 	app := e2e.Binary(t)
 	jaeger := e2e.JaegerBinary(t)
 	tb := testbenchBinary(t, root)
 	out := t.TempDir()
 
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), budget)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, tb, "run", "--scenario", filepath.Join(root, "testbench", "scenarios", "smoke.yaml"), "--out", out)
+	cmd := exec.CommandContext(ctx, tb, "run", "--scenario", filepath.Join(root, "testbench", "scenarios", file), "--out", out)
 	cmd.Env = append(os.Environ(), "SCADAOTEL_BIN="+app, "JAEGER_BIN="+jaeger)
 	start := time.Now()
 	output, err := cmd.CombinedOutput()
 	took := time.Since(start)
 	if err != nil {
-		t.Fatalf("smoke scenario failed after %v: %v\n%s", took, err, output)
+		t.Fatalf("%s failed after %v: %v\n%s", file, took, err, output)
 	}
-	if took > 2*time.Minute {
-		t.Errorf("smoke took %v, budget 2m", took)
+	if took > budget {
+		t.Errorf("%s took %v, budget %v", file, took, budget)
 	}
 	b, err := os.ReadFile(filepath.Join(out, "report.json"))
 	if err != nil {
@@ -71,15 +71,34 @@ func TestSmokeScenario(t *testing.T) {
 	for _, c := range rep.Checks {
 		status[c.Name] = c.Status
 	}
+	for name, st := range status {
+		if st != scenario.StatusPass && st != scenario.StatusFail && st != scenario.StatusNotBuilt && st != scenario.StatusNotRun {
+			t.Errorf("check %s has unknown status %q", name, st)
+		}
+	}
+	t.Logf("%s took %v; report:\n%s", file, took, rep.Markdown())
+	return &rep, status, string(output)
+}
+
+func components(rep *scenario.Report) map[string]bool {
+	has := map[string]bool{}
+	for _, c := range rep.Components {
+		has[c] = true
+	}
+	return has
+}
+
+// TestSmokeScenario runs smoke.yaml: it must exit 0 within 2 minutes, and
+// the checks whose parts exist must have passed (never "not built" for
+// parts that are there).
+func TestSmokeScenario(t *testing.T) {
+	rep, status, output := runScenario(t, "smoke.yaml", 2*time.Minute)
 	for _, name := range []string{"appliance_healthy", "rtu_readback", "traffic_sent", "traces_stored"} {
 		if status[name] != scenario.StatusPass {
 			t.Errorf("check %s: %q, want pass\n%s", name, status[name], output)
 		}
 	}
-	has := map[string]bool{}
-	for _, c := range rep.Components {
-		has[c] = true
-	}
+	has := components(rep)
 	if has["processors/traceidrepair"] && status["trace_repair"] != scenario.StatusPass {
 		t.Errorf("traceidrepair is built but trace_repair is %q", status["trace_repair"])
 	}
@@ -90,10 +109,44 @@ func TestSmokeScenario(t *testing.T) {
 			}
 		}
 	}
-	for name, st := range status {
-		if st != scenario.StatusPass && st != scenario.StatusFail && st != scenario.StatusNotBuilt && st != scenario.StatusNotRun {
-			t.Errorf("check %s has unknown status %q", name, st)
+}
+
+// TestErrorBurstScenario runs error-burst.yaml: a 20 % burst on one service
+// of one tenant must give exactly one firing record on Kafka within
+// window + 2 s, one resolved record, none for any other key, and the firing
+// record's trace ids must be readable in Jaeger.
+func TestErrorBurstScenario(t *testing.T) {
+	rep, status, output := runScenario(t, "error-burst.yaml", 90*time.Second)
+	for _, name := range []string{"appliance_healthy", "traffic_sent", "traces_stored", "trace_repair", "burst_alert"} {
+		if status[name] != scenario.StatusPass {
+			t.Errorf("check %s: %q, want pass\n%s", name, status[name], output)
 		}
 	}
-	t.Logf("smoke took %v; report:\n%s", took, rep.Markdown())
+	for _, c := range rep.Checks {
+		if c.Name != "burst_alert" {
+			continue
+		}
+		d, _ := c.Metrics["west-pipeline-01/dispatch-service alert_delay_s"].(float64)
+		if d <= 0 || d > 7 {
+			t.Errorf("burst start -> firing on Kafka %.3f s, want (0, 7] s", d)
+		}
+		if n, _ := c.Metrics["other_keys_alerted"].(float64); n != 0 {
+			t.Errorf("%v keys without a burst alerted", n)
+		}
+		if n, _ := c.Metrics["alert_trace_ids_in_jaeger"].(float64); n == 0 {
+			t.Error("no trace id of the firing record was read from Jaeger")
+		}
+	}
+}
+
+// TestTenantsScenario runs tenants.yaml: write, trace-read and metric-read
+// isolation probes between two tenants must all come back refused or empty,
+// after positive controls.
+func TestTenantsScenario(t *testing.T) {
+	_, status, output := runScenario(t, "tenants.yaml", 90*time.Second)
+	for _, name := range []string{"appliance_healthy", "traffic_sent", "samples_stored", "tenant_isolation", "tenant_isolation_traces", "tenant_isolation_writes"} {
+		if status[name] != scenario.StatusPass {
+			t.Errorf("check %s: %q, want pass\n%s", name, status[name], output)
+		}
+	}
 }

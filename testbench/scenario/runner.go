@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"text/template"
@@ -46,6 +47,7 @@ type TemplateData struct {
 	Kafka          string // broker bootstrap address
 	Topic          string
 	QueryAddr      string // a free address for the query API
+	TraceQueryAddr string // a free address for tenant_trace_query
 	MetricsPort    string
 	Scada          string // the scada receiver's config body (YAML)
 	Tenants        []traffic.TenantConfig
@@ -106,12 +108,24 @@ func Run(ctx context.Context, s *Scenario, opt Options) (*Report, error) {
 			rep.Components = append(rep.Components, c)
 		}
 	}
+	var lacks []string
+	for _, c := range s.Requires {
+		if !comps[c] {
+			lacks = append(lacks, c)
+		}
+	}
+	if len(lacks) > 0 {
+		rep.add(Check{Name: "scenario_components", Status: StatusNotBuilt, Detail: "appliance lacks " + strings.Join(lacks, ", ") + ", which this scenario needs"})
+		rep.Finished = time.Now()
+		rep.Seconds = rep.Finished.Sub(rep.Started).Seconds()
+		return rep, nil
+	}
 	dataDir := filepath.Join(opt.OutDir, "data")
 	if err := os.MkdirAll(dataDir, 0o755); err != nil {
 		return nil, err
 	}
 	d := TemplateData{DataDir: dataDir, components: comps, Topic: s.Kafka.Topic}
-	for _, p := range []*string{&d.Health, &d.OTLPGRPC, &d.OTLPHTTP, &d.QueryAddr} {
+	for _, p := range []*string{&d.Health, &d.OTLPGRPC, &d.OTLPHTTP, &d.QueryAddr, &d.TraceQueryAddr} {
 		if *p, err = freeAddr(); err != nil {
 			return nil, err
 		}
@@ -361,6 +375,10 @@ func Run(ctx context.Context, s *Scenario, opt Options) (*Report, error) {
 	} else {
 		rep.add(Check{Name: "tenant_isolation", Status: StatusNotRun, Detail: "needs the query API wired (scada -> victoriametrics, prometheus_query, tenantauth)"})
 	}
+	if s.Traffic != nil && s.Jaeger.Enabled && terr == nil {
+		rep.add(traceIsolationCheck(ctx, s, d, cfg.String(), tres))
+		rep.add(writeIsolationCheck(ctx, s, d, cfg.String()))
+	}
 	rep.Appliance = usage.stop()
 	rep.Finished = time.Now()
 	rep.Seconds = rep.Finished.Sub(rep.Started).Seconds()
@@ -549,6 +567,7 @@ func repairCheck(ctx context.Context, s *Scenario, d TemplateData, cfg string, t
 	}
 	tp, fp, fn := 0, 0, 0
 	checked := 0
+	perDamage := map[string][2]int{} // damage -> legacy spans found, missed
 	for i, r := range tres.Requests {
 		if r.Damage == "intact" || r.Damage == "lost" || checked >= 4*s.Checks.TraceSample {
 			continue
@@ -569,8 +588,10 @@ func repairCheck(ctx context.Context, s *Scenario, d TemplateData, cfg string, t
 		for _, sp := range r.LegacySpans {
 			if present[sp] {
 				tp++
+				perDamage[r.Damage] = [2]int{perDamage[r.Damage][0] + 1, perDamage[r.Damage][1]}
 			} else {
 				fn++
+				perDamage[r.Damage] = [2]int{perDamage[r.Damage][0], perDamage[r.Damage][1] + 1}
 			}
 		}
 	}
@@ -582,53 +603,22 @@ func repairCheck(ctx context.Context, s *Scenario, d TemplateData, cfg string, t
 		recall = float64(tp) / float64(tp+fn)
 	}
 	ok := checked > 0 && precision >= s.Checks.MinRepairPrecision && recall >= s.Checks.MinRepairRecall
-	return Check{Name: "trace_repair", Status: statusOf(ok), Metrics: map[string]any{"precision": precision, "recall": recall,
-		"requests_checked": checked, "true_repairs": tp, "false_repairs": fp, "missed": fn},
-		Detail: fmt.Sprintf("precision %.3f (need %.2f), recall %.3f (need %.2f) over %d damaged requests", precision,
-			s.Checks.MinRepairPrecision, recall, s.Checks.MinRepairRecall, checked)}
-}
-
-// alertCheck measures error-burst start -> first firing alert per tenant.
-func alertCheck(ctx context.Context, s *Scenario, d TemplateData, cfg string, consumer *alertconsumer.Consumer, tres *traffic.Result) Check {
-	bursts := false
-	for _, t := range tres.Tenants {
-		bursts = bursts || len(t.BurstStarts) > 0
+	metrics := map[string]any{"precision": precision, "recall": recall,
+		"requests_checked": checked, "true_repairs": tp, "false_repairs": fp, "missed": fn}
+	var names []string
+	for dm := range perDamage {
+		names = append(names, dm)
 	}
-	if !bursts {
-		return Check{Name: "burst_alert", Status: StatusNotRun, Detail: "no error bursts in the scenario"}
+	sort.Strings(names)
+	var per []string
+	for _, dm := range names {
+		c := perDamage[dm]
+		metrics["recall_"+dm] = float64(c[0]) / float64(c[0]+c[1])
+		per = append(per, fmt.Sprintf("%s %d/%d", dm, c[0], c[0]+c[1]))
 	}
-	if !d.Has("kafka_alerts") || !d.Has("errorfanout") {
-		return Check{Name: "burst_alert", Status: StatusNotBuilt, Detail: "appliance lacks the errorfanout connector or the kafka_alerts exporter"}
-	}
-	if consumer == nil {
-		return Check{Name: "burst_alert", Status: StatusNotRun, Detail: "kafka disabled in the scenario"}
-	}
-	if !strings.Contains(cfg, "kafka_alerts") {
-		return Check{Name: "burst_alert", Status: StatusNotRun, Detail: "the scenario's appliance config does not use the kafka_alerts exporter"}
-	}
-	metrics := map[string]any{}
-	ok := true
-	var parts []string
-	for tenant, t := range tres.Tenants {
-		if len(t.BurstStarts) == 0 {
-			continue
-		}
-		start := t.BurstStarts[0]
-		wctx, cancel := context.WithDeadline(ctx, start.Add(s.Checks.MaxAlertDelay))
-		r, found := consumer.WaitFor(wctx, func(r alertconsumer.Record) bool {
-			return r.Alert != nil && r.Alert.Tenant == tenant && r.Alert.State == "firing"
-		})
-		cancel()
-		if !found {
-			ok = false
-			parts = append(parts, fmt.Sprintf("%s: no firing alert within %v", tenant, s.Checks.MaxAlertDelay))
-			continue
-		}
-		delay := r.ReceivedAt.Sub(start)
-		metrics[tenant+"_alert_delay_s"] = delay.Seconds()
-		parts = append(parts, fmt.Sprintf("%s: alert %v after burst start", tenant, delay.Round(time.Millisecond)))
-	}
-	return Check{Name: "burst_alert", Status: statusOf(ok), Metrics: metrics, Detail: strings.Join(parts, "; ")}
+	return Check{Name: "trace_repair", Status: statusOf(ok), Metrics: metrics,
+		Detail: fmt.Sprintf("precision %.3f (need %.2f), recall %.3f (need %.2f) over %d damaged requests; legacy spans under the original id per damage: %s", precision,
+			s.Checks.MinRepairPrecision, recall, s.Checks.MinRepairRecall, checked, strings.Join(per, ", "))}
 }
 
 func indent(n int, s string) string {

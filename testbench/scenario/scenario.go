@@ -19,17 +19,21 @@ import (
 
 // Scenario is one scenario file.
 type Scenario struct {
-	Name        string          `yaml:"name"`
-	Description string          `yaml:"description"`
-	Timeout     time.Duration   `yaml:"timeout"`  // whole run, default 5m
-	Duration    time.Duration   `yaml:"duration"` // replay and traffic, default 20s
-	Appliance   Appliance       `yaml:"appliance"`
-	Jaeger      Toggle          `yaml:"jaeger"`
-	Kafka       KafkaConfig     `yaml:"kafka"`
-	RTUs        *rtusim.Config  `yaml:"rtus"`
-	Readback    ReadbackConfig  `yaml:"readback"`
-	Traffic     *traffic.Config `yaml:"traffic"`
-	Checks      Checks          `yaml:"checks"`
+	Name        string        `yaml:"name"`
+	Description string        `yaml:"description"`
+	Timeout     time.Duration `yaml:"timeout"`  // whole run, default 5m
+	Duration    time.Duration `yaml:"duration"` // replay and traffic, default 20s
+	Appliance   Appliance     `yaml:"appliance"`
+	// Requires lists component types the scenario's appliance config uses
+	// unconditionally; a binary lacking one gets a report whose only check
+	// is "not built".
+	Requires []string        `yaml:"requires"`
+	Jaeger   Toggle          `yaml:"jaeger"`
+	Kafka    KafkaConfig     `yaml:"kafka"`
+	RTUs     *rtusim.Config  `yaml:"rtus"`
+	Readback ReadbackConfig  `yaml:"readback"`
+	Traffic  *traffic.Config `yaml:"traffic"`
+	Checks   Checks          `yaml:"checks"`
 
 	// Dir is the directory of the scenario file; Root the repository root
 	// that relative data paths are resolved against.
@@ -83,6 +87,11 @@ type Checks struct {
 	MinRepairRecall    float64 `yaml:"min_repair_recall"`
 	// MaxAlertDelay bounds error-burst start -> alert on Kafka.
 	MaxAlertDelay time.Duration `yaml:"max_alert_delay"`
+	// AlertResolveWait, when set, makes burst_alert also wait (after the
+	// traffic ended) up to this long for each burst key's resolved record,
+	// then require exactly one firing and one resolved record per burst key
+	// and none for any other key.
+	AlertResolveWait time.Duration `yaml:"alert_resolve_wait"`
 	// MinSamplesRatio is the fraction of expected samples (run time / poll
 	// interval) every pressure and valve point must have stored (default 0.9).
 	MinSamplesRatio float64 `yaml:"min_samples_ratio"`
