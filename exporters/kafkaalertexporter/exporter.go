@@ -285,6 +285,7 @@ func (e *alertExporter) deliverLocked(ctx context.Context, recs []*Record) error
 	}
 	e.setInFlight(pending, oldest)
 	defer e.setInFlight(0, time.Time{})
+	savedEarly := false
 	for i, r := range all {
 		k := r.dedupKey()
 		if _, done := e.sent[k]; done {
@@ -307,6 +308,14 @@ func (e *alertExporter) deliverLocked(ctx context.Context, recs []*Record) error
 			if err == nil {
 				break
 			}
+			if !savedEarly {
+				// Kafka is unreachable: save the unsent records as the head
+				// now, not only at a clean shutdown. After a crash the queue
+				// puts this (unacknowledged) request back at its tail, behind
+				// later alerts; the head goes out first instead and the late
+				// copy is skipped as already sent.
+				savedEarly = e.saveHeadEarlyLocked(ctx, all[i:])
+			}
 			select {
 			case <-e.stopCh:
 				return e.saveHeadLocked(ctx, all[i:], err)
@@ -323,7 +332,7 @@ func (e *alertExporter) deliverLocked(ctx context.Context, recs []*Record) error
 		e.setInFlight(pending, r.eventTime)
 		e.logger.Debug("alert record sent", zap.String("alert_id", r.AlertID), zap.String("state", r.State), zap.String("topic", msg.Topic))
 	}
-	if len(e.carry) > 0 {
+	if len(e.carry) > 0 || savedEarly {
 		e.carry = nil
 		if e.head != nil {
 			if err := e.head.Delete(ctx, headKey); err != nil {
@@ -359,6 +368,30 @@ func (e *alertExporter) saveHeadLocked(ctx context.Context, rest []*Record, send
 	e.carry = nil
 	e.logger.Info("Kafka unreachable at shutdown: unsent alert records saved, they go out first after the restart", zap.Int("records", len(saved)))
 	return errStopped
+}
+
+// saveHeadEarlyLocked stores rest durably as the head while delivery goes
+// on (it is cleared once they are sent); it reports whether it did.
+func (e *alertExporter) saveHeadEarlyLocked(ctx context.Context, rest []*Record) bool {
+	if e.head == nil {
+		return false
+	}
+	saved := make([]savedRecord, 0, len(rest))
+	for _, r := range rest {
+		if _, done := e.sent[r.dedupKey()]; !done {
+			saved = append(saved, savedRecord{Record: *r, EventTime: r.eventTime})
+		}
+	}
+	b, err := json.Marshal(saved)
+	if err == nil {
+		err = e.head.Set(ctx, headKey, b)
+	}
+	if err != nil {
+		e.logger.Error("cannot save the alert records waiting for Kafka; after a crash they may go out behind later ones", zap.Error(err))
+		return false
+	}
+	e.logger.Info("Kafka unreachable: alert records waiting for it saved as the head", zap.Int("records", len(saved)))
+	return true
 }
 
 func (e *alertExporter) setInFlight(n int64, oldest time.Time) {
