@@ -155,14 +155,19 @@ func toMetrics(wr *prompb.WriteRequest, tenant string) (pmetric.Metrics, int) {
 		m.SetName(name)
 		dps := m.SetEmptyGauge().DataPoints()
 		dps.EnsureCapacity(len(ts.Samples))
+		// The series' labels are built once; every sample gets a copy
+		// (one exact-size allocation, no per-label key lookup or growth).
+		attrs := pcommon.NewMap()
+		attrs.EnsureCapacity(len(ts.Labels))
+		for _, l := range ts.Labels {
+			if l.Name == "__name__" || l.Name == tenants.MetricLabel {
+				continue
+			}
+			attrs.PutStr(l.Name, l.Value)
+		}
 		for _, s := range ts.Samples {
 			dp := dps.AppendEmpty()
-			for _, l := range ts.Labels {
-				if l.Name == "__name__" || l.Name == tenants.MetricLabel {
-					continue
-				}
-				dp.Attributes().PutStr(l.Name, l.Value)
-			}
+			attrs.CopyTo(dp.Attributes())
 			dp.SetTimestamp(pcommon.Timestamp(s.Timestamp * 1e6))
 			if math.Float64bits(s.Value) == staleNaNBits {
 				dp.SetFlags(pmetric.DefaultDataPointFlags.WithNoRecordedValue(true))
