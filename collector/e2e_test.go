@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -30,6 +28,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/scadaotel/scadaotel/internal/e2e"
+	"github.com/scadaotel/scadaotel/tenants"
 )
 
 // applianceEnv runs the embedded default config on free ports, with a
@@ -50,17 +49,12 @@ func newApplianceEnv(t *testing.T) applianceEnv {
 		remoteWrite: e2e.FreeAddr(t)}
 	a.tenantsFile = filepath.Join(t.TempDir(), "tenants.yaml")
 	body := "tenants:\n" +
-		"  - id: west-pipeline-01\n    token_sha256: [" + sha256Hex(westToken) + "]\n" +
-		"  - id: east-pipeline-02\n    token_sha256: [" + sha256Hex(eastToken) + "]\n"
+		"  - id: west-pipeline-01\n    token_sha256: [" + tenants.HashToken(westToken) + "]\n" +
+		"  - id: east-pipeline-02\n    token_sha256: [" + tenants.HashToken(eastToken) + "]\n"
 	if err := os.WriteFile(a.tenantsFile, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return a
-}
-
-func sha256Hex(s string) string {
-	sum := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(sum[:])
 }
 
 func (a applianceEnv) vars(j *e2e.Jaeger, dataDir string, kafka string) []string {

@@ -3,8 +3,6 @@ package ui
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -27,11 +25,6 @@ import (
 	"github.com/scadaotel/scadaotel/tenants/tenantauthextension"
 )
 
-func hashToken(tok string) string {
-	s := sha256.Sum256([]byte(tok))
-	return hex.EncodeToString(s[:])
-}
-
 type host struct {
 	component.Host
 	exts map[component.ID]component.Component
@@ -47,8 +40,8 @@ func startUI(t *testing.T, alertsURL string) string {
 	af := tenantauthextension.NewFactory()
 	acfg := af.CreateDefaultConfig().(*tenantauthextension.Config)
 	acfg.Tenants = []tenants.Spec{
-		{ID: "north", TokenSHA256: []string{hashToken("north-token")}},
-		{ID: "south", TokenSHA256: []string{hashToken("south-token")}},
+		{ID: "north", TokenSHA256: []string{tenants.HashToken("north-token")}},
+		{ID: "south", TokenSHA256: []string{tenants.HashToken("south-token")}},
 	}
 	auth, err := af.Create(context.Background(), extensiontest.NewNopSettings(af.Type()), acfg)
 	require.NoError(t, err)

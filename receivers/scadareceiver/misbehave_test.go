@@ -3,6 +3,7 @@ package scadareceiver
 import (
 	"encoding/binary"
 	"errors"
+	"github.com/scadaotel/scadaotel/internal/e2e"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 	"io"
@@ -179,7 +180,7 @@ func TestLinkClassifiesMisbehaviour(t *testing.T) {
 		})
 	}
 	t.Run("refused", func(t *testing.T) {
-		l := &link{url: "tcp://" + freeAddr(t), timeout: 100 * time.Millisecond, rc: ReconnectConfig{InitialInterval: time.Second, MaxInterval: time.Second}}
+		l := &link{url: "tcp://" + e2e.FreeAddr(t), timeout: 100 * time.Millisecond, rc: ReconnectConfig{InitialInterval: time.Second, MaxInterval: time.Second}}
 		_, _, err := l.read(time.Now(), 1, &readReq{reg: regHolding, count: 1}, nil)
 		if k, _ := classify(err); k != faultRefused {
 			t.Fatalf("%v classified %q", err, k)

@@ -3,9 +3,9 @@ package scadareceiver
 import (
 	"context"
 	"fmt"
+	"github.com/scadaotel/scadaotel/internal/e2e"
 	"io"
 	"log"
-	"net"
 	"sync"
 	"testing"
 	"time"
@@ -41,19 +41,9 @@ type simRTU struct {
 	addr string
 }
 
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 func startSim(t testing.TB) *simRTU {
 	s := &simRTU{t: t, img: map[uint8]*image{}, reqs: map[string]int{}}
-	s.addr = freeAddr(t)
+	s.addr = e2e.FreeAddr(t)
 	s.start()
 	t.Cleanup(s.stop)
 	return s

@@ -3,8 +3,8 @@ package tenantstampprocessor
 import (
 	"bytes"
 	"context"
+	"github.com/scadaotel/scadaotel/internal/e2e"
 	"io"
-	"net"
 	"net/http"
 	"testing"
 	"time"
@@ -49,16 +49,6 @@ func unmarshalYAML(t testing.TB, text string, cfg component.Config) {
 	}
 }
 
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // pipeline is a real OTLP receiver (gRPC and HTTP) -> tenantstamp -> sink,
 // authenticated by a real tenantauth extension. With stamp=false it is the
 // plain otlp -> sink pass-through used as the benchmark baseline.
@@ -87,7 +77,7 @@ tenants:
 func startPipeline(t testing.TB, stamp bool, authYAML string, next consumer.Traces) *pipeline {
 	t.Helper()
 	ctx := context.Background()
-	p := &pipeline{grpcAddr: freeAddr(t), httpAddr: freeAddr(t), sink: new(consumertest.TracesSink)}
+	p := &pipeline{grpcAddr: e2e.FreeAddr(t), httpAddr: e2e.FreeAddr(t), sink: new(consumertest.TracesSink)}
 	if next == nil {
 		next = p.sink
 	}

@@ -2,6 +2,7 @@ package rtusim
 
 import (
 	"context"
+	"github.com/scadaotel/scadaotel/internal/e2e"
 	"math"
 	"os"
 	"path/filepath"
@@ -91,7 +92,7 @@ func itoa(v uint16) string { return string(rune('0' + v)) }
 // file, so it is not copied into the repository): the test fails, it does
 // not skip, when the data is missing.
 func TestBatadalProfile(t *testing.T) {
-	file := filepath.Join(repoRoot(t), "..", "shared", "data", "batadal", "BATADAL_test_dataset.csv")
+	file := filepath.Join(e2e.RepoRoot(t), "..", "shared", "data", "batadal", "BATADAL_test_dataset.csv")
 	if _, err := os.Stat(file); err != nil {
 		t.Fatalf("BATADAL data missing (CI clones shared/ beside the repo): %v", err)
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -22,6 +21,7 @@ import (
 	"github.com/simonvetter/modbus"
 	"gopkg.in/yaml.v3"
 
+	"github.com/scadaotel/scadaotel/tenants"
 	"github.com/scadaotel/scadaotel/testbench/alertconsumer"
 	"github.com/scadaotel/scadaotel/testbench/broker"
 	"github.com/scadaotel/scadaotel/testbench/rtusim"
@@ -232,7 +232,7 @@ func Run(ctx context.Context, s *Scenario, opt Options) (*Report, error) {
 	}
 
 	// The appliance.
-	tmpl, err := template.New("appliance").Funcs(template.FuncMap{"indent": indent, "sha256": sha256Hex}).Parse(s.Appliance.Config)
+	tmpl, err := template.New("appliance").Funcs(template.FuncMap{"indent": indent, "sha256": tenants.HashToken}).Parse(s.Appliance.Config)
 	if err != nil {
 		return nil, fmt.Errorf("appliance.config: %w", err)
 	}
@@ -453,11 +453,6 @@ func samplesCheck(d TemplateData) Check {
 func queryWired(d TemplateData, cfg string) bool {
 	return d.Has("scada") && d.Has("victoriametrics") && d.Has("prometheus_query") &&
 		strings.Contains(cfg, "victoriametrics") && strings.Contains(cfg, "prometheus_query") && strings.Contains(cfg, d.QueryAddr)
-}
-
-func sha256Hex(s string) string {
-	h := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(h[:])
 }
 
 func randomToken() string {

@@ -9,6 +9,8 @@ import (
 	"text/template"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/scadaotel/scadaotel/tenants"
 )
 
 // TestScenariosLoadAndRender loads every shipped scenario and renders its
@@ -51,7 +53,7 @@ func TestScenariosLoadAndRender(t *testing.T) {
 				if s.Traffic != nil {
 					d.Tenants = s.Traffic.Tenants
 				}
-				tmpl, err := template.New("a").Funcs(template.FuncMap{"indent": indent, "sha256": sha256Hex}).Parse(s.Appliance.Config)
+				tmpl, err := template.New("a").Funcs(template.FuncMap{"indent": indent, "sha256": tenants.HashToken}).Parse(s.Appliance.Config)
 				if err != nil {
 					t.Fatal(err)
 				}
