@@ -17,7 +17,7 @@ JAEGER_LDFLAGS := -X github.com/jaegertracing/jaeger/internal/version.latestVers
 GOTESTFLAGS ?=
 TEST_TIMEOUT ?= 18m
 
-.PHONY: all build build-appliance build-testbench ui-assets test-deps run test cross lint bench soak clean
+.PHONY: all build build-appliance build-testbench victoria-metrics ui-assets test-deps run test cross lint bench soak clean
 
 all: build
 
@@ -37,6 +37,14 @@ $(BIN)/jaeger: tools/jaeger/go.mod tools/jaeger/go.sum
 	CGO_ENABLED=0 $(GO) build -C tools/jaeger -trimpath -ldflags "$(JAEGER_LDFLAGS)" \
 		-o $(BIN)/jaeger github.com/jaegertracing/jaeger/cmd/jaeger
 
+# A real single-node VictoriaMetrics server, built from the same module
+# version the appliance embeds: the peer for remote mode tests and make bench.
+$(BIN)/victoria-metrics: go.mod go.sum
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/victoria-metrics \
+		github.com/VictoriaMetrics/VictoriaMetrics/app/victoria-metrics
+
+victoria-metrics: $(BIN)/victoria-metrics
+
 run: build
 	DATA_DIR="$(DATA_DIR)" BIN="$(BIN)" ./scripts/run.sh
 
@@ -55,9 +63,9 @@ RACE_PKGS := ./tenants/... ./processors/... ./connectors/... ./testbench/mqbridg
 
 # Unit and end-to-end tests, never from the test cache (-count=1): the
 # end-to-end tests run the binaries built here and real peer processes.
-test: build test-deps
+test: build $(BIN)/victoria-metrics test-deps
 	SCADAOTEL_BIN=$(BIN)/scadaotel JAEGER_BIN=$(BIN)/jaeger TESTBENCH_BIN=$(BIN)/scadaotel-testbench \
-		$(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(GOTESTFLAGS) ./...
+		VICTORIAMETRICS_BIN=$(BIN)/victoria-metrics $(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(GOTESTFLAGS) ./...
 	SCADAOTEL_BIN=$(BIN)/scadaotel JAEGER_BIN=$(BIN)/jaeger TESTBENCH_BIN=$(BIN)/scadaotel-testbench \
 		$(GO) test -count=1 -race -short -skip 'EndToEnd|Isolation|Reload|Flood|ApplianceConfigSnippet' -timeout $(TEST_TIMEOUT) $(RACE_PKGS)
 
@@ -74,7 +82,7 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-bench: build
+bench: build $(BIN)/victoria-metrics
 	./scripts/bench.sh
 
 soak: build

@@ -94,6 +94,21 @@ func JaegerBinary(t testing.TB) string {
 	return p
 }
 
+// VictoriaMetricsBinary returns the single-node VictoriaMetrics server built
+// by `make bin/victoria-metrics` from the module version the appliance embeds
+// (or $VICTORIAMETRICS_BIN), failing the test when it is missing.
+func VictoriaMetricsBinary(t testing.TB) string {
+	t.Helper()
+	p := os.Getenv("VICTORIAMETRICS_BIN")
+	if p == "" {
+		p = filepath.Join(RepoRoot(t), "bin", "victoria-metrics")
+	}
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("victoria-metrics binary not found at %s (run `make test`, or `make $PWD/bin/victoria-metrics`, or set VICTORIAMETRICS_BIN): %v", p, err)
+	}
+	return p
+}
+
 // FreeAddr returns a free "127.0.0.1:port". The port is released before
 // returning, so a process started right after can bind it.
 func FreeAddr(t testing.TB) string {
