@@ -30,8 +30,23 @@ type Config struct {
 	StaleAfter time.Duration `mapstructure:"stale_after"`
 	// Timeout bounds each upstream call.
 	Timeout time.Duration `mapstructure:"timeout"`
+	// LoginLimit bounds login attempts.
+	LoginLimit LoginLimitConfig `mapstructure:"login_limit"`
 
 	// prevent unkeyed literal initialization
+	_ struct{}
+}
+
+// LoginLimitConfig bounds logins with token buckets: each holds the
+// number of attempts and refills that many per period.
+type LoginLimitConfig struct {
+	// PerAddress: login attempts (right or wrong) from one client address.
+	PerAddress int `mapstructure:"per_address"`
+	// PerTenant: accepted logins of one tenant.
+	PerTenant int `mapstructure:"per_tenant"`
+	// Period over which the attempts are allowed.
+	Period time.Duration `mapstructure:"period"`
+
 	_ struct{}
 }
 
@@ -70,6 +85,15 @@ func (c *Config) Validate() error {
 	}
 	if c.Timeout <= 0 {
 		errs = append(errs, fmt.Errorf("timeout: must be > 0, got %s", c.Timeout))
+	}
+	if c.LoginLimit.PerAddress < 1 || c.LoginLimit.PerAddress > 100000 {
+		errs = append(errs, fmt.Errorf("login_limit.per_address: must be in 1..100000, got %d", c.LoginLimit.PerAddress))
+	}
+	if c.LoginLimit.PerTenant < 1 || c.LoginLimit.PerTenant > 100000 {
+		errs = append(errs, fmt.Errorf("login_limit.per_tenant: must be in 1..100000, got %d", c.LoginLimit.PerTenant))
+	}
+	if c.LoginLimit.Period < time.Second || c.LoginLimit.Period > 24*time.Hour {
+		errs = append(errs, fmt.Errorf("login_limit.period: must be between 1s and 24h, got %s", c.LoginLimit.Period))
 	}
 	return errors.Join(errs...)
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -32,6 +33,7 @@ type uiExtension struct {
 	set      extension.Settings
 	auth     tenants.HTTPAuthenticator
 	sessions *sessions
+	limiter  *loginLimiter
 	client   *http.Client
 	server   *http.Server
 	addr     string // the address listened on
@@ -47,6 +49,7 @@ func newExtension(cfg *Config, set extension.Settings) (*uiExtension, error) {
 		cfg:      cfg,
 		set:      set,
 		sessions: newSessions(cfg.SessionTTL, cfg.MaxSessions),
+		limiter:  newLoginLimiter(cfg.LoginLimit),
 		client:   &http.Client{Timeout: cfg.Timeout},
 		now:      time.Now,
 	}
@@ -55,7 +58,7 @@ func newExtension(cfg *Config, set extension.Settings) (*uiExtension, error) {
 	if e.mRequests, err = m.Int64Counter("scada_ui_requests", metric.WithDescription("UI API requests by HTTP status class."), metric.WithUnit("{request}")); err != nil {
 		return nil, fmt.Errorf("scada_ui: self-metrics: %w", err)
 	}
-	if e.mLogins, err = m.Int64Counter("scada_ui_logins", metric.WithDescription("Login attempts by outcome (accepted, refused)."), metric.WithUnit("{login}")); err != nil {
+	if e.mLogins, err = m.Int64Counter("scada_ui_logins", metric.WithDescription("Login attempts by outcome (accepted, refused, limited)."), metric.WithUnit("{login}")); err != nil {
 		return nil, fmt.Errorf("scada_ui: self-metrics: %w", err)
 	}
 	return e, nil
@@ -259,7 +262,22 @@ func (e *uiExtension) login(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "send the token as JSON {\"token\": \"...\"}"})
 		return
 	}
+	// Every attempt from an address counts, before its token is checked:
+	// a limited client learns nothing about the tokens it tries.
+	now := e.now()
+	if wait := e.limiter.byAddress.take(clientAddress(r), now); wait > 0 {
+		e.tooManyLogins(w, r, wait, fmt.Sprintf("too many login attempts from this address: at most login_limit.per_address=%d per %s",
+			e.cfg.LoginLimit.PerAddress, e.cfg.LoginLimit.Period))
+		return
+	}
 	tenant, code, reason := e.resolveToken(r, body.Token)
+	if tenant != "" {
+		if wait := e.limiter.byTenant.take(tenant, now); wait > 0 {
+			e.tooManyLogins(w, r, wait, fmt.Sprintf("too many logins of this tenant: at most login_limit.per_tenant=%d per %s",
+				e.cfg.LoginLimit.PerTenant, e.cfg.LoginLimit.Period))
+			return
+		}
+	}
 	if tenant == "" {
 		e.mLogins.Add(r.Context(), 1, metric.WithAttributes(attribute.String("outcome", "refused")))
 		e.set.Logger.Info("UI login refused", zap.String("remote", r.RemoteAddr), zap.String("reason", reason))
@@ -273,6 +291,15 @@ func (e *uiExtension) login(w http.ResponseWriter, r *http.Request) {
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil,
 	})
 	writeJSON(w, http.StatusOK, map[string]any{"tenant": tenant, "expires": exp.UTC().Format(time.RFC3339)})
+}
+
+// tooManyLogins answers 429 with Retry-After (whole seconds) and the limit.
+func (e *uiExtension) tooManyLogins(w http.ResponseWriter, r *http.Request, wait time.Duration, msg string) {
+	secs := retryAfterSeconds(wait)
+	e.mLogins.Add(r.Context(), 1, metric.WithAttributes(attribute.String("outcome", "limited")))
+	e.set.Logger.Info("UI login rate-limited", zap.String("remote", r.RemoteAddr), zap.String("limit", msg))
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	writeJSON(w, http.StatusTooManyRequests, map[string]any{"error": msg, "retry_after_s": secs})
 }
 
 func (e *uiExtension) logout(w http.ResponseWriter, r *http.Request) {

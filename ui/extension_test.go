@@ -80,9 +80,10 @@ func TestConfigExamplesLoadAndValidate(t *testing.T) {
 	bad.StaleAfter = 0
 	bad.Timeout = 0
 	bad.Authenticator = component.ID{}
+	bad.LoginLimit = LoginLimitConfig{PerAddress: 0, PerTenant: -1, Period: time.Millisecond}
 	err = bad.Validate()
 	require.Error(t, err)
-	for _, key := range []string{"endpoint:", "authenticator:", "trace_query_endpoint:", "alerts_endpoint:", "session_ttl:", "max_sessions:", "stale_after:", "timeout:"} {
+	for _, key := range []string{"endpoint:", "authenticator:", "trace_query_endpoint:", "alerts_endpoint:", "session_ttl:", "max_sessions:", "stale_after:", "timeout:", "login_limit.per_address:", "login_limit.per_tenant:", "login_limit.period:"} {
 		assert.Contains(t, err.Error(), key)
 	}
 }

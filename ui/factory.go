@@ -32,6 +32,7 @@ func createDefaultConfig() component.Config {
 		MaxSessions:        1000,
 		StaleAfter:         10 * time.Second,
 		Timeout:            10 * time.Second,
+		LoginLimit:         LoginLimitConfig{PerAddress: 10, PerTenant: 30, Period: time.Minute},
 	}
 }
 
