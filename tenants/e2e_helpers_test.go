@@ -96,8 +96,8 @@ extensions:
 receivers:
   otlp:
     protocols:
-      grpc: {endpoint: ` + a.grpcAddr + `, auth: {authenticator: tenantauth}}
-      http: {endpoint: ` + a.httpAddr + `, auth: {authenticator: tenantauth}}
+      grpc: {endpoint: ` + a.grpcAddr + `, auth: {authenticator: tenantauth}, middlewares: [{id: tenantauth}]}
+      http: {endpoint: ` + a.httpAddr + `, auth: {authenticator: tenantauth}, middlewares: [{id: tenantauth}]}
 processors:
   memory_limiter: {check_interval: 1s, limit_mib: 512}
   tenantstamp: {}

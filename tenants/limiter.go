@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -32,6 +33,9 @@ type Limiter struct {
 	reg *Registry
 	mu  sync.Mutex
 	per map[string]*tenantLimits
+	// blockedUntil is the latest end of any tenant's block (unix ns), so
+	// that Blocked costs one atomic load while no tenant is over a limit.
+	blockedUntil atomic.Int64
 }
 
 type tenantLimits struct {
@@ -42,7 +46,23 @@ type tenantLimits struct {
 	bytes   *rate.Limiter
 	series  map[uint64]time.Time
 	swept   time.Time
+	// After a rate-limit refusal, requests of the same limit are refused
+	// before they are read until the refused request would have fitted
+	// (see Blocked). Indexed like Admit's takes: samples, spans, bytes.
+	blocked    [3]time.Time
+	blockedErr [3]LimitError
 }
+
+// Signal is the kind of data a request carries: which rate limit it draws
+// on besides bytes_per_second.
+type Signal int
+
+// Signals.
+const (
+	SignalSpans Signal = iota
+	SignalSamples
+	SignalLogs
+)
 
 func newLimiter(r *Registry) *Limiter { return &Limiter{reg: r, per: map[string]*tenantLimits{}} }
 
@@ -87,6 +107,7 @@ func (l *Limiter) get(tenant string) *tenantLimits {
 		tl.samples = bucket(t.Limits.SamplesPerSecond)
 		tl.spans = bucket(t.Limits.SpansPerSecond)
 		tl.bytes = bucket(t.Limits.BytesPerSecond)
+		tl.blocked = [3]time.Time{}
 	}
 	tl.mu.Unlock()
 	return tl
@@ -140,7 +161,9 @@ func (l *Limiter) Admit(tenant string, u Usage, now time.Time) error {
 		if d := r.DelayFrom(now); d > 0 {
 			r.CancelAt(now)
 			cancel()
-			return &LimitError{Tenant: tenant, Limit: tk.name, Value: tk.limit, Requested: tk.n, RetryAfter: d}
+			refusal := LimitError{Tenant: tenant, Limit: tk.name, Value: tk.limit, Requested: tk.n, RetryAfter: d}
+			tl.block(l, i, now.Add(d), refusal)
+			return &refusal
 		}
 		reserved[i] = r
 	}
@@ -148,6 +171,61 @@ func (l *Limiter) Admit(tenant string, u Usage, now time.Time) error {
 		if err := tl.admitSeries(tenant, u.Series, now); err != nil {
 			cancel()
 			return err
+		}
+	}
+	return nil
+}
+
+func (tl *tenantLimits) block(l *Limiter, i int, until time.Time, refusal LimitError) {
+	tl.blocked[i] = until
+	tl.blockedErr[i] = refusal
+	for {
+		cur := l.blockedUntil.Load()
+		if until.UnixNano() <= cur || l.blockedUntil.CompareAndSwap(cur, until.UnixNano()) {
+			return
+		}
+	}
+}
+
+// AnyBlocked reports whether some tenant may be blocked at now (one atomic
+// load), so callers can skip authenticating for Blocked.
+func (l *Limiter) AnyBlocked(now time.Time) bool { return now.UnixNano() < l.blockedUntil.Load() }
+
+// Blocked reports whether a request of tenant carrying signal is to be
+// refused before its body is read or decoded, so that a tenant flooding
+// far past its limit costs the appliance (and so the other tenants) as
+// little as possible. After Admit refuses a request by a rate limit, the
+// tenant's requests drawing on that limit are refused until the bucket
+// has refilled enough for the refused request: the time its Retry-After
+// named. A smaller request in that window, which Admit might have taken,
+// is refused too; clients retry it after the hint. Bytes refusals block
+// every signal. Returns nil (one atomic load) while no tenant is blocked.
+func (l *Limiter) Blocked(tenant string, signal Signal, now time.Time) *LimitError {
+	if !l.AnyBlocked(now) {
+		return nil
+	}
+	l.mu.Lock()
+	tl := l.per[tenant]
+	l.mu.Unlock()
+	if tl == nil {
+		return nil
+	}
+	tl.mu.Lock()
+	defer tl.mu.Unlock()
+	idx := []int{2}
+	switch signal {
+	case SignalSamples:
+		idx = []int{0, 2}
+	case SignalSpans:
+		idx = []int{1, 2}
+	}
+	for _, i := range idx {
+		if now.Before(tl.blocked[i]) {
+			refusal := tl.blockedErr[i]
+			refusal.RetryAfter = tl.blocked[i].Sub(now)
+			refusal.Requested = 0
+			refusal.Early = true
+			return &refusal
 		}
 	}
 	return nil
@@ -195,7 +273,13 @@ type LimitError struct {
 	Requested  int
 	RetryAfter time.Duration
 	TooLarge   bool
+	// Early marks a refusal before the request was read (see Blocked).
+	Early bool
 }
+
+// RetryHint is the whole-second retry delay sent to the client
+// (Retry-After, gRPC RetryInfo): never less than one second.
+func (e *LimitError) RetryHint() time.Duration { return e.retrySeconds() }
 
 func (e *LimitError) retrySeconds() time.Duration {
 	d := e.RetryAfter.Round(time.Second)
@@ -209,6 +293,10 @@ func (e *LimitError) Error() string {
 	if e.TooLarge {
 		return fmt.Sprintf("tenant %q: request of %d exceeds the whole %s limit of %g; send smaller requests",
 			e.Tenant, e.Requested, e.Limit, e.Value)
+	}
+	if e.Early {
+		return fmt.Sprintf("tenant %q is over its %s limit of %g (request refused before reading it); retry after %s",
+			e.Tenant, e.Limit, e.Value, e.retrySeconds())
 	}
 	return fmt.Sprintf("tenant %q is over its %s limit of %g (request of %d refused); retry after %s",
 		e.Tenant, e.Limit, e.Value, e.Requested, e.retrySeconds())

@@ -114,3 +114,66 @@ func TestLimiterFollowsReload(t *testing.T) {
 		t.Errorf("new limit not applied: %v", err)
 	}
 }
+
+func TestLimiterBlockedAfterRefusal(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := limiterFor(t, Limits{SpansPerSecond: 100, BytesPerSecond: 1000})
+		if err := l.Blocked("a", SignalSpans, time.Now()); err != nil {
+			t.Fatalf("blocked before any refusal: %v", err)
+		}
+		if err := l.Admit("a", Usage{Spans: 100}, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if err := l.Admit("a", Usage{Spans: 50}, time.Now()); err == nil {
+			t.Fatal("over budget admitted")
+		}
+		// 50 spans need 500 ms of refill: until then a spans request is
+		// refused unread, naming the limit; metrics and other tenants are not.
+		le := l.Blocked("a", SignalSpans, time.Now())
+		if le == nil || le.Limit != LimitSpans || !le.Early || le.RetryAfter != 500*time.Millisecond {
+			t.Fatalf("Blocked = %+v, want spans_per_second for 500ms", le)
+		}
+		if st, _ := status.FromError(le); st.Code() != codes.ResourceExhausted || !strings.Contains(st.Message(), "before reading") {
+			t.Errorf("status = %v", st)
+		}
+		if le := l.Blocked("a", SignalSamples, time.Now()); le != nil {
+			t.Errorf("samples blocked by a spans refusal: %v", le)
+		}
+		if le := l.Blocked("b", SignalSpans, time.Now()); le != nil {
+			t.Errorf("other tenant blocked: %v", le)
+		}
+		time.Sleep(499 * time.Millisecond)
+		if l.Blocked("a", SignalSpans, time.Now()) == nil {
+			t.Fatal("block ended early")
+		}
+		time.Sleep(time.Millisecond)
+		if le := l.Blocked("a", SignalSpans, time.Now()); le != nil {
+			t.Fatalf("still blocked after the refill: %v", le)
+		}
+		if err := l.Admit("a", Usage{Spans: 50}, time.Now()); err != nil {
+			t.Fatalf("the refused request does not fit after its hint: %v", err)
+		}
+
+		// A bytes refusal blocks every signal; a reload that changes the
+		// limits lifts the block.
+		if err := l.Admit("a", Usage{Bytes: 1000}, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if err := l.Admit("a", Usage{Bytes: 10}, time.Now()); err == nil {
+			t.Fatal("over bytes budget admitted")
+		}
+		for _, sig := range []Signal{SignalSpans, SignalSamples, SignalLogs} {
+			if le := l.Blocked("a", sig, time.Now()); le == nil || le.Limit != LimitBytes {
+				t.Errorf("signal %d after a bytes refusal: %v", sig, le)
+			}
+		}
+		// A request too large for any second is refused but blocks nothing.
+		l2 := limiterFor(t, Limits{SpansPerSecond: 10})
+		if err := l2.Admit("a", Usage{Spans: 11}, time.Now()); err == nil {
+			t.Fatal("too large admitted")
+		}
+		if le := l2.Blocked("a", SignalSpans, time.Now()); le != nil {
+			t.Errorf("too-large refusal blocked the tenant: %v", le)
+		}
+	})
+}

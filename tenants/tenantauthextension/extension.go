@@ -26,6 +26,7 @@ type Extension struct {
 	logger   *zap.Logger
 	registry *tenants.Registry
 	requests metric.Int64Counter
+	limited  metric.Int64Counter
 	attrs    sync.Map // outcome/tenant -> metric.AddOption
 }
 
@@ -48,7 +49,14 @@ func newExtension(cfg *Config, set extension.Settings) (*Extension, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Extension{cfg: cfg, logger: set.Logger, registry: reg, requests: requests}, nil
+	limited, err := set.MeterProvider.Meter("github.com/scadaotel/scadaotel/tenants/tenantauthextension").Int64Counter(
+		"tenantauth_refused_before_read",
+		metric.WithDescription("Requests of a tenant over a rate limit refused (429 / ResourceExhausted) before their bodies were read, by tenant and limit."),
+		metric.WithUnit("{request}"))
+	if err != nil {
+		return nil, err
+	}
+	return &Extension{cfg: cfg, logger: set.Logger, registry: reg, requests: requests, limited: limited}, nil
 }
 
 // Start begins watching the tenants file.

@@ -97,7 +97,7 @@ func startPipeline(t testing.TB, stamp bool, authYAML string, next consumer.Trac
 		}
 		t.Cleanup(func() { _ = ext.Shutdown(ctx) })
 		h[component.MustNewID("tenantauth")] = ext
-		authExt = "\n    auth: {authenticator: tenantauth}"
+		authExt = "\n    auth: {authenticator: tenantauth}\n    middlewares: [{id: tenantauth}]"
 
 		pf := NewFactory()
 		proc, err := pf.CreateTraces(ctx, processortest.NewNopSettings(pf.Type()), pf.CreateDefaultConfig(), next)

@@ -63,6 +63,12 @@ func TestOTLPHTTPStatusCodes(t *testing.T) {
 		t.Errorf("spoofed scada.tenant survived: %q", got)
 	}
 
+	// A request bigger than a whole second's budget can never pass: 400
+	// (and blocks nothing).
+	resp, body = p.postHTTP(t, testTraces(101, "svc", ""), map[string]string{"Authorization": bearer(westToken)})
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "spans_per_second") {
+		t.Errorf("oversized: %d %q, want 400", resp.StatusCode, body)
+	}
 	// west has 100 spans/s: 10 sent, 95 more exceed the bucket.
 	resp, body = p.postHTTP(t, testTraces(95, "svc", ""), map[string]string{"Authorization": bearer(westToken)})
 	if resp.StatusCode != http.StatusTooManyRequests || !strings.Contains(body, "spans_per_second") {
@@ -71,15 +77,16 @@ func TestOTLPHTTPStatusCodes(t *testing.T) {
 	if ra := resp.Header.Get("Retry-After"); ra != "1" {
 		t.Errorf("Retry-After = %q, want 1", ra)
 	}
+	// Until that hint has passed, west's next request is refused before
+	// its body is read (tenantauth middleware), even a small one.
+	resp, body = p.postHTTP(t, testTraces(1, "svc", ""), map[string]string{"Authorization": bearer(westToken)})
+	if resp.StatusCode != http.StatusTooManyRequests || !strings.Contains(body, "before reading") || resp.Header.Get("Retry-After") != "1" {
+		t.Errorf("while blocked: %d %q Retry-After %q, want 429 refused before reading", resp.StatusCode, body, resp.Header.Get("Retry-After"))
+	}
 	// east has no limit and is unaffected.
 	resp, body = p.postHTTP(t, testTraces(95, "svc", ""), map[string]string{"Authorization": bearer(eastToken)})
 	if resp.StatusCode != http.StatusOK {
 		t.Errorf("east: %d %s", resp.StatusCode, body)
-	}
-	// A request bigger than a whole second's budget can never pass: 400.
-	resp, body = p.postHTTP(t, testTraces(101, "svc", ""), map[string]string{"Authorization": bearer(westToken)})
-	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "spans_per_second") {
-		t.Errorf("oversized: %d %q, want 400", resp.StatusCode, body)
 	}
 }
 
@@ -120,5 +127,18 @@ func TestOTLPGRPCStatusCodes(t *testing.T) {
 	st, _ := status.FromError(err)
 	if st.Code() != codes.ResourceExhausted || !strings.Contains(st.Message(), "spans_per_second") {
 		t.Errorf("over limit: %v, want ResourceExhausted naming spans_per_second", err)
+	}
+	// Blocked: the next call is refused from its headers (tap handle),
+	// with the retry hint.
+	st, _ = status.FromError(p.exportGRPC(testTraces(1, "svc", ""), "authorization", "Bearer "+westToken))
+	if st.Code() != codes.ResourceExhausted || !strings.Contains(st.Message(), "before reading") {
+		t.Errorf("while blocked: %v, want ResourceExhausted refused before reading", st)
+	}
+	// A wrong token while someone is blocked still gets the auth answer.
+	if got := status.Code(p.exportGRPC(testTraces(1, "svc", ""), "authorization", "Bearer nope")); got != codes.Unauthenticated {
+		t.Errorf("wrong token while a tenant is blocked: %v", got)
+	}
+	if err := p.exportGRPC(testTraces(10, "svc", ""), "authorization", "Bearer "+eastToken); err != nil {
+		t.Errorf("east while west is blocked: %v", err)
 	}
 }
