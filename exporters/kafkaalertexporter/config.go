@@ -55,6 +55,10 @@ type SpansConfig struct {
 	Topic string `mapstructure:"topic"`
 	// OnlyErrors keeps only error spans (status Error); false writes all.
 	OnlyErrors bool `mapstructure:"only_errors"`
+	// TenantTopics overrides Topic per tenant. A tenant with its own alert
+	// topic (tenant_topics) must have one here too, so its spans never share
+	// a topic with other tenants'.
+	TenantTopics map[string]string `mapstructure:"tenant_topics"`
 }
 
 // SASLConfig configures SASL authentication.
@@ -98,6 +102,19 @@ func (c *Config) Validate() error {
 	}
 	if c.Spans.Topic != "" {
 		if err := checkTopic("spans.topic", c.Spans.Topic); err != nil {
+			errs = append(errs, err)
+		}
+		for tenant := range c.TenantTopics {
+			if _, ok := c.Spans.TenantTopics[tenant]; !ok {
+				errs = append(errs, fmt.Errorf("spans.tenant_topics.%s: required because tenant_topics gives this tenant its own alert topic (its raw spans must not go to the shared spans.topic)", tenant))
+			}
+		}
+	}
+	for tenant, topic := range c.Spans.TenantTopics {
+		if !tenants.ValidID(tenant) {
+			errs = append(errs, fmt.Errorf("spans.tenant_topics: %w", tenants.CheckID(tenant)))
+		}
+		if err := checkTopic("spans.tenant_topics."+tenant, topic); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -151,4 +168,11 @@ func (c *Config) topicFor(tenant string) string {
 		return t
 	}
 	return c.Topic
+}
+
+func (c *Config) spansTopicFor(tenant string) string {
+	if t, ok := c.Spans.TenantTopics[tenant]; ok {
+		return t
+	}
+	return c.Spans.Topic
 }

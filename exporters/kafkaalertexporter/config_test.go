@@ -47,6 +47,8 @@ func TestConfigReadmeExample(t *testing.T) {
 	require.NoError(t, confmap.Validate(cfg))
 	assert.Equal(t, "east.alerts", cfg.topicFor("east-pipeline-02"))
 	assert.Equal(t, "scada.alerts", cfg.topicFor("west-pipeline-01"))
+	assert.Equal(t, "east.alert-spans", cfg.spansTopicFor("east-pipeline-02"))
+	assert.Equal(t, "scada.alert-spans", cfg.spansTopicFor("west-pipeline-01"))
 	assert.Equal(t, "${env:KAFKA_PASSWORD}", string(cfg.SASL.Password), "the collector resolves ${env:...}; the raw loader does not")
 	assert.Equal(t, "file_storage", cfg.SendingQueue.Get().StorageID.String())
 	require.True(t, cfg.TLS.HasValue())
@@ -64,7 +66,7 @@ func TestConfigReadmeExample(t *testing.T) {
 func TestConfigValidateNamesKeys(t *testing.T) {
 	err := loadConfig(t, "bad").Validate()
 	require.Error(t, err)
-	for _, want := range []string{"brokers[0]:", "topic:", "compression:", "sasl.mechanism:", "sending_queue.num_consumers:"} {
+	for _, want := range []string{"brokers[0]:", "topic:", "compression:", "sasl.mechanism:", "sending_queue.num_consumers:", "spans.tenant_topics.east-pipeline-02: required"} {
 		assert.Contains(t, err.Error(), want)
 	}
 }

@@ -14,7 +14,6 @@ import (
 	"go.opentelemetry.io/collector/exporter"
 	"go.opentelemetry.io/collector/extension/xextension/storage"
 	"go.opentelemetry.io/collector/pdata/plog"
-	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
@@ -271,6 +270,13 @@ func (e *alertExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
 }
 
 // deliverLocked sends e.carry then recs, in order.
+//
+// Before the first attempt it saves the unsent records as the head (one
+// storage write per request). After a crash the persistent queue puts the
+// unacknowledged request back at its tail, behind later alerts; the head
+// goes out first instead and the late copy is skipped as already sent. The
+// only window left is between the queue handing the request over and this
+// write (no network wait in between).
 func (e *alertExporter) deliverLocked(ctx context.Context, recs []*Record) error {
 	all := append(append([]*Record(nil), e.carry...), recs...)
 	pending := int64(0)
@@ -283,9 +289,21 @@ func (e *alertExporter) deliverLocked(ctx context.Context, recs []*Record) error
 			}
 		}
 	}
+	if pending == 0 {
+		if len(e.carry) > 0 {
+			e.clearHeadLocked(ctx)
+		}
+		return nil
+	}
 	e.setInFlight(pending, oldest)
 	defer e.setInFlight(0, time.Time{})
-	savedEarly := false
+	savedEarly := e.saveHeadEarlyLocked(ctx, all)
+	var timer *time.Timer // one per delivery, reused by every retry
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
 	for i, r := range all {
 		k := r.dedupKey()
 		if _, done := e.sent[k]; done {
@@ -308,18 +326,17 @@ func (e *alertExporter) deliverLocked(ctx context.Context, recs []*Record) error
 			if err == nil {
 				break
 			}
-			if !savedEarly {
-				// Kafka is unreachable: save the unsent records as the head
-				// now, not only at a clean shutdown. After a crash the queue
-				// puts this (unacknowledged) request back at its tail, behind
-				// later alerts; the head goes out first instead and the late
-				// copy is skipped as already sent.
-				savedEarly = e.saveHeadEarlyLocked(ctx, all[i:])
+			if timer == nil {
+				timer = time.NewTimer(wait)
+			} else {
+				timer.Reset(wait) // Go >= 1.23: no stale tick after Reset
 			}
 			select {
 			case <-e.stopCh:
 				return e.saveHeadLocked(ctx, all[i:], err)
-			case <-time.After(wait):
+			case <-ctx.Done():
+				return e.saveHeadLocked(ctx, all[i:], errors.Join(err, ctx.Err()))
+			case <-timer.C:
 			}
 			wait = time.Duration(float64(wait) * e.cfg.Retry.Multiplier)
 			if wait > e.cfg.Retry.MaxInterval {
@@ -333,14 +350,19 @@ func (e *alertExporter) deliverLocked(ctx context.Context, recs []*Record) error
 		e.logger.Debug("alert record sent", zap.String("alert_id", r.AlertID), zap.String("state", r.State), zap.String("topic", msg.Topic))
 	}
 	if len(e.carry) > 0 || savedEarly {
-		e.carry = nil
-		if e.head != nil {
-			if err := e.head.Delete(ctx, headKey); err != nil {
-				e.logger.Error("cannot clear the delivered head records; they may be sent again after a restart", zap.Error(err))
-			}
-		}
+		e.clearHeadLocked(ctx)
 	}
 	return nil
+}
+
+// clearHeadLocked forgets the head once its records are delivered.
+func (e *alertExporter) clearHeadLocked(ctx context.Context) {
+	e.carry = nil
+	if e.head != nil {
+		if err := e.head.Delete(context.WithoutCancel(ctx), headKey); err != nil {
+			e.logger.Error("cannot clear the delivered head records; they may be sent again after a restart", zap.Error(err))
+		}
+	}
 }
 
 // saveHeadLocked stores rest durably. Without storage, the request stays in
@@ -359,7 +381,7 @@ func (e *alertExporter) saveHeadLocked(ctx context.Context, rest []*Record, send
 	}
 	b, err := json.Marshal(saved)
 	if err == nil {
-		err = e.head.Set(ctx, headKey, b)
+		err = e.head.Set(context.WithoutCancel(ctx), headKey, b)
 	}
 	if err != nil {
 		e.logger.Error("cannot save interrupted alert records; the request stays queued", zap.Error(err))
@@ -370,8 +392,8 @@ func (e *alertExporter) saveHeadLocked(ctx context.Context, rest []*Record, send
 	return errStopped
 }
 
-// saveHeadEarlyLocked stores rest durably as the head while delivery goes
-// on (it is cleared once they are sent); it reports whether it did.
+// saveHeadEarlyLocked stores rest durably as the head before delivery
+// starts (it is cleared once they are sent); it reports whether it did.
 func (e *alertExporter) saveHeadEarlyLocked(ctx context.Context, rest []*Record) bool {
 	if e.head == nil {
 		return false
@@ -384,13 +406,12 @@ func (e *alertExporter) saveHeadEarlyLocked(ctx context.Context, rest []*Record)
 	}
 	b, err := json.Marshal(saved)
 	if err == nil {
-		err = e.head.Set(ctx, headKey, b)
+		err = e.head.Set(context.WithoutCancel(ctx), headKey, b)
 	}
 	if err != nil {
-		e.logger.Error("cannot save the alert records waiting for Kafka; after a crash they may go out behind later ones", zap.Error(err))
+		e.logger.Error("cannot save the alert records being sent; after a crash they may go out behind later ones", zap.Error(err))
 		return false
 	}
-	e.logger.Info("Kafka unreachable: alert records waiting for it saved as the head", zap.Int("records", len(saved)))
 	return true
 }
 
@@ -404,63 +425,4 @@ func (e *alertExporter) setInFlight(n int64, oldest time.Time) {
 	}
 	e.headSince = oldest
 	e.headMu.Unlock()
-}
-
-// pushTraces writes the (error) spans of each resource as one OTLP protobuf
-// message to spans.topic, keyed tenant/service, tenant header.
-func (e *alertExporter) pushTraces(ctx context.Context, td ptrace.Traces) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	rss := td.ResourceSpans()
-	var m ptrace.ProtoMarshaler
-	for i := 0; i < rss.Len(); i++ {
-		rs := rss.At(i)
-		out := ptrace.NewTraces()
-		dst := out.ResourceSpans().AppendEmpty()
-		rs.Resource().CopyTo(dst.Resource())
-		dst.SetSchemaUrl(rs.SchemaUrl())
-		n := 0
-		sss := rs.ScopeSpans()
-		for j := 0; j < sss.Len(); j++ {
-			ss := sss.At(j)
-			var dss ptrace.ScopeSpans
-			have := false
-			spans := ss.Spans()
-			for k := 0; k < spans.Len(); k++ {
-				s := spans.At(k)
-				if e.cfg.Spans.OnlyErrors && s.Status().Code() != ptrace.StatusCodeError {
-					continue
-				}
-				if !have {
-					have = true
-					dss = dst.ScopeSpans().AppendEmpty()
-					ss.Scope().CopyTo(dss.Scope())
-				}
-				s.CopyTo(dss.Spans().AppendEmpty())
-				n++
-			}
-		}
-		if n == 0 {
-			continue
-		}
-		body, err := m.MarshalTraces(out)
-		if err != nil {
-			return consumererror.NewPermanent(err)
-		}
-		tenant := tenants.FromResource(rs.Resource())
-		service := ""
-		if v, ok := rs.Resource().Attributes().Get("service.name"); ok {
-			service = v.AsString()
-		}
-		msg := &sarama.ProducerMessage{
-			Topic: e.cfg.Spans.Topic, Key: sarama.StringEncoder(tenant + "/" + service), Value: sarama.ByteEncoder(body),
-			Headers: []sarama.RecordHeader{{Key: []byte(tenants.Header), Value: []byte(tenant)}, {Key: []byte("content-type"), Value: []byte("application/x-protobuf")}},
-		}
-		// A retry resends resources already written: raw spans are at least once.
-		if err := e.sendLocked(ctx, msg); err != nil {
-			return err
-		}
-		e.spansN.Add(ctx, int64(n))
-	}
-	return nil
 }

@@ -194,7 +194,7 @@ func header(m *sarama.ConsumerMessage, k string) string {
 }
 
 func TestRecordSchemaKeyHeaderTopicOverride(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(0), kfake.SeedTopics(1, "scada.alerts", "alerts.east", "scada.alert-spans"))
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(0), kfake.SeedTopics(1, "scada.alerts", "alerts.east", "scada.alert-spans", "east.alert-spans"))
 	require.NoError(t, err)
 	defer c.Close()
 
@@ -202,6 +202,8 @@ func TestRecordSchemaKeyHeaderTopicOverride(t *testing.T) {
 	cfg.Brokers = c.ListenAddrs()
 	cfg.TenantTopics = map[string]string{"east-pipeline-02": "alerts.east"}
 	cfg.Spans.Topic = "scada.alert-spans"
+	cfg.Spans.TenantTopics = map[string]string{"east-pipeline-02": "east.alert-spans"}
+	require.NoError(t, cfg.Validate())
 	cfg.SendingQueue.Get().QueueSize = 1 << 20
 	exp := newExporter(t, cfg, host{})
 
