@@ -30,6 +30,34 @@ func TestREADMEConfigExample(t *testing.T) {
 	assert.Equal(t, int64(1<<30), cfg.WAL.MaxBytes)
 }
 
+func TestREADMERemoteConfigExample(t *testing.T) {
+	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config.yaml"))
+	require.NoError(t, err)
+	sub, err := cm.Sub(typeStr + "/remote")
+	require.NoError(t, err)
+	cfg := createDefaultConfig().(*Config)
+	require.NoError(t, sub.Unmarshal(cfg))
+	require.NoError(t, confmap.Validate(cfg))
+	assert.Equal(t, ModeRemote, cfg.Mode)
+	assert.Equal(t, "http://vminsert.example:8480/insert/{account_id}/prometheus/api/v1/write", cfg.Remote.Endpoint)
+	assert.Equal(t, map[string]uint32{"west-pipeline-01": 1, "east-pipeline-02": 2}, cfg.Remote.TenantAccountIDs)
+	assert.Equal(t, 10*time.Second, cfg.Remote.Timeout)
+	assert.Equal(t, 8<<20, cfg.Remote.MaxRequestBytes)
+	q := cfg.Remote.QueueConfig.Get()
+	require.NotNil(t, q)
+	require.NotNil(t, q.StorageID)
+	assert.Equal(t, "file_storage/vmqueue", q.StorageID.String())
+	assert.Equal(t, int64(5000), q.QueueSize)
+	assert.Equal(t, 2, q.NumConsumers)
+	assert.True(t, cfg.Remote.BackOffConfig.Enabled)
+	assert.Equal(t, time.Duration(0), cfg.Remote.BackOffConfig.MaxElapsedTime)
+	assert.Equal(t, 30*time.Second, cfg.Remote.BackOffConfig.MaxInterval)
+	r := &remoteExporter{cfg: cfg}
+	u, err := r.endpoint("east-pipeline-02")
+	require.NoError(t, err)
+	assert.Equal(t, "http://vminsert.example:8480/insert/2/prometheus/api/v1/write", u)
+}
+
 func TestDefaultDirectoryFollowsDataDirEnv(t *testing.T) {
 	t.Setenv(DataDirEnv, "/srv/appliance")
 	assert.Equal(t, "/srv/appliance/metrics", createDefaultConfig().(*Config).Directory)

@@ -51,6 +51,16 @@ func newConverter(cfg *Config) (*converter, error) {
 	return c, nil
 }
 
+// seriesSink receives converted series. labels end with the forced tenant
+// label; the slice is reused by the caller after the call returns.
+type seriesSink interface {
+	addSeries(tenant string, labels []vmstore.Label, samples []prompb.Sample)
+	// addDropped records a translation problem of a single metric.
+	addDropped(err error)
+	// scratch returns a reusable label buffer.
+	scratch() *[]vmstore.Label
+}
+
 // batch is one converted request: rows for the storage and the same rows
 // encoded as one write-ahead-log record.
 type batch struct {
@@ -63,7 +73,7 @@ type batch struct {
 
 // convert converts md. It fails without partial output when a resource
 // carries no valid tenant.
-func (c *converter) convert(md pmetric.Metrics, b *batch) error {
+func (c *converter) convert(md pmetric.Metrics, b seriesSink) error {
 	rms := md.ResourceMetrics()
 	for i := 0; i < rms.Len(); i++ {
 		if t := tenants.FromResource(rms.At(i).Resource()); !tenants.ValidID(t) {
@@ -82,7 +92,7 @@ func (c *converter) convert(md pmetric.Metrics, b *batch) error {
 	return nil
 }
 
-func (c *converter) convertResource(md pmetric.Metrics, res pcommon.Resource, b *batch) {
+func (c *converter) convertResource(md pmetric.Metrics, res pcommon.Resource, b seriesSink) {
 	tenant := tenants.FromResource(res)
 	settings := c.settings
 	if len(c.promote) > 0 {
@@ -97,30 +107,36 @@ func (c *converter) convertResource(md pmetric.Metrics, res pcommon.Resource, b 
 	}
 	tss, err := prw.FromMetrics(md, settings)
 	if err != nil {
-		b.dropped = errors.Join(b.dropped, err)
+		b.addDropped(err)
 	}
+	buf := b.scratch()
 	for _, ts := range tss {
-		b.labels = b.labels[:0]
+		labels := (*buf)[:0]
 		for _, l := range ts.Labels {
 			if l.Name == tenants.MetricLabel {
 				continue // client-sent: overwritten below
 			}
-			b.labels = append(b.labels, vmstore.Label{Name: l.Name, Value: l.Value})
+			labels = append(labels, vmstore.Label{Name: l.Name, Value: l.Value})
 		}
-		b.labels = append(b.labels, vmstore.Label{Name: tenants.MetricLabel, Value: tenant})
+		labels = append(labels, vmstore.Label{Name: tenants.MetricLabel, Value: tenant})
+		*buf = labels
 		if len(ts.Samples) > 0 {
-			b.addSeries(b.labels, ts.Samples)
+			b.addSeries(tenant, labels, ts.Samples)
 		}
 		for _, h := range ts.Histograms {
-			b.addNativeHistogram(b.labels, &h)
+			addNativeHistogram(b, tenant, labels, &h)
 		}
 	}
 }
 
-func (b *batch) addSeries(labels []vmstore.Label, samples []prompb.Sample) {
+func (b *batch) scratch() *[]vmstore.Label { return &b.labels }
+
+func (b *batch) addDropped(err error) { b.dropped = errors.Join(b.dropped, err) }
+
+func (b *batch) addSeries(_ string, labels []vmstore.Label, samples []prompb.Sample) {
 	name, err := vmstore.MarshalName(nil, labels)
 	if err != nil {
-		b.dropped = errors.Join(b.dropped, err)
+		b.addDropped(err)
 		return
 	}
 	b.series++
@@ -138,7 +154,7 @@ func (b *batch) addSeries(labels []vmstore.Label, samples []prompb.Sample) {
 // emits as a Prometheus native histogram) the way VictoriaMetrics stores
 // them: <name>_count, <name>_sum and per-bucket <name>_bucket{vmrange="lo...hi"}
 // series, which MetricsQL's histogram_quantile understands.
-func (b *batch) addNativeHistogram(labels []vmstore.Label, h *prompb.Histogram) {
+func addNativeHistogram(b seriesSink, tenant string, labels []vmstore.Label, h *prompb.Histogram) {
 	nameIdx := -1
 	for i, l := range labels {
 		if l.Name == "__name__" {
@@ -157,22 +173,22 @@ func (b *batch) addNativeHistogram(labels []vmstore.Label, h *prompb.Histogram) 
 	}
 	ts := h.Timestamp
 	if vmstore.IsStaleNaN(h.Sum) {
-		b.addSeries(with("_count"), []prompb.Sample{{Timestamp: ts, Value: vmstore.StaleNaN}})
-		b.addSeries(with("_sum"), []prompb.Sample{{Timestamp: ts, Value: vmstore.StaleNaN}})
+		b.addSeries(tenant, with("_count"), []prompb.Sample{{Timestamp: ts, Value: vmstore.StaleNaN}})
+		b.addSeries(tenant, with("_sum"), []prompb.Sample{{Timestamp: ts, Value: vmstore.StaleNaN}})
 		return
 	}
 	count := float64(h.GetCountInt())
 	if h.IsFloatHistogram() {
 		count = h.GetCountFloat()
 	}
-	b.addSeries(with("_count"), []prompb.Sample{{Timestamp: ts, Value: count}})
-	b.addSeries(with("_sum"), []prompb.Sample{{Timestamp: ts, Value: h.Sum}})
+	b.addSeries(tenant, with("_count"), []prompb.Sample{{Timestamp: ts, Value: count}})
+	b.addSeries(tenant, with("_sum"), []prompb.Sample{{Timestamp: ts, Value: h.Sum}})
 	bucket := func(lo, hi, v float64) {
 		if v == 0 {
 			return
 		}
 		vr := fmt.Sprintf("%.3e...%.3e", lo, hi)
-		b.addSeries(with("_bucket", vmstore.Label{Name: "vmrange", Value: vr}), []prompb.Sample{{Timestamp: ts, Value: v}})
+		b.addSeries(tenant, with("_bucket", vmstore.Label{Name: "vmrange", Value: vr}), []prompb.Sample{{Timestamp: ts, Value: v}})
 	}
 	zero := float64(h.GetZeroCountInt())
 	if h.IsFloatHistogram() {

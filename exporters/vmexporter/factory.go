@@ -10,6 +10,9 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/confighttp"
+	"go.opentelemetry.io/collector/config/configoptional"
+	"go.opentelemetry.io/collector/config/configretry"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/exporter"
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
@@ -36,7 +39,20 @@ func createDefaultConfig() component.Config {
 	if d := os.Getenv(DataDirEnv); d != "" {
 		dir = d
 	}
+	remote := RemoteConfig{
+		ClientConfig:    confighttp.NewDefaultClientConfig(),
+		MaxRequestBytes: 8 << 20,
+		QueueConfig:     configoptional.Some(exporterhelper.NewDefaultQueueConfig()),
+		BackOffConfig:   configretry.NewDefaultBackOffConfig(),
+	}
+	remote.Timeout = 10 * time.Second
+	// Never give up on a batch: an outage of the server delays data, the
+	// queue bounds it (design §8). A request that keeps failing blocks only
+	// its queue consumer.
+	remote.BackOffConfig.MaxElapsedTime = 0
 	return &Config{
+		Mode:               ModeEmbedded,
+		Remote:             remote,
 		Directory:          filepath.Join(dir, "metrics"),
 		Retention:          30 * 24 * time.Hour,
 		MemoryLimitMiB:     512,
@@ -49,6 +65,9 @@ func createDefaultConfig() component.Config {
 }
 
 func createMetrics(ctx context.Context, set exporter.Settings, cfg component.Config) (exporter.Metrics, error) {
+	if cfg.(*Config).Mode == ModeRemote {
+		return createRemoteMetrics(ctx, set, cfg.(*Config))
+	}
 	e, err := newExporter(cfg.(*Config), set)
 	if err != nil {
 		return nil, err
