@@ -39,6 +39,7 @@ const (
 type appliance struct {
 	*e2e.Collector
 	grpcAddr, httpAddr, queryAddr string
+	promAddr                      string // tenant-scoped Prometheus API (with Jaeger only)
 	tenantsFile                   string
 	conn                          *grpc.ClientConn
 }
@@ -70,7 +71,7 @@ func tenantsYAML(westLimits string, eastTokens ...string) string {
 
 func startAppliance(t *testing.T, jaeger *e2e.Jaeger, tenantsFileContent string) *appliance {
 	t.Helper()
-	a := &appliance{grpcAddr: e2e.FreeAddr(t), httpAddr: e2e.FreeAddr(t), queryAddr: e2e.FreeAddr(t)}
+	a := &appliance{grpcAddr: e2e.FreeAddr(t), httpAddr: e2e.FreeAddr(t), queryAddr: e2e.FreeAddr(t), promAddr: e2e.FreeAddr(t)}
 	a.tenantsFile = filepath.Join(t.TempDir(), "tenants.yaml")
 	writeTenants(t, a.tenantsFile, tenantsFileContent)
 	health := e2e.FreeAddr(t)
@@ -78,14 +79,23 @@ func startAppliance(t *testing.T, jaeger *e2e.Jaeger, tenantsFileContent string)
 	exporterName := "debug"
 	queryExt := ""
 	extensions := "[healthcheckv2, tenantauth]"
+	metricsPipeline := ""
 	if jaeger != nil {
-		exporter = "otlp_grpc/jaeger: {endpoint: " + jaeger.OTLPGRPC + ", tls: {insecure: true}}"
+		// The full read side: traces through Jaeger, metrics in the
+		// embedded store behind the tenant-scoped Prometheus API.
+		exporter = "otlp_grpc/jaeger: {endpoint: " + jaeger.OTLPGRPC + ", tls: {insecure: true}}\n" +
+			"  victoriametrics: {directory: \"${env:SCADAOTEL_DATA_DIR}/metrics\", memory_limit_mib: 128}"
 		exporterName = "otlp_grpc/jaeger"
 		queryExt = `
   tenant_trace_query:
     endpoint: ` + a.queryAddr + `
-    jaeger_endpoint: ` + jaeger.QueryURL
-		extensions = "[healthcheckv2, tenantauth, tenant_trace_query]"
+    jaeger_endpoint: ` + jaeger.QueryURL + `
+  prometheus_query:
+    endpoint: ` + a.promAddr + `
+    auth: {authenticator: tenantauth}`
+		extensions = "[healthcheckv2, tenantauth, tenant_trace_query, prometheus_query]"
+		metricsPipeline = `
+    metrics: {receivers: [otlp], processors: [memory_limiter, tenantstamp], exporters: [victoriametrics]}`
 	}
 	cfg := `
 extensions:
@@ -107,7 +117,7 @@ service:
   extensions: ` + extensions + `
   telemetry: {metrics: {level: none}}
   pipelines:
-    traces: {receivers: [otlp], processors: [memory_limiter, tenantstamp], exporters: [` + exporterName + `]}
+    traces: {receivers: [otlp], processors: [memory_limiter, tenantstamp], exporters: [` + exporterName + `]}` + metricsPipeline + `
 `
 	a.Collector = e2e.StartCollector(t, cfg)
 	var err error

@@ -68,3 +68,13 @@ func RefusalFromContext(ctx context.Context) (string, bool) {
 	r, ok := client.FromContext(ctx).Auth.(Refusal)
 	return string(r), ok
 }
+
+// NoTenantStatus is the HTTP answer of an API reached by a request without
+// an authenticated tenant (confighttp `auth:` defers a tenant header
+// mismatch as a Refusal): 403 with the refusal's one-line reason, else 401.
+func NoTenantStatus(ctx context.Context) (int, string) {
+	if reason, ok := RefusalFromContext(ctx); ok {
+		return http.StatusForbidden, reason
+	}
+	return http.StatusUnauthorized, "no authenticated tenant on the request"
+}

@@ -274,6 +274,8 @@ func TestTenantIsolation(t *testing.T) {
 		}
 	})
 
+	t.Run("metrics write and query API", func(t *testing.T) { testMetricsQueryIsolation(t, a) })
+
 	t.Run("malformed ids", func(t *testing.T) {
 		for _, id := range []string{"zz", strings.Repeat("a", 33), "..%2F..%2Fapi%2Fservices"} {
 			if code, _ := query(t, base, "/api/traces/"+id, nil, "Authorization", bearerW); code != http.StatusBadRequest && code != http.StatusNotFound {

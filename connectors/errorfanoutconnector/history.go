@@ -221,7 +221,8 @@ func (h *history) handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/alerts", func(w http.ResponseWriter, r *http.Request) {
 		tenant := tenants.FromContext(r.Context())
 		if tenant == "" {
-			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "no authenticated tenant"})
+			code, reason := tenants.NoTenantStatus(r.Context())
+			writeJSON(w, code, map[string]string{"error": reason})
 			return
 		}
 		eps := h.forTenant(tenant)

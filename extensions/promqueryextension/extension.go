@@ -2,6 +2,7 @@ package promqueryextension
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -78,7 +79,20 @@ func (e *queryExtension) serve(w http.ResponseWriter, r *http.Request) {
 		_, _ = rec.Write([]byte(`{"status":"error","errorType":"unavailable","error":"the metrics store is not open: add the victoriametrics exporter to a metrics pipeline"}`))
 		return
 	}
-	st.ServeAPI(rec, r, tenants.FromContext(r.Context()))
+	tenant := tenants.FromContext(r.Context())
+	if tenant == "" {
+		code, reason := tenants.NoTenantStatus(r.Context())
+		errType := "unauthorized"
+		if code == http.StatusForbidden {
+			errType = "forbidden"
+		}
+		body, _ := json.Marshal(map[string]string{"status": "error", "errorType": errType, "error": reason})
+		rec.Header().Set("Content-Type", "application/json")
+		rec.WriteHeader(code)
+		_, _ = rec.Write(body)
+		return
+	}
+	st.ServeAPI(rec, r, tenant)
 }
 
 type statusRecorder struct {

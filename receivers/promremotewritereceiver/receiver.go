@@ -96,7 +96,8 @@ func (r *rwReceiver) handleWrite(w http.ResponseWriter, req *http.Request) {
 	}
 	tenant := tenants.FromContext(ctx)
 	if !tenants.ValidID(tenant) {
-		r.refuse(ctx, w, http.StatusForbidden, "no authenticated tenant on the request")
+		code, reason := tenants.NoTenantStatus(ctx)
+		r.refuse(ctx, w, code, reason)
 		return
 	}
 	body, err := io.ReadAll(req.Body)
