@@ -31,7 +31,13 @@ func newExtension(cfg *Config, set extension.Settings) (*queryExtension, error) 
 	if err != nil {
 		return nil, fmt.Errorf("jaeger_endpoint: %w", err)
 	}
-	return &queryExtension{cfg: cfg, set: set, proxy: newProxy(base, cfg, set.Logger)}, nil
+	tel, err := newTelemetry(set.MeterProvider)
+	if err != nil {
+		return nil, err
+	}
+	p := newProxy(base, cfg, set.Logger)
+	p.tel = tel
+	return &queryExtension{cfg: cfg, set: set, proxy: p}, nil
 }
 
 func (e *queryExtension) Start(_ context.Context, host component.Host) error {

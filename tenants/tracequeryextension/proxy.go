@@ -41,6 +41,7 @@ type proxy struct {
 	cfg    *Config
 	client *http.Client
 	logger *zap.Logger
+	tel    *telemetry
 	now    func() time.Time
 }
 
@@ -62,11 +63,20 @@ func (p *proxy) routes() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Fail closed if mounted without the authenticator: the filter
 		// would otherwise match resources without a tenant.
-		if tenants.FromContext(r.Context()) == "" {
-			http.Error(w, "no authenticated tenant", http.StatusUnauthorized)
+		tenant := tenants.FromContext(r.Context())
+		if tenant == "" {
+			code, reason := tenants.NoTenantStatus(r.Context())
+			http.Error(w, reason, code)
 			return
 		}
-		mux.ServeHTTP(w, r)
+		start := time.Now()
+		_, route := mux.Handler(r)
+		if route == "" {
+			route = "unknown"
+		}
+		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
+		mux.ServeHTTP(rec, r)
+		p.tel.request(r.Context(), route, tenant, rec.code, time.Since(start))
 	})
 }
 
@@ -94,12 +104,17 @@ func (p *proxy) get(ctx context.Context, path string, q url.Values) (int, []byte
 	req.Header.Set("Accept", "application/json")
 	resp, err := p.client.Do(req)
 	if err != nil {
+		p.tel.upstreamFailure(ctx, "unavailable")
 		return 0, nil, &upstreamError{http.StatusBadGateway, "trace store unavailable"}
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxUpstreamBody))
 	if err != nil {
+		p.tel.upstreamFailure(ctx, "unreadable")
 		return 0, nil, &upstreamError{http.StatusBadGateway, "trace store answer unreadable"}
+	}
+	if resp.StatusCode >= 500 {
+		p.tel.upstreamFailure(ctx, "status_5xx")
 	}
 	return resp.StatusCode, body, nil
 }
