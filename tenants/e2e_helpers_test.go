@@ -174,14 +174,20 @@ type httpResult struct {
 	latency    time.Duration
 }
 
-// postHTTP sends OTLP/HTTP protobuf; header keys are used verbatim.
+// postHTTP sends OTLP/HTTP protobuf traces; header keys are used verbatim.
 func (a *appliance) postHTTP(t testing.TB, td ptrace.Traces, headers ...string) httpResult {
 	t.Helper()
 	body, err := ptraceotlp.NewExportRequestFromTraces(td).MarshalProto()
 	if err != nil {
 		t.Fatal(err)
 	}
-	req, err := http.NewRequest(http.MethodPost, "http://"+a.httpAddr+"/v1/traces", bytes.NewReader(body))
+	return a.postOTLP(t, "/v1/traces", body, headers...)
+}
+
+// postOTLP posts an OTLP protobuf body to path of the OTLP/HTTP receiver.
+func (a *appliance) postOTLP(t testing.TB, path string, body []byte, headers ...string) httpResult {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, "http://"+a.httpAddr+path, bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
