@@ -251,6 +251,13 @@ func TestE2ERoundTripAndIsolation(t *testing.T) {
 	assert.Contains(t, out, `=> 100.5 @[`+ts(0)+`]`)
 	assert.NotContains(t, out, `"west"`)
 
+	// Metric metadata from the OTLP metrics, through the Prometheus client.
+	meta, err := west.Metadata(ctx, "", "")
+	require.NoError(t, err)
+	assert.Equal(t, []promv1.Metadata{{Type: "gauge", Unit: "bar"}}, meta["pipeline_pressure_bar"])
+	assert.Equal(t, []promv1.Metadata{{Type: "counter"}}, meta["valve_operations_total"])
+	assert.Equal(t, []promv1.Metadata{{Type: "histogram", Unit: "seconds"}}, meta["poll_duration_seconds"])
+
 	// Isolation: nothing of east is visible to west, whatever the query.
 	for _, q := range []string{
 		`{__name__=~".+"}`,

@@ -23,6 +23,7 @@ type vmExporter struct {
 	cfg    *Config
 	logger *zap.Logger
 	conv   *converter
+	meta   *metadataRecorder
 
 	store *vmstore.Store
 	wal   *wal
@@ -51,7 +52,7 @@ func newExporter(cfg *Config, set exporter.Settings) (*vmExporter, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &vmExporter{cfg: cfg, logger: set.Logger, conv: conv}
+	e := &vmExporter{cfg: cfg, logger: set.Logger, conv: conv, meta: newMetadataRecorder(conv.settings)}
 	e.batches.New = func() any { return &batch{} }
 	m := set.MeterProvider.Meter("github.com/scadaotel/scadaotel/exporters/vmexporter")
 	e.mSamples, err = m.Int64Counter("vmexporter.samples", metric.WithDescription("Samples written to the storage (after the WAL fsync)."))
@@ -218,6 +219,7 @@ func (e *vmExporter) push(ctx context.Context, md pmetric.Metrics) error {
 	e.dirty.Store(true)
 	e.unseen.Store(true)
 	e.mSamples.Add(ctx, int64(len(b.rows)))
+	e.meta.record(md, e.store.SetMetadata)
 	return nil
 }
 

@@ -215,6 +215,17 @@ func TestExporterRoundTripShutdownFlushesAndRestartKeepsData(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, res, 1)
 	assert.InDelta(t, 4.0, res[0].Values[0], 1.5, "median of the exponential histogram")
+
+	// Metric metadata was recorded per tenant and survived the restart.
+	_, meta := st.Metadata("acme", "", 0)
+	assert.Equal(t, map[string]vmstore.MetricMetadata{
+		"pipeline_pressure_bar":  {Type: "gauge", Unit: "bar"},
+		"valve_operations_total": {Type: "counter"},
+		"poll_duration_seconds":  {Type: "histogram", Unit: "seconds"},
+		"flow_rate":              {Type: "histogram"},
+	}, meta)
+	_, none := st.Metadata("nobody", "", 0)
+	assert.Empty(t, none)
 }
 
 // walDataBytes sums the sizes of the WAL segments in dir.

@@ -41,8 +41,7 @@ func (s *Store) ServeAPI(w http.ResponseWriter, r *http.Request, tenant string) 
 		writeJSON(w, `{"status":"success","data":{"version":"2.24.0","revision":"scadaotel","branch":"","buildUser":"","buildDate":"","goVersion":""}}`)
 		return
 	case "/api/v1/metadata":
-		// Metadata is not stored per tenant, so none is returned.
-		writeJSON(w, `{"status":"success","data":{}}`)
+		s.serveMetadata(w, r, tenant)
 		return
 	case "/api/v1/query_exemplars":
 		writeJSON(w, `{"status":"success","data":[]}`)

@@ -55,7 +55,8 @@ type Row = storage.MetricRow
 
 // Store is the process's embedded VictoriaMetrics. Get it with Open.
 type Store struct {
-	cfg Config
+	cfg  Config
+	meta *metadataRegistry
 }
 
 var (
@@ -91,6 +92,10 @@ func Open(cfg Config) (*Store, error) {
 	if err := os.MkdirAll(cfg.Path, 0o750); err != nil {
 		return nil, fmt.Errorf("vmstore: cannot create %q: %w", cfg.Path, err)
 	}
+	meta, err := loadMetadata(cfg.Path)
+	if err != nil {
+		return nil, err
+	}
 	if err := setFlags(cfg); err != nil {
 		return nil, err
 	}
@@ -104,7 +109,7 @@ func Open(cfg Config) (*Store, error) {
 	_ = os.RemoveAll(tmp)
 	netstorage.InitTmpBlocksDir(tmp)
 	promql.InitRollupResultCache("") // in memory: keyed by the enforced tenant filter
-	current = &Store{cfg: cfg}
+	current = &Store{cfg: cfg, meta: meta}
 	refs = 1
 	return current, nil
 }
@@ -130,6 +135,7 @@ func (s *Store) Close() {
 	}
 	promql.StopRollupResultCache()
 	vmstorage.Stop() // flushes in-memory rows to files
+	_ = s.meta.save()
 	current = nil
 	stopped = true
 }
@@ -163,7 +169,7 @@ func (s *Store) Persist() error {
 	if _, err := s.storageCall("/snapshot/delete", url.Values{"snapshot": {name}}); err != nil {
 		return err
 	}
-	return nil
+	return s.meta.save()
 }
 
 // storageCall invokes vmstorage's in-process handler (never exposed on a

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"strings"
 	"sync"
 
 	"github.com/golang/snappy"
@@ -21,6 +22,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
+	"github.com/scadaotel/scadaotel/internal/vmstore"
 	"github.com/scadaotel/scadaotel/tenants"
 )
 
@@ -110,6 +112,7 @@ func (r *rwReceiver) handleWrite(w http.ResponseWriter, req *http.Request) {
 		r.refuse(ctx, w, http.StatusBadRequest, err.Error())
 		return
 	}
+	recordMetadata(wr, tenant)
 	md, samples := toMetrics(wr, tenant)
 	if samples == 0 {
 		w.WriteHeader(http.StatusNoContent)
@@ -125,6 +128,27 @@ func (r *rwReceiver) handleWrite(w http.ResponseWriter, req *http.Request) {
 	}
 	r.mSamples.Add(ctx, int64(samples))
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// recordMetadata hands the request's metric metadata (Prometheus sends it
+// in its own requests, without samples) to the embedded store's per-tenant
+// metadata, when the store is open in this process (embedded mode): it
+// serves /api/v1/metadata. It is descriptive only and bounded per tenant.
+func recordMetadata(wr *prompb.WriteRequest, tenant string) {
+	if len(wr.Metadata) == 0 {
+		return
+	}
+	st := vmstore.Current()
+	if st == nil {
+		return
+	}
+	for _, m := range wr.Metadata {
+		st.SetMetadata(tenant, m.MetricFamilyName, vmstore.MetricMetadata{
+			Type: strings.ToLower(m.Type.String()),
+			Help: m.Help,
+			Unit: m.Unit,
+		})
+	}
 }
 
 // toMetrics turns remote-write series into one resource (stamped with the

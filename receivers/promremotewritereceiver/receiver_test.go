@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/golang/snappy"
 	"github.com/prometheus/prometheus/prompb"
@@ -26,6 +27,7 @@ import (
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/receiver/receivertest"
 
+	"github.com/scadaotel/scadaotel/internal/vmstore"
 	"github.com/scadaotel/scadaotel/tenants"
 )
 
@@ -164,4 +166,27 @@ func TestConfigExampleLoadsAndValidates(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "endpoint:")
 	assert.Contains(t, err.Error(), "auth:")
+}
+
+// Prometheus sends metric metadata in requests of their own; in embedded
+// mode it is stored under the sender's tenant for /api/v1/metadata.
+func TestRemoteWriteMetadataIsStoredPerTenant(t *testing.T) {
+	st, err := vmstore.Open(vmstore.Config{Path: filepath.Join(t.TempDir(), "data"), Retention: 48 * time.Hour, MemoryAllowedBytes: 64 << 20})
+	require.NoError(t, err)
+	defer st.Close()
+	sink := new(consumertest.MetricsSink)
+	url := start(t, sink)
+	wr := &prompb.WriteRequest{Metadata: []prompb.MetricMetadata{
+		{Type: prompb.MetricMetadata_COUNTER, MetricFamilyName: "pump_starts_total", Help: "Pump starts.", Unit: ""},
+		{Type: prompb.MetricMetadata_GAUGE, MetricFamilyName: "tank_level_m", Help: "Tank level.", Unit: "meters"},
+	}}
+	require.Equal(t, http.StatusNoContent, post(t, url, "north", encode(t, wr)))
+	assert.Zero(t, sink.DataPointCount(), "metadata alone carries no samples")
+	_, got := st.Metadata("north", "", 0)
+	assert.Equal(t, map[string]vmstore.MetricMetadata{
+		"pump_starts_total": {Type: "counter", Help: "Pump starts."},
+		"tank_level_m":      {Type: "gauge", Help: "Tank level.", Unit: "meters"},
+	}, got)
+	_, other := st.Metadata("south", "", 0)
+	assert.Empty(t, other)
 }

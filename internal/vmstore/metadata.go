@@ -1,0 +1,184 @@
+package vmstore
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"sync"
+
+	"github.com/scadaotel/scadaotel/tenants"
+)
+
+// MetricMetadata is what /api/v1/metadata reports for one metric family.
+type MetricMetadata struct {
+	Type string `json:"type"` // counter, gauge, histogram, summary, info, stateset, unknown...
+	Help string `json:"help"`
+	Unit string `json:"unit"`
+}
+
+// MaxMetadataPerTenant bounds the families remembered per tenant; more are
+// not recorded (a client inventing names cannot grow memory without limit).
+const MaxMetadataPerTenant = 10000
+
+// metadataFile holds the metadata beside the storage, written by Persist
+// and Close, read by Open. VictoriaMetrics' own metadata store is not per
+// tenant (single-node) and lives in memory only, so it is not used.
+const metadataFile = "scadaotel-metric-metadata.json"
+
+// metadataRegistry is the per-tenant metric metadata.
+type metadataRegistry struct {
+	mu       sync.RWMutex
+	byTenant map[string]map[string]MetricMetadata
+	dirty    bool
+	path     string
+}
+
+func loadMetadata(dir string) (*metadataRegistry, error) {
+	m := &metadataRegistry{byTenant: map[string]map[string]MetricMetadata{}, path: filepath.Join(dir, metadataFile)}
+	b, err := os.ReadFile(m.path)
+	if os.IsNotExist(err) {
+		return m, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("vmstore: cannot read metric metadata: %w", err)
+	}
+	if err := json.Unmarshal(b, &m.byTenant); err != nil {
+		// Metadata is descriptive only: a damaged file is started over.
+		m.byTenant = map[string]map[string]MetricMetadata{}
+	}
+	return m, nil
+}
+
+// save writes the registry when it changed (temp file, fsync, rename).
+func (m *metadataRegistry) save() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.dirty {
+		return nil
+	}
+	b, err := json.Marshal(m.byTenant)
+	if err != nil {
+		return err
+	}
+	tmp := m.path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o640)
+	if err != nil {
+		return fmt.Errorf("vmstore: cannot save metric metadata: %w", err)
+	}
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, m.path)
+	}
+	if err != nil {
+		return fmt.Errorf("vmstore: cannot save metric metadata: %w", err)
+	}
+	m.dirty = false
+	return nil
+}
+
+// SetMetadata records the metadata of family for tenant. It reports false
+// when the tenant is invalid or already has MaxMetadataPerTenant families.
+func (s *Store) SetMetadata(tenant, family string, md MetricMetadata) bool {
+	if !tenants.ValidID(tenant) || family == "" {
+		return false
+	}
+	m := s.meta
+	m.mu.RLock()
+	old, ok := m.byTenant[tenant][family]
+	m.mu.RUnlock()
+	if ok && old == md {
+		return true
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	fams := m.byTenant[tenant]
+	if fams == nil {
+		fams = map[string]MetricMetadata{}
+		m.byTenant[tenant] = fams
+	}
+	if _, ok := fams[family]; !ok && len(fams) >= MaxMetadataPerTenant {
+		return false
+	}
+	fams[family] = md
+	m.dirty = true
+	return true
+}
+
+// Metadata returns tenant's metadata, families sorted by name, at most
+// limit families (<= 0: all), only metric when it is not empty.
+func (s *Store) Metadata(tenant, metric string, limit int) ([]string, map[string]MetricMetadata) {
+	m := s.meta
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	fams := m.byTenant[tenant]
+	out := map[string]MetricMetadata{}
+	var names []string
+	if metric != "" {
+		if md, ok := fams[metric]; ok {
+			out[metric] = md
+			names = append(names, metric)
+		}
+		return names, out
+	}
+	for n := range fams {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	if limit > 0 && len(names) > limit {
+		names = names[:limit]
+	}
+	for _, n := range names {
+		out[n] = fams[n]
+	}
+	return names, out
+}
+
+// serveMetadata answers /api/v1/metadata (Prometheus format) with the
+// caller's tenant's metadata only. limit_per_metric is accepted; there is
+// one entry per family.
+func (s *Store) serveMetadata(w http.ResponseWriter, r *http.Request, tenant string) {
+	if err := r.ParseForm(); err != nil {
+		writeError(w, http.StatusBadRequest, "bad_data", "cannot parse request parameters: "+err.Error())
+		return
+	}
+	limit := 0
+	if v := r.Form.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "bad_data", fmt.Sprintf("cannot parse limit=%q: %v", v, err))
+			return
+		}
+		limit = n
+	}
+	if v := r.Form.Get("limit_per_metric"); v != "" {
+		if _, err := strconv.Atoi(v); err != nil {
+			writeError(w, http.StatusBadRequest, "bad_data", fmt.Sprintf("cannot parse limit_per_metric=%q: %v", v, err))
+			return
+		}
+	}
+	_, fams := s.Metadata(tenant, r.Form.Get("metric"), limit)
+	data := make(map[string][]MetricMetadata, len(fams))
+	for n, md := range fams {
+		data[n] = []MetricMetadata{md}
+	}
+	b, err := json.Marshal(struct {
+		Status string                      `json:"status"`
+		Data   map[string][]MetricMetadata `json:"data"`
+	}{"success", data})
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "internal", err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(b)
+}
