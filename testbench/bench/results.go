@@ -186,6 +186,17 @@ func (r *Results) Misses() []string {
 	return out
 }
 
+func (r *Results) hasGoals() bool {
+	for _, p := range r.Pairs {
+		for _, f := range p.Figures {
+			if f.Goal != nil {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // WriteJSON writes the results as indented JSON (NaN as null).
 func (r *Results) WriteJSON(w io.Writer) error {
 	b, err := json.MarshalIndent(jsonSafe(r), "", "  ")
@@ -283,7 +294,7 @@ func (r *Results) WriteMarkdown(w io.Writer) error {
 			fmt.Fprintf(&b, "- %s\n", s)
 		}
 		b.WriteString("\n")
-	} else {
+	} else if r.hasGoals() {
 		b.WriteString("Every goal was met.\n\n")
 	}
 	b.WriteString(SummaryTable(r))
