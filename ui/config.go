@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"path/filepath"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
@@ -30,6 +31,18 @@ type Config struct {
 	StaleAfter time.Duration `mapstructure:"stale_after"`
 	// Timeout bounds each upstream call.
 	Timeout time.Duration `mapstructure:"timeout"`
+	// TelemetryEndpoint is the appliance's own Prometheus metrics endpoint
+	// (service.telemetry.metrics pull reader), read by the Appliance view
+	// ("" turns the view off).
+	TelemetryEndpoint string `mapstructure:"telemetry_endpoint"`
+	// TelemetryInterval is how often it is read.
+	TelemetryInterval time.Duration `mapstructure:"telemetry_interval"`
+	// SharedFigures shows every tenant the appliance-wide figures (per
+	// receiver, exporter and queue, disk), which carry no tenant.
+	SharedFigures bool `mapstructure:"shared_figures"`
+	// DiskPaths are directories whose disk use is shown besides the
+	// metrics store's.
+	DiskPaths []string `mapstructure:"disk_paths"`
 	// LoginLimit bounds login attempts.
 	LoginLimit LoginLimitConfig `mapstructure:"login_limit"`
 
@@ -73,7 +86,16 @@ func (c *Config) Validate() error {
 	if c.Authenticator.Type().String() == "" {
 		errs = append(errs, errors.New("authenticator: must name the tenantauth extension, e.g. tenantauth"))
 	}
-	errs = append(errs, checkURL("trace_query_endpoint", c.TraceQueryEndpoint), checkURL("alerts_endpoint", c.AlertsEndpoint))
+	errs = append(errs, checkURL("trace_query_endpoint", c.TraceQueryEndpoint), checkURL("alerts_endpoint", c.AlertsEndpoint),
+		checkURL("telemetry_endpoint", c.TelemetryEndpoint))
+	if c.TelemetryInterval < time.Second || c.TelemetryInterval > 5*time.Minute {
+		errs = append(errs, fmt.Errorf("telemetry_interval: must be between 1s and 5m, got %s", c.TelemetryInterval))
+	}
+	for i, p := range c.DiskPaths {
+		if !filepath.IsAbs(p) {
+			errs = append(errs, fmt.Errorf("disk_paths[%d]: must be an absolute directory, got %q", i, p))
+		}
+	}
 	if c.SessionTTL < time.Minute || c.SessionTTL > 7*24*time.Hour {
 		errs = append(errs, fmt.Errorf("session_ttl: must be between 1m and 168h, got %s", c.SessionTTL))
 	}

@@ -34,6 +34,8 @@ type uiExtension struct {
 	auth     tenants.HTTPAuthenticator
 	sessions *sessions
 	limiter  *loginLimiter
+	scraper  *scraper // nil when the Appliance view is off
+	stop     context.CancelFunc
 	client   *http.Client
 	server   *http.Server
 	addr     string // the address listened on
@@ -90,6 +92,14 @@ func (e *uiExtension) Start(_ context.Context, host component.Host) error {
 			componentstatus.ReportStatus(host, componentstatus.NewFatalErrorEvent(err))
 		}
 	}()
+	if e.cfg.TelemetryEndpoint != "" {
+		e.scraper = &scraper{fetch: httpFetch(e.client, e.cfg.TelemetryEndpoint), interval: e.cfg.TelemetryInterval,
+			paths: e.diskPaths, logger: e.set.Logger}
+		ctx, cancel := context.WithCancel(context.Background())
+		e.stop = cancel
+		e.wg.Add(1)
+		go func() { defer e.wg.Done(); e.scraper.run(ctx) }()
+	}
 	e.set.Logger.Info("Operator web UI listening", zap.String("url", "http://"+ln.Addr().String()+"/"))
 	return nil
 }
@@ -99,6 +109,9 @@ func (e *uiExtension) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	err := e.server.Shutdown(ctx)
+	if e.stop != nil {
+		e.stop()
+	}
 	e.wg.Wait()
 	return err
 }
@@ -115,6 +128,7 @@ func (e *uiExtension) handler() http.Handler {
 	api.Handle("GET /ui/api/services", e.authed(e.services))
 	api.Handle("GET /ui/api/alerts", e.authed(e.alerts))
 	api.Handle("GET /ui/api/traces/", e.authed(e.traces))
+	api.Handle("GET /ui/api/appliance", e.authed(e.appliance))
 	api.HandleFunc("/ui/api/", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "unknown UI API path"})
 	})
@@ -335,8 +349,9 @@ func (e *uiExtension) me(w http.ResponseWriter, _ *http.Request, id identity) {
 	writeJSON(w, http.StatusOK, map[string]any{
 		"tenant": id.tenant,
 		"views": map[string]bool{
-			"alerts": e.cfg.AlertsEndpoint != "",
-			"traces": e.cfg.TraceQueryEndpoint != "",
+			"alerts":    e.cfg.AlertsEndpoint != "",
+			"traces":    e.cfg.TraceQueryEndpoint != "",
+			"appliance": e.cfg.TelemetryEndpoint != "",
 		},
 	})
 }

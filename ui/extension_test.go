@@ -80,10 +80,13 @@ func TestConfigExamplesLoadAndValidate(t *testing.T) {
 	bad.StaleAfter = 0
 	bad.Timeout = 0
 	bad.Authenticator = component.ID{}
+	bad.TelemetryEndpoint = "127.0.0.1:8888"
+	bad.TelemetryInterval = 0
+	bad.DiskPaths = []string{"relative/dir"}
 	bad.LoginLimit = LoginLimitConfig{PerAddress: 0, PerTenant: -1, Period: time.Millisecond}
 	err = bad.Validate()
 	require.Error(t, err)
-	for _, key := range []string{"endpoint:", "authenticator:", "trace_query_endpoint:", "alerts_endpoint:", "session_ttl:", "max_sessions:", "stale_after:", "timeout:", "login_limit.per_address:", "login_limit.per_tenant:", "login_limit.period:"} {
+	for _, key := range []string{"endpoint:", "authenticator:", "trace_query_endpoint:", "alerts_endpoint:", "session_ttl:", "max_sessions:", "stale_after:", "timeout:", "telemetry_endpoint:", "telemetry_interval:", "disk_paths[0]:", "login_limit.per_address:", "login_limit.per_tenant:", "login_limit.period:"} {
 		assert.Contains(t, err.Error(), key)
 	}
 }

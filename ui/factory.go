@@ -32,6 +32,9 @@ func createDefaultConfig() component.Config {
 		MaxSessions:        1000,
 		StaleAfter:         10 * time.Second,
 		Timeout:            10 * time.Second,
+		TelemetryEndpoint:  "http://127.0.0.1:8888/metrics",
+		TelemetryInterval:  5 * time.Second,
+		SharedFigures:      true,
 		LoginLimit:         LoginLimitConfig{PerAddress: 10, PerTenant: 30, Period: time.Minute},
 	}
 }

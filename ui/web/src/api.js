@@ -2,9 +2,10 @@
 // by the browser; the page never sees the token after login.
 
 export class APIError extends Error {
-  constructor(status, message) {
+  constructor(status, message, data) {
     super(message);
     this.status = status;
+    this.data = data;
   }
 }
 
@@ -17,7 +18,7 @@ async function call(method, path, body) {
   const resp = await fetch(path, opts);
   let data = null;
   try { data = await resp.json(); } catch { /* empty or not JSON */ }
-  if (!resp.ok) throw new APIError(resp.status, (data && data.error) || `HTTP ${resp.status}`);
+  if (!resp.ok) throw new APIError(resp.status, (data && data.error) || `HTTP ${resp.status}`, data);
   return data;
 }
 
@@ -32,4 +33,5 @@ export const api = {
   traceSearch: (q) => call('GET', '/ui/api/traces/search?' + new URLSearchParams(q)),
   trace: (id) => call('GET', '/ui/api/traces/trace/' + encodeURIComponent(id)),
   alerts: () => call('GET', '/ui/api/alerts'),
+  appliance: () => call('GET', '/ui/api/appliance'),
 };

@@ -8,6 +8,7 @@ import { stationView } from './views/station.js';
 import { alertsView } from './views/alerts.js';
 import { servicesView } from './views/services.js';
 import { tracesView, traceView } from './views/traces.js';
+import { applianceView } from './views/appliance.js';
 
 const root = document.getElementById('app');
 let me = null;
@@ -46,7 +47,9 @@ function showLogin(message) {
       input.value = '';
       await start();
     } catch (e) {
-      err.textContent = e instanceof APIError && e.status === 401 ? t('login.refused') : t('error.generic', { msg: e.message });
+      if (e instanceof APIError && e.status === 401) err.textContent = t('login.refused');
+      else if (e instanceof APIError && e.status === 429) err.textContent = t('login.limited', { s: (e.data && e.data.retry_after_s) || '?' });
+      else err.textContent = t('error.generic', { msg: e.message });
     }
   });
   clear(root).appendChild(h('main', { class: 'login-page' }, langSwitch(), form));
@@ -58,6 +61,7 @@ const nav = [
   ['alerts', 'nav.alerts'],
   ['services', 'nav.services'],
   ['traces', 'nav.traces'],
+  ['appliance', 'nav.appliance'],
 ];
 
 function route() {
@@ -74,7 +78,7 @@ function render() {
   const header = h('header', {},
     h('span', { class: 'brand' }, t('app.title')),
     h('nav', {}, nav
-      .filter(([n]) => (n !== 'alerts' || me.views.alerts) && (n !== 'traces' || me.views.traces))
+      .filter(([n]) => (n !== 'alerts' || me.views.alerts) && (n !== 'traces' || me.views.traces) && (n !== 'appliance' || me.views.appliance))
       .map(([n, key]) => h('a', { href: '#/' + n, class: r.name === n || (n === 'traces' && r.name === 'trace') ? 'on' : '', 'data-nav': n }, t(key)))),
     h('span', { class: 'tenant', title: t('header.tenant') }, t('header.tenant'), ': ', h('b', { id: 'tenant' }, me.tenant)),
     langSwitch(),
@@ -86,6 +90,7 @@ function render() {
   else if (r.name === 'services') current = servicesView(main, onAuthLost);
   else if (r.name === 'traces' && me.views.traces) current = tracesView(main, onAuthLost);
   else if (r.name === 'trace' && r.arg && me.views.traces) current = traceView(main, r.arg, onAuthLost);
+  else if (r.name === 'appliance' && me.views.appliance) current = applianceView(main, onAuthLost);
   else current = overviewView(main, onAuthLost);
 }
 

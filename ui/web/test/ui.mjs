@@ -3,7 +3,7 @@
 // UI_URL, TOKEN_A/B, TENANT_A/B, STATIONS_A/B (newline separated),
 // XSS_STATION, LOST_STATION, ARTIFACTS (screenshot directory).
 import { chromium } from 'playwright-core';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
@@ -26,6 +26,9 @@ const scriptSpan = env('SCRIPT_SPAN');
 const repairedTrace = env('REPAIRED_TRACE');
 const originalID = env('ORIGINAL_ID');
 const art = env('ARTIFACTS');
+const control = env('CONTROL_URL');
+const pollMs = Number(env('POLL_INTERVAL_MS'));
+const measured = {};
 const en = JSON.parse(readFileSync(new URL('../src/i18n/en.json', import.meta.url)));
 const zh = JSON.parse(readFileSync(new URL('../src/i18n/zh-CN.json', import.meta.url)));
 
@@ -117,13 +120,33 @@ try {
   assert.ok(!cookies[0].value.includes(env('TOKEN_A')), 'the token is not in the cookie');
   assert.equal(await page.evaluate(() => document.cookie), '', 'the session cookie is not readable by scripts');
 
-  step('overview lists the simulated stations with the right state');
+  step('overview lists the simulated stations, all up');
   let rows;
-  for (let i = 0; i < 20; i++) {
+  for (let i = 0; i < 40; i++) {
     rows = await stationRows(page);
-    if (rows.length === stationsA.length && rows.find((r) => r.name === lost)?.state === 'comm_lost') break;
-    await page.waitForTimeout(500);
+    if (rows.length === stationsA.length && rows.every((r) => r.state === 'up')) break;
+    await page.waitForTimeout(250);
   }
+  assert.deepEqual(rows.map((r) => ({ ...r, state: 'up' })), rows, 'every station up before one RTU stops');
+
+  step('stopping one RTU shows its station comm lost within 3 poll intervals');
+  // The page notes (in its own clock, the machine's) when the row turns.
+  await page.evaluate((name) => {
+    window.__lostAt = 0;
+    const check = () => {
+      for (const tr of document.querySelectorAll('#stations tr.station')) {
+        if (tr.querySelector('.station-link').textContent === name && tr.dataset.state === 'comm_lost' && !window.__lostAt) window.__lostAt = Date.now();
+      }
+    };
+    new MutationObserver(check).observe(document.getElementById('view'), { subtree: true, childList: true, attributes: true });
+  }, lost);
+  const { stopped_ms: stoppedMs } = await (await fetch(control + '/stop-rtu')).json();
+  await page.waitForFunction(() => window.__lostAt > 0, null, { timeout: 10000 });
+  const shownMs = await page.evaluate(() => window.__lostAt);
+  measured.comm_lost_shown_ms = shownMs - stoppedMs;
+  console.log(`  comm lost shown ${shownMs - stoppedMs} ms after the RTU stopped (budget ${3 * pollMs} ms = 3 poll intervals of ${pollMs} ms)`);
+  assert.ok(shownMs - stoppedMs <= 3 * pollMs, `comm lost shown after ${shownMs - stoppedMs} ms, want <= ${3 * pollMs} ms (3 poll intervals)`);
+  rows = await stationRows(page);
   assert.deepEqual(rows.map((r) => r.name).sort(), [...stationsA].sort());
   for (const r of rows) assert.equal(r.state, r.name === lost ? 'comm_lost' : 'up', `state of ${r.name}`);
   assert.equal(rows[0].name, firingStation, 'the station with a firing alert is listed first');
@@ -205,6 +228,21 @@ try {
   assert.equal(await page.textContent('#station-name'), xss);
   assert.equal(await page.$$eval('img', (imgs) => imgs.length), 0);
 
+  step('appliance view: this pipeline\'s ingest and repair, queues, exports, disk');
+  await page.click('a[data-nav="appliance"]');
+  await page.waitForFunction(() => {
+    const acc = document.querySelector('#tenant-ingest tr[data-signal="traces"] .accepted');
+    const rep = document.querySelector('#repair tr[data-counter="repaired"] .total');
+    return acc && acc.textContent !== '—' && Number(acc.textContent) > 0 && rep && rep.textContent === '1';
+  }, null, { timeout: 15000 });
+  await page.waitForSelector('#exports tr[data-exporter="otlp_http/jaeger"][data-state="sending"]', { timeout: 10000 });
+  await page.waitForSelector('#queues tr[data-queue="otlp_http/jaeger"]');
+  assert.ok(await page.$$eval('#receivers tr[data-receiver="otlp (http)"][data-signal="traces"]', (r) => r.length) === 1);
+  assert.ok(/\d/.test(await page.textContent('#disk tbody tr .used')), 'disk use of the metrics store shown');
+  await page.waitForSelector('#appliance-chart .uplot canvas');
+  assert.ok((await page.textContent('#appliance-chart .u-legend')).includes(en['appliance.series.tenant'].replace('{signal}', en['signal.traces'])));
+  await page.screenshot({ path: join(art, 'appliance-en.png'), fullPage: true });
+
   step('中文 translates every view and is remembered');
   await page.goto(url + '/#/overview');
   await page.waitForSelector('#stations tbody tr.station');
@@ -219,11 +257,12 @@ try {
   await page.waitForTimeout(1200);
   assert.deepEqual(await untranslated(page), [], 'station view has untranslated messages');
   await page.screenshot({ path: join(art, 'station-zh-CN.png'), fullPage: true });
-  for (const v of ['alerts', 'services', 'traces']) {
+  for (const v of ['alerts', 'services', 'appliance', 'traces']) {
     await page.click(`a[data-nav="${v}"]`);
-    await page.waitForSelector({ alerts: '#alerts tbody tr', services: '#services .service-block', traces: '#traces tr.trace-row' }[v]);
+    await page.waitForSelector({ alerts: '#alerts tbody tr', services: '#services .service-block', appliance: '#exports tbody tr', traces: '#traces tr.trace-row' }[v]);
     await page.waitForTimeout(500);
     assert.deepEqual(await untranslated(page), [], `${v} view has untranslated messages`);
+    if (v === 'appliance') await page.screenshot({ path: join(art, 'appliance-zh-CN.png'), fullPage: true });
   }
   await page.reload();
   await page.waitForSelector('#trace-search');
@@ -268,12 +307,23 @@ try {
   await page.waitForFunction(() => document.querySelector('#traces-status').textContent !== '' && !document.querySelector('#traces-status').textContent.includes('…'));
   const optsB = await page.$$eval('#trace-service option', (os) => os.map((o) => o.value));
   assert.ok(!optsB.includes(serviceA) && !optsB.includes('cobol-batch'), `tenant B sees tenant A's trace services: ${optsB}`);
+  await page.click('a[data-nav="appliance"]');
+  await page.waitForFunction(() => {
+    const acc = document.querySelector('#tenant-ingest tr[data-signal="traces"] .accepted');
+    return acc && acc.textContent !== '—' && Number(acc.textContent) > 0;
+  }, null, { timeout: 15000 });
+  // B's own spans go through the repair step too, but only A had a
+  // fragment repaired.
+  assert.equal(await page.$$eval('#repair tr[data-counter="repaired"]', (r) => r.length), 0, "tenant B sees tenant A's repair counter");
+  const applianceB = await page.evaluate(async () => (await fetch('/ui/api/appliance')).text());
+  for (const leak of [env('TENANT_A'), 'west']) assert.ok(!applianceB.includes(leak), `tenant B's appliance answer names ${leak}`);
   expectRefusal = true;
   const probeTrace = await page.evaluate(async (id) => (await fetch('/ui/api/traces/trace/' + id)).status, repairedTrace);
   expectRefusal = false;
   assert.equal(probeTrace, 404, "tenant B can open tenant A's trace");
 
   assert.deepEqual(problems, [], 'console errors, dialogs or outside requests');
+  writeFileSync(join(art, 'measured.json'), JSON.stringify(measured));
   console.log('ok: all browser checks passed');
 } catch (e) {
   console.error('FAIL:', e.message);

@@ -58,7 +58,9 @@ export function overviewView(main, onAuthLost) {
       if (e instanceof APIError && e.status === 401) return onAuthLost();
       status.textContent = t('error.generic', { msg: e.message });
     }
-    if (!stopped) timer = setTimeout(refresh, 1000);
+    // Every 500 ms (the pressure poll interval): a comm loss, which the
+    // receiver reports at the first failed poll, shows within 3 intervals.
+    if (!stopped) timer = setTimeout(refresh, 500);
   }
   refresh();
   return { stop() { stopped = true; clearTimeout(timer); } };

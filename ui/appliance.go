@@ -1,0 +1,607 @@
+package ui
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	"go.uber.org/zap"
+
+	"github.com/scadaotel/scadaotel/internal/vmstore"
+)
+
+// The Appliance view: what the appliance itself is doing, from its own
+// metrics (the collector's Prometheus telemetry endpoint), scraped every
+// telemetry_interval and kept for applianceWindow to compute rates.
+//
+// Only known metrics are shown. A series carrying a tenant label (`tenant`
+// or `scada_tenant`) is shown to that tenant only and never summed into
+// anything another tenant sees; the appliance-wide ones (per receiver,
+// exporter, queue; disk) carry no tenant and are shown when
+// shared_figures is on.
+
+const (
+	applianceWindow = 15 * time.Minute
+	// rateWindow: the current rates are averaged over about this long.
+	rateWindow = 30 * time.Second
+	// diskEvery bounds how often the directories are walked.
+	diskEvery = 30 * time.Second
+)
+
+type promSample struct {
+	name   string
+	labels map[string]string
+	value  float64
+}
+
+type snapshot struct {
+	at      time.Time
+	samples []promSample
+}
+
+// parseExposition reads the Prometheus text format into samples (counter,
+// gauge and untyped values; a `_total` suffix is dropped from names).
+func parseExposition(r io.Reader) ([]promSample, error) {
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(r)
+	if err != nil {
+		return nil, err
+	}
+	var out []promSample
+	for name, f := range fams {
+		name = strings.TrimSuffix(name, "_total")
+		for _, m := range f.GetMetric() {
+			var v float64
+			switch {
+			case m.Counter != nil:
+				v = m.GetCounter().GetValue()
+			case m.Gauge != nil:
+				v = m.GetGauge().GetValue()
+			case m.Untyped != nil:
+				v = m.GetUntyped().GetValue()
+			default:
+				continue
+			}
+			out = append(out, promSample{name: name, labels: labelMap(m.GetLabel()), value: v})
+		}
+	}
+	return out, nil
+}
+
+func labelMap(ls []*dto.LabelPair) map[string]string {
+	m := make(map[string]string, len(ls))
+	for _, l := range ls {
+		m[l.GetName()] = l.GetValue()
+	}
+	return m
+}
+
+// sampleTenant is the tenant a series belongs to ("" when appliance-wide).
+func sampleTenant(l map[string]string) (string, bool) {
+	if v, ok := l["tenant"]; ok {
+		return v, true
+	}
+	if v, ok := l["scada_tenant"]; ok {
+		return v, true
+	}
+	return "", false
+}
+
+type diskView struct {
+	Path         string `json:"path"`
+	UsedBytes    int64  `json:"used_bytes"`
+	FSFreeBytes  uint64 `json:"fs_free_bytes"`
+	FSTotalBytes uint64 `json:"fs_total_bytes"`
+	Error        string `json:"error,omitempty"`
+}
+
+// dirUsage is the size of the files under dir and the free/total bytes of
+// its file system.
+func dirUsage(dir string) diskView {
+	d := diskView{Path: dir}
+	err := filepath.WalkDir(dir, func(_ string, e fs.DirEntry, err error) error {
+		if err != nil {
+			if e != nil && e.IsDir() {
+				return fs.SkipDir // a directory removed while walking (merges)
+			}
+			return nil
+		}
+		if e.Type().IsRegular() {
+			if fi, err := e.Info(); err == nil {
+				d.UsedBytes += fi.Size()
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		d.Error = err.Error()
+	}
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		d.Error = err.Error()
+	} else {
+		d.FSFreeBytes = st.Bavail * uint64(st.Bsize)
+		d.FSTotalBytes = st.Blocks * uint64(st.Bsize)
+	}
+	return d
+}
+
+// scraper keeps the recent snapshots of the telemetry endpoint.
+type scraper struct {
+	fetch    func(ctx context.Context) (io.ReadCloser, error)
+	interval time.Duration
+	paths    func() []string
+	logger   *zap.Logger
+
+	mu      sync.Mutex
+	snaps   []snapshot // oldest first
+	lastErr string
+	disk    []diskView
+	diskAt  time.Time
+}
+
+// scrapeOnce takes one snapshot (and the disk figures when due).
+func (s *scraper) scrapeOnce(ctx context.Context) {
+	now := time.Now()
+	var samples []promSample
+	body, err := s.fetch(ctx)
+	if err == nil {
+		samples, err = parseExposition(body)
+		body.Close()
+	}
+	var disk []diskView
+	s.mu.Lock()
+	due := s.diskAt.IsZero() || now.Sub(s.diskAt) >= diskEvery
+	s.mu.Unlock()
+	if due {
+		for _, p := range s.paths() {
+			disk = append(disk, dirUsage(p))
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if due {
+		s.disk, s.diskAt = disk, now
+	}
+	if err != nil {
+		if s.lastErr == "" && s.logger != nil {
+			s.logger.Warn("scada_ui: cannot read the appliance's telemetry endpoint", zap.Error(err))
+		}
+		s.lastErr = err.Error()
+		return
+	}
+	s.lastErr = ""
+	s.snaps = append(s.snaps, snapshot{at: now, samples: samples})
+	for len(s.snaps) > 0 && now.Sub(s.snaps[0].at) > applianceWindow {
+		s.snaps = s.snaps[1:]
+	}
+}
+
+func (s *scraper) run(ctx context.Context) {
+	s.scrapeOnce(ctx)
+	t := time.NewTicker(s.interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.scrapeOnce(ctx)
+		}
+	}
+}
+
+func (s *scraper) state() ([]snapshot, []diskView, string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.snaps), slices.Clone(s.disk), s.lastErr
+}
+
+// httpFetch reads url (the collector's Prometheus endpoint) as text.
+func httpFetch(client *http.Client, url string) func(ctx context.Context) (io.ReadCloser, error) {
+	return func(ctx context.Context) (io.ReadCloser, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Accept", "text/plain;version=0.0.4")
+		resp, err := client.Do(req)
+		if err != nil {
+			return nil, fmt.Errorf("telemetry_endpoint %s: %w", url, err)
+		}
+		if resp.StatusCode != http.StatusOK {
+			resp.Body.Close()
+			return nil, fmt.Errorf("telemetry_endpoint %s: HTTP %d", url, resp.StatusCode)
+		}
+		return struct {
+			io.Reader
+			io.Closer
+		}{io.LimitReader(resp.Body, 32<<20), resp.Body}, nil
+	}
+}
+
+// The answer of GET /ui/api/appliance. Rates are per second over about
+// rateWindow (null until two snapshots exist); totals since the start.
+type applianceView struct {
+	NowMs       int64           `json:"now_ms"`
+	IntervalS   float64         `json:"interval_s"`
+	Shared      bool            `json:"shared"`
+	ScrapeError string          `json:"scrape_error,omitempty"`
+	UptimeS     *float64        `json:"uptime_s,omitempty"`
+	RSSBytes    *float64        `json:"rss_bytes,omitempty"`
+	Tenant      []tenantIngest  `json:"tenant_ingest"`
+	Receivers   []receiverRow   `json:"receivers"`
+	StoredPerS  *float64        `json:"stored_samples_per_s,omitempty"`
+	Queues      []queueRow      `json:"queues"`
+	Exports     []exportRow     `json:"exports"`
+	Repair      []counterRow    `json:"repair"`
+	Disk        []diskView      `json:"disk"`
+	History     applianceSeries `json:"history"`
+}
+
+type tenantIngest struct {
+	Signal       string             `json:"signal"`
+	AcceptedPerS *float64           `json:"accepted_per_s"`
+	AcceptedTot  float64            `json:"accepted_total"`
+	RefusedPerS  *float64           `json:"refused_per_s"`
+	RefusedTot   float64            `json:"refused_total"`
+	Reasons      map[string]float64 `json:"refused_by_reason"`
+}
+
+type receiverRow struct {
+	Receiver     string   `json:"receiver"`
+	Signal       string   `json:"signal"`
+	AcceptedPerS *float64 `json:"accepted_per_s"`
+	RefusedPerS  *float64 `json:"refused_per_s"`
+	FailedPerS   *float64 `json:"failed_per_s"`
+	AcceptedTot  float64  `json:"accepted_total"`
+	RefusedTot   float64  `json:"refused_total"`
+}
+
+type queueRow struct {
+	Queue      string   `json:"queue"`
+	Depth      float64  `json:"depth"`
+	Capacity   *float64 `json:"capacity,omitempty"`
+	OldestAgeS *float64 `json:"oldest_age_s,omitempty"`
+	Unit       string   `json:"unit"`
+	Own        bool     `json:"tenant_own"`
+}
+
+type exportRow struct {
+	Exporter   string   `json:"exporter"`
+	Signal     string   `json:"signal"`
+	SentPerS   *float64 `json:"sent_per_s"`
+	FailedPerS *float64 `json:"failed_per_s"`
+	SentTot    float64  `json:"sent_total"`
+	FailedTot  float64  `json:"failed_total"`
+}
+
+type counterRow struct {
+	Counter string   `json:"counter"`
+	Total   float64  `json:"total"`
+	PerS    *float64 `json:"per_s"`
+}
+
+// applianceSeries: rates per snapshot interval for the ingest chart.
+type applianceSeries struct {
+	Timestamps []int64         `json:"timestamps"`
+	Series     []historySeries `json:"series"`
+}
+
+type historySeries struct {
+	Key    string     `json:"key"` // "tenant.<signal>" (the caller's accepted requests/s) or "all.<signal>" (accepted items/s)
+	Values []*float64 `json:"values"`
+}
+
+// view of one snapshot for one tenant: the visible series only.
+type tview struct {
+	at time.Time
+	m  map[string]float64 // key(name, labels) -> value
+	s  []promSample
+}
+
+func seriesKey(name string, l map[string]string) string {
+	keys := make([]string, 0, len(l))
+	for k := range l {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var b strings.Builder
+	b.WriteString(name)
+	for _, k := range keys {
+		b.WriteString("\x00" + k + "=" + l[k])
+	}
+	return b.String()
+}
+
+func visibleTo(snap snapshot, tenant string, shared bool) tview {
+	v := tview{at: snap.at, m: map[string]float64{}}
+	for _, s := range snap.samples {
+		if t, ok := sampleTenant(s.labels); ok {
+			if t != tenant {
+				continue
+			}
+		} else if !shared {
+			continue
+		}
+		v.s = append(v.s, s)
+		v.m[seriesKey(s.name, s.labels)] = s.value
+	}
+	return v
+}
+
+// rate of a counter between two views (nil when unknown or reset).
+func rate(prev, cur *tview, s promSample) *float64 {
+	if prev == nil {
+		return nil
+	}
+	p, ok := prev.m[seriesKey(s.name, s.labels)]
+	if !ok {
+		p = 0 // appeared since: counted from zero
+	}
+	dt := cur.at.Sub(prev.at).Seconds()
+	if dt <= 0 || s.value < p {
+		return nil
+	}
+	r := (s.value - p) / dt
+	return &r
+}
+
+func addPtr(dst **float64, v *float64) {
+	if v == nil {
+		return
+	}
+	if *dst == nil {
+		x := 0.0
+		*dst = &x
+	}
+	**dst += *v
+}
+
+var receiverSignals = map[string]string{"spans": "traces", "metric_points": "metrics", "log_records": "logs"}
+
+func buildAppliance(snaps []snapshot, disk []diskView, scrapeErr, tenant string, shared bool, interval time.Duration, now time.Time) applianceView {
+	out := applianceView{NowMs: now.UnixMilli(), IntervalS: interval.Seconds(), Shared: shared, ScrapeError: scrapeErr,
+		Tenant: []tenantIngest{}, Receivers: []receiverRow{}, Queues: []queueRow{}, Exports: []exportRow{},
+		Repair: []counterRow{}, Disk: []diskView{}, History: applianceSeries{Timestamps: []int64{}, Series: []historySeries{}}}
+	if shared {
+		out.Disk = append(out.Disk, disk...)
+	}
+	views := make([]tview, len(snaps))
+	for i, s := range snaps {
+		views[i] = visibleTo(s, tenant, shared)
+	}
+	if len(views) == 0 {
+		return out
+	}
+	cur := &views[len(views)-1]
+	var prev *tview
+	for i := len(views) - 2; i >= 0; i-- {
+		prev = &views[i]
+		if cur.at.Sub(views[i].at) >= rateWindow {
+			break
+		}
+	}
+
+	ti := map[string]*tenantIngest{}
+	tget := func(sig string) *tenantIngest {
+		if ti[sig] == nil {
+			ti[sig] = &tenantIngest{Signal: sig, Reasons: map[string]float64{}}
+		}
+		return ti[sig]
+	}
+	rr := map[string]*receiverRow{}
+	ex := map[string]*exportRow{}
+	qs := map[string]*queueRow{}
+	qget := func(name, unit string, own bool) *queueRow {
+		if qs[name] == nil {
+			qs[name] = &queueRow{Queue: name, Unit: unit, Own: own}
+		}
+		return qs[name]
+	}
+	repair := map[string]*counterRow{}
+	for _, s := range cur.s {
+		l := s.labels
+		_, own := sampleTenant(l)
+		switch {
+		case s.name == "tenantstamp_accepted_requests" && own:
+			ts := tget(l["signal"])
+			ts.AcceptedTot += s.value
+			addPtr(&ts.AcceptedPerS, rate(prev, cur, s))
+		case s.name == "tenantstamp_refused_requests" && own:
+			ts := tget(l["signal"])
+			ts.RefusedTot += s.value
+			ts.Reasons[l["reason"]] += s.value
+			addPtr(&ts.RefusedPerS, rate(prev, cur, s))
+		case strings.HasPrefix(s.name, "otelcol_receiver_") && !own:
+			rest := strings.TrimPrefix(s.name, "otelcol_receiver_")
+			kind, item, _ := strings.Cut(rest, "_")
+			sig, ok := receiverSignals[item]
+			if !ok || (kind != "accepted" && kind != "refused" && kind != "failed") {
+				continue
+			}
+			name := l["receiver"]
+			if l["transport"] != "" {
+				name += " (" + l["transport"] + ")"
+			}
+			k := name + "\x00" + sig
+			if rr[k] == nil {
+				rr[k] = &receiverRow{Receiver: name, Signal: sig}
+			}
+			r := rate(prev, cur, s)
+			switch kind {
+			case "accepted":
+				rr[k].AcceptedTot += s.value
+				addPtr(&rr[k].AcceptedPerS, r)
+			case "refused":
+				rr[k].RefusedTot += s.value
+				addPtr(&rr[k].RefusedPerS, r)
+			default:
+				addPtr(&rr[k].FailedPerS, r)
+			}
+		case (strings.HasPrefix(s.name, "otelcol_exporter_sent_") || strings.HasPrefix(s.name, "otelcol_exporter_send_failed_")) && !own:
+			item := strings.TrimPrefix(strings.TrimPrefix(s.name, "otelcol_exporter_sent_"), "otelcol_exporter_send_failed_")
+			sig, ok := receiverSignals[item]
+			if !ok {
+				continue
+			}
+			k := l["exporter"] + "\x00" + sig
+			if ex[k] == nil {
+				ex[k] = &exportRow{Exporter: l["exporter"], Signal: sig}
+			}
+			if strings.HasPrefix(s.name, "otelcol_exporter_sent_") {
+				ex[k].SentTot += s.value
+				addPtr(&ex[k].SentPerS, rate(prev, cur, s))
+			} else {
+				ex[k].FailedTot += s.value
+				addPtr(&ex[k].FailedPerS, rate(prev, cur, s))
+			}
+		case s.name == "kafka_alerts_records_sent" || s.name == "kafka_alerts_send_failures":
+			k := "kafka_alerts\x00alert records"
+			if ex[k] == nil {
+				ex[k] = &exportRow{Exporter: "kafka_alerts", Signal: "alert_records"}
+			}
+			if s.name == "kafka_alerts_records_sent" {
+				ex[k].SentTot += s.value
+				addPtr(&ex[k].SentPerS, rate(prev, cur, s))
+			} else {
+				ex[k].FailedTot += s.value
+				addPtr(&ex[k].FailedPerS, rate(prev, cur, s))
+			}
+		case s.name == "otelcol_exporter_queue_size" && !own:
+			qget(l["exporter"], "items", false).Depth += s.value
+		case s.name == "otelcol_exporter_queue_capacity" && !own:
+			q := qget(l["exporter"], "items", false)
+			c := s.value
+			q.Capacity = &c
+		case s.name == "kafka_alerts_in_flight":
+			qget("kafka_alerts", "records", own).Depth += s.value
+		case s.name == "kafka_alerts_oldest_queued_age":
+			a := s.value
+			qget("kafka_alerts", "records", own).OldestAgeS = &a
+		case s.name == "errorfanout_alert_events_pending":
+			qget("errorfanout", "events", own).Depth += s.value
+		case s.name == "scada_receiver_batches_pending" && !own:
+			// Summed over RTUs: no RTU name (another tenant's) is shown.
+			qget("scada", "batches", false).Depth += s.value
+		case s.name == "traceidrepair_held_spans" && own:
+			qget("traceidrepair", "spans", true).Depth += s.value
+		case strings.HasPrefix(s.name, "traceidrepair_") && own:
+			c := strings.TrimPrefix(s.name, "traceidrepair_")
+			switch c {
+			case "repaired", "repaired_spans", "ambiguous", "unmatched", "held", "refused", "release_failed":
+			default:
+				continue
+			}
+			if repair[c] == nil {
+				repair[c] = &counterRow{Counter: c}
+			}
+			repair[c].Total += s.value
+			addPtr(&repair[c].PerS, rate(prev, cur, s))
+		case s.name == "vmexporter_samples" && !own:
+			out.StoredPerS = rate(prev, cur, s)
+		case s.name == "otelcol_process_uptime" && !own:
+			v := s.value
+			out.UptimeS = &v
+		case s.name == "otelcol_process_memory_rss" && !own:
+			v := s.value
+			out.RSSBytes = &v
+		}
+	}
+	for _, v := range ti {
+		out.Tenant = append(out.Tenant, *v)
+	}
+	slices.SortFunc(out.Tenant, func(a, b tenantIngest) int { return cmp.Compare(a.Signal, b.Signal) })
+	for _, v := range rr {
+		out.Receivers = append(out.Receivers, *v)
+	}
+	slices.SortFunc(out.Receivers, func(a, b receiverRow) int {
+		return cmp.Or(cmp.Compare(a.Receiver, b.Receiver), cmp.Compare(a.Signal, b.Signal))
+	})
+	for _, v := range ex {
+		out.Exports = append(out.Exports, *v)
+	}
+	slices.SortFunc(out.Exports, func(a, b exportRow) int {
+		return cmp.Or(cmp.Compare(a.Exporter, b.Exporter), cmp.Compare(a.Signal, b.Signal))
+	})
+	for _, v := range qs {
+		out.Queues = append(out.Queues, *v)
+	}
+	slices.SortFunc(out.Queues, func(a, b queueRow) int { return cmp.Compare(a.Queue, b.Queue) })
+	for _, c := range []string{"repaired", "repaired_spans", "ambiguous", "unmatched", "held", "refused", "release_failed"} {
+		if repair[c] != nil {
+			out.Repair = append(out.Repair, *repair[c])
+		}
+	}
+
+	// History: per interval, the caller's accepted requests/s by signal and
+	// (shared) the accepted items/s of all receivers by signal.
+	hist := map[string][]*float64{}
+	n := len(views) - 1
+	for i := 1; i < len(views); i++ {
+		p, c := &views[i-1], &views[i]
+		out.History.Timestamps = append(out.History.Timestamps, c.at.UnixMilli())
+		for _, s := range c.s {
+			var key string
+			switch {
+			case s.name == "tenantstamp_accepted_requests":
+				if _, own := sampleTenant(s.labels); !own {
+					continue
+				}
+				key = "tenant." + s.labels["signal"]
+			case strings.HasPrefix(s.name, "otelcol_receiver_accepted_"):
+				sig, ok := receiverSignals[strings.TrimPrefix(s.name, "otelcol_receiver_accepted_")]
+				if !ok {
+					continue
+				}
+				key = "all." + sig
+			default:
+				continue
+			}
+			if hist[key] == nil {
+				hist[key] = make([]*float64, n)
+			}
+			addPtr(&hist[key][i-1], rate(p, c, s))
+		}
+	}
+	for k, v := range hist {
+		out.History.Series = append(out.History.Series, historySeries{Key: k, Values: v})
+	}
+	slices.SortFunc(out.History.Series, func(a, b historySeries) int { return cmp.Compare(a.Key, b.Key) })
+	return out
+}
+
+func (e *uiExtension) appliance(w http.ResponseWriter, _ *http.Request, id identity) {
+	if e.scraper == nil {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "the Appliance view is off (telemetry_endpoint is empty)"})
+		return
+	}
+	snaps, disk, scrapeErr := e.scraper.state()
+	writeJSON(w, http.StatusOK, buildAppliance(snaps, disk, scrapeErr, id.tenant, e.cfg.SharedFigures, e.cfg.TelemetryInterval, e.now()))
+}
+
+// diskPaths: the metrics store's directory and the configured ones.
+func (e *uiExtension) diskPaths() []string {
+	var out []string
+	if st := vmstore.Current(); st != nil {
+		out = append(out, filepath.Dir(st.Path()))
+	}
+	for _, p := range e.cfg.DiskPaths {
+		if !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
