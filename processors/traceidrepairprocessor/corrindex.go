@@ -2,32 +2,29 @@ package traceidrepairprocessor
 
 // corrEntry is one indexed producer span: 48 bytes.
 type corrEntry struct {
-	key        uint64 // hash of attribute name and value
-	hi, lo     uint64 // trace id of the producer
-	span       uint64 // producer span id
-	seen       uint32
-	prev, next uint32
-	_          uint32
+	key    uint64 // hash of attribute name and value
+	hi, lo uint64 // trace id of the producer
+	span   uint64 // producer span id
+	lruLinks
+	_ uint32
 }
+
+func (e *corrEntry) links() *lruLinks { return &e.lruLinks }
 
 // corrIndex maps correlation keys (message id, conversation id, business
 // key) of producer spans to the producer, per tenant; bounded like traceIndex.
 type corrIndex struct {
-	entries []corrEntry
-	free    uint32
-	nfree   int
-	byKey   slotTable
-	max     int
-	keyOf   func(uint32) uint64
+	lruList[corrEntry, *corrEntry]
+	byKey slotTable
+	max   int
+	keyOf func(uint32) uint64
 }
 
 func newCorrIndex(max int, seed uint64) *corrIndex {
-	x := &corrIndex{entries: make([]corrEntry, 1, 16), max: max, byKey: newSlotTable(seed)}
+	x := &corrIndex{lruList: newLRUList[corrEntry](16), max: max, byKey: newSlotTable(seed)}
 	x.keyOf = func(i uint32) uint64 { return x.entries[i].key }
 	return x
 }
-
-func (x *corrIndex) len() int { return len(x.entries) - 1 - x.nfree }
 
 // put records producer (hi, lo, span) under key; evicted reports whether the
 // least recently seen entry had to go.
@@ -45,26 +42,14 @@ func (x *corrIndex) put(key, hi, lo, span uint64, now uint32) (isNew, evicted bo
 		return true
 	})
 	if found != 0 {
-		x.entries[found].seen = now
-		x.unlink(found)
-		x.pushBack(found)
+		x.touch(found, now)
 		return false, false
 	}
 	if x.len() >= x.max {
-		x.remove(x.entries[0].next)
+		x.remove(x.oldest())
 		evicted = true
 	}
-	var i uint32
-	if x.free != 0 {
-		i = x.free
-		x.free = x.entries[i].next
-		x.nfree--
-	} else {
-		x.entries = append(x.entries, corrEntry{})
-		i = uint32(len(x.entries) - 1)
-	}
-	x.entries[i] = corrEntry{key: key, hi: hi, lo: lo, span: span, seen: now}
-	x.pushBack(i)
+	i := x.add(corrEntry{key: key, hi: hi, lo: lo, span: span, lruLinks: lruLinks{seen: now}})
 	x.byKey.insert(key, i, x.keyOf)
 	return true, evicted
 }
@@ -79,34 +64,11 @@ func (x *corrIndex) get(key uint64, visit func(e *corrEntry)) {
 	})
 }
 
-func (x *corrIndex) expire(cutoff uint32) int {
-	n := 0
-	for h := x.entries[0].next; h != 0 && x.entries[h].seen < cutoff; h = x.entries[0].next {
-		x.remove(h)
-		n++
-	}
-	return n
-}
+func (x *corrIndex) expire(cutoff uint32) int { return x.lruList.expire(cutoff, x.remove) }
 
 func (x *corrIndex) remove(i uint32) {
 	x.byKey.remove(x.entries[i].key, i, x.keyOf)
-	x.unlink(i)
-	x.entries[i] = corrEntry{next: x.free}
-	x.free = i
-	x.nfree++
-}
-
-func (x *corrIndex) unlink(i uint32) {
-	e := &x.entries[i]
-	x.entries[e.prev].next = e.next
-	x.entries[e.next].prev = e.prev
-}
-
-func (x *corrIndex) pushBack(i uint32) {
-	last := x.entries[0].prev
-	x.entries[i].prev, x.entries[i].next = last, 0
-	x.entries[last].next = i
-	x.entries[0].prev = i
+	x.release(i)
 }
 
 func (x *corrIndex) bytes() int { return cap(x.entries)*48 + x.byKey.bytes() }

@@ -7,34 +7,31 @@ type traceEntry struct {
 	// start of that producer span: a fragment hangs under the trace's last
 	// producer (the bridge publishes after everything upstream of it).
 	producerStart uint64
-	seen          uint32 // seconds since the index base, last time the trace was seen
-	prev, next    uint32 // LRU list; entry 0 is the sentinel
+	lruLinks      // last time the trace was seen; LRU neighbours
 	_             uint32
 }
+
+func (e *traceEntry) links() *lruLinks { return &e.lruLinks }
 
 // traceIndex holds recent original trace ids of one tenant, findable by
 // either 64-bit half. Bounded by entry count; the least recently seen
 // entry goes first, and entries unseen for the window expire.
 type traceIndex struct {
-	entries []traceEntry // [0] is the LRU sentinel
-	free    uint32       // free list through next
-	nfree   int
-	byHi    slotTable
-	byLo    slotTable
-	max     int
-	keyHi   func(uint32) uint64
-	keyLo   func(uint32) uint64
+	lruList[traceEntry, *traceEntry]
+	byHi  slotTable
+	byLo  slotTable
+	max   int
+	keyHi func(uint32) uint64
+	keyLo func(uint32) uint64
 }
 
 func newTraceIndex(max int, seed uint64) *traceIndex {
-	x := &traceIndex{entries: make([]traceEntry, 1, 64), max: max,
+	x := &traceIndex{lruList: newLRUList[traceEntry](64), max: max,
 		byHi: newSlotTable(seed), byLo: newSlotTable(seed ^ 0x9e3779b97f4a7c15)}
 	x.keyHi = func(i uint32) uint64 { return x.entries[i].hi }
 	x.keyLo = func(i uint32) uint64 { return x.entries[i].lo }
 	return x
 }
-
-func (x *traceIndex) len() int { return len(x.entries) - 1 - x.nfree }
 
 // find returns the entry of the full id, or 0.
 func (x *traceIndex) find(hi, lo uint64) uint32 {
@@ -55,26 +52,14 @@ func (x *traceIndex) find(hi, lo uint64) uint32 {
 // (evicted reports it).
 func (x *traceIndex) touch(hi, lo uint64, now uint32) (idx uint32, isNew, evicted bool) {
 	if i := x.find(hi, lo); i != 0 {
-		x.entries[i].seen = now
-		x.unlink(i)
-		x.pushBack(i)
+		x.lruList.touch(i, now)
 		return i, false, false
 	}
 	if x.len() >= x.max {
-		x.remove(x.entries[0].next)
+		x.remove(x.oldest())
 		evicted = true
 	}
-	var i uint32
-	if x.free != 0 {
-		i = x.free
-		x.free = x.entries[i].next
-		x.nfree--
-	} else {
-		x.entries = append(x.entries, traceEntry{})
-		i = uint32(len(x.entries) - 1)
-	}
-	x.entries[i] = traceEntry{hi: hi, lo: lo, seen: now}
-	x.pushBack(i)
+	i := x.add(traceEntry{hi: hi, lo: lo, lruLinks: lruLinks{seen: now}})
 	x.byHi.insert(hi, i, x.keyHi)
 	x.byLo.insert(lo, i, x.keyLo)
 	return i, true, evicted
@@ -91,14 +76,7 @@ func (x *traceIndex) setProducer(i uint32, span, start uint64) (changed bool) {
 }
 
 // expire removes entries not seen since before cutoff; it returns how many.
-func (x *traceIndex) expire(cutoff uint32) int {
-	n := 0
-	for h := x.entries[0].next; h != 0 && x.entries[h].seen < cutoff; h = x.entries[0].next {
-		x.remove(h)
-		n++
-	}
-	return n
-}
+func (x *traceIndex) expire(cutoff uint32) int { return x.lruList.expire(cutoff, x.remove) }
 
 // byHalf calls visit with every entry whose high or low half is h.
 func (x *traceIndex) byHalf(h uint64, visit func(i uint32)) {
@@ -120,23 +98,7 @@ func (x *traceIndex) remove(i uint32) {
 	e := x.entries[i]
 	x.byHi.remove(e.hi, i, x.keyHi)
 	x.byLo.remove(e.lo, i, x.keyLo)
-	x.unlink(i)
-	x.entries[i] = traceEntry{next: x.free}
-	x.free = i
-	x.nfree++
-}
-
-func (x *traceIndex) unlink(i uint32) {
-	e := &x.entries[i]
-	x.entries[e.prev].next = e.next
-	x.entries[e.next].prev = e.prev
-}
-
-func (x *traceIndex) pushBack(i uint32) {
-	last := x.entries[0].prev
-	x.entries[i].prev, x.entries[i].next = last, 0
-	x.entries[last].next = i
-	x.entries[0].prev = i
+	x.release(i)
 }
 
 // bytes is the memory the index holds.
