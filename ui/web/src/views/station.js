@@ -174,6 +174,10 @@ export function stationView(main, station, onAuthLost) {
       renderCharts(d);
       renderValves(d);
       status.textContent = t('station.updated', { time: time(d.end_ms), step: num(d.step_ms / 1000, 0) });
+      // After the charts are drawn (uPlot draws in a microtask) and painted:
+      // the browser tests time renders with this mark.
+      const detail = { range: asked, series: d.pressure.length, points: d.timestamps.length };
+      requestAnimationFrame(() => setTimeout(() => performance.mark('scadaui:station-rendered', { detail }), 0));
     } catch (e) {
       if (stopped) return;
       if (e instanceof APIError && e.status === 401) return onAuthLost();
