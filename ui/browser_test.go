@@ -352,7 +352,7 @@ service:
 	}
 	// Keep two for the README when asked (UI_DOCS_SCREENSHOTS=1).
 	if os.Getenv("UI_DOCS_SCREENSHOTS") == "1" {
-		for _, n := range []string{"overview-en.png", "station-zh-CN.png"} {
+		for _, n := range []string{"overview-en.png", "station-zh-CN.png", "appliance-en.png"} {
 			b, err := os.ReadFile(filepath.Join(art, n))
 			if err == nil {
 				err = os.WriteFile(filepath.Join(e2e.RepoRoot(t), "ui", "docs", n), b, 0o644)

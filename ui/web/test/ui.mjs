@@ -48,7 +48,7 @@ const ctx = await chromium.launchPersistentContext(profile, {
 function watch(page, name) {
   page.on('console', (m) => {
     if (m.type() !== 'error') return;
-    if (expectRefusal && /^Failed to load resource: the server responded with a status of 40[14]/.test(m.text())) return;
+    if (expectRefusal && /^Failed to load resource: the server responded with a status of (40[14]|429)/.test(m.text())) return;
     problems.push(`${name}: console error: ${m.text()} at ${m.location().url}`);
   });
   page.on('pageerror', (e) => problems.push(`${name}: page error: ${e.message}`));
@@ -321,6 +321,21 @@ try {
   const probeTrace = await page.evaluate(async (id) => (await fetch('/ui/api/traces/trace/' + id)).status, repairedTrace);
   expectRefusal = false;
   assert.equal(probeTrace, 404, "tenant B can open tenant A's trace");
+
+  step('repeated wrong tokens are rate-limited with a translated message');
+  await page.click('#logout');
+  await page.waitForSelector('#login-form');
+  expectRefusal = true;
+  let limitedText = '';
+  for (let i = 0; i < 15 && !limitedText; i++) {
+    await page.fill('#token', 'wrong-token-' + i);
+    await page.click('#login-submit');
+    await page.waitForFunction(() => document.querySelector('#login-error').textContent !== '');
+    const txt = await page.textContent('#login-error');
+    if (txt !== zh['login.refused']) limitedText = txt;
+  }
+  expectRefusal = false;
+  assert.match(limitedText, new RegExp('^' + zh['login.limited'].replace('{s}', '\\d+') + '$'), `rate-limit message: ${limitedText}`);
 
   assert.deepEqual(problems, [], 'console errors, dialogs or outside requests');
   writeFileSync(join(art, 'measured.json'), JSON.stringify(measured));

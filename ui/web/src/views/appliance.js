@@ -49,7 +49,7 @@ export function applianceView(main, onAuthLost) {
       plotKeys = keys;
       plot = new uPlot({
         width: Math.max(320, (chartBox.clientWidth || main.clientWidth || 800) - 8), height: 200, ms: 1,
-        axes: [{ values: (u, sp) => sp.map((ms) => new Date(ms).toLocaleTimeString(language(), { hour: '2-digit', minute: '2-digit', hour12: false })) },
+        axes: [{ values: (u, sp) => sp.map((ms) => new Date(ms).toLocaleTimeString(language(), { hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false })) },
           { label: t('appliance.perSecond') }],
         scales: { x: { time: true } },
         series: [{ label: t('station.time'), value: (u, v) => (v == null ? '—' : time(v)) },
