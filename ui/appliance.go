@@ -599,6 +599,9 @@ func (e *uiExtension) diskPaths() []string {
 		out = append(out, filepath.Dir(st.Path()))
 	}
 	for _, p := range e.cfg.DiskPaths {
+		if abs, err := filepath.Abs(p); err == nil {
+			p = abs
+		}
 		if !slices.Contains(out, p) {
 			out = append(out, p)
 		}

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"path/filepath"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
@@ -92,8 +92,8 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("telemetry_interval: must be between 1s and 5m, got %s", c.TelemetryInterval))
 	}
 	for i, p := range c.DiskPaths {
-		if !filepath.IsAbs(p) {
-			errs = append(errs, fmt.Errorf("disk_paths[%d]: must be an absolute directory, got %q", i, p))
+		if strings.TrimSpace(p) == "" {
+			errs = append(errs, fmt.Errorf("disk_paths[%d]: must name a directory, got %q", i, p))
 		}
 	}
 	if c.SessionTTL < time.Minute || c.SessionTTL > 7*24*time.Hour {

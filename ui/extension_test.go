@@ -82,7 +82,7 @@ func TestConfigExamplesLoadAndValidate(t *testing.T) {
 	bad.Authenticator = component.ID{}
 	bad.TelemetryEndpoint = "127.0.0.1:8888"
 	bad.TelemetryInterval = 0
-	bad.DiskPaths = []string{"relative/dir"}
+	bad.DiskPaths = []string{" "}
 	bad.LoginLimit = LoginLimitConfig{PerAddress: 0, PerTenant: -1, Period: time.Millisecond}
 	err = bad.Validate()
 	require.Error(t, err)
