@@ -31,7 +31,8 @@ func TestFloodIsolation(t *testing.T) {
 	jaeger := e2e.StartJaeger(t)
 	a := startAppliance(t, jaeger, tenantsYAML(fmt.Sprintf("spans_per_second: %d", floodLimit), eastToken))
 
-	alone := a.runB(t, 2*time.Second)
+	// B alone for as long as the flood, so both p99s come from as many requests.
+	alone := a.runB(t, floodDuration)
 	aloneP99 := alone.p99
 
 	var (

@@ -9,6 +9,8 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"sync"
+	"sync/atomic"
 
 	"go.opentelemetry.io/collector/client"
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -78,14 +80,55 @@ func FromContext(ctx context.Context) string {
 // aggregating component re-emits the data under a new context.
 func NewContext(ctx context.Context, tenant string) context.Context {
 	info := client.FromContext(ctx)
+	ids := identityOf(tenant)
+	info.Auth = ids.auth
+	hasMetadata := false
+	for range info.Metadata.Keys() {
+		hasMetadata = true
+		break
+	}
+	if !hasMetadata {
+		// The common case (receivers without include_metadata): the
+		// tenant's metadata is immutable, so one copy serves every request.
+		info.Metadata = ids.metadata
+		return client.NewContext(ctx, info)
+	}
 	md := map[string][]string{}
 	for k := range info.Metadata.Keys() {
 		md[k] = info.Metadata.Get(k)
 	}
 	md[MetadataKey] = []string{tenant}
 	info.Metadata = client.NewMetadata(md)
-	info.Auth = AuthData(tenant)
 	return client.NewContext(ctx, info)
+}
+
+// identity is what NewContext puts on a context for a tenant, built once.
+type identity struct {
+	auth     client.AuthData
+	metadata client.Metadata
+}
+
+var (
+	identities      sync.Map // tenant id -> identity
+	identitiesCount atomic.Int32
+)
+
+// maxCachedIdentities bounds the cache whatever ids reach NewContext.
+const maxCachedIdentities = 4096
+
+func identityOf(tenant string) identity {
+	if v, ok := identities.Load(tenant); ok {
+		return v.(identity)
+	}
+	ids := identity{auth: AuthData(tenant), metadata: client.NewMetadata(map[string][]string{MetadataKey: {tenant}})}
+	if !ValidID(tenant) || identitiesCount.Load() >= maxCachedIdentities {
+		return ids
+	}
+	v, loaded := identities.LoadOrStore(tenant, ids)
+	if !loaded {
+		identitiesCount.Add(1)
+	}
+	return v.(identity)
 }
 
 // AuthData is the client.AuthData of an authenticated tenant.

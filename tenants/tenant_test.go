@@ -57,3 +57,30 @@ func TestContextIgnoresClientMetadata(t *testing.T) {
 		t.Fatalf("metadata = %v", md)
 	}
 }
+
+func TestNewContextMetadata(t *testing.T) {
+	// Without client metadata: the shared per-tenant metadata; changing a
+	// copy of it cannot leak into another request.
+	a := NewContext(context.Background(), "west-pipeline-01")
+	md := client.FromContext(a).Metadata.Get(MetadataKey)
+	if len(md) != 1 || md[0] != "west-pipeline-01" {
+		t.Fatalf("metadata = %v", md)
+	}
+	md[0] = "east-pipeline-02"
+	b := NewContext(context.Background(), "west-pipeline-01")
+	if got := client.FromContext(b).Metadata.Get(MetadataKey); got[0] != "west-pipeline-01" || FromContext(b) != "west-pipeline-01" {
+		t.Fatalf("shared metadata changed: %v", got)
+	}
+	// With client metadata (include_metadata): kept, tenant key overwritten.
+	c := client.NewContext(context.Background(), client.Info{
+		Metadata: client.NewMetadata(map[string][]string{"x-site": {"compressor-7"}, MetadataKey: {"east-pipeline-02"}}),
+	})
+	c = NewContext(c, "west-pipeline-01")
+	info := client.FromContext(c)
+	if got := info.Metadata.Get("x-site"); len(got) != 1 || got[0] != "compressor-7" {
+		t.Errorf("client metadata lost: %v", got)
+	}
+	if got := info.Metadata.Get(MetadataKey); len(got) != 1 || got[0] != "west-pipeline-01" {
+		t.Errorf("tenant metadata = %v", got)
+	}
+}
