@@ -82,8 +82,11 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
+# Side by side with a vanilla collector, VictoriaMetrics and Telegraf (about
+# 10 minutes; refuses on a busy machine). Development run on a busy machine:
+# make bench BENCH_FLAGS=--allow-busy (results marked NOT publishable).
 bench: build $(BIN)/victoria-metrics
-	./scripts/bench.sh
+	GO="$(GO)" BENCH_FLAGS="$(BENCH_FLAGS)" ./scripts/bench.sh
 
 soak: build
 	$(BIN)/scadaotel-testbench run --scenario testbench/scenarios/soak.yaml

@@ -60,7 +60,7 @@ func run() int {
 		return 1
 	}
 	deadline := time.Now().Add(*settle)
-	for load[0] > *maxLoad && time.Now().Before(deadline) {
+	for !*allowBusy && load[0] > *maxLoad && time.Now().Before(deadline) {
 		fmt.Fprintf(os.Stderr, "load average %.2f > %.2f: waiting for the machine to settle (up to %v more)\n", load[0], *maxLoad, time.Until(deadline).Round(time.Second))
 		time.Sleep(10 * time.Second)
 		if load, err = bench.ReadLoad(); err != nil {
