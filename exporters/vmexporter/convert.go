@@ -27,6 +27,9 @@ var errNoTenant = errors.New("no valid " + tenants.ResourceAttribute + " resourc
 type converter struct {
 	settings prw.Settings
 	promote  []promotedAttr
+	cache    seriesCache
+	// translatorOnly disables the cached fast path (tests compare both).
+	translatorOnly bool
 }
 
 type promotedAttr struct{ attr, label string }
@@ -36,7 +39,7 @@ func newConverter(cfg *Config) (*converter, error) {
 		AddMetricSuffixes: cfg.AddMetricSuffixes,
 		DisableTargetInfo: !cfg.TargetInfo,
 		DisableScopeInfo:  true,
-	}}
+	}, cache: seriesCache{m: map[string]*cachedSeries{}}}
 	namer := otlptranslator.LabelNamer{PreserveMultipleUnderscores: true}
 	for _, a := range cfg.ResourceToLabels {
 		l, err := namer.Build(a)
@@ -55,6 +58,9 @@ func newConverter(cfg *Config) (*converter, error) {
 // label; the slice is reused by the caller after the call returns.
 type seriesSink interface {
 	addSeries(tenant string, labels []vmstore.Label, samples []prompb.Sample)
+	// addCached adds samples of a series translated before; samples is
+	// reused by the caller after the call returns.
+	addCached(tenant string, s *cachedSeries, samples []prompb.Sample)
 	// addDropped records a translation problem of a single metric.
 	addDropped(err error)
 	// scratch returns a reusable label buffer.
@@ -82,6 +88,10 @@ func (c *converter) convert(md pmetric.Metrics, b seriesSink) error {
 	}
 	for i := 0; i < rms.Len(); i++ {
 		rm := rms.At(i)
+		if !c.translatorOnly {
+			c.convertResourceFast(rm, b)
+			continue
+		}
 		one := md
 		if rms.Len() > 1 {
 			one = pmetric.NewMetrics()
@@ -105,6 +115,12 @@ func (c *converter) convertResource(md pmetric.Metrics, res pcommon.Resource, b 
 		}
 		settings.ExternalLabels = ext
 	}
+	c.translate(md, tenant, settings, b)
+}
+
+// translate runs the contrib translator over md (one tenant's data) and
+// hands the series to b with the tenant label forced.
+func (c *converter) translate(md pmetric.Metrics, tenant string, settings prw.Settings, b seriesSink) {
 	tss, err := prw.FromMetrics(md, settings)
 	if err != nil {
 		b.addDropped(err)
@@ -139,6 +155,16 @@ func (b *batch) addSeries(_ string, labels []vmstore.Label, samples []prompb.Sam
 		b.addDropped(err)
 		return
 	}
+	b.addNamed(name, samples)
+}
+
+func (b *batch) addCached(_ string, s *cachedSeries, samples []prompb.Sample) {
+	b.addNamed(s.name, samples)
+}
+
+// addNamed appends rows and their WAL record part; name is shared by the
+// rows and never modified.
+func (b *batch) addNamed(name []byte, samples []prompb.Sample) {
 	b.series++
 	b.payload = binary.AppendUvarint(b.payload, uint64(len(name)))
 	b.payload = append(b.payload, name...)

@@ -177,6 +177,17 @@ func (s *remoteSink) addSeries(tenant string, labels []vmstore.Label, samples []
 	w.samples += len(samples)
 }
 
+func (s *remoteSink) addCached(tenant string, cs *cachedSeries, samples []prompb.Sample) {
+	w := s.by[tenant]
+	if w == nil {
+		w = &tenantWrite{}
+		s.by[tenant] = w
+		s.order = append(s.order, tenant)
+	}
+	w.series = append(w.series, prompb.TimeSeries{Labels: cs.prom, Samples: append([]prompb.Sample(nil), samples...)})
+	w.samples += len(samples)
+}
+
 // push converts md and writes each tenant's part. Tenants whose write
 // failed with a retryable error are returned as a partial error, so the
 // retry sender (and, across restarts, the persistent queue) resends only
