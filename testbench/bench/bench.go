@@ -29,6 +29,9 @@ type Options struct {
 	WorkDir string
 	// TelegrafNote says why Telegraf is missing, when it is.
 	TelegrafNote string
+	// PollPeer is "telegraf" (default; falls back to "plain" when the
+	// binary is missing) or "plain" (the modbus library's client loop).
+	PollPeer string
 	// Log receives progress lines.
 	Log io.Writer
 }

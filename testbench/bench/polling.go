@@ -252,12 +252,17 @@ func RunPolling(ctx context.Context, o *Options, env *Env) Pair {
 			"poll jitter: per RTU, |time between consecutive polls - interval| at the RTU; p99 over all RTUs",
 		},
 	}
-	if _, err := os.Stat(o.Telegraf); err != nil {
+	plain := o.PollPeer == "plain"
+	if _, err := os.Stat(o.Telegraf); err != nil && !plain {
 		why := o.TelegrafNote
 		if why == "" {
 			why = err.Error()
 		}
-		p.Errors = append(p.Errors, "Telegraf is not available ("+why+"); the plain-client fallback peer is not implemented, so this pair has no peer figures")
+		plain = true
+		p.Notes = append(p.Notes, "Telegraf is not available ("+why+"): the peer is the modbus library's plain client loop instead, as issue 10 allows")
+	}
+	if plain {
+		p.Peer = "the modbus library's plain client loop (simonvetter/modbus v1.6.4; one goroutine and ticker per RTU, one read of the 20 registers per poll, values discarded), as `scadaotel-bench plain-poller` (Telegraf not used)"
 	}
 	farm, err := startFarm(pollRTUs)
 	if err != nil {
@@ -273,12 +278,9 @@ func RunPolling(ctx context.Context, o *Options, env *Env) Pair {
 				p.Errors = append(p.Errors, ctx.Err().Error())
 				break
 			}
-			if side == "peer" && len(p.Errors) > 0 && strings.HasPrefix(p.Errors[0], "Telegraf is not available") {
-				continue
-			}
 			o.logf("polling run %d/%d: %s", i+1, o.Runs, side)
 			dir := filepath.Join(env.Dir, fmt.Sprintf("polling-%s-%d", side, i+1))
-			r, err := pollingSide(ctx, o, farm, side, dir)
+			r, err := pollingSide(ctx, o, farm, side, dir, plain)
 			if err != nil {
 				p.Errors = append(p.Errors, fmt.Sprintf("run %d %s: %v", i+1, side, err))
 			}
@@ -299,7 +301,7 @@ func RunPolling(ctx context.Context, o *Options, env *Env) Pair {
 	return p
 }
 
-func pollingSide(ctx context.Context, o *Options, farm rtuFarm, side, dir string) (pollRun, error) {
+func pollingSide(ctx context.Context, o *Options, farm rtuFarm, side, dir string, plain bool) (pollRun, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return failedPollRun(), err
 	}
@@ -314,6 +316,18 @@ func pollingSide(ctx context.Context, o *Options, farm rtuFarm, side, dir string
 			return failedPollRun(), err
 		}
 		if proc, err = StartCollectorConfig(ctx, "appliance-scada", o.Appliance, dir, scadaPollConfig(farm, health, portOf(mport)), health); err != nil {
+			return failedPollRun(), err
+		}
+	} else if plain {
+		self, err := os.Executable()
+		if err != nil {
+			return failedPollRun(), err
+		}
+		args := []string{"plain-poller", "--points", fmt.Sprint(pollPoints), "--interval", pollInterval.String()}
+		for _, r := range farm {
+			args = append(args, r.endpoint)
+		}
+		if proc, err = StartProc("plain-poller", self, args, nil, filepath.Join(dir, "plain-poller.log")); err != nil {
 			return failedPollRun(), err
 		}
 	} else {
@@ -350,4 +364,48 @@ func pollFigures(a, p []pollRun) []Figure {
 		fig("peak RSS", "MiB", func(r pollRun) float64 { return r.rss }, nil),
 		fig("p99 poll jitter", "ms", func(r pollRun) float64 { return r.jitter }, nil),
 	}
+}
+
+// PlainPoller is the fallback polling peer when Telegraf cannot be built
+// (issue 10): the modbus library's plain client loop, one goroutine and
+// ticker per RTU, each poll one read of the RTU's registers, the values
+// discarded. It runs as `scadaotel-bench plain-poller ENDPOINT...` so its CPU
+// and RSS are its own process's.
+func PlainPoller(ctx context.Context, endpoints []string, points int, interval time.Duration) error {
+	var wg sync.WaitGroup
+	for _, ep := range endpoints {
+		c, err := modbus.NewClient(&modbus.ClientConfiguration{URL: ep, Timeout: time.Second})
+		if err != nil {
+			return fmt.Errorf("%s: %w", ep, err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			open := false
+			t := time.NewTicker(interval)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					if open {
+						_ = c.Close()
+					}
+					return
+				case <-t.C:
+				}
+				if !open {
+					if c.Open() != nil {
+						continue
+					}
+					open = true
+				}
+				if _, err := c.ReadRegisters(0, uint16(points), modbus.HOLDING_REGISTER); err != nil {
+					_ = c.Close()
+					open = false
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return nil
 }

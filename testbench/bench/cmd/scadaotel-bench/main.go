@@ -23,7 +23,25 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "plain-poller" {
+		os.Exit(plainPoller(os.Args[2:]))
+	}
 	os.Exit(run())
+}
+
+// plainPoller is the fallback polling peer (see bench.PlainPoller).
+func plainPoller(args []string) int {
+	fs := flag.NewFlagSet("plain-poller", flag.ExitOnError)
+	points := fs.Int("points", 20, "holding registers read per poll, from address 0")
+	interval := fs.Duration("interval", time.Second, "poll interval")
+	_ = fs.Parse(args)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := bench.PlainPoller(ctx, fs.Args(), *points, *interval); err != nil {
+		fmt.Fprintln(os.Stderr, "error:", err)
+		return 1
+	}
+	return 0
 }
 
 func run() int {
@@ -45,6 +63,7 @@ func run() int {
 	flag.StringVar(&o.VictoriaMetrics, "victoria-metrics", filepath.Join(root, "bin", "victoria-metrics"), "VictoriaMetrics single-node binary")
 	flag.StringVar(&o.Telegraf, "telegraf", filepath.Join(root, "bin", "telegraf"), "Telegraf binary (with inputs.modbus and outputs.discard)")
 	flag.StringVar(&o.TelegrafNote, "telegraf-note", "", "why Telegraf is missing (printed in the results)")
+	flag.StringVar(&o.PollPeer, "poll-peer", "telegraf", "polling peer: telegraf (falls back to plain when --telegraf is missing) or plain (the modbus library's client loop)")
 	flag.StringVar(&o.Batadal, "batadal", filepath.Join(root, "..", "shared", "data", "batadal", "BATADAL_test_dataset.csv"), "BATADAL CSV")
 	flag.IntVar(&o.Runs, "runs", 3, "runs per side and pair (median, min, max)")
 	flag.DurationVar(&o.Warmup, "warmup", 3*time.Second, "warm-up before each measurement window")
