@@ -16,6 +16,7 @@ import (
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/exporter/exporterhelper"
 	"go.opentelemetry.io/collector/exporter/exportertest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
@@ -89,12 +90,25 @@ func BenchmarkRawAddRows(b *testing.B) {
 	b.ReportMetric(float64(b.N*benchSeries*benchPerSeries)/time.Since(start).Seconds(), "samples/s")
 }
 
-func BenchmarkExporterPush(b *testing.B) {
+// BenchmarkExporterPush: conversion + WAL group commit + AddRows, 4
+// concurrent senders. BenchmarkExporterPushTranslatorOnly is the same
+// without the series cache (the exporter before it).
+func BenchmarkExporterPush(b *testing.B)               { benchPush(b, false) }
+func BenchmarkExporterPushTranslatorOnly(b *testing.B) { benchPush(b, true) }
+
+func benchPush(b *testing.B, translatorOnly bool) {
 	cfg := createDefaultConfig().(*Config)
 	cfg.Directory = b.TempDir()
 	cfg.MemoryLimitMiB = 1024
 	set := exportertest.NewNopSettings(component.MustNewType(typeStr))
-	exp, err := NewFactory().CreateMetrics(context.Background(), set, cfg)
+	e, err := newExporter(cfg, set)
+	if err != nil {
+		b.Fatal(err)
+	}
+	e.conv.translatorOnly = translatorOnly
+	exp, err := exporterhelper.NewMetrics(context.Background(), set, cfg, e.push,
+		exporterhelper.WithStart(e.start), exporterhelper.WithShutdown(e.shutdown),
+		exporterhelper.WithTimeout(exporterhelper.TimeoutConfig{}))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -110,7 +124,6 @@ func BenchmarkExporterPush(b *testing.B) {
 	b.SetParallelism(4) // concurrent senders share WAL fsyncs (group commit)
 	b.ResetTimer()
 	start := time.Now()
-	var n int64
 	b.RunParallel(func(pb *testing.PB) {
 		i := 0
 		for pb.Next() {
@@ -121,8 +134,7 @@ func BenchmarkExporterPush(b *testing.B) {
 			i++
 		}
 	})
-	n = int64(b.N)
-	b.ReportMetric(float64(n*benchSeries*benchPerSeries)/time.Since(start).Seconds(), "samples/s")
+	b.ReportMetric(float64(b.N*benchSeries*benchPerSeries)/time.Since(start).Seconds(), "samples/s")
 }
 
 // batadalPressure reads the 12 junction-pressure columns (P_J*) of the
@@ -274,16 +286,47 @@ func BenchmarkInstantQuery10kSeries(b *testing.B) {
 	b.ReportMetric(float64(p99(durs).Microseconds())/1000, "p99-ms")
 }
 
-// BenchmarkConvert is the conversion alone (translator, tenant label,
-// series names, WAL record): 10,000 samples per op.
-func BenchmarkConvert(b *testing.B) {
+// BenchmarkConvert is the conversion alone (cached translator labels,
+// tenant label, series names, WAL record): 10,000 samples per op.
+// BenchmarkConvertTranslatorOnly is its baseline: the contrib translator
+// for every data point (the exporter before the series cache).
+func BenchmarkConvert(b *testing.B)               { benchConvert(b, false, benchMetrics) }
+func BenchmarkConvertTranslatorOnly(b *testing.B) { benchConvert(b, true, benchMetrics) }
+
+// The SCADA shape: one poll tick, 10,000 series with one sample each.
+func BenchmarkConvertPollTick(b *testing.B)               { benchConvert(b, false, pollTick) }
+func BenchmarkConvertPollTickTranslatorOnly(b *testing.B) { benchConvert(b, true, pollTick) }
+
+func pollTick(n int) pmetric.Metrics {
+	md := pmetric.NewMetrics()
+	rm := md.ResourceMetrics().AppendEmpty()
+	tenants.SetOnResource(rm.Resource(), "bench")
+	rm.Resource().Attributes().PutStr("service.name", "plc-gw")
+	rm.Resource().Attributes().PutStr("scada.station", "s1")
+	m := rm.ScopeMetrics().AppendEmpty().Metrics().AppendEmpty()
+	m.SetName("scada.pressure")
+	m.SetUnit("bar")
+	dps := m.SetEmptyGauge().DataPoints()
+	ts := pcommon.Timestamp((time.Now().Add(-time.Hour).UnixMilli() + int64(n)*500) * 1e6)
+	for s := 0; s < benchSeries*benchPerSeries; s++ {
+		dp := dps.AppendEmpty()
+		dp.Attributes().PutStr("rtu", "rtu-"+strconv.Itoa(s/20))
+		dp.Attributes().PutStr("register", strconv.Itoa(s%20))
+		dp.SetTimestamp(ts)
+		dp.SetDoubleValue(float64(s%97) + 0.25)
+	}
+	return md
+}
+
+func benchConvert(b *testing.B, translatorOnly bool, gen func(int) pmetric.Metrics) {
 	conv, err := newConverter(createDefaultConfig().(*Config))
 	if err != nil {
 		b.Fatal(err)
 	}
+	conv.translatorOnly = translatorOnly
 	var mds []pmetric.Metrics
 	for i := 0; i < 16; i++ {
-		mds = append(mds, benchMetrics(i))
+		mds = append(mds, gen(i))
 	}
 	var bt batch
 	b.ReportAllocs()
