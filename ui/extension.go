@@ -35,6 +35,7 @@ type uiExtension struct {
 	sessions *sessions
 	limiter  *loginLimiter
 	scraper  *scraper // nil when the Appliance view is off
+	full     fullCache
 	stop     context.CancelFunc
 	client   *http.Client
 	server   *http.Server

@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/http"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/scadaotel/scadaotel/internal/vmstore"
@@ -13,10 +14,17 @@ import (
 // Queries of the overview. They are constants: nothing from the request
 // goes into query text; the tenant is forced by the store's enforced filter.
 const (
-	qRTUUpLast        = `last_over_time(scada_rtu_up[1h])`
-	qRTUUpAt          = `tlast_over_time(scada_rtu_up[1h])`
-	qPressureLast     = `last_over_time({__name__=~"scada_pressure_gauge.*",quality="good"}[1h])`
-	qPressureAt       = `tlast_over_time({__name__=~"scada_pressure_gauge.*",quality="good"}[1h])`
+	qRTUUpLast       = `last_over_time(scada_rtu_up[1h])`
+	qRTUUpAt         = `tlast_over_time(scada_rtu_up[1h])`
+	qPressureLast    = `last_over_time({__name__=~"scada_pressure_gauge.*",quality="good"}[1h])`
+	qPressureAt      = `tlast_over_time({__name__=~"scada_pressure_gauge.*",quality="good"}[1h])`
+	qPressureLastNow = `last_over_time({__name__=~"scada_pressure_gauge.*",quality="good"}[1m])`
+	qPressureAtNow   = `tlast_over_time({__name__=~"scada_pressure_gauge.*",quality="good"}[1m])`
+	// fullEvery: the 1 h pressure lookback (last good values of points
+	// that stopped more than a minute ago) is read at most this often per
+	// tenant; the 1 m lookback on every refresh covers the rest (it must
+	// stay longer than fullEvery).
+	fullEvery         = 30 * time.Second
 	stateUp           = "up"
 	stateStale        = "stale"
 	stateCommLost     = "comm_lost"
@@ -91,7 +99,7 @@ func (e *uiExtension) overview(w http.ResponseWriter, r *http.Request, id identi
 	}
 	now := e.now()
 	var res [4][]vmstore.Series
-	for i, q := range []string{qRTUUpLast, qRTUUpAt, qPressureLast, qPressureAt} {
+	for i, q := range []string{qRTUUpLast, qRTUUpAt, qPressureLastNow, qPressureAtNow} {
 		s, err := st.QueryInstant(id.tenant, q, now)
 		if err != nil {
 			e.set.Logger.Warn("scada_ui: overview query failed")
@@ -140,21 +148,35 @@ func (e *uiExtension) overview(w http.ResponseWriter, r *http.Request, id identi
 			sv.State = rv.State
 		}
 	}
-	pat := map[string]float64{}
-	for _, s := range res[3] {
-		if v, ok := lastValue(s); ok {
-			pat[labelKey(s.Labels, "station", "point", "unit")] = v
+	full, err := e.fullPressure(st, id.tenant, now)
+	if err != nil {
+		writeJSON(w, http.StatusBadGateway, map[string]string{"error": "metrics query failed: " + err.Error()})
+		return
+	}
+	latest := map[string]latestPoint{}
+	for _, pair := range [][2][]vmstore.Series{{full[0], full[1]}, {res[2], res[3]}} {
+		pat := map[string]float64{}
+		for _, s := range pair[1] {
+			if v, ok := lastValue(s); ok {
+				pat[labelKey(s.Labels, "station", "point", "unit")] = v
+			}
+		}
+		for _, s := range pair[0] {
+			v, ok := lastValue(s)
+			k := labelKey(s.Labels, "station", "point", "unit")
+			ts, tok := pat[k]
+			if !ok || !tok || s.Labels["station"] == "" {
+				continue
+			}
+			if old, seen := latest[k]; !seen || ts >= old.at {
+				latest[k] = latestPoint{labels: s.Labels, value: v, at: ts}
+			}
 		}
 	}
-	for _, s := range res[2] {
-		v, ok := lastValue(s)
-		if !ok || s.Labels["station"] == "" {
-			continue
-		}
-		ts := pat[labelKey(s.Labels, "station", "point", "unit")]
-		pv := pressureView{Point: s.Labels["point"], Unit: s.Labels["unit"], Value: v, AtMs: int64(ts * 1000)}
+	for _, lp := range latest {
+		pv := pressureView{Point: lp.labels["point"], Unit: lp.labels["unit"], Value: lp.value, AtMs: int64(lp.at * 1000)}
 		pv.AgeS = math.Max(0, float64(now.UnixMilli()-pv.AtMs)/1000)
-		sv := get(s.Labels["station"])
+		sv := get(lp.labels["station"])
 		sv.Pressure = append(sv.Pressure, pv)
 	}
 
@@ -193,4 +215,49 @@ func (e *uiExtension) overview(w http.ResponseWriter, r *http.Request, id identi
 		return cmp.Compare(a.Station, b.Station)
 	})
 	writeJSON(w, http.StatusOK, out)
+}
+
+type latestPoint struct {
+	labels map[string]string
+	value  float64
+	at     float64 // seconds
+}
+
+// fullCache keeps each tenant's last 1 h pressure lookback for fullEvery,
+// shared by that tenant's sessions only (keyed by the tenant).
+type fullCache struct {
+	mu sync.Mutex
+	m  map[string]fullEntry
+}
+
+type fullEntry struct {
+	at  time.Time
+	res [2][]vmstore.Series
+}
+
+// fullPressure returns the tenant's 1 h pressure lookback (last value,
+// its time), read again when older than fullEvery.
+func (e *uiExtension) fullPressure(st *vmstore.Store, tenant string, now time.Time) ([2][]vmstore.Series, error) {
+	c := &e.full
+	c.mu.Lock()
+	ent, ok := c.m[tenant]
+	c.mu.Unlock()
+	if ok && now.Sub(ent.at) < fullEvery && !now.Before(ent.at) {
+		return ent.res, nil
+	}
+	var res [2][]vmstore.Series
+	for i, q := range []string{qPressureLast, qPressureAt} {
+		s, err := st.QueryInstant(tenant, q, now)
+		if err != nil {
+			return res, err
+		}
+		res[i] = s
+	}
+	c.mu.Lock()
+	if c.m == nil {
+		c.m = map[string]fullEntry{}
+	}
+	c.m[tenant] = fullEntry{at: now, res: res}
+	c.mu.Unlock()
+	return res, nil
 }
