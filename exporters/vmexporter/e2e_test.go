@@ -427,6 +427,14 @@ func TestE2ERemoteWriteIntoTheStore(t *testing.T) {
 	wr := &prompb.WriteRequest{Timeseries: []prompb.TimeSeries{{
 		Labels:  []prompb.Label{{Name: "__name__", Value: "rw_tank_level"}, {Name: "tank", Value: "t4"}, {Name: tenants.MetricLabel, Value: "west"}},
 		Samples: []prompb.Sample{{Timestamp: t0.UnixMilli(), Value: 12.5}, {Timestamp: t0.Add(time.Second).UnixMilli(), Value: 13.5}},
+	}, {
+		// A native histogram: buckets (2,4] = 2 and (4,8] = 3.
+		Labels: []prompb.Label{{Name: "__name__", Value: "rw_flow"}, {Name: "pump", Value: "p2"}},
+		Histograms: []prompb.Histogram{{
+			Count: &prompb.Histogram_CountInt{CountInt: 5}, Sum: 21, Schema: 0,
+			PositiveSpans: []prompb.BucketSpan{{Offset: 2, Length: 2}}, PositiveDeltas: []int64{2, 1},
+			Timestamp: t0.UnixMilli(),
+		}},
 	}}}
 	raw, err := wr.Marshal()
 	require.NoError(t, err)
@@ -456,4 +464,17 @@ func TestE2ERemoteWriteIntoTheStore(t *testing.T) {
 	v, _, err := a.prom(t, westToken).Query(context.Background(), `rw_tank_level`, t0)
 	require.NoError(t, err)
 	assert.Empty(t, v.(model.Vector), "the forged west label must not put east's data into west")
+
+	// The native histogram arrives as VictoriaMetrics histogram series.
+	v, _, err = a.prom(t, eastToken).Query(context.Background(), `rw_flow_bucket`, t0)
+	require.NoError(t, err)
+	buckets := map[model.LabelValue]model.SampleValue{}
+	for _, s := range v.(model.Vector) {
+		buckets[s.Metric["vmrange"]] = s.Value
+	}
+	assert.Equal(t, map[model.LabelValue]model.SampleValue{"2.000e+00...4.000e+00": 2, "4.000e+00...8.000e+00": 3}, buckets)
+	v, _, err = a.prom(t, eastToken).Query(context.Background(), `rw_flow_count + rw_flow_sum`, t0)
+	require.NoError(t, err)
+	require.Len(t, v.(model.Vector), 1)
+	assert.Equal(t, model.SampleValue(26), v.(model.Vector)[0].Value)
 }

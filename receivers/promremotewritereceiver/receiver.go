@@ -38,6 +38,7 @@ type rwReceiver struct {
 
 	mSamples metric.Int64Counter
 	mRefused metric.Int64Counter
+	mSkipped metric.Int64Counter
 }
 
 func newReceiver(cfg *Config, set receiver.Settings, next consumer.Metrics) (*rwReceiver, error) {
@@ -48,6 +49,9 @@ func newReceiver(cfg *Config, set receiver.Settings, next consumer.Metrics) (*rw
 		return nil, err
 	}
 	if r.mRefused, err = m.Int64Counter("promremotewrite.refused_requests", metric.WithDescription("Requests refused (bad body, no tenant, pipeline error).")); err != nil {
+		return nil, err
+	}
+	if r.mSkipped, err = m.Int64Counter("promremotewrite.skipped_histograms", metric.WithDescription("Native histogram points not converted (float counts or custom buckets).")); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -113,7 +117,10 @@ func (r *rwReceiver) handleWrite(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	recordMetadata(wr, tenant)
-	md, samples := toMetrics(wr, tenant)
+	md, samples, skipped := toMetrics(wr, tenant)
+	if skipped > 0 {
+		r.mSkipped.Add(ctx, int64(skipped))
+	}
 	if samples == 0 {
 		w.WriteHeader(http.StatusNoContent)
 		return
@@ -154,17 +161,19 @@ func recordMetadata(wr *prompb.WriteRequest, tenant string) {
 // toMetrics turns remote-write series into one resource (stamped with the
 // tenant) holding one gauge per series: labels become datapoint attributes
 // (the reserved scada_tenant label is dropped), staleness markers become
-// no-recorded-value points. Native histograms are not converted.
-func toMetrics(wr *prompb.WriteRequest, tenant string) (pmetric.Metrics, int) {
-	md := pmetric.NewMetrics()
+// no-recorded-value points. Native histograms with an exponential schema
+// (-4..8) and integer counts become exponential histograms (the same
+// bucket boundaries: OTLP scale = schema); float-count and custom-bucket
+// native histograms are counted in skipped and not converted.
+func toMetrics(wr *prompb.WriteRequest, tenant string) (md pmetric.Metrics, samples, skipped int) {
+	md = pmetric.NewMetrics()
 	rm := md.ResourceMetrics().AppendEmpty()
 	tenants.SetOnResource(rm.Resource(), tenant)
 	sm := rm.ScopeMetrics().AppendEmpty()
 	sm.Scope().SetName("github.com/scadaotel/scadaotel/receivers/promremotewritereceiver")
-	samples := 0
 	for i := range wr.Timeseries {
 		ts := &wr.Timeseries[i]
-		if len(ts.Samples) == 0 {
+		if len(ts.Samples) == 0 && len(ts.Histograms) == 0 {
 			continue
 		}
 		name := ""
@@ -176,11 +185,7 @@ func toMetrics(wr *prompb.WriteRequest, tenant string) (pmetric.Metrics, int) {
 		if name == "" {
 			continue
 		}
-		m := sm.Metrics().AppendEmpty()
-		m.SetName(name)
-		dps := m.SetEmptyGauge().DataPoints()
-		dps.EnsureCapacity(len(ts.Samples))
-		// The series' labels are built once; every sample gets a copy
+		// The series' labels are built once; every point gets a copy
 		// (one exact-size allocation, no per-label key lookup or growth).
 		attrs := pcommon.NewMap()
 		attrs.EnsureCapacity(len(ts.Labels))
@@ -190,19 +195,117 @@ func toMetrics(wr *prompb.WriteRequest, tenant string) (pmetric.Metrics, int) {
 			}
 			attrs.PutStr(l.Name, l.Value)
 		}
-		for _, s := range ts.Samples {
-			dp := dps.AppendEmpty()
-			attrs.CopyTo(dp.Attributes())
-			dp.SetTimestamp(pcommon.Timestamp(s.Timestamp * 1e6))
-			if math.Float64bits(s.Value) == staleNaNBits {
-				dp.SetFlags(pmetric.DefaultDataPointFlags.WithNoRecordedValue(true))
-			} else {
-				dp.SetDoubleValue(s.Value)
+		if len(ts.Samples) > 0 {
+			m := sm.Metrics().AppendEmpty()
+			m.SetName(name)
+			dps := m.SetEmptyGauge().DataPoints()
+			dps.EnsureCapacity(len(ts.Samples))
+			for _, s := range ts.Samples {
+				dp := dps.AppendEmpty()
+				attrs.CopyTo(dp.Attributes())
+				dp.SetTimestamp(pcommon.Timestamp(s.Timestamp * 1e6))
+				if math.Float64bits(s.Value) == staleNaNBits {
+					dp.SetFlags(pmetric.DefaultDataPointFlags.WithNoRecordedValue(true))
+				} else {
+					dp.SetDoubleValue(s.Value)
+				}
+				samples++
 			}
-			samples++
+		}
+		if len(ts.Histograms) > 0 {
+			n, skip := addNativeHistograms(sm, name, attrs, ts.Histograms)
+			samples += n
+			skipped += skip
 		}
 	}
-	return md, samples
+	return md, samples, skipped
+}
+
+// addNativeHistograms appends one exponential histogram metric holding
+// the convertible points of hs.
+func addNativeHistograms(sm pmetric.ScopeMetrics, name string, attrs pcommon.Map, hs []prompb.Histogram) (points, skipped int) {
+	var dps pmetric.ExponentialHistogramDataPointSlice
+	for i := range hs {
+		h := &hs[i]
+		if h.IsFloatHistogram() || h.Schema < -4 || h.Schema > 8 ||
+			!denseFits(h.PositiveSpans) || !denseFits(h.NegativeSpans) {
+			skipped++
+			continue
+		}
+		if points == 0 {
+			m := sm.Metrics().AppendEmpty()
+			m.SetName(name)
+			eh := m.SetEmptyExponentialHistogram()
+			eh.SetAggregationTemporality(pmetric.AggregationTemporalityCumulative)
+			dps = eh.DataPoints()
+		}
+		points++
+		dp := dps.AppendEmpty()
+		attrs.CopyTo(dp.Attributes())
+		dp.SetTimestamp(pcommon.Timestamp(h.Timestamp * 1e6))
+		if math.Float64bits(h.Sum) == staleNaNBits {
+			dp.SetFlags(pmetric.DefaultDataPointFlags.WithNoRecordedValue(true))
+			continue
+		}
+		dp.SetScale(h.Schema)
+		dp.SetCount(h.GetCountInt())
+		dp.SetSum(h.Sum)
+		dp.SetZeroCount(h.GetZeroCountInt())
+		dp.SetZeroThreshold(h.ZeroThreshold)
+		fillBuckets(dp.Positive(), h.PositiveSpans, h.PositiveDeltas)
+		fillBuckets(dp.Negative(), h.NegativeSpans, h.NegativeDeltas)
+	}
+	return points, skipped
+}
+
+// maxDenseBuckets bounds the dense bucket array a point may expand to, so
+// a crafted span gap cannot make the receiver allocate without limit.
+const maxDenseBuckets = 4096
+
+// denseFits reports whether spans are well-formed (gaps >= 0 after the
+// first) and expand to at most maxDenseBuckets buckets.
+func denseFits(spans []prompb.BucketSpan) bool {
+	n := int64(0)
+	for i, sp := range spans {
+		if i > 0 {
+			if sp.Offset < 0 {
+				return false
+			}
+			n += int64(sp.Offset)
+		}
+		n += int64(sp.Length)
+		if n > maxDenseBuckets {
+			return false
+		}
+	}
+	return true
+}
+
+// fillBuckets expands Prometheus' spans and delta-encoded counts into
+// OTLP's dense buckets. Prometheus bucket i is (base^(i-1), base^i], OTLP
+// bucket k is (base^k, base^(k+1)]: the OTLP offset is the first index
+// minus one.
+func fillBuckets(b pmetric.ExponentialHistogramDataPointBuckets, spans []prompb.BucketSpan, deltas []int64) {
+	if len(spans) == 0 {
+		return
+	}
+	counts := b.BucketCounts()
+	var cur int64
+	k := 0
+	for si, sp := range spans {
+		if si == 0 {
+			b.SetOffset(sp.Offset - 1)
+		} else {
+			for j := int32(0); j < sp.Offset; j++ {
+				counts.Append(0)
+			}
+		}
+		for j := uint32(0); j < sp.Length && k < len(deltas); j++ {
+			cur += deltas[k]
+			k++
+			counts.Append(uint64(max(cur, 0))) // corrupt input: never a negative count
+		}
+	}
 }
 
 // decodeWriteRequest decodes a remote-write body. confighttp normally

@@ -25,6 +25,7 @@ import (
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/receiver/receivertest"
 
 	"github.com/scadaotel/scadaotel/internal/vmstore"
@@ -189,4 +190,60 @@ func TestRemoteWriteMetadataIsStoredPerTenant(t *testing.T) {
 	}, got)
 	_, other := st.Metadata("south", "", 0)
 	assert.Empty(t, other)
+}
+
+// Native histograms (integer counts, exponential schema) become OTLP
+// exponential histograms with the same buckets; float-count, custom-bucket
+// and oversized ones are skipped, never mangled.
+func TestNativeHistogramsBecomeExponentialHistograms(t *testing.T) {
+	sink := new(consumertest.MetricsSink)
+	url := start(t, sink)
+	hist := func(ts int64) prompb.Histogram {
+		return prompb.Histogram{
+			Count: &prompb.Histogram_CountInt{CountInt: 10}, Sum: 20, Schema: 0,
+			ZeroThreshold: 0.001, ZeroCount: &prompb.Histogram_ZeroCountInt{ZeroCountInt: 1},
+			// buckets 1 (1,2] and 4 (8,16]: counts 1 and 3
+			PositiveSpans: []prompb.BucketSpan{{Offset: 1, Length: 1}, {Offset: 2, Length: 1}}, PositiveDeltas: []int64{1, 2},
+			// bucket 0 [-1,-0.5): count 4
+			NegativeSpans: []prompb.BucketSpan{{Offset: 0, Length: 1}}, NegativeDeltas: []int64{4},
+			Timestamp: ts,
+		}
+	}
+	stale := hist(1_700_000_002_000)
+	stale.Sum = math.Float64frombits(staleNaNBits)
+	floatH := hist(1_700_000_003_000)
+	floatH.Count = &prompb.Histogram_CountFloat{CountFloat: 10}
+	custom := hist(1_700_000_004_000)
+	custom.Schema = -53
+	huge := hist(1_700_000_005_000)
+	huge.PositiveSpans = []prompb.BucketSpan{{Offset: 1, Length: 1}, {Offset: 1 << 30, Length: 1}}
+	wr := &prompb.WriteRequest{Timeseries: []prompb.TimeSeries{{
+		Labels:     []prompb.Label{{Name: "__name__", Value: "flow_rate"}, {Name: "pump", Value: "p1"}},
+		Histograms: []prompb.Histogram{hist(1_700_000_000_000), stale, floatH, custom, huge},
+	}}}
+	require.Equal(t, http.StatusNoContent, post(t, url, "north", encode(t, wr)))
+	require.Len(t, sink.AllMetrics(), 1)
+	ms := sink.AllMetrics()[0].ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics()
+	require.Equal(t, 1, ms.Len())
+	m := ms.At(0)
+	assert.Equal(t, "flow_rate", m.Name())
+	require.Equal(t, pmetric.MetricTypeExponentialHistogram, m.Type())
+	assert.Equal(t, pmetric.AggregationTemporalityCumulative, m.ExponentialHistogram().AggregationTemporality())
+	dps := m.ExponentialHistogram().DataPoints()
+	require.Equal(t, 2, dps.Len(), "float, custom-bucket and oversized points are skipped")
+	dp := dps.At(0)
+	assert.Equal(t, int64(1_700_000_000_000_000_000), int64(dp.Timestamp()))
+	assert.Equal(t, int32(0), dp.Scale())
+	assert.Equal(t, uint64(10), dp.Count())
+	assert.Equal(t, 20.0, dp.Sum())
+	assert.Equal(t, uint64(1), dp.ZeroCount())
+	assert.Equal(t, 0.001, dp.ZeroThreshold())
+	// OTLP bucket k is (2^k, 2^(k+1)]: Prometheus bucket 1 is OTLP bucket 0.
+	assert.Equal(t, int32(0), dp.Positive().Offset())
+	assert.Equal(t, []uint64{1, 0, 0, 3}, dp.Positive().BucketCounts().AsRaw())
+	assert.Equal(t, int32(-1), dp.Negative().Offset())
+	assert.Equal(t, []uint64{4}, dp.Negative().BucketCounts().AsRaw())
+	v, _ := dp.Attributes().Get("pump")
+	assert.Equal(t, "p1", v.Str())
+	assert.True(t, dps.At(1).Flags().NoRecordedValue(), "a stale native histogram becomes a no-recorded-value point")
 }
