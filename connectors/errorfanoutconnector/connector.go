@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/collector/client"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/connector"
 	"go.opentelemetry.io/collector/consumer"
@@ -270,7 +272,36 @@ func tenantContext(ctx context.Context, tenant string) context.Context {
 	if tenant == "" || tenants.FromContext(ctx) == tenant {
 		return ctx
 	}
+	info := client.FromContext(ctx)
+	if info.Addr == nil && info.Auth == nil && metadataEmpty(info.Metadata) {
+		// No client information to merge (an unauthenticated local setup):
+		// the tenant's client.Info is the same every time, build it once.
+		if v, ok := tenantInfos.Load(tenant); ok {
+			return client.NewContext(ctx, v.(client.Info))
+		}
+		ti := client.FromContext(tenants.NewContext(context.Background(), tenant))
+		if tenantInfoCount.Add(1) <= maxTenantInfos {
+			tenantInfos.Store(tenant, ti)
+		}
+		return client.NewContext(ctx, ti)
+	}
 	return tenants.NewContext(ctx, tenant)
+}
+
+// tenantInfos caches, per tenant, the client.Info tenants.NewContext builds
+// from an empty one (bounded: tenants are declared in the configuration).
+var (
+	tenantInfos     sync.Map
+	tenantInfoCount atomic.Int64
+)
+
+const maxTenantInfos = 4096
+
+func metadataEmpty(md client.Metadata) bool {
+	for range md.Keys() {
+		return false
+	}
+	return true
 }
 
 // Alert event log record attribute names (AttrPrefix + JSON field name).
@@ -410,11 +441,11 @@ func (c *core) consume(ctx context.Context, td ptrace.Traces) error {
 		spans, errs, ids := c.cls.countResource(rs, idBuf[:0], c.cfg.MaxTraceIDs)
 		info := rsInfo{tenant: tenant}
 		if spans > 0 {
-			k, ev := c.tr.observe(now, keyID{tenant: tenant, service: service}, station, spans, errs, ids)
+			firing, ev := c.tr.observe(now, keyID{tenant: tenant, service: service}, station, spans, errs, ids)
 			if ev != nil {
 				evs = append(evs, ev)
 			}
-			info.firing = k != nil && k.firing
+			info.firing = firing
 		}
 		anyFiring = anyFiring || info.firing
 		infos = append(infos, info)

@@ -55,12 +55,7 @@ func newTelemetry(set component.TelemetrySettings, c *core) (*telemetry, error) 
 	}
 	t.reg, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		c.mu.Lock()
-		n, f := len(c.tr.keys), 0
-		for _, k := range c.tr.keys {
-			if k.firing {
-				f++
-			}
-		}
+		n, f := c.tr.len(), c.tr.firingKeys()
 		ev, rf, ex := c.tr.evicted, c.tr.refused, c.tr.expired
 		c.mu.Unlock()
 		o.ObserveInt64(keys, int64(n))

@@ -3,6 +3,7 @@ package errorfanoutconnector
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"hash/maphash"
 	"strconv"
 	"time"
 
@@ -26,24 +27,32 @@ type limits struct {
 	minSpans  uint64
 }
 
-// keyState is the window and alert state of one key. Keys form an LRU list
-// (head = most recently seen) so eviction at the key cap is O(1).
-type keyState struct {
-	id       keyID
-	win      window
-	lim      limits
-	station  string
-	lastSeen time.Time
-
+// slot is the hot state of one key. It holds no pointers, so the garbage
+// collector never scans the slots (nor the index, buckets and samples
+// arenas): with 10,000 keys that was a visible share of the connector's
+// cost. Keys form an LRU list by slot index (head = most recently seen) so
+// eviction at the key cap is O(1).
+type slot struct {
+	hash       uint64
+	prev, next int32 // LRU neighbours, -1 for none
+	lastSeen   int64 // unix ns
+	linkedAt   int64 // unix ns of the last move to the LRU front
+	startedAt  int64 // unix ns; episode start while firing
+	belowSince int64 // unix ns; 0 while the ratio is not below the resolve level
+	lim        limits
 	firing     bool
-	alertID    string
-	startedAt  time.Time
-	belowSince time.Time // zero while the ratio is not below the resolve level
+	sampleN    int32 // sample trace ids held (ring in the samples arena)
+	sampleAt   int32
+}
 
-	samples  []pcommon.TraceID // ring of recent error trace ids
-	sampleAt int
+// lruGranularity bounds how stale a key's LRU position may be.
+const lruGranularity = time.Second
 
-	prev, next *keyState
+// slotNames is the cold, pointer-holding part of a key, parallel to slots.
+type slotNames struct {
+	id      keyID
+	station string
+	alertID string
 }
 
 // Event is one alert state change.
@@ -78,9 +87,22 @@ type keySample struct {
 type tracker struct {
 	cfg   *Config
 	width time.Duration
+	seed  maphash.Seed
+	// hashFn replaces the key hash in tests (to force collisions).
+	hashFn func(keyID) uint64
+	nb     int // buckets per key
+	ns     int // sample trace ids per key
 
-	keys       map[keyID]*keyState
-	head, tail *keyState
+	index    map[uint64]int32 // hash of keyID -> slot
+	overflow map[keyID]int32  // keys whose hash collides with an indexed one
+	slots    []slot
+	names    []slotNames
+	buckets  []bucket          // nb per slot
+	samples  []pcommon.TraceID // ns per slot
+	free     []int32
+	head     int32
+	tail     int32
+	n        int
 
 	evicted uint64 // keys dropped at the cap
 	refused uint64 // new keys not tracked because every key was firing
@@ -88,7 +110,43 @@ type tracker struct {
 }
 
 func newTracker(cfg *Config) *tracker {
-	return &tracker{cfg: cfg, width: cfg.bucketWidth(), keys: make(map[keyID]*keyState)}
+	return &tracker{cfg: cfg, width: cfg.bucketWidth(), seed: maphash.MakeSeed(), nb: cfg.Buckets, ns: cfg.MaxTraceIDs,
+		index: make(map[uint64]int32), head: -1, tail: -1}
+}
+
+func (t *tracker) win(i int32) window {
+	return window{buckets: t.buckets[int(i)*t.nb : int(i+1)*t.nb : int(i+1)*t.nb]}
+}
+
+func (t *tracker) hashOf(id keyID) uint64 {
+	if t.hashFn != nil {
+		return t.hashFn(id)
+	}
+	return maphash.Comparable(t.seed, id)
+}
+
+// find returns the slot of id, or -1.
+func (t *tracker) find(id keyID, h uint64) int32 {
+	if i, ok := t.index[h]; ok && t.names[i].id == id {
+		return i
+	}
+	if len(t.overflow) > 0 {
+		if i, ok := t.overflow[id]; ok {
+			return i
+		}
+	}
+	return -1
+}
+
+// len is the number of tracked keys.
+func (t *tracker) len() int { return t.n }
+
+// lookup returns the slot of id, or nil (valid until the next change).
+func (t *tracker) lookup(id keyID) *slot {
+	if i := t.find(id, t.hashOf(id)); i >= 0 {
+		return &t.slots[i]
+	}
+	return nil
 }
 
 func (t *tracker) limitsFor(id keyID) limits {
@@ -119,133 +177,182 @@ func (t *tracker) limitsFor(id keyID) limits {
 	return l
 }
 
-func (t *tracker) unlink(k *keyState) {
-	if k.prev != nil {
-		k.prev.next = k.next
+func (t *tracker) unlink(i int32) {
+	k := &t.slots[i]
+	if k.prev >= 0 {
+		t.slots[k.prev].next = k.next
 	} else {
 		t.head = k.next
 	}
-	if k.next != nil {
-		k.next.prev = k.prev
+	if k.next >= 0 {
+		t.slots[k.next].prev = k.prev
 	} else {
 		t.tail = k.prev
 	}
-	k.prev, k.next = nil, nil
+	k.prev, k.next = -1, -1
 }
 
-func (t *tracker) pushFront(k *keyState) {
+func (t *tracker) pushFront(i int32) {
+	k := &t.slots[i]
+	k.prev = -1
 	k.next = t.head
-	if t.head != nil {
-		t.head.prev = k
+	if t.head >= 0 {
+		t.slots[t.head].prev = i
 	}
-	t.head = k
-	if t.tail == nil {
-		t.tail = k
+	t.head = i
+	if t.tail < 0 {
+		t.tail = i
 	}
 }
 
-func (t *tracker) remove(k *keyState) {
-	t.unlink(k)
-	delete(t.keys, k.id)
+func (t *tracker) remove(i int32) {
+	t.unlink(i)
+	k := &t.slots[i]
+	if j, ok := t.index[k.hash]; ok && j == i {
+		delete(t.index, k.hash)
+	} else {
+		delete(t.overflow, t.names[i].id)
+	}
+	t.names[i] = slotNames{}
+	t.slots[i] = slot{prev: -1, next: -1}
+	t.free = append(t.free, i)
+	t.n--
 }
 
-// get returns the key, creating it (and evicting the least recently seen
-// non-firing key at the cap). It returns nil when the cap is reached and
+// get returns the slot of id, creating it (and evicting the least recently
+// seen non-firing key at the cap). It returns -1 when the cap is reached and
 // every key is firing.
-func (t *tracker) get(id keyID, now time.Time) *keyState {
-	if k, ok := t.keys[id]; ok {
-		if t.head != k {
-			t.unlink(k)
-			t.pushFront(k)
+func (t *tracker) get(id keyID, now time.Time) int32 {
+	h := t.hashOf(id)
+	if i := t.find(id, h); i >= 0 {
+		// Move to the front at most once per lruGranularity: the LRU order is
+		// exact to within that much, and a busy key does not rewrite three
+		// slots (cache lines) on every request.
+		if k := &t.slots[i]; t.head != i && now.UnixNano()-k.linkedAt >= int64(lruGranularity) {
+			t.unlink(i)
+			t.pushFront(i)
+			k.linkedAt = now.UnixNano()
 		}
-		return k
+		return i
 	}
-	if len(t.keys) >= t.cfg.MaxKeys {
+	if t.n >= t.cfg.MaxKeys {
 		victim := t.tail
-		for victim != nil && victim.firing {
-			victim = victim.prev
+		for victim >= 0 && t.slots[victim].firing {
+			victim = t.slots[victim].prev
 		}
-		if victim == nil {
+		if victim < 0 {
 			t.refused++
-			return nil
+			return -1
 		}
 		t.remove(victim)
 		t.evicted++
 	}
-	k := &keyState{id: id, win: newWindow(t.cfg.Buckets), lim: t.limitsFor(id), lastSeen: now}
-	t.keys[id] = k
-	t.pushFront(k)
-	return k
+	var i int32
+	if n := len(t.free); n > 0 {
+		i = t.free[n-1]
+		t.free = t.free[:n-1]
+		clear(t.buckets[int(i)*t.nb : int(i+1)*t.nb])
+	} else {
+		i = int32(len(t.slots))
+		t.slots = append(t.slots, slot{})
+		t.names = append(t.names, slotNames{})
+		t.buckets = append(t.buckets, make([]bucket, t.nb)...)
+		t.samples = append(t.samples, make([]pcommon.TraceID, t.ns)...)
+	}
+	t.slots[i] = slot{hash: h, prev: -1, next: -1, lim: t.limitsFor(id), lastSeen: now.UnixNano(), linkedAt: now.UnixNano()}
+	t.names[i] = slotNames{id: id}
+	if _, taken := t.index[h]; taken {
+		if t.overflow == nil {
+			t.overflow = map[keyID]int32{}
+		}
+		t.overflow[id] = i
+	} else {
+		t.index[h] = i
+	}
+	t.pushFront(i)
+	t.n++
+	return i
 }
 
-// observe counts spans and errors of one key at now. It returns the key
-// (nil if it could not be tracked) and an event when the key starts firing.
-func (t *tracker) observe(now time.Time, id keyID, station string, spans, errs uint64, errTraceIDs []pcommon.TraceID) (*keyState, *Event) {
-	k := t.get(id, now)
-	if k == nil {
-		return nil, nil
+// observe counts spans and errors of one key at now. It returns whether
+// the key is firing (false if it could not be tracked) and an event when it
+// starts firing.
+func (t *tracker) observe(now time.Time, id keyID, station string, spans, errs uint64, errTraceIDs []pcommon.TraceID) (bool, *Event) {
+	i := t.get(id, now)
+	if i < 0 {
+		return false, nil
 	}
-	k.lastSeen = now
-	if station != "" {
-		k.station = station
+	k := &t.slots[i]
+	k.lastSeen = now.UnixNano()
+	if station != "" && t.names[i].station != station {
+		t.names[i].station = station
 	}
-	k.win.add(epochOf(now, t.width), spans, errs)
+	w := t.win(i)
+	w.add(epochOf(now, t.width), spans, errs)
 	for _, tid := range errTraceIDs {
-		t.addSample(k, tid)
+		t.addSample(i, tid)
 	}
 	if k.firing {
-		return k, nil
+		return true, nil
 	}
-	return k, t.maybeFire(k, now)
+	ev := t.maybeFire(i, now)
+	return ev != nil, ev
 }
 
-func (t *tracker) addSample(k *keyState, tid pcommon.TraceID) {
-	n := t.cfg.MaxTraceIDs
+func (t *tracker) addSample(i int32, tid pcommon.TraceID) {
+	n := t.ns
 	if n == 0 {
 		return
 	}
-	for _, s := range k.samples {
+	k := &t.slots[i]
+	ring := t.samples[int(i)*n : int(i+1)*n]
+	for _, s := range ring[:k.sampleN] {
 		if s == tid {
 			return
 		}
 	}
-	if len(k.samples) < n {
-		k.samples = append(k.samples, tid)
+	if int(k.sampleN) < n {
+		ring[k.sampleN] = tid
+		k.sampleN++
 		return
 	}
-	k.samples[k.sampleAt] = tid
-	k.sampleAt = (k.sampleAt + 1) % n
+	ring[k.sampleAt] = tid
+	k.sampleAt = (k.sampleAt + 1) % int32(n)
 }
 
-// sampleIDs returns the sample trace ids, oldest first.
-func (k *keyState) sampleIDs() []string {
-	out := make([]string, 0, len(k.samples))
-	for i := range k.samples {
-		tid := k.samples[(k.sampleAt+i)%len(k.samples)]
+// sampleIDs returns the sample trace ids of slot i, oldest first.
+func (t *tracker) sampleIDs(i int32) []string {
+	k := &t.slots[i]
+	ring := t.samples[int(i)*t.ns : int(i)*t.ns+int(k.sampleN)]
+	out := make([]string, 0, len(ring))
+	for j := range ring {
+		tid := ring[(int(k.sampleAt)+j)%len(ring)]
 		out = append(out, hex.EncodeToString(tid[:]))
 	}
 	return out
 }
 
-func (t *tracker) maybeFire(k *keyState, now time.Time) *Event {
-	spans, errs := k.win.sum(epochOf(now, t.width))
+func (t *tracker) maybeFire(i int32, now time.Time) *Event {
+	k := &t.slots[i]
+	spans, errs := t.win(i).sum(epochOf(now, t.width))
 	r := ratio(spans, errs)
 	if spans < k.lim.minSpans || r <= k.lim.threshold {
 		return nil
 	}
 	k.firing = true
-	k.startedAt = now
-	k.belowSince = time.Time{}
-	k.alertID = newAlertID(k.id, now)
-	return t.event(k, StateFiring, r, spans, errs, time.Time{})
+	k.startedAt = now.UnixNano()
+	k.belowSince = 0
+	t.names[i].alertID = newAlertID(t.names[i].id, now)
+	return t.event(i, StateFiring, r, spans, errs, time.Time{})
 }
 
-func (t *tracker) event(k *keyState, state string, r float64, spans, errs uint64, resolvedAt time.Time) *Event {
+func (t *tracker) event(i int32, state string, r float64, spans, errs uint64, resolvedAt time.Time) *Event {
+	k, nm := &t.slots[i], &t.names[i]
 	return &Event{
-		AlertID: k.alertID, Tenant: k.id.tenant, Service: k.id.service, Station: k.station,
+		AlertID: nm.alertID, Tenant: nm.id.tenant, Service: nm.id.service, Station: nm.station,
 		State: state, ErrorRate: r, Threshold: k.lim.threshold, WindowS: t.cfg.Window.Seconds(),
-		Spans: spans, Errors: errs, StartedAt: k.startedAt, ResolvedAt: resolvedAt,
-		TraceIDs: k.sampleIDs(),
+		Spans: spans, Errors: errs, StartedAt: time.Unix(0, k.startedAt).UTC(), ResolvedAt: resolvedAt,
+		TraceIDs: t.sampleIDs(i),
 	}
 }
 
@@ -266,59 +373,74 @@ func newAlertID(id keyID, started time.Time) string {
 // remaining key.
 func (t *tracker) evaluate(now time.Time, evs []*Event, samples *[]keySample) []*Event {
 	epoch := epochOf(now, t.width)
-	for k := t.tail; k != nil; {
+	nowNS := now.UnixNano()
+	for i := t.tail; i >= 0; {
+		k := &t.slots[i]
 		prev := k.prev
-		spans, errs := k.win.sum(epoch)
+		spans, errs := t.win(i).sum(epoch)
 		r := ratio(spans, errs)
 		switch {
 		case k.firing:
 			if r < t.cfg.ResolveRatio*k.lim.threshold {
-				if k.belowSince.IsZero() {
-					k.belowSince = now
+				if k.belowSince == 0 {
+					k.belowSince = nowNS
 				}
-				if now.Sub(k.belowSince) >= t.cfg.Window {
+				if time.Duration(nowNS-k.belowSince) >= t.cfg.Window {
 					k.firing = false
-					evs = append(evs, t.event(k, StateResolved, r, spans, errs, now))
-					k.alertID, k.startedAt, k.belowSince = "", time.Time{}, time.Time{}
-					k.samples, k.sampleAt = k.samples[:0], 0
+					evs = append(evs, t.event(i, StateResolved, r, spans, errs, now))
+					t.names[i].alertID = ""
+					k.startedAt, k.belowSince = 0, 0
+					k.sampleN, k.sampleAt = 0, 0
 				}
 			} else {
-				k.belowSince = time.Time{}
+				k.belowSince = 0
 			}
 		default:
-			if ev := t.maybeFire(k, now); ev != nil {
+			if ev := t.maybeFire(i, now); ev != nil {
 				evs = append(evs, ev)
 			}
 		}
-		if !k.firing && now.Sub(k.lastSeen) >= t.cfg.IdleTimeout {
-			t.remove(k)
+		if !k.firing && time.Duration(nowNS-k.lastSeen) >= t.cfg.IdleTimeout {
+			t.remove(i)
 			t.expired++
 		} else if samples != nil {
-			*samples = append(*samples, keySample{id: k.id, ratio: r, threshold: k.lim.threshold, spans: spans, errors: errs, firing: k.firing})
+			*samples = append(*samples, keySample{id: t.names[i].id, ratio: r, threshold: k.lim.threshold, spans: spans, errors: errs, firing: k.firing})
 		}
-		k = prev
+		i = prev
 	}
 	return evs
+}
+
+// firingKeys counts the keys currently firing.
+func (t *tracker) firingKeys() int {
+	n := 0
+	for i := t.head; i >= 0; i = t.slots[i].next {
+		if t.slots[i].firing {
+			n++
+		}
+	}
+	return n
 }
 
 // restore re-creates a firing key from the history after a restart, so the
 // episode keeps its alert_id and resolves normally.
 func (t *tracker) restore(ev Event, now time.Time) {
 	id := keyID{tenant: ev.Tenant, service: ev.Service}
-	k := t.get(id, now)
-	if k == nil {
+	i := t.get(id, now)
+	if i < 0 {
 		return
 	}
+	k := &t.slots[i]
 	k.firing = true
-	k.alertID = ev.AlertID
-	k.startedAt = ev.StartedAt
-	k.station = ev.Station
-	k.lastSeen = now
+	k.startedAt = ev.StartedAt.UnixNano()
+	k.lastSeen = now.UnixNano()
+	t.names[i].alertID = ev.AlertID
+	t.names[i].station = ev.Station
 	for _, s := range ev.TraceIDs {
 		var tid pcommon.TraceID
 		if b, err := hex.DecodeString(s); err == nil && len(b) == len(tid) {
 			copy(tid[:], b)
-			t.addSample(k, tid)
+			t.addSample(i, tid)
 		}
 	}
 }

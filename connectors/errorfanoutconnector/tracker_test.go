@@ -53,9 +53,9 @@ func TestTrackerMinSpans(t *testing.T) {
 	assert.Nil(t, ev)
 	assert.Empty(t, tr.evaluate(t0.Add(time.Second), nil, nil))
 	// The 20th span makes the window eligible.
-	k, ev := tr.observe(t0.Add(2*time.Second), id, "st-7", 1, 1, nil)
+	firing, ev := tr.observe(t0.Add(2*time.Second), id, "st-7", 1, 1, nil)
 	require.NotNil(t, ev)
-	assert.True(t, k.firing)
+	assert.True(t, firing)
 	assert.Equal(t, StateFiring, ev.State)
 	assert.Equal(t, uint64(20), ev.Spans)
 	assert.Equal(t, uint64(20), ev.Errors)
@@ -128,15 +128,15 @@ func TestTrackerPerTenantKeys(t *testing.T) {
 	_, evB := tr.observe(t0, b, "", 100, 0, nil)
 	require.NotNil(t, evA)
 	assert.Nil(t, evB, "the other tenant's healthy service must not fire")
-	assert.Len(t, tr.keys, 2)
+	assert.Equal(t, 2, tr.len())
 	assert.Equal(t, "west-pipeline-01", evA.Tenant)
-	assert.False(t, tr.keys[b].firing)
+	assert.False(t, tr.lookup(b).firing)
 	// Errors of tenant b do not dilute or add to tenant a.
 	_, evB = tr.observe(t0, b, "", 10, 4, nil)
 	assert.Nil(t, evB, "110 spans, 4 errors in tenant b's own window: 3.6 %")
-	spans, errs := tr.keys[b].win.sum(epochOf(t0, tr.width))
+	spans, errs := tr.win(tr.find(b, tr.hashOf(b))).sum(epochOf(t0, tr.width))
 	assert.Equal(t, [2]uint64{110, 4}, [2]uint64{spans, errs})
-	assert.True(t, tr.keys[a].firing)
+	assert.True(t, tr.lookup(a).firing)
 }
 
 func TestTrackerBoundedKeys(t *testing.T) {
@@ -149,20 +149,21 @@ func TestTrackerBoundedKeys(t *testing.T) {
 	tr.observe(t0.Add(1*time.Second), key(1), "", 10, 0, nil)
 	tr.observe(t0.Add(2*time.Second), key(2), "", 10, 0, nil)
 	tr.observe(t0.Add(3*time.Second), key(3), "", 10, 0, nil) // evicts b (a is older but firing)
-	assert.Len(t, tr.keys, 3)
+	assert.Equal(t, 3, tr.len())
 	assert.Equal(t, uint64(1), tr.evicted)
-	assert.Contains(t, tr.keys, key(0))
-	assert.NotContains(t, tr.keys, key(1))
+	assert.NotNil(t, tr.lookup(key(0)))
+	assert.Nil(t, tr.lookup(key(1)))
 	// Recently seen keys survive: touch c, then add e → d is evicted.
 	tr.observe(t0.Add(4*time.Second), key(2), "", 1, 0, nil)
 	tr.observe(t0.Add(5*time.Second), key(4), "", 1, 0, nil)
-	assert.Contains(t, tr.keys, key(2))
-	assert.NotContains(t, tr.keys, key(3))
+	assert.NotNil(t, tr.lookup(key(2)))
+	assert.Nil(t, tr.lookup(key(3)))
 	assert.Equal(t, uint64(2), tr.evicted)
 	for i := 0; i < 1000; i++ {
 		tr.observe(t0.Add(6*time.Second), keyID{"t", "x" + string(rune(i))}, "", 1, 0, nil)
 	}
-	assert.Len(t, tr.keys, 3, "never more than max_keys")
+	assert.Equal(t, 3, tr.len(), "never more than max_keys")
+	assert.Len(t, tr.slots, 3, "slots are reused")
 
 	// When every key fires, a new key is refused rather than dropping an alert.
 	cfg2 := testConfig()
@@ -170,11 +171,11 @@ func TestTrackerBoundedKeys(t *testing.T) {
 	tr2 := newTracker(cfg2)
 	tr2.observe(t0, key(0), "", 100, 50, nil)
 	tr2.observe(t0, key(1), "", 100, 50, nil)
-	k, ev := tr2.observe(t0, key(2), "", 100, 50, nil)
-	assert.Nil(t, k)
+	firing, ev := tr2.observe(t0, key(2), "", 100, 50, nil)
+	assert.False(t, firing)
 	assert.Nil(t, ev)
 	assert.Equal(t, uint64(1), tr2.refused)
-	assert.Len(t, tr2.keys, 2)
+	assert.Equal(t, 2, tr2.len())
 }
 
 func TestTrackerIdleExpiry(t *testing.T) {
@@ -186,13 +187,13 @@ func TestTrackerIdleExpiry(t *testing.T) {
 	require.NotNil(t, ev)
 	assert.Empty(t, tr.evaluate(t0.Add(30*time.Second), nil, nil)) // window empty: below since 30 s
 	assert.Empty(t, tr.evaluate(t0.Add(59*time.Second), nil, nil))
-	assert.Len(t, tr.keys, 2)
+	assert.Equal(t, 2, tr.len())
 	// quiet expires; broken is firing and idle: it first resolves (no spans is
 	// below the resolve level, for a full window), then expires too.
 	evs := tr.evaluate(t0.Add(60*time.Second), nil, nil)
 	require.Len(t, evs, 1)
 	assert.Equal(t, StateResolved, evs[0].State)
-	assert.Empty(t, tr.keys)
+	assert.Zero(t, tr.len())
 	assert.Equal(t, uint64(2), tr.expired)
 }
 
@@ -214,4 +215,60 @@ func TestOverridesPrecedence(t *testing.T) {
 	_, ev = tr.observe(t0, keyID{"t2", "svc"}, "", 5, 1, nil)
 	require.NotNil(t, ev, "min_spans 5 and threshold 10 % from the service override")
 	assert.Equal(t, 0.10, ev.Threshold)
+}
+
+// Keys whose 64-bit hashes collide stay distinct keys (the index holds one,
+// the others live in the overflow map), through eviction and expiry.
+func TestTrackerHashCollision(t *testing.T) {
+	cfg := testConfig()
+	cfg.MaxKeys = 3
+	cfg.IdleTimeout = time.Minute
+	tr := newTracker(cfg)
+	tr.hashFn = func(keyID) uint64 { return 42 }
+	a, b, c, d := keyID{"t1", "a"}, keyID{"t1", "b"}, keyID{"t2", "a"}, keyID{"t2", "b"}
+	tr.observe(t0, a, "", 10, 0, nil)
+	tr.observe(t0.Add(time.Second), b, "", 10, 0, nil)
+	_, ev := tr.observe(t0.Add(2*time.Second), c, "", 100, 50, nil)
+	require.NotNil(t, ev)
+	assert.Equal(t, "t2", ev.Tenant)
+	assert.Equal(t, "a", ev.Service)
+	assert.Equal(t, 3, tr.len())
+	assert.True(t, tr.lookup(c).firing)
+	assert.False(t, tr.lookup(a).firing)
+	// d evicts a (least recently seen, the indexed one); b stays findable.
+	tr.observe(t0.Add(3*time.Second), d, "", 10, 0, nil)
+	assert.Nil(t, tr.lookup(a))
+	require.NotNil(t, tr.lookup(b))
+	spans, _ := tr.win(tr.find(b, 42)).sum(epochOf(t0.Add(3*time.Second), tr.width))
+	assert.Equal(t, uint64(10), spans, "b kept its own window")
+	// a comes back as a new key, with an empty window.
+	tr.observe(t0.Add(4*time.Second), a, "", 1, 0, nil)
+	spans, _ = tr.win(tr.find(a, 42)).sum(epochOf(t0.Add(4*time.Second), tr.width))
+	assert.Equal(t, uint64(1), spans)
+	// Idle expiry of every non-firing key leaves c alone, still findable.
+	tr.evaluate(t0.Add(10*time.Minute), nil, nil)
+	assert.Nil(t, tr.lookup(a))
+	assert.Nil(t, tr.lookup(b))
+	assert.Nil(t, tr.lookup(d))
+	require.NotNil(t, tr.lookup(c))
+	assert.True(t, tr.lookup(c).firing)
+	assert.Equal(t, 1, tr.len())
+}
+
+// A key seen all the time keeps its place even though it moves to the LRU
+// front at most once a second: the key idle longer is the one evicted.
+func TestTrackerBusyKeyNotEvicted(t *testing.T) {
+	cfg := testConfig()
+	cfg.MaxKeys = 2
+	tr := newTracker(cfg)
+	a, b, c := keyID{"t", "busy"}, keyID{"t", "idle"}, keyID{"t", "new"}
+	tr.observe(t0, a, "", 1, 0, nil)
+	tr.observe(t0.Add(500*time.Millisecond), b, "", 1, 0, nil)
+	for ms := 600; ms <= 3000; ms += 100 {
+		tr.observe(t0.Add(time.Duration(ms)*time.Millisecond), a, "", 1, 0, nil)
+	}
+	tr.observe(t0.Add(3*time.Second), c, "", 1, 0, nil)
+	assert.NotNil(t, tr.lookup(a), "busy key kept")
+	assert.Nil(t, tr.lookup(b), "idle key evicted")
+	assert.NotNil(t, tr.lookup(c))
 }

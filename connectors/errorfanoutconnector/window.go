@@ -23,7 +23,7 @@ func epochOf(now time.Time, width time.Duration) int64 {
 }
 
 // add counts spans and errors in the bucket of epoch.
-func (w *window) add(epoch int64, spans, errors uint64) {
+func (w window) add(epoch int64, spans, errors uint64) {
 	n := int64(len(w.buckets))
 	b := &w.buckets[((epoch%n)+n)%n]
 	if b.epoch != epoch {
@@ -35,7 +35,7 @@ func (w *window) add(epoch int64, spans, errors uint64) {
 
 // sum returns the spans and errors of the buckets of the window that ends
 // with epoch (inclusive): epochs (epoch-n, epoch].
-func (w *window) sum(epoch int64) (spans, errors uint64) {
+func (w window) sum(epoch int64) (spans, errors uint64) {
 	n := int64(len(w.buckets))
 	for i := range w.buckets {
 		b := &w.buckets[i]
