@@ -417,6 +417,7 @@ func RunMetrics(ctx context.Context, o *Options, env *Env) Pair {
 			"CPU per 1M samples: the process's CPU time from the first request until 2 s after the last was acknowledged",
 			"then samples stored are counted (sum(count_over_time(...[1d]))), and the 10 query_range queries run 5 times each over the whole data range at step 60 s with nocache=1; p50/p99 over the 50 latencies",
 			"RSS: peak over ingestion and queries",
+			"the senders run in the bench process on the same cores; every body is sent once, so a fast side's ingestion window is only a few seconds",
 			"disk: after the run, a forced merge (VictoriaMetrics' /internal/force_flush + /internal/force_merge, waiting until vm_active_merges is 0); the appliance exposes no merge API, so after its graceful shutdown (which persists everything and empties its WAL) the same VictoriaMetrics server binary opens the appliance's storage directory and force-merges it; bytes = data + index files (caches and snapshots left out) / samples sent",
 		},
 	}

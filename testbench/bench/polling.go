@@ -250,6 +250,7 @@ func RunPolling(ctx context.Context, o *Options, env *Env) Pair {
 			fmt.Sprintf("per run, per side: a fresh poller; %v to connect and warm up, then a %v window", o.Warmup, o.Window),
 			"samples = registers served by the RTUs in the window (counted at the RTUs, so both sides are counted the same way); CPU ms per 1,000 samples from /proc/<pid>/stat",
 			"poll jitter: per RTU, |time between consecutive polls - interval| at the RTU; p99 over all RTUs",
+			"the simulated RTUs run in the bench process on the same cores as the poller",
 		},
 	}
 	plain := o.PollPeer == "plain"

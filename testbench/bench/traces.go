@@ -271,9 +271,9 @@ func measureTraces(ctx context.Context, o *Options, pid int, addr, token string,
 	}
 
 	// Verify: pace at that rate for a window; it counts only with no
-	// refusal, the paced rate acknowledged and no backlog left after the
-	// window (beyond a second's worth). Otherwise step down 20 % (at most
-	// 3 steps).
+	// refusal, >= 95 % of the paced rate acknowledged and no backlog left
+	// after the window (beyond a second's worth). Otherwise step down (at
+	// most 3 steps).
 	target := r.satRate
 	r.maxRate = math.NaN()
 	for step := 0; step < 3 && ctx.Err() == nil && target > 0; step++ {
@@ -293,7 +293,14 @@ func measureTraces(ctx context.Context, o *Options, pid int, addr, token string,
 			r.maxRate = target
 			break
 		}
-		target *= 0.8
+		// Step down 15 %, or to just under what was acknowledged when that
+		// is lower (the senders or the target gave no more), but never
+		// below half the last target.
+		next := 0.85 * target
+		if ref == 0 && acc < next/0.97 {
+			next = max(0.97*acc, 0.5*target)
+		}
+		target = next
 	}
 	if e, ok := c.lastErr.Load().(string); ok {
 		r.lastErr = e
@@ -342,7 +349,7 @@ func RunTraces(ctx context.Context, o *Options, env *Env) Pair {
 		Method: []string{
 			fmt.Sprintf("per run, per side: a fresh process; %v at %d spans/s to warm up, then CPU (%% of one core, from /proc/<pid>/stat) and peak RSS over %v at %d spans/s (paced by a token bucket shared by %d senders)", o.Warmup, fixedSpanRate, o.Window, fixedSpanRate, pacedWorkers),
 			fmt.Sprintf("then a saturation estimate: %d closed-loop senders, %v warm-up, %v window; estimate = spans delivered to the sink per second from the window start until every acknowledged span had arrived (a durable queue's backlog counts against it)", satWorkers, o.Warmup, o.Window),
-			fmt.Sprintf("figure (max sustained with no refusals): the estimate is verified by pacing at it for %v: it counts only with no refusal, >= 95 %% of the rate acknowledged and at most a second's worth of spans not yet at the sink 2 s after the window; otherwise the rate steps down 20 %% (3 steps at most; none verified = no figure)", o.Window),
+			fmt.Sprintf("figure (max sustained with no refusals): the estimate is verified by pacing at it for %v: it counts only with no refusal, >= 95 %% of the rate acknowledged and at most a second's worth of spans not yet at the sink 2 s after the window; otherwise the rate steps down 15 %% (or to 97 %% of what was acknowledged, if lower; 3 steps at most; none verified = no figure)", o.Window),
 			"runs alternate appliance, peer, appliance, peer, ...; the load generator and the sink run in the bench process on the same cores",
 		},
 	}
