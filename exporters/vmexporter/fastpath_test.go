@@ -187,3 +187,48 @@ func TestSeriesCacheIsBounded(t *testing.T) {
 	assert.LessOrEqual(t, len(c.m), maxCachedSeries)
 	assert.NotNil(t, c.get([]byte(fmt.Sprint(maxCachedSeries+9))))
 }
+
+// Concurrent pushes share one converter and its cache.
+func TestFastPathConcurrentUse(t *testing.T) {
+	fast, err := newConverter(createDefaultConfig().(*Config))
+	require.NoError(t, err)
+	slow, err := newConverter(createDefaultConfig().(*Config))
+	require.NoError(t, err)
+	slow.translatorOnly = true
+	md := tricky(rand.New(rand.NewPCG(3, 4)), "west", "east")
+	var sb batch
+	require.NoError(t, slow.convert(md, &sb))
+	want := seriesDump(t, &sb)
+	got := make([]map[string][]string, 4)
+	done := make(chan int)
+	for g := range got {
+		go func() {
+			defer func() { done <- g }()
+			for i := 0; i < 5; i++ {
+				var fb batch
+				if err := fast.convert(md, &fb); err != nil {
+					return
+				}
+				rows, err := decodeRecord(fb.payload, nil)
+				if err != nil || len(rows) != len(fb.rows) {
+					return
+				}
+				dump := map[string][]string{}
+				for _, r := range fb.rows {
+					name, _ := vmstore.NameString(r.MetricNameRaw)
+					dump[name] = append(dump[name], fmt.Sprintf("%d=%x", r.Timestamp, math.Float64bits(r.Value)))
+				}
+				for _, v := range dump {
+					sort.Strings(v)
+				}
+				got[g] = dump
+			}
+		}()
+	}
+	for range got {
+		<-done
+	}
+	for g := range got {
+		assert.Equal(t, want, got[g], "goroutine %d", g)
+	}
+}
