@@ -363,7 +363,7 @@ func fmtRatio(v float64) string {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return "n/a"
 	}
-	return strconv.FormatFloat(v, 'f', 2, 64)
+	return strconv.FormatFloat(v, 'f', 3, 64)
 }
 
 // fmtNum prints 3 significant digits, with thousands separators above 1000.

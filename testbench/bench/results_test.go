@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -122,9 +124,9 @@ func TestWritersReportMissesAndPublishability(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := md.String()
-	for _, want := range []string{"NOT PUBLISHABLE", "Goals missed", "traces: max sustained (ratio 0.60, goal >= 0.70)",
-		"| max sustained (spans/s) | 6,000 (5,000..7,000) | 10,000 (10,000..10,000) | 0.60 | >= 0.70 | **MISS** |",
-		"| RSS (MiB) | 110 (100..120) | 50.0 (50.0..50.0) | 2.20 |  |  |"} {
+	for _, want := range []string{"NOT PUBLISHABLE", "Goals missed", "traces: max sustained (ratio 0.600, goal >= 0.70)",
+		"| max sustained (spans/s) | 6,000 (5,000..7,000) | 10,000 (10,000..10,000) | 0.600 | >= 0.70 | **MISS** |",
+		"| RSS (MiB) | 110 (100..120) | 50.0 (50.0..50.0) | 2.200 |  |  |"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("markdown lacks %q:\n%s", want, s)
 		}
@@ -172,12 +174,33 @@ func TestReplaceSection(t *testing.T) {
 	r.Pairs[0].Figures[0] = NewFigure("max sustained", "spans/s", []float64{9000}, []float64{10000}, &Goal{Op: ">=", Bound: 0.7, Text: ">= 0.70"})
 	again := ReplaceSection(got, PerformanceSection(r, "bench/results/y.md"))
 	if strings.Count(again, "## Performance") != 1 || !strings.Contains(again, "y.md") || strings.Contains(again, "x.md") ||
-		!strings.Contains(again, "| 0.90 |") || !strings.HasSuffix(again, "## Repository layout\n\nstuff\n") {
+		!strings.Contains(again, "| 0.900 |") || !strings.HasSuffix(again, "## Repository layout\n\nstuff\n") {
 		t.Fatalf("replace:\n%s", again)
 	}
 	// The last section of a file is replaced up to its end.
 	tail := ReplaceSection("# t\n\n## Performance\n\nold\n", sec)
 	if strings.Contains(tail, "old") || strings.Count(tail, "## Performance") != 1 {
 		t.Fatalf("replace at end:\n%s", tail)
+	}
+}
+
+func TestUpdateREADMEFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "README.md")
+	orig := "# x\n\n## Performance\n\nNo run yet.\n\n## Repository layout\n\nkeep\n"
+	if err := os.WriteFile(path, []byte(orig), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := UpdateREADME(path, sampleResults(true), "bench/results/2026-11-25T234000Z.md"); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := string(b)
+	if strings.Contains(got, "No run yet") || !strings.Contains(got, "[`bench/results/2026-11-25T234000Z.md`](bench/results/2026-11-25T234000Z.md)") ||
+		!strings.Contains(got, "| traces | max sustained (spans/s) | 6,000 | 10,000 | 0.600 | >= 0.70 | **MISS** |") ||
+		!strings.Contains(got, "Missed goals:") || !strings.HasSuffix(got, "## Repository layout\n\nkeep\n") {
+		t.Fatalf("README after update:\n%s", got)
 	}
 }

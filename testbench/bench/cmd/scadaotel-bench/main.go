@@ -54,8 +54,7 @@ func run() int {
 		out       = flag.String("out", filepath.Join(root, "bench", "results"), "results directory")
 		readme    = flag.String("readme", filepath.Join(root, "README.md"), "README whose Performance section gets the latest ratios (publishable runs only; empty: none)")
 		allowBusy = flag.Bool("allow-busy", false, "run even when the machine is busy; results are marked NOT publishable (development only)")
-		maxLoad   = flag.Float64("max-load", bench.MaxLoad, "highest 1-minute load average before the run for publishable results")
-		settle    = flag.Duration("settle", 0, "wait up to this long for the load average to fall to --max-load before refusing")
+		settle    = flag.Duration("settle", 0, "wait up to this long for the 1-minute load average to fall to 0.5 before refusing")
 		pairs     = flag.String("pairs", "traces,metrics,polling", "pairs to run")
 		keep      = flag.Bool("keep", false, "keep the work directory (data and logs of every process)")
 	)
@@ -79,15 +78,15 @@ func run() int {
 		return 1
 	}
 	deadline := time.Now().Add(*settle)
-	for !*allowBusy && load[0] > *maxLoad && time.Now().Before(deadline) {
-		fmt.Fprintf(os.Stderr, "load average %.2f > %.2f: waiting for the machine to settle (up to %v more)\n", load[0], *maxLoad, time.Until(deadline).Round(time.Second))
+	for !*allowBusy && load[0] > bench.MaxLoad && time.Now().Before(deadline) {
+		fmt.Fprintf(os.Stderr, "load average %.2f > %.2f: waiting for the machine to settle (up to %v more)\n", load[0], bench.MaxLoad, time.Until(deadline).Round(time.Second))
 		time.Sleep(10 * time.Second)
 		if load, err = bench.ReadLoad(); err != nil {
 			fmt.Fprintln(os.Stderr, "error:", err)
 			return 1
 		}
 	}
-	publishable, err := bench.CheckLoad(load[0], *maxLoad, *allowBusy)
+	publishable, err := bench.CheckLoad(load[0], bench.MaxLoad, *allowBusy)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)
 		return 1
@@ -123,7 +122,7 @@ func run() int {
 	res.Publishable = publishable
 	dir := *out
 	if !publishable {
-		res.Warning = fmt.Sprintf("load average %.2f before the run (publishable only at <= %.2f, with >= 3 runs); run with --allow-busy for development. Do not quote these figures.", load[0], *maxLoad)
+		res.Warning = fmt.Sprintf("development run (--allow-busy or --runs < 3) with load average %.2f before it; results are publishable only at a load average <= %.2f with >= 3 runs. Do not quote these figures.", load[0], bench.MaxLoad)
 		dir = filepath.Join(*out, "dev")
 	}
 	md, js, err := res.Write(dir)
