@@ -32,6 +32,7 @@ type stamp struct {
 	registry *tenants.Registry
 	refused  metric.Int64Counter
 	stamped  metric.Int64Counter
+	items    metric.Int64Counter
 	now      func() time.Time
 
 	acceptedAttrs sync.Map // tenant -> metric.AddOption
@@ -51,7 +52,13 @@ func newStamp(set processor.Settings, cfg *Config, signal string) (*stamp, error
 	if err != nil {
 		return nil, err
 	}
-	return &stamp{cfg: cfg, signal: signal, refused: refused, stamped: stamped, now: time.Now}, nil
+	items, err := m.Int64Counter("tenantstamp_accepted_items",
+		metric.WithDescription("Spans, metric data points or log records stamped and passed on, by tenant and signal: each tenant's ingest rate."),
+		metric.WithUnit("{item}"))
+	if err != nil {
+		return nil, err
+	}
+	return &stamp{cfg: cfg, signal: signal, refused: refused, stamped: stamped, items: items, now: time.Now}, nil
 }
 
 // Start finds the tenant registry of the configured tenantauth extension.
@@ -104,13 +111,14 @@ func (s *stamp) admit(ctx context.Context, tenant string, usage func(l tenants.L
 	return err
 }
 
-func (s *stamp) accepted(ctx context.Context, tenant string) {
+func (s *stamp) accepted(ctx context.Context, tenant string, items int) {
 	opt, ok := s.acceptedAttrs.Load(tenant)
 	if !ok { // attribute sets built once per tenant, not per request
 		opt, _ = s.acceptedAttrs.LoadOrStore(tenant, metric.WithAttributeSet(attribute.NewSet(
 			attribute.String("signal", s.signal), attribute.String("tenant", tenant))))
 	}
 	s.stamped.Add(ctx, 1, opt.(metric.AddOption))
+	s.items.Add(ctx, int64(items), opt.(metric.AddOption))
 }
 
 type tracesStamp struct {
@@ -137,7 +145,7 @@ func (p *tracesStamp) ConsumeTraces(ctx context.Context, td ptrace.Traces) error
 	for i := 0; i < rss.Len(); i++ {
 		tenants.SetOnResource(rss.At(i).Resource(), tenant)
 	}
-	p.accepted(ctx, tenant)
+	p.accepted(ctx, tenant, td.SpanCount())
 	return p.next.ConsumeTraces(tenants.NewContext(ctx, tenant), td)
 }
 
@@ -169,7 +177,7 @@ func (p *metricsStamp) ConsumeMetrics(ctx context.Context, md pmetric.Metrics) e
 	}); err != nil {
 		return err
 	}
-	p.accepted(ctx, tenant)
+	p.accepted(ctx, tenant, md.DataPointCount())
 	return p.next.ConsumeMetrics(tenants.NewContext(ctx, tenant), md)
 }
 
@@ -197,6 +205,6 @@ func (p *logsStamp) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
 	for i := 0; i < rls.Len(); i++ {
 		tenants.SetOnResource(rls.At(i).Resource(), tenant)
 	}
-	p.accepted(ctx, tenant)
+	p.accepted(ctx, tenant, ld.LogRecordCount())
 	return p.next.ConsumeLogs(tenants.NewContext(ctx, tenant), ld)
 }

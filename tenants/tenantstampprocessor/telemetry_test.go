@@ -71,4 +71,10 @@ func testRefusalsCounted(t *testing.T) {
 	if n := count("tenantstamp_accepted_requests", attribute.String("tenant", "east-pipeline-02")); n != 1 {
 		t.Errorf("east accepted: %d, want 1", n)
 	}
+	// Items: west's first 900 spans (then refused), east's 900.
+	for _, tenant := range []string{"west-pipeline-01", "east-pipeline-02"} {
+		if n := count("tenantstamp_accepted_items", attribute.String("tenant", tenant), attribute.String("signal", "traces")); n != 900 {
+			t.Errorf("%s accepted items: %d, want 900", tenant, n)
+		}
+	}
 }
