@@ -192,6 +192,12 @@ func (e *vmExporter) push(ctx context.Context, md pmetric.Metrics) error {
 		b.rows, b.payload, b.dropped, b.series = b.rows[:0], b.payload[:0], nil, 0
 		e.batches.Put(b)
 	}()
+	if n := md.DataPointCount(); cap(b.rows) < n {
+		// One allocation of the right size instead of repeated doubling
+		// (pooled batches are dropped at every GC).
+		b.rows = make([]vmstore.Row, 0, n+n/8)
+		b.payload = make([]byte, 0, (n+n/8)*20)
+	}
 	if err := e.conv.convert(md, b); err != nil {
 		e.mRefused.Add(ctx, 1)
 		return consumererror.NewPermanent(fmt.Errorf("victoriametrics exporter: refusing batch: %w", err))
