@@ -124,6 +124,8 @@ func testMetricsQueryIsolation(t *testing.T, a *appliance) {
 		`{__name__=~".+", scada_tenant!="` + westID + `"}`,
 		`scada_pressure_gauge or {scada_tenant=~"east.*"}`,
 		`sum by (scada_tenant) (scada_pressure_gauge)`,
+		`{scada_tenant="` + eastID + `"} unless scada_pressure_gauge`,
+		`max_over_time({scada_tenant=~"e.*"}[5m:1s])`,
 		`{station="refused"}`,
 	} {
 		for _, s := range promVector(t, base, q, at, bearerW) {
@@ -140,9 +142,38 @@ func testMetricsQueryIsolation(t *testing.T, a *appliance) {
 	if code != 200 || strings.Contains(body, eastID) {
 		t.Errorf("west's series: %d %s", code, body)
 	}
-	code, body = query(t, base, "/api/v1/query", url.Values{"query": {"scada_pressure_gauge"}, "extra_label": {tenants.MetricLabel + "=" + eastID}}, "Authorization", bearerW)
-	if code == 200 || strings.Contains(body, `"20"`) {
-		t.Errorf("extra_label override: %d %s, want a refusal", code, body)
+	code, body = query(t, base, "/api/v1/series", nil, "Authorization", bearerW)
+	if strings.Contains(body, eastID) {
+		t.Errorf("west's series without a matcher: %d %s", code, body)
+	}
+	code, body = query(t, base, "/api/v1/labels", nil, "Authorization", bearerW)
+	if code != 200 || strings.Contains(body, eastID) {
+		t.Errorf("west's labels: %d %s", code, body)
+	}
+	for name, q := range map[string]url.Values{
+		"extra_label":   {"query": {"scada_pressure_gauge"}, "extra_label": {tenants.MetricLabel + "=" + eastID}},
+		"extra_filters": {"query": {"scada_pressure_gauge"}, "extra_filters[]": {`{` + tenants.MetricLabel + `="` + eastID + `"}`}},
+	} {
+		code, body = query(t, base, "/api/v1/query", q, "Authorization", bearerW)
+		if code == 200 || strings.Contains(body, `"20"`) {
+			t.Errorf("%s override: %d %s, want a refusal", name, code, body)
+		}
+	}
+	// Metadata: east's own metric family only appears for east.
+	md := gaugeMetrics("s2", 30, at, "")
+	md.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics().At(0).SetName("east_only_flow_rate")
+	md.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics().At(0).SetDescription("east secret flow")
+	if code, body := a.postMetrics(t, md, "Authorization", bearerE); code != 200 {
+		t.Fatalf("east write: %d %s", code, body)
+	}
+	e2e.Eventually(t, 15*time.Second, func() error {
+		if _, body := query(t, base, "/api/v1/metadata", nil, "Authorization", bearerE); !strings.Contains(body, "east_only_flow_rate") {
+			return fmt.Errorf("east's metadata lacks its own metric: %s", body)
+		}
+		return nil
+	})
+	if code, body := query(t, base, "/api/v1/metadata", nil, "Authorization", bearerW); code != 200 || strings.Contains(body, "east_only_flow_rate") || strings.Contains(body, "east secret") {
+		t.Errorf("west's metadata: %d %s", code, body)
 	}
 
 	// Read authentication fails closed like the write side.
