@@ -144,8 +144,17 @@ func crashChild(t *testing.T, dir, broker string) {
 		require.True(t, time.Now().Before(deadline), "alert 1 never left the queue")
 		time.Sleep(10 * time.Millisecond)
 	}
+	for {
+		b, err := e.head.Get(ctx, headKey)
+		require.NoError(t, err)
+		if len(b) > 0 {
+			break // alert 1 is saved as the head before its first send
+		}
+		require.True(t, time.Now().Before(deadline), "alert 1 was not saved as the head before its first send")
+		time.Sleep(10 * time.Millisecond)
+	}
+	// Enqueued (persisted) when ConsumeLogs returns.
 	require.NoError(t, exp.ConsumeLogs(ctx, errorfanoutconnector.EventLogs(testEvent(2, "west-pipeline-01", "svc-2", "firing"))))
-	time.Sleep(300 * time.Millisecond) // the head write takes microseconds to an fsync
 	fmt.Println("CRASH-CHILD-READY")
 	time.Sleep(time.Minute) // killed long before
 	t.Fatal("not killed")
