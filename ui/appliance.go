@@ -255,6 +255,8 @@ type tenantIngest struct {
 	Signal       string             `json:"signal"`
 	AcceptedPerS *float64           `json:"accepted_per_s"`
 	AcceptedTot  float64            `json:"accepted_total"`
+	ItemsPerS    *float64           `json:"items_per_s"` // spans, metric data points or log records accepted
+	ItemsTot     float64            `json:"items_total"`
 	RefusedPerS  *float64           `json:"refused_per_s"`
 	RefusedTot   float64            `json:"refused_total"`
 	Reasons      map[string]float64 `json:"refused_by_reason"`
@@ -301,7 +303,7 @@ type applianceSeries struct {
 }
 
 type historySeries struct {
-	Key    string     `json:"key"` // "tenant.<signal>" (the caller's accepted requests/s) or "all.<signal>" (accepted items/s)
+	Key    string     `json:"key"` // "tenant.<signal>" (the caller's accepted items/s) or "all.<signal>" (all receivers' accepted items/s)
 	Values []*float64 `json:"values"`
 }
 
@@ -420,6 +422,10 @@ func buildAppliance(snaps []snapshot, disk []diskView, scrapeErr, tenant string,
 			ts := tget(l["signal"])
 			ts.AcceptedTot += s.value
 			addPtr(&ts.AcceptedPerS, rate(prev, cur, s))
+		case s.name == "tenantstamp_accepted_items" && own:
+			ts := tget(l["signal"])
+			ts.ItemsTot += s.value
+			addPtr(&ts.ItemsPerS, rate(prev, cur, s))
 		case s.name == "tenantstamp_refused_requests" && own:
 			ts := tget(l["signal"])
 			ts.RefusedTot += s.value
@@ -546,8 +552,9 @@ func buildAppliance(snaps []snapshot, disk []diskView, scrapeErr, tenant string,
 		}
 	}
 
-	// History: per interval, the caller's accepted requests/s by signal and
-	// (shared) the accepted items/s of all receivers by signal.
+	// History: per interval, the caller's accepted items/s by signal
+	// (tenantstamp's spans, data points, log records) and (shared) the
+	// accepted items/s of all receivers by signal, so the two compare.
 	hist := map[string][]*float64{}
 	n := len(views) - 1
 	for i := 1; i < len(views); i++ {
@@ -556,7 +563,7 @@ func buildAppliance(snaps []snapshot, disk []diskView, scrapeErr, tenant string,
 		for _, s := range c.s {
 			var key string
 			switch {
-			case s.name == "tenantstamp_accepted_requests":
+			case s.name == "tenantstamp_accepted_items":
 				if _, own := sampleTenant(s.labels); !own {
 					continue
 				}

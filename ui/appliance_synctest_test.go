@@ -21,8 +21,10 @@ import (
 
 // exposition renders the appliance's telemetry as the collector's
 // Prometheus endpoint does, after sec seconds of steady load: west sends
-// 4 trace requests/s and has 1 refused/s, east 100/s; the otlp receiver
-// accepts 50 spans/s; Jaeger's queue holds 7 of 1000.
+// 4 trace requests/s (40 spans/s) and has 1 refused/s, 25 metric data
+// points/s and 3 log records/s; east 100 requests/s (777 spans/s); the otlp
+// receiver accepts 50 spans/s; Jaeger's queue holds 7 of 1000. The items
+// counter is written as the collector's exporter does (`_total`, TYPE).
 func exposition(sec int64) string {
 	return fmt.Sprintf(`# HELP otelcol_receiver_accepted_spans Number of spans successfully pushed into the pipeline.
 # TYPE otelcol_receiver_accepted_spans counter
@@ -41,6 +43,12 @@ kafka_alerts_oldest_queued_age 3.5
 tenantstamp_accepted_requests{signal="traces",tenant="west"} %[3]d
 tenantstamp_refused_requests{reason="spans_per_second",signal="traces",tenant="west"} %[4]d
 tenantstamp_accepted_requests{signal="traces",tenant="east"} %[5]d
+# HELP tenantstamp_accepted_items_total Spans, metric data points or log records stamped and passed on, by tenant and signal: each tenant's ingest rate.
+# TYPE tenantstamp_accepted_items_total counter
+tenantstamp_accepted_items_total{signal="traces",tenant="west"} %[7]d
+tenantstamp_accepted_items_total{signal="metrics",tenant="west"} %[8]d
+tenantstamp_accepted_items_total{signal="logs",tenant="west"} %[9]d
+tenantstamp_accepted_items_total{signal="traces",tenant="east"} %[10]d
 tenantstamp_refused_requests{reason="no_tenant",signal="traces"} 9
 traceidrepair_repaired{scada_tenant="west"} 5
 traceidrepair_unmatched{scada_tenant="west"} 1
@@ -51,7 +59,7 @@ scada_receiver_samples{quality="good",rtu="east-secret-rtu"} 999
 vmexporter_samples %[2]d
 otelcol_process_uptime %[6]d
 otelcol_process_memory_rss 5.1e+07
-`, 50*sec, 20*sec, 4*sec, sec, 100*sec, sec)
+`, 50*sec, 20*sec, 4*sec, sec, 100*sec, sec, 40*sec, 25*sec, 3*sec, 777*sec)
 }
 
 func TestApplianceRatesAndTenantScope(t *testing.T) {
@@ -70,8 +78,11 @@ func TestApplianceRatesAndTenantScope(t *testing.T) {
 		// One snapshot: figures, but no rates yet.
 		snaps, disk, errText := s.state()
 		v := buildAppliance(snaps, disk, errText, "west", true, s.interval, time.Now())
-		require.Len(t, v.Tenant, 1)
-		assert.Nil(t, v.Tenant[0].AcceptedPerS)
+		require.Len(t, v.Tenant, 3)
+		for _, ti := range v.Tenant {
+			assert.Nil(t, ti.AcceptedPerS)
+			assert.Nil(t, ti.ItemsPerS)
+		}
 
 		time.Sleep(20 * time.Minute)
 		synctest.Wait()
@@ -81,12 +92,19 @@ func TestApplianceRatesAndTenantScope(t *testing.T) {
 		assert.Len(t, snaps, int(applianceWindow/s.interval)+1, "kept for the window only")
 		v = buildAppliance(snaps, disk, errText, "west", true, s.interval, time.Now())
 
-		require.Len(t, v.Tenant, 1)
-		ti := v.Tenant[0]
-		assert.Equal(t, "traces", ti.Signal)
+		// west's rows, by signal: requests/s and items/s (spans, data
+		// points, log records), never east's added in.
+		require.Len(t, v.Tenant, 3)
+		assert.Equal(t, []string{"logs", "metrics", "traces"}, []string{v.Tenant[0].Signal, v.Tenant[1].Signal, v.Tenant[2].Signal})
+		ti := v.Tenant[2]
 		assert.InDelta(t, 4, *ti.AcceptedPerS, 1e-9)
+		assert.InDelta(t, 40, *ti.ItemsPerS, 1e-9, "west's spans/s only")
+		assert.EqualValues(t, 40*1200, ti.ItemsTot)
 		assert.InDelta(t, 1, *ti.RefusedPerS, 1e-9)
 		assert.Equal(t, map[string]float64{"spans_per_second": 1200}, ti.Reasons, "only west's own refusals")
+		assert.InDelta(t, 25, *v.Tenant[1].ItemsPerS, 1e-9, "samples/s")
+		assert.InDelta(t, 3, *v.Tenant[0].ItemsPerS, 1e-9, "log records/s")
+		assert.Nil(t, v.Tenant[0].AcceptedPerS, "no request counter for west's logs")
 		require.Len(t, v.Receivers, 2)
 		assert.Equal(t, receiverRow{Receiver: "otlp (http)", Signal: "traces", AcceptedPerS: ptr(50), RefusedPerS: ptr(0), AcceptedTot: 60000}, v.Receivers[0])
 		assert.Equal(t, "scada", v.Receivers[1].Receiver)
@@ -112,12 +130,18 @@ func TestApplianceRatesAndTenantScope(t *testing.T) {
 			keys = append(keys, hs.Key)
 			assert.Len(t, hs.Values, len(snaps)-1)
 		}
-		assert.Equal(t, []string{"all.metrics", "all.traces", "tenant.traces"}, keys)
-		assert.InDelta(t, 4, *v.History.Series[2].Values[10], 1e-9)
+		assert.Equal(t, []string{"all.metrics", "all.traces", "tenant.logs", "tenant.metrics", "tenant.traces"}, keys)
+		// The tenant's line is in items/s, like the receivers' line.
+		for i, want := range []float64{20, 50, 3, 25, 40} {
+			for _, x := range v.History.Series[i].Values {
+				require.NotNil(t, x, v.History.Series[i].Key)
+				assert.InDelta(t, want, *x, 1e-9, v.History.Series[i].Key)
+			}
+		}
 
 		// Nothing of east reaches west's answer, in any field.
 		b, _ := json.Marshal(v)
-		for _, leak := range []string{"east", "987654", "424242", "no_tenant"} {
+		for _, leak := range []string{"east", "987654", "424242", "no_tenant", "932400"} {
 			assert.NotContains(t, string(b), leak)
 		}
 		// Without shared figures, west sees only its own series.
@@ -127,11 +151,20 @@ func TestApplianceRatesAndTenantScope(t *testing.T) {
 		assert.Empty(t, v.Exports)
 		assert.Empty(t, v.Disk)
 		assert.Nil(t, v.UptimeS)
-		assert.Len(t, v.Tenant, 1)
+		assert.Len(t, v.Tenant, 3)
+		assert.InDelta(t, 40, *v.Tenant[2].ItemsPerS, 1e-9)
 		assert.Len(t, v.Repair, 2)
 		// east sees its own.
 		v = buildAppliance(snaps, disk, errText, "east", false, s.interval, time.Now())
+		require.Len(t, v.Tenant, 1)
 		assert.InDelta(t, 100, *v.Tenant[0].AcceptedPerS, 1e-9)
+		assert.InDelta(t, 777, *v.Tenant[0].ItemsPerS, 1e-9)
+		keys = keys[:0]
+		for _, hs := range v.History.Series {
+			keys = append(keys, hs.Key)
+		}
+		assert.Equal(t, []string{"tenant.traces"}, keys)
+		assert.InDelta(t, 777, *v.History.Series[0].Values[10], 1e-9)
 		assert.Equal(t, []queueRow{{Queue: "traceidrepair", Depth: 424242, Unit: "spans", Own: true}}, v.Queues)
 	})
 }
@@ -159,6 +192,9 @@ func TestApplianceScrapesHTTP(t *testing.T) {
 	assert.Contains(t, errText, "HTTP 503")
 	assert.Contains(t, errText, "telemetry_endpoint")
 	v := buildAppliance(snaps, nil, errText, "west", true, time.Second, time.Now())
-	assert.EqualValues(t, 40, v.Tenant[0].AcceptedTot)
+	require.Len(t, v.Tenant, 3)
+	assert.Equal(t, "traces", v.Tenant[2].Signal)
+	assert.EqualValues(t, 40, v.Tenant[2].AcceptedTot)
+	assert.EqualValues(t, 400, v.Tenant[2].ItemsTot, "the items counter with its _total suffix is read")
 	assert.Contains(t, v.ScrapeError, "HTTP 503")
 }

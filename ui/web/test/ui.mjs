@@ -228,13 +228,23 @@ try {
   assert.equal(await page.textContent('#station-name'), xss);
   assert.equal(await page.$$eval('img', (imgs) => imgs.length), 0);
 
-  step('appliance view: this pipeline\'s ingest and repair, queues, exports, disk');
+  step('appliance view: this pipeline\'s ingest (requests/s, spans/s) and repair, queues, exports, disk');
   await page.click('a[data-nav="appliance"]');
   await page.waitForFunction(() => {
     const acc = document.querySelector('#tenant-ingest tr[data-signal="traces"] .accepted');
+    const items = document.querySelector('#tenant-ingest tr[data-signal="traces"] .items .n');
     const rep = document.querySelector('#repair tr[data-counter="repaired"] .total');
-    return acc && acc.textContent !== '—' && Number(acc.textContent) > 0 && rep && rep.textContent === '1';
+    return acc && acc.textContent !== '—' && Number(acc.textContent) > 0 && items && Number(items.textContent.replace(/[^\d.]/g, '')) > 0 &&
+      rep && rep.textContent === '1';
   }, null, { timeout: 15000 });
+  // Tenant A sends 20 spans per request: spans/s is above requests/s, in its unit.
+  const ingestA = await page.$eval('#tenant-ingest tr[data-signal="traces"]', (r) => ({
+    req: Number(r.querySelector('.accepted').textContent.replace(/[^\d.]/g, '')),
+    items: Number(r.querySelector('.items .n').textContent.replace(/[^\d.]/g, '')),
+    text: r.querySelector('.items').textContent,
+  }));
+  assert.ok(ingestA.items > ingestA.req, `spans/s ${ingestA.items} not above requests/s ${ingestA.req}`);
+  assert.ok(ingestA.text.endsWith(en['appliance.itemsUnit.traces']), `items cell ${ingestA.text}`);
   await page.waitForSelector('#exports tr[data-exporter="otlp_http/jaeger"][data-state="sending"]', { timeout: 10000 });
   await page.waitForSelector('#queues tr[data-queue="otlp_http/jaeger"]');
   assert.ok(await page.$$eval('#receivers tr[data-receiver="otlp (http)"][data-signal="traces"]', (r) => r.length) === 1);
@@ -310,7 +320,8 @@ try {
   await page.click('a[data-nav="appliance"]');
   await page.waitForFunction(() => {
     const acc = document.querySelector('#tenant-ingest tr[data-signal="traces"] .accepted');
-    return acc && acc.textContent !== '—' && Number(acc.textContent) > 0;
+    const items = document.querySelector('#tenant-ingest tr[data-signal="traces"] .items .n');
+    return acc && acc.textContent !== '—' && Number(acc.textContent) > 0 && items && Number(items.textContent.replace(/[^\d.]/g, '')) > 0;
   }, null, { timeout: 15000 });
   // B's own spans go through the repair step too, but only A had a
   // fragment repaired.

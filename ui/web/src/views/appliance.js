@@ -1,5 +1,6 @@
 // Appliance: what the appliance itself is doing, from its own metrics:
-// this pipeline's ingest and trace-ID repair counters, and (when the
+// this pipeline's ingest (requests/s and spans, samples or log records per
+// second) and trace-ID repair counters, and (when the
 // server shows appliance-wide figures) receivers, queue depths and ages,
 // Jaeger / Kafka export, disk use and the process.
 import uPlot from 'uplot';
@@ -9,6 +10,8 @@ import { t, num, time, language } from '../i18n.js';
 
 const colors = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b'];
 const rateText = (v) => (v == null ? '—' : num(v, v < 10 ? 2 : 0));
+// The caller's accepted items per second, in the signal's own unit.
+const itemsUnit = (sig) => t(['traces', 'metrics', 'logs'].includes(sig) ? 'appliance.itemsUnit.' + sig : 'appliance.itemsUnit.other');
 const known = (prefix, k) => (['traces', 'metrics', 'logs', 'alert_records', 'items', 'records', 'events', 'batches', 'spans',
   'repaired', 'repaired_spans', 'ambiguous', 'unmatched', 'held', 'refused', 'release_failed'].includes(k) ? t(prefix + k) : k);
 
@@ -63,10 +66,11 @@ export function applianceView(main, onAuthLost) {
     const parts = [];
     parts.push(h('h3', {}, t('appliance.tenantIngest')),
       d.tenant_ingest.length ? table('tenant-ingest',
-        [t('appliance.signal'), t('appliance.acceptedPerS'), t('appliance.refusedPerS'), t('appliance.refusedTotal')],
+        [t('appliance.signal'), t('appliance.requestsPerS'), t('appliance.itemsPerS'), t('appliance.requestsRefusedPerS'), t('appliance.refusedTotal')],
         d.tenant_ingest.map((r) => h('tr', { 'data-signal': r.signal },
           h('td', {}, known('signal.', r.signal)),
           h('td', { class: 'num accepted' }, rateText(r.accepted_per_s)),
+          h('td', { class: 'num items' }, h('span', { class: 'n' }, rateText(r.items_per_s)), ' ', itemsUnit(r.signal)),
           h('td', { class: 'num refused' }, rateText(r.refused_per_s)),
           h('td', {}, num(r.refused_total, 0), Object.keys(r.refused_by_reason).length
             ? [' (', Object.entries(r.refused_by_reason).map(([k, v]) => `${k}: ${num(v, 0)}`).join(', '), ')'] : null))))
