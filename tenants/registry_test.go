@@ -55,6 +55,8 @@ func TestRegistryRejectsBadSpecs(t *testing.T) {
 		"same token":              {{ID: "a", TokenSHA256: []string{HashToken("x")}}, {ID: "b", TokenSHA256: []string{HashToken("x")}}},
 		"limits.spans_per_second": {{ID: "a", Limits: Limits{SpansPerSecond: -1}}},
 		"kafka_topic":             {{ID: "a", KafkaTopic: "bad topic"}},
+		"].kafka_topic":           {{ID: "a", KafkaTopic: "alerts<west>"}},
+		"at most 243 characters":  {{ID: "a", KafkaTopic: strings.Repeat("t", 244)}}, // no room for ".spans"
 		"tenants[0].id: invalid":  {{ID: strings.Repeat("a", 64)}},
 	}
 	for want, specs := range cases {

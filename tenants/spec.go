@@ -72,8 +72,9 @@ func (s Spec) Validate(prefix string) error {
 			return fmt.Errorf("%s.limits.%s: must be a finite number >= 0 (0 = unlimited), got %v", prefix, key, v)
 		}
 	}
-	if strings.ContainsAny(s.KafkaTopic, " \t\r\n/") || len(s.KafkaTopic) > 249 {
-		return fmt.Errorf("%s.kafka_topic: %q is not a valid Kafka topic name", prefix, s.KafkaTopic)
+	if s.KafkaTopic != "" && !validKafkaTopic(s.KafkaTopic) {
+		return fmt.Errorf("%s.kafka_topic: %q is not a valid Kafka topic name ([a-zA-Z0-9._-], at most %d characters, leaving room for %q)",
+			prefix, s.KafkaTopic, maxKafkaTopic, SpansTopicSuffix)
 	}
 	return nil
 }
@@ -131,4 +132,23 @@ func ParseFile(name string, data []byte) ([]Spec, error) {
 		return nil, err
 	}
 	return f.Tenants, nil
+}
+
+// SpansTopicSuffix names a tenant's raw error spans topic after its alert
+// topic (kafka_alerts: "<kafka_topic>.spans").
+const SpansTopicSuffix = ".spans"
+
+// maxKafkaTopic leaves room for SpansTopicSuffix within Kafka's 249.
+const maxKafkaTopic = 249 - len(SpansTopicSuffix)
+
+func validKafkaTopic(t string) bool {
+	if t == "." || t == ".." || len(t) > maxKafkaTopic {
+		return false
+	}
+	for _, r := range t {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
 }

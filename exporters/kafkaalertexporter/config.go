@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/IBM/sarama"
+	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/config/configopaque"
 	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/config/configretry"
@@ -27,6 +28,10 @@ type Config struct {
 	Topic string `mapstructure:"topic"`
 	// TenantTopics overrides Topic per tenant.
 	TenantTopics map[string]string `mapstructure:"tenant_topics"`
+	// Authenticator names the tenantauth extension whose tenants'
+	// kafka_topic (inline or in the tenants file, reloaded) overrides Topic
+	// for tenants not in TenantTopics. Empty: the registry is not read.
+	Authenticator component.ID `mapstructure:"authenticator"`
 	// TraceURL is the link template of a record's trace_url; {trace_id} and
 	// {tenant} are replaced (path-escaped).
 	TraceURL string `mapstructure:"trace_url"`
@@ -161,18 +166,4 @@ func checkTopic(key, t string) error {
 		}
 	}
 	return nil
-}
-
-func (c *Config) topicFor(tenant string) string {
-	if t, ok := c.TenantTopics[tenant]; ok {
-		return t
-	}
-	return c.Topic
-}
-
-func (c *Config) spansTopicFor(tenant string) string {
-	if t, ok := c.Spans.TenantTopics[tenant]; ok {
-		return t
-	}
-	return c.Spans.Topic
 }

@@ -45,10 +45,11 @@ func TestConfigDefault(t *testing.T) {
 func TestConfigReadmeExample(t *testing.T) {
 	cfg := loadConfig(t, "full")
 	require.NoError(t, confmap.Validate(cfg))
-	assert.Equal(t, "east.alerts", cfg.topicFor("east-pipeline-02"))
-	assert.Equal(t, "scada.alerts", cfg.topicFor("west-pipeline-01"))
-	assert.Equal(t, "east.alert-spans", cfg.spansTopicFor("east-pipeline-02"))
-	assert.Equal(t, "scada.alert-spans", cfg.spansTopicFor("west-pipeline-01"))
+	e := &alertExporter{cfg: cfg}
+	assert.Equal(t, "east.alerts", e.topicFor("east-pipeline-02"))
+	assert.Equal(t, "scada.alerts", e.topicFor("west-pipeline-01"))
+	assert.Equal(t, "east.alert-spans", e.spansTopicFor("east-pipeline-02"))
+	assert.Equal(t, "scada.alert-spans", e.spansTopicFor("west-pipeline-01"))
 	assert.Equal(t, "${env:KAFKA_PASSWORD}", string(cfg.SASL.Password), "the collector resolves ${env:...}; the raw loader does not")
 	assert.Equal(t, "file_storage", cfg.SendingQueue.Get().StorageID.String())
 	require.True(t, cfg.TLS.HasValue())

@@ -24,9 +24,10 @@ import (
 // send closes the producer so the next attempt reconnects from scratch
 // (a restarted broker, new leader or lost producer id all heal that way).
 type alertExporter struct {
-	cfg    *Config
-	logger *zap.Logger
-	signal string
+	cfg      *Config
+	logger   *zap.Logger
+	signal   string
+	registry *tenants.Registry // tenants' kafka_topic (cfg.Authenticator), or nil
 
 	mu   sync.Mutex // one send at a time (the queue has one consumer anyway)
 	prod sarama.SyncProducer
@@ -112,6 +113,13 @@ func (e *alertExporter) start(ctx context.Context, host component.Host) error {
 	// No connection here: Kafka being down at start means delayed, not fatal.
 	if _, err := saramaConfig(ctx, e.cfg); err != nil {
 		return err
+	}
+	if e.cfg.Authenticator != (component.ID{}) {
+		reg, err := tenants.RegistryFromHost(host, e.cfg.Authenticator)
+		if err != nil {
+			return fmt.Errorf("authenticator: %w", err)
+		}
+		e.registry = reg
 	}
 	if e.signal != "alerts" || !e.cfg.SendingQueue.HasValue() || e.cfg.SendingQueue.Get().StorageID == nil {
 		return nil
@@ -315,7 +323,7 @@ func (e *alertExporter) deliverLocked(ctx context.Context, recs []*Record) error
 			continue
 		}
 		msg := &sarama.ProducerMessage{
-			Topic:   e.cfg.topicFor(r.Tenant),
+			Topic:   e.topicFor(r.Tenant),
 			Key:     sarama.StringEncoder(r.key()),
 			Value:   sarama.ByteEncoder(body),
 			Headers: headers(r.Tenant),
@@ -425,4 +433,38 @@ func (e *alertExporter) setInFlight(n int64, oldest time.Time) {
 	}
 	e.headSince = oldest
 	e.headMu.Unlock()
+}
+
+// topicFor is a tenant's alert topic: tenant_topics, else the tenant's
+// kafka_topic in the registry (read per record, so a tenants file reload
+// applies to the next record), else topic.
+func (e *alertExporter) topicFor(tenant string) string {
+	if t, ok := e.cfg.TenantTopics[tenant]; ok {
+		return t
+	}
+	if t := e.registryTopic(tenant); t != "" {
+		return t
+	}
+	return e.cfg.Topic
+}
+
+// spansTopicFor is a tenant's raw spans topic: spans.tenant_topics, else
+// "<kafka_topic>.spans" for a tenant with its own topic in the registry (so
+// its spans never share the common topic), else spans.topic.
+func (e *alertExporter) spansTopicFor(tenant string) string {
+	if t, ok := e.cfg.Spans.TenantTopics[tenant]; ok {
+		return t
+	}
+	if t := e.registryTopic(tenant); t != "" {
+		return t + tenants.SpansTopicSuffix
+	}
+	return e.cfg.Spans.Topic
+}
+
+func (e *alertExporter) registryTopic(tenant string) string {
+	if e.registry == nil {
+		return ""
+	}
+	t, _ := e.registry.Tenant(tenant)
+	return t.KafkaTopic
 }

@@ -77,7 +77,7 @@ func (e *alertExporter) groupSpans(td ptrace.Traces) []*spanGroup {
 		if v, ok := rs.Resource().Attributes().Get("service.name"); ok {
 			service = v.AsString()
 		}
-		topic := e.cfg.spansTopicFor(tenant)
+		topic := e.spansTopicFor(tenant)
 		key := tenant + "/" + service
 		g := byKey[topic+"\x00"+key]
 		if g == nil {
