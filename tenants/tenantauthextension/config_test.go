@@ -1,14 +1,13 @@
 package tenantauthextension
 
 import (
-	"os"
-	"regexp"
 	"strings"
 	"testing"
 
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/confmap/confmaptest"
-	"gopkg.in/yaml.v3"
+
+	"github.com/scadaotel/scadaotel/internal/readmeconfig"
 )
 
 func loadConfig(t *testing.T, cm *confmap.Conf, id string) *Config {
@@ -53,35 +52,14 @@ func TestConfigExamples(t *testing.T) {
 		}
 	}
 
-	readme, err := os.ReadFile("README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	blocks := regexp.MustCompile("(?s)```yaml\n(.*?)```").FindAllStringSubmatch(string(readme), -1)
-	n := 0
-	for _, b := range blocks {
-		var m map[string]any
-		if err := yaml.Unmarshal([]byte(b[1]), &m); err != nil {
-			t.Fatalf("README block does not parse: %v\n%s", err, b[1])
-		}
-		exts, _ := m["extensions"].(map[string]any)
-		for id, v := range exts {
-			if !strings.HasPrefix(id, "tenantauth") {
-				continue
-			}
-			body, _ := v.(map[string]any)
-			c := createDefaultConfig().(*Config)
-			if err := confmap.NewFromStringMap(body).Unmarshal(c); err != nil {
-				t.Fatalf("README %s: %v", id, err)
-			}
-			if err := c.Validate(); err != nil && c.TenantsFile == "" {
-				t.Fatalf("README %s: %v", id, err)
-			}
-			n++
+	examples := readmeconfig.Examples(t, "README.md", "extensions", "tenantauth", createDefaultConfig)
+	for _, e := range examples {
+		if e.Err != nil && e.Config.(*Config).TenantsFile == "" {
+			t.Errorf("README %s: %v", e.ID, e.Err)
 		}
 	}
-	if n < 3 {
-		t.Errorf("README has %d tenantauth examples, want at least 3", n)
+	if len(examples) < 3 {
+		t.Errorf("README has %d tenantauth examples, want at least 3", len(examples))
 	}
 }
 

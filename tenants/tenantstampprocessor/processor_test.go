@@ -2,15 +2,12 @@ package tenantstampprocessor
 
 import (
 	"context"
-	"os"
-	"regexp"
 	"strings"
 	"testing"
 
 	"go.opentelemetry.io/collector/client"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
-	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/confmap/confmaptest"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/consumer/consumererror"
@@ -22,8 +19,8 @@ import (
 	"go.opentelemetry.io/collector/processor/processortest"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"gopkg.in/yaml.v3"
 
+	"github.com/scadaotel/scadaotel/internal/readmeconfig"
 	"github.com/scadaotel/scadaotel/tenants"
 	"github.com/scadaotel/scadaotel/tenants/tenantauthextension"
 )
@@ -52,35 +49,7 @@ func TestConfigExamples(t *testing.T) {
 			t.Errorf("%s: %+v, want %+v", id, cfg, want)
 		}
 	}
-	readme, err := os.ReadFile("README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, b := range regexp.MustCompile("(?s)```yaml\n(.*?)```").FindAllStringSubmatch(string(readme), -1) {
-		var m map[string]any
-		if err := yaml.Unmarshal([]byte(b[1]), &m); err != nil {
-			t.Fatalf("README block: %v\n%s", err, b[1])
-		}
-		procs, _ := m["processors"].(map[string]any)
-		for id, v := range procs {
-			if !strings.HasPrefix(id, "tenantstamp") {
-				continue
-			}
-			body, _ := v.(map[string]any)
-			cfg := createDefaultConfig().(*Config)
-			if err := confmap.NewFromStringMap(body).Unmarshal(cfg); err != nil {
-				t.Fatalf("README %s: %v", id, err)
-			}
-			if err := cfg.Validate(); err != nil {
-				t.Fatalf("README %s: %v", id, err)
-			}
-			n++
-		}
-	}
-	if n == 0 {
-		t.Error("README has no tenantstamp example")
-	}
+	readmeconfig.Check(t, "README.md", "processors", "tenantstamp", createDefaultConfig)
 }
 
 func TestStartNeedsTheAuthenticator(t *testing.T) {

@@ -5,18 +5,16 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
-	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/confmap/confmaptest"
 	"go.opentelemetry.io/collector/extension/extensiontest"
-	"gopkg.in/yaml.v3"
+
+	"github.com/scadaotel/scadaotel/internal/readmeconfig"
 )
 
 func TestConfigExamples(t *testing.T) {
@@ -43,35 +41,7 @@ func TestConfigExamples(t *testing.T) {
 		t.Errorf("default endpoint %q is not loopback", def.Endpoint)
 	}
 
-	readme, err := os.ReadFile("README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, b := range regexp.MustCompile("(?s)```yaml\n(.*?)```").FindAllStringSubmatch(string(readme), -1) {
-		var m map[string]any
-		if err := yaml.Unmarshal([]byte(b[1]), &m); err != nil {
-			t.Fatalf("README block: %v\n%s", err, b[1])
-		}
-		exts, _ := m["extensions"].(map[string]any)
-		for id, v := range exts {
-			if !strings.HasPrefix(id, "tenant_trace_query") {
-				continue
-			}
-			body, _ := v.(map[string]any)
-			c := createDefaultConfig().(*Config)
-			if err := confmap.NewFromStringMap(body).Unmarshal(c); err != nil {
-				t.Fatalf("README %s: %v", id, err)
-			}
-			if err := c.Validate(); err != nil {
-				t.Fatalf("README %s: %v", id, err)
-			}
-			n++
-		}
-	}
-	if n == 0 {
-		t.Error("README has no tenant_trace_query example")
-	}
+	readmeconfig.Check(t, "README.md", "extensions", "tenant_trace_query", createDefaultConfig)
 }
 
 func TestConfigValidateNamesTheKey(t *testing.T) {
