@@ -22,6 +22,7 @@ import (
 	"github.com/scadaotel/scadaotel/exporters/kafkaalertexporter"
 	"github.com/scadaotel/scadaotel/exporters/vmexporter"
 	"github.com/scadaotel/scadaotel/extensions/promqueryextension"
+	"github.com/scadaotel/scadaotel/processors/groupcommitprocessor"
 	"github.com/scadaotel/scadaotel/processors/traceidrepairprocessor"
 	"github.com/scadaotel/scadaotel/receivers/promremotewritereceiver"
 	"github.com/scadaotel/scadaotel/receivers/scadareceiver"
@@ -49,6 +50,7 @@ func components() (otelcol.Factories, error) {
 		batchprocessor.NewFactory(),
 		tenantstampprocessor.NewFactory(),
 		traceidrepairprocessor.NewFactory(),
+		groupcommitprocessor.NewFactory(),
 	); err != nil {
 		return f, err
 	}
