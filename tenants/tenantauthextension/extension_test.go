@@ -13,8 +13,8 @@ import (
 	"go.opentelemetry.io/collector/extension/extensiontest"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	"github.com/scadaotel/scadaotel/tenants"
@@ -77,7 +77,8 @@ func TestDecide(t *testing.T) {
 
 func TestAuthenticateGRPCAndHTTP(t *testing.T) {
 	e := newTestExtension(t, "")
-	grpcCtx := metadata.NewIncomingContext(context.Background(), metadata.MD{})
+	// What a gRPC server puts on a call's context (grpc.Method reads it).
+	grpcCtx := grpc.NewContextWithServerTransportStream(context.Background(), serverStream{})
 	mismatch := map[string][]string{"authorization": {"Bearer w-token"}, "x-scada-tenant": {"east-pipeline-02"}}
 
 	_, err := e.Authenticate(grpcCtx, mismatch)
@@ -171,4 +172,12 @@ func TestDefaultTenant(t *testing.T) {
 	if d := newTestExtension(t, "").decide(map[string][]string{}); d.status != 401 {
 		t.Errorf("default: %+v", d)
 	}
+}
+
+// serverStream is the transport stream a gRPC server gives each call; only
+// its method name is read.
+type serverStream struct{ grpc.ServerTransportStream }
+
+func (serverStream) Method() string {
+	return "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 }
