@@ -9,7 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/exporter/exportertest"
+	"go.opentelemetry.io/collector/exporter/otlpexporter"
 	"go.opentelemetry.io/collector/processor/processortest"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -166,8 +170,38 @@ func BenchmarkTenantBLatency(b *testing.B) {
 // ratio of process CPU time (getrusage: server and client together) per
 // request, plus the ratio of wall-clock throughput.
 func BenchmarkAuthStampCost(b *testing.B) {
-	plain := startPipeline(b, false, benchAuth(), consumertest.NewNop())
-	stamped := startPipeline(b, true, benchAuth(), consumertest.NewNop())
+	b.Run("to-nop", func(b *testing.B) {
+		authStampCost(b, startPipeline(b, false, benchAuth(), consumertest.NewNop()),
+			startPipeline(b, true, benchAuth(), consumertest.NewNop()))
+	})
+	// The baseline: a plain otlp -> otlp pipeline, i.e. the
+	// receiver forwarding through the OTLP gRPC exporter (to a third
+	// receiver with a nop sink), both pipelines in this process.
+	b.Run("otlp-to-otlp", func(b *testing.B) {
+		sink := startPipeline(b, false, benchAuth(), consumertest.NewNop())
+		authStampCost(b, startPipeline(b, false, benchAuth(), otlpExporter(b, sink.grpcAddr)),
+			startPipeline(b, true, benchAuth(), otlpExporter(b, sink.grpcAddr)))
+	})
+}
+
+// otlpExporter is the collector's OTLP gRPC exporter sending to addr, with
+// its defaults but no queue (every call is sent before it returns).
+func otlpExporter(b *testing.B, addr string) consumer.Traces {
+	f := otlpexporter.NewFactory()
+	cfg := f.CreateDefaultConfig()
+	unmarshalYAML(b, "endpoint: "+addr+"\ntls: {insecure: true}\nsending_queue: {enabled: false}\n", cfg)
+	exp, err := f.CreateTraces(context.Background(), exportertest.NewNopSettings(f.Type()), cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := exp.Start(context.Background(), componenttest.NewNopHost()); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = exp.Shutdown(context.Background()) })
+	return exp
+}
+
+func authStampCost(b *testing.B, plain, stamped *pipeline) {
 	td := testTraces(benchSpans, "plc-gateway", "")
 	auth := []string{"authorization", "Bearer " + eastToken}
 	const rounds = 10
