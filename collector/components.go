@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/collector/service/telemetry/otelconftelemetry"
 
 	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/healthcheckv2extension"
+	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/pprofextension"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/filestorage"
 
 	"github.com/scadaotel/scadaotel/connectors/errorfanoutconnector"
@@ -71,6 +72,7 @@ func components() (otelcol.Factories, error) {
 	if f.Extensions, err = otelcol.MakeFactoryMap[extension.Factory](
 		filestorage.NewFactory(),
 		healthcheckv2extension.NewFactory(),
+		pprofextension.NewFactory(), // not in the default config: for profiling on demand
 		tenantauthextension.NewFactory(),
 		tracequeryextension.NewFactory(),
 		ui.NewFactory(),

@@ -3,6 +3,7 @@ package groupcommitprocessor
 import (
 	"context"
 	"sync"
+	"time"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/consumer"
@@ -21,6 +22,7 @@ type group struct {
 	spans    int
 	requests int
 	done     chan struct{}
+	full     chan struct{} // closed when the group reaches max_spans (max_wait only)
 	err      error
 }
 
@@ -85,6 +87,9 @@ func (p *groupCommit) ConsumeTraces(ctx context.Context, td ptrace.Traces) error
 	if leader {
 		// Not canceled with the first caller: the others wait on this write.
 		g = &group{ctx: context.WithoutCancel(ctx), td: ptrace.NewTraces(), done: make(chan struct{})}
+		if p.cfg.MaxWait > 0 {
+			g.full = make(chan struct{})
+		}
 		l.open = g
 	}
 	td.ResourceSpans().MoveAndAppendTo(g.td.ResourceSpans())
@@ -92,12 +97,19 @@ func (p *groupCommit) ConsumeTraces(ctx context.Context, td ptrace.Traces) error
 	g.requests++
 	if g.spans >= p.cfg.MaxSpans {
 		l.open = nil // full: later requests start the next group
+		if g.full != nil {
+			close(g.full)
+			g.full = nil
+		}
 	}
 	p.mu.Unlock()
 
 	if !leader {
 		<-g.done
 		return g.err
+	}
+	if p.cfg.MaxWait > 0 {
+		p.gather(g)
 	}
 	l.writing <- struct{}{} // wait for the tenant's previous group
 	p.mu.Lock()
@@ -110,4 +122,20 @@ func (p *groupCommit) ConsumeTraces(ctx context.Context, td ptrace.Traces) error
 	p.groupRequests.Record(ctx, int64(g.requests), metric.WithAttributes(attribute.String("tenant", tenant)))
 	close(g.done)
 	return g.err
+}
+
+// gather lets others join g for up to max_wait, or until it is full.
+func (p *groupCommit) gather(g *group) {
+	p.mu.Lock()
+	full := g.full
+	p.mu.Unlock()
+	if full == nil {
+		return // filled up already
+	}
+	t := time.NewTimer(p.cfg.MaxWait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-full:
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
@@ -247,4 +248,55 @@ func waitGroupSize(t *testing.T, p *groupCommit, tenant string, n int) {
 		time.Sleep(time.Millisecond)
 	}
 	t.Fatalf("the open group never held %d requests", n)
+}
+
+// TestMaxWaitGathersSequentialRequests: with max_wait, requests that come
+// one after another within it share one write, acknowledged when it is
+// done; a full group does not wait; the wait is virtual time (synctest).
+func TestMaxWaitGathersSequentialRequests(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sink := newGatedSink()
+		go func() {
+			for range sink.entered {
+				sink.release <- nil
+			}
+		}()
+		p := start(t, &Config{MaxSpans: 100, MaxWait: 50 * time.Millisecond}, sink)
+		ctx := tenants.NewContext(context.Background(), "west")
+		var wg sync.WaitGroup
+		acked := make([]time.Duration, 3)
+		t0 := time.Now()
+		for i := 0; i < 3; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := p.ConsumeTraces(ctx, traces("west", 10)); err != nil {
+					t.Error(err)
+				}
+				acked[i] = time.Since(t0)
+			}()
+			time.Sleep(10 * time.Millisecond)
+		}
+		wg.Wait()
+		sink.mu.Lock()
+		if len(sink.writes) != 1 || sink.writes[0].spans != 30 {
+			t.Errorf("writes = %+v, want one of 30 spans", sink.writes)
+		}
+		sink.mu.Unlock()
+		for i, d := range acked {
+			if d != 50*time.Millisecond {
+				t.Errorf("request %d acknowledged after %v, want 50ms (the first one's max_wait)", i, d)
+			}
+		}
+
+		// A group that reaches max_spans is written at once.
+		t1 := time.Now()
+		if err := p.ConsumeTraces(ctx, traces("west", 100)); err != nil {
+			t.Fatal(err)
+		}
+		if d := time.Since(t1); d != 0 {
+			t.Errorf("a full group waited %v", d)
+		}
+		close(sink.entered) // ends the releasing goroutine
+	})
 }
