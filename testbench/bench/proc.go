@@ -1,119 +1,26 @@
 package bench
 
 import (
-	"context"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
+
+	"github.com/scadaotel/scadaotel/testbench/childproc"
 )
 
-// Proc is a child process (the appliance or a peer) whose output goes to a log file.
-type Proc struct {
-	Name string
-	cmd  *exec.Cmd
-	log  string
-	done chan struct{}
-	err  error
-}
+// Proc is a child process (the appliance or a peer) logging to a file.
+type Proc = childproc.Proc
 
 // StartProc starts bin with args and extra env, logging to logPath.
 func StartProc(name, bin string, args, env []string, logPath string) (*Proc, error) {
-	f, err := os.Create(logPath)
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), env...)
-	cmd.Stdout, cmd.Stderr = f, f
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("start %s (%s): %w", name, bin, err)
-	}
-	p := &Proc{Name: name, cmd: cmd, log: logPath, done: make(chan struct{})}
-	go func() {
-		p.err = cmd.Wait()
-		f.Close()
-		close(p.done)
-	}()
-	return p, nil
-}
-
-// Pid is the child's process id.
-func (p *Proc) Pid() int { return p.cmd.Process.Pid }
-
-// Exited reports whether the process has ended.
-func (p *Proc) Exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// Stop sends SIGTERM, then SIGKILL after grace.
-func (p *Proc) Stop(grace time.Duration) {
-	if p.Exited() {
-		return
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(grace):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	}
-}
-
-// Tail is the last n bytes of the log.
-func (p *Proc) Tail(n int) string {
-	b, _ := os.ReadFile(p.log)
-	if len(b) > n {
-		b = b[len(b)-n:]
-	}
-	return string(b)
-}
-
-// WaitHTTP polls url until it answers 200, the process exits or timeout passes.
-func (p *Proc) WaitHTTP(ctx context.Context, url string, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	c := &http.Client{Timeout: time.Second}
-	for {
-		if resp, err := c.Get(url); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return nil
-			}
-		}
-		if p.Exited() {
-			return fmt.Errorf("%s exited before %s answered (%v); log tail:\n%s", p.Name, url, p.err, p.Tail(2000))
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%s: %s not ready after %v; log tail:\n%s", p.Name, url, timeout, p.Tail(2000))
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+	return childproc.Start(name, bin, args, env, logPath)
 }
 
 // FreeAddr returns a free 127.0.0.1:port.
-func FreeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
-}
+func FreeAddr() (string, error) { return childproc.FreeAddr() }
 
 // ProcCPU is a process's user+system CPU time in seconds (/proc/<pid>/stat, USER_HZ 100).
 func ProcCPU(pid int) (float64, error) {

@@ -190,7 +190,7 @@ func Run(ctx context.Context, s *Scenario, opt Options) (*Report, error) {
 		if err != nil {
 			return nil, err
 		}
-		cleanups = append(cleanups, func() { jp.stop() })
+		cleanups = append(cleanups, func() { jp.Stop(stopGrace) })
 		if err := waitHealthy(ctx, jp, "http://"+health+"/status", 60*time.Second); err != nil {
 			return nil, err
 		}
@@ -249,14 +249,14 @@ func Run(ctx context.Context, s *Scenario, opt Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	cleanups = append(cleanups, func() { rep.ShutdownSeconds = app.stop().Seconds() })
+	cleanups = append(cleanups, func() { rep.ShutdownSeconds = app.Stop(stopGrace).Seconds() })
 	healthErr := waitHealthy(ctx, app, "http://"+d.Health+"/status", 60*time.Second)
 	rep.add(Check{Name: "appliance_healthy", Status: statusOf(healthErr == nil), Detail: errDetail(healthErr, "healthy at http://"+d.Health+"/status")})
 	if healthErr != nil {
 		return rep, nil
 	}
 	logf("appliance: healthy (config %s)", cfgPath)
-	usage := startUsage(app.cmd.Process.Pid)
+	usage := startUsage(app.Pid())
 
 	// Replay, read-back and traffic run together.
 	var wg sync.WaitGroup
