@@ -6,10 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
-	"sync/atomic"
 	"time"
 
-	"go.opentelemetry.io/collector/client"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/connector"
 	"go.opentelemetry.io/collector/consumer"
@@ -272,36 +270,8 @@ func tenantContext(ctx context.Context, tenant string) context.Context {
 	if tenant == "" || tenants.FromContext(ctx) == tenant {
 		return ctx
 	}
-	info := client.FromContext(ctx)
-	if info.Addr == nil && info.Auth == nil && metadataEmpty(info.Metadata) {
-		// No client information to merge (an unauthenticated local setup):
-		// the tenant's client.Info is the same every time, build it once.
-		if v, ok := tenantInfos.Load(tenant); ok {
-			return client.NewContext(ctx, v.(client.Info))
-		}
-		ti := client.FromContext(tenants.NewContext(context.Background(), tenant))
-		if tenantInfoCount.Add(1) <= maxTenantInfos {
-			tenantInfos.Store(tenant, ti)
-		}
-		return client.NewContext(ctx, ti)
-	}
+	// tenants.NewContext builds each tenant's auth data and metadata once.
 	return tenants.NewContext(ctx, tenant)
-}
-
-// tenantInfos caches, per tenant, the client.Info tenants.NewContext builds
-// from an empty one (bounded: tenants are declared in the configuration).
-var (
-	tenantInfos     sync.Map
-	tenantInfoCount atomic.Int64
-)
-
-const maxTenantInfos = 4096
-
-func metadataEmpty(md client.Metadata) bool {
-	for range md.Keys() {
-		return false
-	}
-	return true
 }
 
 // Alert event log record attribute names (AttrPrefix + JSON field name).
