@@ -10,26 +10,12 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/exporter/exportertest"
-	"go.opentelemetry.io/collector/extension/extensiontest"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/scadaotel/scadaotel/connectors/errorfanoutconnector"
 	"github.com/scadaotel/scadaotel/tenants"
-	"github.com/scadaotel/scadaotel/tenants/tenantauthextension"
+	"github.com/scadaotel/scadaotel/tenants/tenantauthtest"
 )
-
-// tenantHost holds a started tenantauth extension with these tenants.
-func tenantHost(t *testing.T, specs []tenants.Spec) host {
-	t.Helper()
-	f := tenantauthextension.NewFactory()
-	cfg := f.CreateDefaultConfig().(*tenantauthextension.Config)
-	cfg.Tenants = specs
-	ext, err := f.Create(context.Background(), extensiontest.NewNopSettings(f.Type()), cfg)
-	require.NoError(t, err)
-	require.NoError(t, ext.Start(context.Background(), host{}))
-	t.Cleanup(func() { _ = ext.Shutdown(context.Background()) })
-	return host{ext: map[component.ID]component.Component{component.MustNewID("tenantauth"): ext}}
-}
 
 // TestRegistryKafkaTopic: a tenant's kafka_topic from the tenants registry
 // routes its alert records, and its raw spans to "<kafka_topic>.spans";
@@ -40,7 +26,7 @@ func TestRegistryKafkaTopic(t *testing.T) {
 		"scada.alerts", "scada.alert-spans", "west.ops.alerts", "west.ops.alerts.spans", "east.explicit", "east.explicit.spans"))
 	require.NoError(t, err)
 	defer c.Close()
-	h := tenantHost(t, []tenants.Spec{
+	h := tenantauthtest.Host(t, []tenants.Spec{
 		{ID: "west-pipeline-01", KafkaTopic: "west.ops.alerts"},
 		{ID: "east-pipeline-02", KafkaTopic: "east.from-registry"},
 		{ID: "north-pipeline-03"},
@@ -48,7 +34,7 @@ func TestRegistryKafkaTopic(t *testing.T) {
 
 	cfg := createDefaultConfig().(*Config)
 	cfg.Brokers = c.ListenAddrs()
-	cfg.Authenticator = component.MustNewID("tenantauth")
+	cfg.Authenticator = tenantauthtest.ID
 	cfg.TenantTopics = map[string]string{"east-pipeline-02": "east.explicit"}
 	cfg.Spans.Topic = "scada.alert-spans"
 	cfg.Spans.TenantTopics = map[string]string{"east-pipeline-02": "east.explicit.spans"}

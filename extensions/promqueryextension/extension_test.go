@@ -2,11 +2,9 @@ package promqueryextension
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -16,7 +14,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
-	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/config/configauth"
 	"go.opentelemetry.io/collector/config/confighttp"
 	"go.opentelemetry.io/collector/config/configoptional"
@@ -26,6 +23,7 @@ import (
 
 	"github.com/scadaotel/scadaotel/internal/vmstore"
 	"github.com/scadaotel/scadaotel/tenants"
+	"github.com/scadaotel/scadaotel/tenants/tenantauthtest"
 )
 
 var store *vmstore.Store
@@ -45,43 +43,16 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// bearerAuth is a tiny extensionauth.Server: "Bearer <tenant>" authenticates
-// as <tenant>; anything else is refused.
-type bearerAuth struct {
-	component.StartFunc
-	component.ShutdownFunc
-}
-
-func (bearerAuth) Authenticate(ctx context.Context, h map[string][]string) (context.Context, error) {
-	for k, v := range h {
-		if strings.EqualFold(k, "authorization") && len(v) > 0 {
-			if t, ok := strings.CutPrefix(v[0], "Bearer "); ok && tenants.ValidID(t) {
-				return tenants.NewContext(ctx, t), nil
-			}
-		}
-	}
-	return ctx, errors.New("no valid token")
-}
-
-type host struct {
-	component.Host
-	exts map[component.ID]component.Component
-}
-
-func (h host) GetExtensions() map[component.ID]component.Component { return h.exts }
-
-var authID = component.MustNewID("testauth")
-
 func startExtension(t *testing.T, offset time.Duration) string {
 	t.Helper()
 	cfg := createDefaultConfig().(*Config)
 	cfg.NetAddr.Endpoint = "127.0.0.1:0"
-	cfg.Auth = configoptional.Some(confighttp.AuthConfig{Config: configauth.Config{AuthenticatorID: authID}})
+	cfg.Auth = configoptional.Some(confighttp.AuthConfig{Config: configauth.Config{AuthenticatorID: tenantauthtest.ID}})
 	cfg.LatencyOffset = offset
 	require.NoError(t, cfg.Validate())
 	ext, err := newExtension(cfg, extensiontest.NewNopSettings(component.MustNewType(typeStr)))
 	require.NoError(t, err)
-	h := host{Host: componenttest.NewNopHost(), exts: map[component.ID]component.Component{authID: bearerAuth{}}}
+	h := tenantauthtest.Host(t, tenantauthtest.SelfTokens("north", "south"))
 	// Bind first to learn the port, then hand the address to the server.
 	ln, err := cfg.ToListener(context.Background())
 	require.NoError(t, err)

@@ -7,7 +7,6 @@ import (
 	"math"
 	"net/http"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -16,7 +15,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
-	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/config/configauth"
 	"go.opentelemetry.io/collector/config/confighttp"
 	"go.opentelemetry.io/collector/config/configoptional"
@@ -30,39 +28,14 @@ import (
 
 	"github.com/scadaotel/scadaotel/internal/vmstore"
 	"github.com/scadaotel/scadaotel/tenants"
+	"github.com/scadaotel/scadaotel/tenants/tenantauthtest"
 )
-
-// bearerAuth is a tiny extensionauth.Server: "Bearer <tenant>" authenticates
-// as <tenant>.
-type bearerAuth struct {
-	component.StartFunc
-	component.ShutdownFunc
-}
-
-func (bearerAuth) Authenticate(ctx context.Context, h map[string][]string) (context.Context, error) {
-	for k, v := range h {
-		if strings.EqualFold(k, "authorization") && len(v) > 0 {
-			if t, ok := strings.CutPrefix(v[0], "Bearer "); ok && tenants.ValidID(t) {
-				return tenants.NewContext(ctx, t), nil
-			}
-		}
-	}
-	return ctx, errors.New("no valid token")
-}
-
-type host struct {
-	component.Host
-	exts map[component.ID]component.Component
-}
-
-func (h host) GetExtensions() map[component.ID]component.Component { return h.exts }
 
 func start(t *testing.T, next consumer.Metrics) string {
 	t.Helper()
 	cfg := createDefaultConfig().(*Config)
 	cfg.NetAddr.Endpoint = "127.0.0.1:0"
-	id := component.MustNewID("testauth")
-	cfg.Auth = configoptional.Some(confighttp.AuthConfig{Config: configauth.Config{AuthenticatorID: id}})
+	cfg.Auth = configoptional.Some(confighttp.AuthConfig{Config: configauth.Config{AuthenticatorID: tenantauthtest.ID}})
 	ln, err := cfg.ToListener(context.Background())
 	require.NoError(t, err)
 	cfg.NetAddr.Endpoint = ln.Addr().String()
@@ -70,7 +43,7 @@ func start(t *testing.T, next consumer.Metrics) string {
 	require.NoError(t, cfg.Validate())
 	r, err := NewFactory().CreateMetrics(context.Background(), receivertest.NewNopSettings(component.MustNewType(typeStr)), cfg, next)
 	require.NoError(t, err)
-	require.NoError(t, r.Start(context.Background(), host{Host: componenttest.NewNopHost(), exts: map[component.ID]component.Component{id: bearerAuth{}}}))
+	require.NoError(t, r.Start(context.Background(), tenantauthtest.Host(t, tenantauthtest.SelfTokens("north", "south"))))
 	t.Cleanup(func() { require.NoError(t, r.Shutdown(context.Background())) })
 	return "http://" + cfg.NetAddr.Endpoint + "/api/v1/write"
 }
