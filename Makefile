@@ -61,13 +61,13 @@ test-deps:
 # concurrent code; -short keeps the long property runs out of it).
 RACE_PKGS := ./tenants/... ./processors/... ./connectors/... ./testbench/mqbridge/... ./internal/vmstore/...
 
-# Unit and end-to-end tests, never from the test cache (-count=1): the
-# end-to-end tests run the binaries built here and real peer processes.
+# Unit tests and the end-to-end tests (build tag e2e: they run the binaries
+# built here and real peer processes), never from the test cache (-count=1).
+# Plain `go test ./...` runs the unit tests alone and needs no binaries.
 test: build $(BIN)/victoria-metrics test-deps
 	SCADAOTEL_BIN=$(BIN)/scadaotel JAEGER_BIN=$(BIN)/jaeger TESTBENCH_BIN=$(BIN)/scadaotel-testbench \
-		VICTORIAMETRICS_BIN=$(BIN)/victoria-metrics $(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(GOTESTFLAGS) ./...
-	SCADAOTEL_BIN=$(BIN)/scadaotel JAEGER_BIN=$(BIN)/jaeger TESTBENCH_BIN=$(BIN)/scadaotel-testbench \
-		$(GO) test -count=1 -race -short -skip 'EndToEnd|Isolation|Reload|Flood|ApplianceConfigSnippet' -timeout $(TEST_TIMEOUT) $(RACE_PKGS)
+		VICTORIAMETRICS_BIN=$(BIN)/victoria-metrics $(GO) test -tags e2e -count=1 -timeout $(TEST_TIMEOUT) $(GOTESTFLAGS) ./...
+	$(GO) test -count=1 -race -short -timeout $(TEST_TIMEOUT) $(RACE_PKGS)
 
 cross:
 	@mkdir -p $(DIST)

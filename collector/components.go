@@ -20,6 +20,7 @@ import (
 	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/filestorage"
 
 	"github.com/scadaotel/scadaotel/connectors/errorfanoutconnector"
+	"github.com/scadaotel/scadaotel/exporters/durableotlpexporter"
 	"github.com/scadaotel/scadaotel/exporters/kafkaalertexporter"
 	"github.com/scadaotel/scadaotel/exporters/vmexporter"
 	"github.com/scadaotel/scadaotel/extensions/promqueryextension"
@@ -64,6 +65,7 @@ func components() (otelcol.Factories, error) {
 		debugexporter.NewFactory(),
 		otlpexporter.NewFactory(),
 		otlphttpexporter.NewFactory(),
+		durableotlpexporter.NewFactory(),
 		kafkaalertexporter.NewFactory(),
 		vmexporter.NewFactory(),
 	); err != nil {

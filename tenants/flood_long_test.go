@@ -1,4 +1,4 @@
-//go:build bench
+//go:build e2e && bench
 
 package tenants_test
 

@@ -1,3 +1,5 @@
+//go:build e2e
+
 // Package testbench holds the end-to-end test that runs the smoke scenario
 // with the built testbench against the real appliance and Jaeger.
 package testbench

@@ -1,4 +1,4 @@
-//go:build soak
+//go:build e2e && soak
 
 package errorfanoutconnector_test
 
