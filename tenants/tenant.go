@@ -30,6 +30,9 @@ const (
 	AuthAttribute = "tenant"
 	// MetricLabel is the reserved series label the metrics store forces.
 	MetricLabel = "scada_tenant"
+	// SelfMetricAttribute is the tenant attribute of the appliance's own
+	// self-metrics (never MetricLabel: that names stored series).
+	SelfMetricAttribute = "tenant"
 )
 
 var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)

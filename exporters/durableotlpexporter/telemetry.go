@@ -10,16 +10,18 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/scadaotel/scadaotel/internal/deadletter"
+	"github.com/scadaotel/scadaotel/tenants"
 )
 
-// Self-metric names (Prometheus exposition adds _total to counters).
+// Self-metric names, listed in documentation.md (the Prometheus exposition
+// adds _total to counters).
 const (
-	MetricDeadLetterSpans  = "durable_otlp.dead_letter.spans"
-	MetricDeadLetterStored = "durable_otlp.dead_letter.stored_spans"
-	MetricSplits           = "durable_otlp.split_requests"
-	MetricRejectedSpans    = "durable_otlp.rejected_spans"
+	MetricDeadLetterSpans  = "scadaotel_durable_otlp_dead_letter_spans"
+	MetricDeadLetterStored = "scadaotel_durable_otlp_dead_letter_stored_spans"
+	MetricSplits           = "scadaotel_durable_otlp_split_requests"
+	MetricRejectedSpans    = "scadaotel_durable_otlp_rejected_spans"
 	// AttrTenant is the tenant attribute of self-metrics.
-	AttrTenant = "tenant"
+	AttrTenant = tenants.SelfMetricAttribute
 	attrReason = "reason"
 )
 
