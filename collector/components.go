@@ -23,6 +23,7 @@ import (
 	"github.com/scadaotel/scadaotel/exporters/durableotlpexporter"
 	"github.com/scadaotel/scadaotel/exporters/kafkaalertexporter"
 	"github.com/scadaotel/scadaotel/exporters/vmexporter"
+	"github.com/scadaotel/scadaotel/extensions/logstorageextension"
 	"github.com/scadaotel/scadaotel/extensions/promqueryextension"
 	"github.com/scadaotel/scadaotel/processors/groupcommitprocessor"
 	"github.com/scadaotel/scadaotel/processors/traceidrepairprocessor"
@@ -72,7 +73,8 @@ func components() (otelcol.Factories, error) {
 		return f, err
 	}
 	if f.Extensions, err = otelcol.MakeFactoryMap[extension.Factory](
-		filestorage.NewFactory(),
+		filestorage.NewFactory(), // for users who want it; the default config uses log_storage
+		logstorageextension.NewFactory(),
 		healthcheckv2extension.NewFactory(),
 		pprofextension.NewFactory(), // not in the default config: for profiling on demand
 		tenantauthextension.NewFactory(),

@@ -35,11 +35,17 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // Append frames payload and appends it to dst.
 func Append(dst, payload []byte) []byte {
 	var h [HeaderSize]byte
+	PutHeader(h[:], payload)
+	dst = append(dst, h[:]...)
+	return append(dst, payload...)
+}
+
+// PutHeader writes payload's header into h (HeaderSize bytes), for a writer
+// that encodes the payload in place behind room left for the header.
+func PutHeader(h, payload []byte) {
 	binary.LittleEndian.PutUint32(h[0:], Magic)
 	binary.LittleEndian.PutUint32(h[4:], uint32(len(payload))) //nolint:gosec // bounded by MaxPayload at the writer
 	binary.LittleEndian.PutUint32(h[8:], crc32.Checksum(payload, castagnoli))
-	dst = append(dst, h[:]...)
-	return append(dst, payload...)
 }
 
 // ErrTooLarge refuses a payload a reader would not accept.
