@@ -71,7 +71,7 @@ func decodeOps(p []byte) ([]op, error) {
 		}
 		pos += k
 		o.key = string(p[pos : pos+int(kl)]) //nolint:gosec // bounded above
-		pos += int(kl)                        //nolint:gosec // bounded above
+		pos += int(kl)                       //nolint:gosec // bounded above
 		if o.typ == opSet {
 			vl, k := binary.Uvarint(p[pos:])
 			if k <= 0 || vl > uint64(len(p)-pos-k) {
@@ -80,7 +80,7 @@ func decodeOps(p []byte) ([]op, error) {
 			pos += k
 			o.valueOff = pos
 			o.value = p[pos : pos+int(vl)] //nolint:gosec // bounded above
-			pos += int(vl)                  //nolint:gosec // bounded above
+			pos += int(vl)                 //nolint:gosec // bounded above
 		}
 		ops = append(ops, o)
 	}
