@@ -59,7 +59,9 @@ test-deps:
 
 # Packages whose tests also run under the race detector (in-process,
 # concurrent code; -short keeps the long property runs out of it).
-RACE_PKGS := ./tenants/... ./processors/... ./connectors/... ./testbench/mqbridge/... ./internal/vmstore/...
+RACE_PKGS := ./tenants/... ./processors/... ./connectors/... ./testbench/mqbridge/... ./internal/... \
+	./extensions/tenantauthextension/... ./extensions/tracequeryextension/... ./extensions/logstorageextension/... \
+	./exporters/durableotlpexporter/...
 
 # Unit tests and the end-to-end tests (build tag e2e: they run the binaries
 # built here and real peer processes), never from the test cache (-count=1).

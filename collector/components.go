@@ -29,9 +29,9 @@ import (
 	"github.com/scadaotel/scadaotel/processors/traceidrepairprocessor"
 	"github.com/scadaotel/scadaotel/receivers/promremotewritereceiver"
 	"github.com/scadaotel/scadaotel/receivers/scadareceiver"
-	"github.com/scadaotel/scadaotel/tenants/tenantauthextension"
-	"github.com/scadaotel/scadaotel/tenants/tenantstampprocessor"
-	"github.com/scadaotel/scadaotel/tenants/tracequeryextension"
+	"github.com/scadaotel/scadaotel/extensions/tenantauthextension"
+	"github.com/scadaotel/scadaotel/processors/tenantstampprocessor"
+	"github.com/scadaotel/scadaotel/extensions/tracequeryextension"
 	"github.com/scadaotel/scadaotel/ui"
 )
 

@@ -22,7 +22,7 @@ import (
 	"go.opentelemetry.io/collector/extension/extensiontest"
 
 	"github.com/scadaotel/scadaotel/tenants"
-	"github.com/scadaotel/scadaotel/tenants/tenantauthextension"
+	"github.com/scadaotel/scadaotel/extensions/tenantauthextension"
 )
 
 type host struct {

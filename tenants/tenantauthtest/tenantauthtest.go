@@ -12,7 +12,7 @@ import (
 	"go.opentelemetry.io/collector/extension/extensiontest"
 
 	"github.com/scadaotel/scadaotel/tenants"
-	"github.com/scadaotel/scadaotel/tenants/tenantauthextension"
+	"github.com/scadaotel/scadaotel/extensions/tenantauthextension"
 )
 
 // ID is the id the extension is registered under in Host.

@@ -1,5 +1,5 @@
 // Command scadaotel-bench measures the appliance side by side with the tools
-// users would pick instead (issue 10) and writes bench/results/<date>.md and
+// users would pick instead (issue 10) and writes testbench/bench/results/<date>.md and
 // .json. `make bench` runs it through scripts/bench.sh.
 //
 // It refuses to run when the 1-minute load average is above 0.5 (after
@@ -51,7 +51,7 @@ func run() int {
 	}
 	var (
 		o         bench.Options
-		out       = flag.String("out", filepath.Join(root, "bench", "results"), "results directory")
+		out       = flag.String("out", filepath.Join(root, "testbench", "bench", "results"), "results directory")
 		readme    = flag.String("readme", filepath.Join(root, "README.md"), "README whose Performance section gets the latest ratios (publishable runs only; empty: none)")
 		allowBusy = flag.Bool("allow-busy", false, "run even when the machine is busy; results are marked NOT publishable (development only)")
 		settle    = flag.Duration("settle", 0, "wait up to this long for the 1-minute load average to fall to 0.5 before refusing")

@@ -22,7 +22,7 @@ import (
 
 	"github.com/scadaotel/scadaotel/internal/readmeconfig"
 	"github.com/scadaotel/scadaotel/tenants"
-	"github.com/scadaotel/scadaotel/tenants/tenantauthextension"
+	"github.com/scadaotel/scadaotel/extensions/tenantauthextension"
 )
 
 func TestConfigExamples(t *testing.T) {

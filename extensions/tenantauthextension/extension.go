@@ -42,14 +42,14 @@ func newExtension(cfg *Config, set extension.Settings) (*Extension, error) {
 	if err != nil {
 		return nil, err
 	}
-	requests, err := set.MeterProvider.Meter("github.com/scadaotel/scadaotel/tenants/tenantauthextension").Int64Counter(
+	requests, err := set.MeterProvider.Meter("github.com/scadaotel/scadaotel/extensions/tenantauthextension").Int64Counter(
 		"tenantauth_requests",
 		metric.WithDescription("Authentication decisions by outcome (accepted, unauthenticated, forbidden) and tenant."),
 		metric.WithUnit("{request}"))
 	if err != nil {
 		return nil, err
 	}
-	limited, err := set.MeterProvider.Meter("github.com/scadaotel/scadaotel/tenants/tenantauthextension").Int64Counter(
+	limited, err := set.MeterProvider.Meter("github.com/scadaotel/scadaotel/extensions/tenantauthextension").Int64Counter(
 		"tenantauth_refused_before_read",
 		metric.WithDescription("Requests of a tenant over a rate limit refused (429 / ResourceExhausted) before their bodies were read, by tenant and limit."),
 		metric.WithUnit("{request}"))

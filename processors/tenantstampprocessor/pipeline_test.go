@@ -25,7 +25,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/scadaotel/scadaotel/tenants"
-	"github.com/scadaotel/scadaotel/tenants/tenantauthextension"
+	"github.com/scadaotel/scadaotel/extensions/tenantauthextension"
 )
 
 // host serves extensions to components, as the collector service does.

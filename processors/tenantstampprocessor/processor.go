@@ -39,7 +39,7 @@ type stamp struct {
 }
 
 func newStamp(set processor.Settings, cfg *Config, signal string) (*stamp, error) {
-	m := set.MeterProvider.Meter("github.com/scadaotel/scadaotel/tenants/tenantstampprocessor")
+	m := set.MeterProvider.Meter("github.com/scadaotel/scadaotel/processors/tenantstampprocessor")
 	refused, err := m.Int64Counter("tenantstamp_refused_requests",
 		metric.WithDescription("Requests refused, by tenant, signal and reason (no_tenant, forbidden, or the limit name)."),
 		metric.WithUnit("{request}"))

@@ -18,7 +18,7 @@ type telemetry struct {
 }
 
 func newTelemetry(mp metric.MeterProvider) (*telemetry, error) {
-	m := mp.Meter("github.com/scadaotel/scadaotel/tenants/tracequeryextension")
+	m := mp.Meter("github.com/scadaotel/scadaotel/extensions/tracequeryextension")
 	requests, err := m.Int64Counter("tenant_trace_query_requests",
 		metric.WithDescription("Trace API requests answered, by route, HTTP status and tenant (authenticated requests only; refusals are counted by tenantauth)."),
 		metric.WithUnit("{request}"))
