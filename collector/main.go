@@ -75,6 +75,9 @@ func newCommand() *cobra.Command {
 	cmd.PersistentPreRunE = func(c *cobra.Command, _ []string) error {
 		switch c.Name() {
 		case "scadaotel", "validate", "print-config":
+			if err := applyMemoryPlan(); err != nil {
+				return err
+			}
 			return prepareDataDir(dataDir)
 		}
 		return nil // components, tenants, ...: no state touched

@@ -182,6 +182,25 @@ func Start(t testing.TB, name, bin string, args []string, env ...string) *Proces
 // Output returns everything the process printed so far.
 func (p *Process) Output() string { return p.log.String() }
 
+// Pid is the process id (to read its /proc entries).
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
+
+// RSS is the process's resident set size from /proc (0 once it exited).
+func (p *Process) RSS() int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.Pid()))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			var kb int64
+			fmt.Sscanf(strings.TrimSpace(rest), "%d", &kb)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
 // Exited reports whether the process has ended.
 func (p *Process) Exited() bool {
 	select {
