@@ -24,6 +24,7 @@ import (
 	"github.com/scadaotel/scadaotel/exporters/kafkaalertexporter"
 	"github.com/scadaotel/scadaotel/exporters/vmexporter"
 	"github.com/scadaotel/scadaotel/extensions/promqueryextension"
+	"github.com/scadaotel/scadaotel/extensions/scadauiextension"
 	"github.com/scadaotel/scadaotel/processors/groupcommitprocessor"
 	"github.com/scadaotel/scadaotel/processors/traceidrepairprocessor"
 	"github.com/scadaotel/scadaotel/receivers/promremotewritereceiver"
@@ -31,7 +32,6 @@ import (
 	"github.com/scadaotel/scadaotel/tenants/tenantauthextension"
 	"github.com/scadaotel/scadaotel/tenants/tenantstampprocessor"
 	"github.com/scadaotel/scadaotel/tenants/tracequeryextension"
-	"github.com/scadaotel/scadaotel/ui"
 )
 
 // components is the one list of what the scadaotel distribution contains.
@@ -77,7 +77,7 @@ func components() (otelcol.Factories, error) {
 		pprofextension.NewFactory(), // not in the default config: for profiling on demand
 		tenantauthextension.NewFactory(),
 		tracequeryextension.NewFactory(),
-		ui.NewFactory(),
+		scadauiextension.NewFactory(),
 		promqueryextension.NewFactory(),
 	); err != nil {
 		return f, err

@@ -1,5 +1,5 @@
 // Browser test of the operator UI in Debian's Chromium (playwright-core).
-// Run by ui/browser_test.go, which starts the real binary and passes:
+// Run by extensions/scadauiextension/browser_test.go, which starts the real binary and passes:
 // UI_URL, TOKEN_A/B, TENANT_A/B, STATIONS_A/B (newline separated),
 // XSS_STATION, LOST_STATION, ARTIFACTS (screenshot directory).
 import { chromium } from 'playwright-core';
