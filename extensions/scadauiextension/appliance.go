@@ -344,8 +344,8 @@ func visibleTo(snap snapshot, tenant string, shared bool) tview {
 	return v
 }
 
-// rate of a counter between two views (nil when unknown or reset).
-func rate(prev, cur *tview, s promSample) *float64 {
+// counterRate of a counter between two views (nil when unknown or reset).
+func counterRate(prev, cur *tview, s promSample) *float64 {
 	if prev == nil {
 		return nil
 	}
@@ -421,16 +421,16 @@ func buildAppliance(snaps []snapshot, disk []diskView, scrapeErr, tenant string,
 		case s.name == "tenantstamp_accepted_requests" && own:
 			ts := tget(l["signal"])
 			ts.AcceptedTot += s.value
-			addPtr(&ts.AcceptedPerS, rate(prev, cur, s))
+			addPtr(&ts.AcceptedPerS, counterRate(prev, cur, s))
 		case s.name == "tenantstamp_accepted_items" && own:
 			ts := tget(l["signal"])
 			ts.ItemsTot += s.value
-			addPtr(&ts.ItemsPerS, rate(prev, cur, s))
+			addPtr(&ts.ItemsPerS, counterRate(prev, cur, s))
 		case s.name == "tenantstamp_refused_requests" && own:
 			ts := tget(l["signal"])
 			ts.RefusedTot += s.value
 			ts.Reasons[l["reason"]] += s.value
-			addPtr(&ts.RefusedPerS, rate(prev, cur, s))
+			addPtr(&ts.RefusedPerS, counterRate(prev, cur, s))
 		case strings.HasPrefix(s.name, "otelcol_receiver_") && !own:
 			rest := strings.TrimPrefix(s.name, "otelcol_receiver_")
 			kind, item, _ := strings.Cut(rest, "_")
@@ -446,7 +446,7 @@ func buildAppliance(snaps []snapshot, disk []diskView, scrapeErr, tenant string,
 			if rr[k] == nil {
 				rr[k] = &receiverRow{Receiver: name, Signal: sig}
 			}
-			r := rate(prev, cur, s)
+			r := counterRate(prev, cur, s)
 			switch kind {
 			case "accepted":
 				rr[k].AcceptedTot += s.value
@@ -469,10 +469,10 @@ func buildAppliance(snaps []snapshot, disk []diskView, scrapeErr, tenant string,
 			}
 			if strings.HasPrefix(s.name, "otelcol_exporter_sent_") {
 				ex[k].SentTot += s.value
-				addPtr(&ex[k].SentPerS, rate(prev, cur, s))
+				addPtr(&ex[k].SentPerS, counterRate(prev, cur, s))
 			} else {
 				ex[k].FailedTot += s.value
-				addPtr(&ex[k].FailedPerS, rate(prev, cur, s))
+				addPtr(&ex[k].FailedPerS, counterRate(prev, cur, s))
 			}
 		case s.name == "kafka_alerts_records_sent" || s.name == "kafka_alerts_send_failures":
 			k := "kafka_alerts\x00alert records"
@@ -481,10 +481,10 @@ func buildAppliance(snaps []snapshot, disk []diskView, scrapeErr, tenant string,
 			}
 			if s.name == "kafka_alerts_records_sent" {
 				ex[k].SentTot += s.value
-				addPtr(&ex[k].SentPerS, rate(prev, cur, s))
+				addPtr(&ex[k].SentPerS, counterRate(prev, cur, s))
 			} else {
 				ex[k].FailedTot += s.value
-				addPtr(&ex[k].FailedPerS, rate(prev, cur, s))
+				addPtr(&ex[k].FailedPerS, counterRate(prev, cur, s))
 			}
 		case s.name == "otelcol_exporter_queue_size" && !own:
 			qget(l["exporter"], "items", false).Depth += s.value
@@ -515,9 +515,9 @@ func buildAppliance(snaps []snapshot, disk []diskView, scrapeErr, tenant string,
 				repair[c] = &counterRow{Counter: c}
 			}
 			repair[c].Total += s.value
-			addPtr(&repair[c].PerS, rate(prev, cur, s))
+			addPtr(&repair[c].PerS, counterRate(prev, cur, s))
 		case s.name == "vmexporter_samples" && !own:
-			out.StoredPerS = rate(prev, cur, s)
+			out.StoredPerS = counterRate(prev, cur, s)
 		case s.name == "otelcol_process_uptime" && !own:
 			v := s.value
 			out.UptimeS = &v
@@ -580,7 +580,7 @@ func buildAppliance(snaps []snapshot, disk []diskView, scrapeErr, tenant string,
 			if hist[key] == nil {
 				hist[key] = make([]*float64, n)
 			}
-			addPtr(&hist[key][i-1], rate(p, c, s))
+			addPtr(&hist[key][i-1], counterRate(p, c, s))
 		}
 	}
 	for k, v := range hist {
