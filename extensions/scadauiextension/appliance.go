@@ -374,6 +374,10 @@ func addPtr(dst **float64, v *float64) {
 
 var receiverSignals = map[string]string{"spans": "traces", "metric_points": "metrics", "log_records": "logs"}
 
+// buildAppliance is the Appliance view's answer for tenant: each panel
+// reads the newest snapshot (rates against the one about rateWindow
+// before), the chart reads every interval. Only series visibleTo the tenant
+// reach any panel.
 func buildAppliance(snaps []snapshot, disk []diskView, scrapeErr, tenant string, shared bool, interval time.Duration, now time.Time) applianceView {
 	out := applianceView{NowMs: now.UnixMilli(), IntervalS: interval.Seconds(), Shared: shared, ScrapeError: scrapeErr,
 		Tenant: []tenantIngest{}, Receivers: []receiverRow{}, Queues: []queueRow{}, Exports: []exportRow{},
@@ -388,193 +392,284 @@ func buildAppliance(snaps []snapshot, disk []diskView, scrapeErr, tenant string,
 	if len(views) == 0 {
 		return out
 	}
-	cur := &views[len(views)-1]
-	var prev *tview
+	p := newPanels(rateBase(views))
+	for _, s := range p.cur.s {
+		_ = p.tenantIngest(s) || p.receiver(s) || p.export(s) || p.queue(s) || p.repairCounter(s) || p.process(s, &out)
+	}
+	out.Tenant = p.tenantRows()
+	out.Receivers = p.receiverRows()
+	out.Exports = p.exportRows()
+	out.Queues = p.queueRows()
+	out.Repair = p.repairRows()
+	out.History = ingestHistory(views)
+	return out
+}
+
+// rateBase returns the newest view and the one rates are taken against:
+// the newest at least rateWindow older, else the oldest (nil when only one).
+func rateBase(views []tview) (cur, prev *tview) {
+	cur = &views[len(views)-1]
 	for i := len(views) - 2; i >= 0; i-- {
 		prev = &views[i]
 		if cur.at.Sub(views[i].at) >= rateWindow {
 			break
 		}
 	}
+	return cur, prev
+}
 
-	ti := map[string]*tenantIngest{}
-	tget := func(sig string) *tenantIngest {
-		if ti[sig] == nil {
-			ti[sig] = &tenantIngest{Signal: sig, Reasons: map[string]float64{}}
+// panels gathers the rows of each panel from the newest view's series.
+// Each panel method takes the series it shows and reports whether it did.
+type panels struct {
+	prev, cur *tview
+	ingest    map[string]*tenantIngest // by signal
+	receivers map[string]*receiverRow  // by receiver and signal
+	exports   map[string]*exportRow    // by exporter and signal
+	queues    map[string]*queueRow     // by queue
+	repair    map[string]*counterRow   // by counter
+}
+
+func newPanels(cur, prev *tview) *panels {
+	return &panels{prev: prev, cur: cur, ingest: map[string]*tenantIngest{}, receivers: map[string]*receiverRow{},
+		exports: map[string]*exportRow{}, queues: map[string]*queueRow{}, repair: map[string]*counterRow{}}
+}
+
+func (p *panels) rate(s promSample) *float64 { return counterRate(p.prev, p.cur, s) }
+
+// tenantIngest: the caller's requests and items accepted and requests
+// refused by tenantstamp, per signal.
+func (p *panels) tenantIngest(s promSample) bool {
+	if _, own := sampleTenant(s.labels); !own {
+		return false
+	}
+	row := func() *tenantIngest {
+		sig := s.labels["signal"]
+		if p.ingest[sig] == nil {
+			p.ingest[sig] = &tenantIngest{Signal: sig, Reasons: map[string]float64{}}
 		}
-		return ti[sig]
+		return p.ingest[sig]
 	}
-	rr := map[string]*receiverRow{}
-	ex := map[string]*exportRow{}
-	qs := map[string]*queueRow{}
-	qget := func(name, unit string, own bool) *queueRow {
-		if qs[name] == nil {
-			qs[name] = &queueRow{Queue: name, Unit: unit, Own: own}
+	switch s.name {
+	case "tenantstamp_accepted_requests":
+		ts := row()
+		ts.AcceptedTot += s.value
+		addPtr(&ts.AcceptedPerS, p.rate(s))
+	case "tenantstamp_accepted_items":
+		ts := row()
+		ts.ItemsTot += s.value
+		addPtr(&ts.ItemsPerS, p.rate(s))
+	case "tenantstamp_refused_requests":
+		ts := row()
+		ts.RefusedTot += s.value
+		ts.Reasons[s.labels["reason"]] += s.value
+		addPtr(&ts.RefusedPerS, p.rate(s))
+	default:
+		return false
+	}
+	return true
+}
+
+// receiver: every receiver's accepted / refused / failed items
+// (appliance-wide), per receiver and signal.
+func (p *panels) receiver(s promSample) bool {
+	if _, own := sampleTenant(s.labels); own || !strings.HasPrefix(s.name, "otelcol_receiver_") {
+		return false
+	}
+	kind, item, _ := strings.Cut(strings.TrimPrefix(s.name, "otelcol_receiver_"), "_")
+	sig, ok := receiverSignals[item]
+	if !ok || (kind != "accepted" && kind != "refused" && kind != "failed") {
+		return true // a receiver series this view does not show
+	}
+	name := s.labels["receiver"]
+	if s.labels["transport"] != "" {
+		name += " (" + s.labels["transport"] + ")"
+	}
+	k := name + "\x00" + sig
+	if p.receivers[k] == nil {
+		p.receivers[k] = &receiverRow{Receiver: name, Signal: sig}
+	}
+	r, rt := p.receivers[k], p.rate(s)
+	switch kind {
+	case "accepted":
+		r.AcceptedTot += s.value
+		addPtr(&r.AcceptedPerS, rt)
+	case "refused":
+		r.RefusedTot += s.value
+		addPtr(&r.RefusedPerS, rt)
+	default:
+		addPtr(&r.FailedPerS, rt)
+	}
+	return true
+}
+
+// export: items sent and failed per exporter and signal (appliance-wide),
+// and the Kafka alert exporter's records.
+func (p *panels) export(s promSample) bool {
+	_, own := sampleTenant(s.labels)
+	var row *exportRow
+	var sent bool
+	switch {
+	case (strings.HasPrefix(s.name, "otelcol_exporter_sent_") || strings.HasPrefix(s.name, "otelcol_exporter_send_failed_")) && !own:
+		item := strings.TrimPrefix(strings.TrimPrefix(s.name, "otelcol_exporter_sent_"), "otelcol_exporter_send_failed_")
+		sig, ok := receiverSignals[item]
+		if !ok {
+			return true // an exporter series this view does not show
 		}
-		return qs[name]
+		row = p.exportRow(s.labels["exporter"], sig)
+		sent = strings.HasPrefix(s.name, "otelcol_exporter_sent_")
+	case s.name == "kafka_alerts_records_sent" || s.name == "kafka_alerts_send_failures":
+		row = p.exportRow("kafka_alerts", "alert_records")
+		sent = s.name == "kafka_alerts_records_sent"
+	default:
+		return false
 	}
-	repair := map[string]*counterRow{}
-	for _, s := range cur.s {
-		l := s.labels
-		_, own := sampleTenant(l)
-		switch {
-		case s.name == "tenantstamp_accepted_requests" && own:
-			ts := tget(l["signal"])
-			ts.AcceptedTot += s.value
-			addPtr(&ts.AcceptedPerS, counterRate(prev, cur, s))
-		case s.name == "tenantstamp_accepted_items" && own:
-			ts := tget(l["signal"])
-			ts.ItemsTot += s.value
-			addPtr(&ts.ItemsPerS, counterRate(prev, cur, s))
-		case s.name == "tenantstamp_refused_requests" && own:
-			ts := tget(l["signal"])
-			ts.RefusedTot += s.value
-			ts.Reasons[l["reason"]] += s.value
-			addPtr(&ts.RefusedPerS, counterRate(prev, cur, s))
-		case strings.HasPrefix(s.name, "otelcol_receiver_") && !own:
-			rest := strings.TrimPrefix(s.name, "otelcol_receiver_")
-			kind, item, _ := strings.Cut(rest, "_")
-			sig, ok := receiverSignals[item]
-			if !ok || (kind != "accepted" && kind != "refused" && kind != "failed") {
-				continue
-			}
-			name := l["receiver"]
-			if l["transport"] != "" {
-				name += " (" + l["transport"] + ")"
-			}
-			k := name + "\x00" + sig
-			if rr[k] == nil {
-				rr[k] = &receiverRow{Receiver: name, Signal: sig}
-			}
-			r := counterRate(prev, cur, s)
-			switch kind {
-			case "accepted":
-				rr[k].AcceptedTot += s.value
-				addPtr(&rr[k].AcceptedPerS, r)
-			case "refused":
-				rr[k].RefusedTot += s.value
-				addPtr(&rr[k].RefusedPerS, r)
-			default:
-				addPtr(&rr[k].FailedPerS, r)
-			}
-		case (strings.HasPrefix(s.name, "otelcol_exporter_sent_") || strings.HasPrefix(s.name, "otelcol_exporter_send_failed_")) && !own:
-			item := strings.TrimPrefix(strings.TrimPrefix(s.name, "otelcol_exporter_sent_"), "otelcol_exporter_send_failed_")
-			sig, ok := receiverSignals[item]
-			if !ok {
-				continue
-			}
-			k := l["exporter"] + "\x00" + sig
-			if ex[k] == nil {
-				ex[k] = &exportRow{Exporter: l["exporter"], Signal: sig}
-			}
-			if strings.HasPrefix(s.name, "otelcol_exporter_sent_") {
-				ex[k].SentTot += s.value
-				addPtr(&ex[k].SentPerS, counterRate(prev, cur, s))
-			} else {
-				ex[k].FailedTot += s.value
-				addPtr(&ex[k].FailedPerS, counterRate(prev, cur, s))
-			}
-		case s.name == "kafka_alerts_records_sent" || s.name == "kafka_alerts_send_failures":
-			k := "kafka_alerts\x00alert records"
-			if ex[k] == nil {
-				ex[k] = &exportRow{Exporter: "kafka_alerts", Signal: "alert_records"}
-			}
-			if s.name == "kafka_alerts_records_sent" {
-				ex[k].SentTot += s.value
-				addPtr(&ex[k].SentPerS, counterRate(prev, cur, s))
-			} else {
-				ex[k].FailedTot += s.value
-				addPtr(&ex[k].FailedPerS, counterRate(prev, cur, s))
-			}
-		case s.name == "otelcol_exporter_queue_size" && !own:
-			qget(l["exporter"], "items", false).Depth += s.value
-		case s.name == "otelcol_exporter_queue_capacity" && !own:
-			q := qget(l["exporter"], "items", false)
-			c := s.value
-			q.Capacity = &c
-		case s.name == "kafka_alerts_in_flight":
-			qget("kafka_alerts", "records", own).Depth += s.value
-		case s.name == "kafka_alerts_oldest_queued_age":
-			a := s.value
-			qget("kafka_alerts", "records", own).OldestAgeS = &a
-		case s.name == "errorfanout_alert_events_pending":
-			qget("errorfanout", "events", own).Depth += s.value
-		case s.name == "scada_receiver_batches_pending" && !own:
-			// Summed over RTUs: no RTU name (another tenant's) is shown.
-			qget("scada", "batches", false).Depth += s.value
-		case s.name == "traceidrepair_held_spans" && own:
-			qget("traceidrepair", "spans", true).Depth += s.value
-		case strings.HasPrefix(s.name, "traceidrepair_") && own:
-			c := strings.TrimPrefix(s.name, "traceidrepair_")
-			switch c {
-			case "repaired", "repaired_spans", "ambiguous", "unmatched", "held", "refused", "release_failed":
-			default:
-				continue
-			}
-			if repair[c] == nil {
-				repair[c] = &counterRow{Counter: c}
-			}
-			repair[c].Total += s.value
-			addPtr(&repair[c].PerS, counterRate(prev, cur, s))
-		case s.name == "vmexporter_samples" && !own:
-			out.StoredPerS = counterRate(prev, cur, s)
-		case s.name == "otelcol_process_uptime" && !own:
-			v := s.value
-			out.UptimeS = &v
-		case s.name == "otelcol_process_memory_rss" && !own:
-			v := s.value
-			out.RSSBytes = &v
-		}
+	if sent {
+		row.SentTot += s.value
+		addPtr(&row.SentPerS, p.rate(s))
+	} else {
+		row.FailedTot += s.value
+		addPtr(&row.FailedPerS, p.rate(s))
 	}
-	for _, v := range ti {
-		out.Tenant = append(out.Tenant, *v)
+	return true
+}
+
+func (p *panels) exportRow(exporter, signal string) *exportRow {
+	k := exporter + "\x00" + signal
+	if p.exports[k] == nil {
+		p.exports[k] = &exportRow{Exporter: exporter, Signal: signal}
 	}
-	slices.SortFunc(out.Tenant, func(a, b tenantIngest) int { return cmp.Compare(a.Signal, b.Signal) })
-	for _, v := range rr {
-		out.Receivers = append(out.Receivers, *v)
+	return p.exports[k]
+}
+
+// queue: sending-queue depths and capacities, the Kafka alert queue's
+// in-flight records and oldest age, pending alert events, SCADA retry
+// batches (summed over RTUs: no RTU name, maybe another tenant's, is
+// shown) and the caller's held spans.
+func (p *panels) queue(s promSample) bool {
+	_, own := sampleTenant(s.labels)
+	switch {
+	case s.name == "otelcol_exporter_queue_size" && !own:
+		p.queueRow(s.labels["exporter"], "items", false).Depth += s.value
+	case s.name == "otelcol_exporter_queue_capacity" && !own:
+		c := s.value
+		p.queueRow(s.labels["exporter"], "items", false).Capacity = &c
+	case s.name == "kafka_alerts_in_flight":
+		p.queueRow("kafka_alerts", "records", own).Depth += s.value
+	case s.name == "kafka_alerts_oldest_queued_age":
+		a := s.value
+		p.queueRow("kafka_alerts", "records", own).OldestAgeS = &a
+	case s.name == "errorfanout_alert_events_pending":
+		p.queueRow("errorfanout", "events", own).Depth += s.value
+	case s.name == "scada_receiver_batches_pending" && !own:
+		p.queueRow("scada", "batches", false).Depth += s.value
+	case s.name == "traceidrepair_held_spans" && own:
+		p.queueRow("traceidrepair", "spans", true).Depth += s.value
+	default:
+		return false
 	}
-	slices.SortFunc(out.Receivers, func(a, b receiverRow) int {
+	return true
+}
+
+func (p *panels) queueRow(name, unit string, own bool) *queueRow {
+	if p.queues[name] == nil {
+		p.queues[name] = &queueRow{Queue: name, Unit: unit, Own: own}
+	}
+	return p.queues[name]
+}
+
+// repairCounters are the traceidrepair counters shown, in display order.
+var repairCounters = []string{"repaired", "repaired_spans", "ambiguous", "unmatched", "held", "refused", "release_failed"}
+
+// repairCounter: the caller's trace-ID repair counters.
+func (p *panels) repairCounter(s promSample) bool {
+	if _, own := sampleTenant(s.labels); !own || !strings.HasPrefix(s.name, "traceidrepair_") {
+		return false
+	}
+	c := strings.TrimPrefix(s.name, "traceidrepair_")
+	if !slices.Contains(repairCounters, c) {
+		return true // a repair series this view does not show
+	}
+	if p.repair[c] == nil {
+		p.repair[c] = &counterRow{Counter: c}
+	}
+	p.repair[c].Total += s.value
+	addPtr(&p.repair[c].PerS, p.rate(s))
+	return true
+}
+
+// process: samples written to the metrics store, uptime and RSS
+// (appliance-wide).
+func (p *panels) process(s promSample, out *applianceView) bool {
+	if _, own := sampleTenant(s.labels); own {
+		return false
+	}
+	v := s.value
+	switch s.name {
+	case "vmexporter_samples":
+		out.StoredPerS = p.rate(s)
+	case "otelcol_process_uptime":
+		out.UptimeS = &v
+	case "otelcol_process_memory_rss":
+		out.RSSBytes = &v
+	default:
+		return false
+	}
+	return true
+}
+
+// sortedRows returns the map's rows sorted by cmpFn (never nil).
+func sortedRows[T any](m map[string]*T, cmpFn func(a, b T) int) []T {
+	out := make([]T, 0, len(m))
+	for _, v := range m {
+		out = append(out, *v)
+	}
+	slices.SortFunc(out, cmpFn)
+	return out
+}
+
+func (p *panels) tenantRows() []tenantIngest {
+	return sortedRows(p.ingest, func(a, b tenantIngest) int { return cmp.Compare(a.Signal, b.Signal) })
+}
+
+func (p *panels) receiverRows() []receiverRow {
+	return sortedRows(p.receivers, func(a, b receiverRow) int {
 		return cmp.Or(cmp.Compare(a.Receiver, b.Receiver), cmp.Compare(a.Signal, b.Signal))
 	})
-	for _, v := range ex {
-		out.Exports = append(out.Exports, *v)
-	}
-	slices.SortFunc(out.Exports, func(a, b exportRow) int {
+}
+
+func (p *panels) exportRows() []exportRow {
+	return sortedRows(p.exports, func(a, b exportRow) int {
 		return cmp.Or(cmp.Compare(a.Exporter, b.Exporter), cmp.Compare(a.Signal, b.Signal))
 	})
-	for _, v := range qs {
-		out.Queues = append(out.Queues, *v)
-	}
-	slices.SortFunc(out.Queues, func(a, b queueRow) int { return cmp.Compare(a.Queue, b.Queue) })
-	for _, c := range []string{"repaired", "repaired_spans", "ambiguous", "unmatched", "held", "refused", "release_failed"} {
-		if repair[c] != nil {
-			out.Repair = append(out.Repair, *repair[c])
+}
+
+func (p *panels) queueRows() []queueRow {
+	return sortedRows(p.queues, func(a, b queueRow) int { return cmp.Compare(a.Queue, b.Queue) })
+}
+
+func (p *panels) repairRows() []counterRow {
+	out := []counterRow{}
+	for _, c := range repairCounters {
+		if p.repair[c] != nil {
+			out = append(out, *p.repair[c])
 		}
 	}
+	return out
+}
 
-	// History: per interval, the caller's accepted items/s by signal
-	// (tenantstamp's spans, data points, log records) and (shared) the
-	// accepted items/s of all receivers by signal, so the two compare.
+// ingestHistory is the chart: per interval, the caller's accepted items/s
+// by signal (tenantstamp's spans, data points, log records) and (shared)
+// the accepted items/s of all receivers by signal, so the two compare.
+func ingestHistory(views []tview) applianceSeries {
+	out := applianceSeries{Timestamps: []int64{}, Series: []historySeries{}}
 	hist := map[string][]*float64{}
 	n := len(views) - 1
 	for i := 1; i < len(views); i++ {
 		p, c := &views[i-1], &views[i]
-		out.History.Timestamps = append(out.History.Timestamps, c.at.UnixMilli())
+		out.Timestamps = append(out.Timestamps, c.at.UnixMilli())
 		for _, s := range c.s {
-			var key string
-			switch {
-			case s.name == "tenantstamp_accepted_items":
-				if _, own := sampleTenant(s.labels); !own {
-					continue
-				}
-				key = "tenant." + s.labels["signal"]
-			case strings.HasPrefix(s.name, "otelcol_receiver_accepted_"):
-				sig, ok := receiverSignals[strings.TrimPrefix(s.name, "otelcol_receiver_accepted_")]
-				if !ok {
-					continue
-				}
-				key = "all." + sig
-			default:
+			key, ok := historyKey(s)
+			if !ok {
 				continue
 			}
 			if hist[key] == nil {
@@ -584,10 +679,26 @@ func buildAppliance(snaps []snapshot, disk []diskView, scrapeErr, tenant string,
 		}
 	}
 	for k, v := range hist {
-		out.History.Series = append(out.History.Series, historySeries{Key: k, Values: v})
+		out.Series = append(out.Series, historySeries{Key: k, Values: v})
 	}
-	slices.SortFunc(out.History.Series, func(a, b historySeries) int { return cmp.Compare(a.Key, b.Key) })
+	slices.SortFunc(out.Series, func(a, b historySeries) int { return cmp.Compare(a.Key, b.Key) })
 	return out
+}
+
+// historyKey is the chart line a series adds to: "tenant.<signal>" or
+// "all.<signal>".
+func historyKey(s promSample) (string, bool) {
+	switch {
+	case s.name == "tenantstamp_accepted_items":
+		if _, own := sampleTenant(s.labels); own {
+			return "tenant." + s.labels["signal"], true
+		}
+	case strings.HasPrefix(s.name, "otelcol_receiver_accepted_"):
+		if sig, ok := receiverSignals[strings.TrimPrefix(s.name, "otelcol_receiver_accepted_")]; ok {
+			return "all." + sig, true
+		}
+	}
+	return "", false
 }
 
 func (e *uiExtension) appliance(w http.ResponseWriter, _ *http.Request, id identity) {
