@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/common/model"
 	"go.uber.org/zap"
 
+	"github.com/scadaotel/scadaotel/exporters/durableotlpexporter"
 	"github.com/scadaotel/scadaotel/internal/vmstore"
 )
 
@@ -27,7 +28,8 @@ import (
 // telemetry_interval and kept for applianceWindow to compute rates.
 //
 // Only known metrics are shown. A series carrying a tenant label (`tenant`
-// or `scada_tenant`) is shown to that tenant only and never summed into
+// or `scada_tenant`: tenant ingest, trace-ID repair, dead letter) is shown
+// to that tenant only and never summed into
 // anything another tenant sees; the appliance-wide ones (per receiver,
 // exporter, queue; disk) carry no tenant and are shown when
 // shared_figures is on.
@@ -247,6 +249,7 @@ type applianceView struct {
 	Queues      []queueRow      `json:"queues"`
 	Exports     []exportRow     `json:"exports"`
 	Repair      []counterRow    `json:"repair"`
+	DeadLetter  deadLetterView  `json:"dead_letter"`
 	Disk        []diskView      `json:"disk"`
 	History     applianceSeries `json:"history"`
 }
@@ -288,6 +291,22 @@ type exportRow struct {
 	FailedPerS *float64 `json:"failed_per_s"`
 	SentTot    float64  `json:"sent_total"`
 	FailedTot  float64  `json:"failed_total"`
+}
+
+// deadLetterView: the caller's spans the trace store refused for good,
+// kept in the durable_otlp exporter's dead-letter area (summed over
+// durable_otlp exporters).
+type deadLetterView struct {
+	StoredSpans float64           `json:"stored_spans"` // on disk now
+	PerS        *float64          `json:"spans_per_s"`  // written to the area per second
+	Total       float64           `json:"spans_total"`  // written since the start
+	Reasons     []deadLetterCause `json:"by_reason"`
+}
+
+type deadLetterCause struct {
+	Reason string   `json:"reason"`
+	PerS   *float64 `json:"per_s"`
+	Total  float64  `json:"total"`
 }
 
 type counterRow struct {
@@ -381,7 +400,8 @@ var receiverSignals = map[string]string{"spans": "traces", "metric_points": "met
 func buildAppliance(snaps []snapshot, disk []diskView, scrapeErr, tenant string, shared bool, interval time.Duration, now time.Time) applianceView {
 	out := applianceView{NowMs: now.UnixMilli(), IntervalS: interval.Seconds(), Shared: shared, ScrapeError: scrapeErr,
 		Tenant: []tenantIngest{}, Receivers: []receiverRow{}, Queues: []queueRow{}, Exports: []exportRow{},
-		Repair: []counterRow{}, Disk: []diskView{}, History: applianceSeries{Timestamps: []int64{}, Series: []historySeries{}}}
+		Repair: []counterRow{}, Disk: []diskView{}, DeadLetter: deadLetterView{Reasons: []deadLetterCause{}},
+		History: applianceSeries{Timestamps: []int64{}, Series: []historySeries{}}}
 	if shared {
 		out.Disk = append(out.Disk, disk...)
 	}
@@ -394,13 +414,15 @@ func buildAppliance(snaps []snapshot, disk []diskView, scrapeErr, tenant string,
 	}
 	p := newPanels(rateBase(views))
 	for _, s := range p.cur.s {
-		_ = p.tenantIngest(s) || p.receiver(s) || p.export(s) || p.queue(s) || p.repairCounter(s) || p.process(s, &out)
+		_ = p.tenantIngest(s) || p.receiver(s) || p.export(s) || p.queue(s) || p.repairCounter(s) ||
+			p.deadLetter(s) || p.process(s, &out)
 	}
 	out.Tenant = p.tenantRows()
 	out.Receivers = p.receiverRows()
 	out.Exports = p.exportRows()
 	out.Queues = p.queueRows()
 	out.Repair = p.repairRows()
+	out.DeadLetter = p.deadLetterFigures()
 	out.History = ingestHistory(views)
 	return out
 }
@@ -427,11 +449,14 @@ type panels struct {
 	exports   map[string]*exportRow    // by exporter and signal
 	queues    map[string]*queueRow     // by queue
 	repair    map[string]*counterRow   // by counter
+	dlStored  float64
+	dlReasons map[string]*deadLetterCause // by reason
 }
 
 func newPanels(cur, prev *tview) *panels {
 	return &panels{prev: prev, cur: cur, ingest: map[string]*tenantIngest{}, receivers: map[string]*receiverRow{},
-		exports: map[string]*exportRow{}, queues: map[string]*queueRow{}, repair: map[string]*counterRow{}}
+		exports: map[string]*exportRow{}, queues: map[string]*queueRow{}, repair: map[string]*counterRow{},
+		dlReasons: map[string]*deadLetterCause{}}
 }
 
 func (p *panels) rate(s promSample) *float64 { return counterRate(p.prev, p.cur, s) }
@@ -595,6 +620,39 @@ func (p *panels) repairCounter(s promSample) bool {
 	p.repair[c].Total += s.value
 	addPtr(&p.repair[c].PerS, p.rate(s))
 	return true
+}
+
+// deadLetter: the caller's spans in the durable_otlp dead-letter area
+// (gauge, by tenant) and written to it (counter, by tenant and reason).
+// Series without a tenant are never shown here.
+func (p *panels) deadLetter(s promSample) bool {
+	if _, own := sampleTenant(s.labels); !own {
+		return false
+	}
+	switch s.name {
+	case durableotlpexporter.MetricDeadLetterStored:
+		p.dlStored += s.value
+	case durableotlpexporter.MetricDeadLetterSpans:
+		r := s.labels["reason"]
+		if p.dlReasons[r] == nil {
+			p.dlReasons[r] = &deadLetterCause{Reason: r}
+		}
+		p.dlReasons[r].Total += s.value
+		addPtr(&p.dlReasons[r].PerS, p.rate(s))
+	default:
+		return false
+	}
+	return true
+}
+
+func (p *panels) deadLetterFigures() deadLetterView {
+	v := deadLetterView{StoredSpans: p.dlStored,
+		Reasons: sortedRows(p.dlReasons, func(a, b deadLetterCause) int { return cmp.Compare(a.Reason, b.Reason) })}
+	for _, c := range v.Reasons {
+		v.Total += c.Total
+		addPtr(&v.PerS, c.PerS)
+	}
+	return v
 }
 
 // process: samples written to the metrics store, uptime and RSS
