@@ -25,14 +25,14 @@ import (
 	"github.com/scadaotel/scadaotel/exporters/vmexporter"
 	"github.com/scadaotel/scadaotel/extensions/logstorageextension"
 	"github.com/scadaotel/scadaotel/extensions/promqueryextension"
+	"github.com/scadaotel/scadaotel/extensions/scadauiextension"
+	"github.com/scadaotel/scadaotel/extensions/tenantauthextension"
+	"github.com/scadaotel/scadaotel/extensions/tracequeryextension"
 	"github.com/scadaotel/scadaotel/processors/groupcommitprocessor"
+	"github.com/scadaotel/scadaotel/processors/tenantstampprocessor"
 	"github.com/scadaotel/scadaotel/processors/traceidrepairprocessor"
 	"github.com/scadaotel/scadaotel/receivers/promremotewritereceiver"
 	"github.com/scadaotel/scadaotel/receivers/scadareceiver"
-	"github.com/scadaotel/scadaotel/extensions/tenantauthextension"
-	"github.com/scadaotel/scadaotel/processors/tenantstampprocessor"
-	"github.com/scadaotel/scadaotel/extensions/tracequeryextension"
-	"github.com/scadaotel/scadaotel/ui"
 )
 
 // components is the one list of what the scadaotel distribution contains.
@@ -79,7 +79,7 @@ func components() (otelcol.Factories, error) {
 		pprofextension.NewFactory(), // not in the default config: for profiling on demand
 		tenantauthextension.NewFactory(),
 		tracequeryextension.NewFactory(),
-		ui.NewFactory(),
+		scadauiextension.NewFactory(),
 		promqueryextension.NewFactory(),
 	); err != nil {
 		return f, err

@@ -1,38 +1,24 @@
+// Package ui holds the operator web UI's front-end: its sources (web/) and
+// the committed build (dist/, written by web/build.sh). Go's embed cannot
+// reach a parent directory, so this package embeds dist and exports it; the
+// scada_ui extension (extensions/scadauiextension) serves it.
 package ui
 
 import (
 	"embed"
 	"io/fs"
-	"net/http"
-	"path"
-	"strings"
 )
 
-// dist is the built front-end (ui/web/build.sh writes it; it is committed
-// so that `go build` works from a fresh clone without npm).
-//
 //go:embed dist
 var dist embed.FS
 
-func assetHandler() http.Handler {
-	sub, err := fs.Sub(dist, "dist")
+// Dist is the built front-end, rooted at ui/dist (index.html, app.js, ...).
+var Dist fs.FS = mustSub(dist, "dist")
+
+func mustSub(f fs.FS, dir string) fs.FS {
+	sub, err := fs.Sub(f, dir)
 	if err != nil {
 		panic(err) // the embed pattern guarantees the directory
 	}
-	files := http.FileServerFS(sub)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-			return
-		}
-		p := path.Clean("/" + r.URL.Path)
-		// Single-page app: unknown paths without an extension get index.html.
-		if p == "/" || !strings.Contains(path.Base(p), ".") {
-			r = r.Clone(r.Context())
-			r.URL.Path = "/"
-		}
-		// Assets hold no tenant data; revalidate so an upgrade shows at once.
-		w.Header().Set("Cache-Control", "no-cache")
-		files.ServeHTTP(w, r)
-	})
+	return sub
 }

@@ -1,5 +1,5 @@
 // Station view performance in Debian's Chromium (playwright-core), run by
-// ui/perf_browser_test.go against the real binary holding 20 pressure
+// extensions/scadauiextension/perf_browser_test.go against the real binary holding 20 pressure
 // series of 24 h at 500 ms: time from the click on "24 h" to the charts
 // drawn and painted, and long tasks (PerformanceObserver 'longtask', the
 // main thread busy > 50 ms) while the view updates live.

@@ -1,5 +1,5 @@
 // Browser test of the operator UI in Debian's Chromium (playwright-core).
-// Run by ui/browser_test.go, which starts the real binary and passes:
+// Run by extensions/scadauiextension/browser_test.go, which starts the real binary and passes:
 // UI_URL, TOKEN_A/B, TENANT_A/B, STATIONS_A/B (newline separated),
 // XSS_STATION, LOST_STATION, ARTIFACTS (screenshot directory).
 import { chromium } from 'playwright-core';
@@ -228,7 +228,7 @@ try {
   assert.equal(await page.textContent('#station-name'), xss);
   assert.equal(await page.$$eval('img', (imgs) => imgs.length), 0);
 
-  step('appliance view: this pipeline\'s ingest (requests/s, spans/s) and repair, queues, exports, disk');
+  step('appliance view: this pipeline\'s ingest (requests/s, spans/s), repair and dead letter, queues, exports, disk');
   await page.click('a[data-nav="appliance"]');
   await page.waitForFunction(() => {
     const acc = document.querySelector('#tenant-ingest tr[data-signal="traces"] .accepted');
@@ -251,6 +251,10 @@ try {
   assert.ok(/\d/.test(await page.textContent('#disk tbody tr .used')), 'disk use of the metrics store shown');
   await page.waitForSelector('#appliance-chart .uplot canvas');
   assert.ok((await page.textContent('#appliance-chart .u-legend')).includes(en['appliance.series.tenant'].replace('{signal}', en['signal.traces'])));
+  // Dead letter: this config sends traces without durable_otlp, so none.
+  assert.equal(await page.textContent('#dead-letter-title'), en['appliance.deadLetter']);
+  assert.equal(await page.textContent('#dead-letter-stored'), en['appliance.deadLetterStored'].replace('{n}', '0'));
+  assert.ok(await page.$('#no-dead-letter'), 'no dead-letter row for this pipeline');
   await page.screenshot({ path: join(art, 'appliance-en.png'), fullPage: true });
 
   step('中文 translates every view and is remembered');

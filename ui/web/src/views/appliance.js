@@ -1,6 +1,6 @@
 // Appliance: what the appliance itself is doing, from its own metrics:
 // this pipeline's ingest (requests/s and spans, samples or log records per
-// second) and trace-ID repair counters, and (when the
+// second), trace-ID repair counters and dead-letter spans, and (when the
 // server shows appliance-wide figures) receivers, queue depths and ages,
 // Jaeger / Kafka export, disk use and the process.
 import uPlot from 'uplot';
@@ -26,6 +26,18 @@ function table(id, heads, rows) {
   return h('table', { id, class: 'figures' },
     h('thead', {}, h('tr', {}, heads.map((x) => h('th', {}, x)))),
     h('tbody', {}, rows));
+}
+
+// The caller's spans the trace store refused for good: kept on disk in
+// the durable_otlp exporter's dead-letter area, and written to it per
+// reason (the gRPC code, as `scadaotel dead-letter list` shows it).
+function deadLetter(dl) {
+  return [h('h3', { id: 'dead-letter-title' }, t('appliance.deadLetter')),
+    h('p', { id: 'dead-letter-stored' }, t('appliance.deadLetterStored', { n: num(dl.stored_spans, 0) })),
+    dl.by_reason.length ? table('dead-letter', [t('appliance.reason'), t('appliance.deadLetterPerS'), t('appliance.deadLetterTotal')],
+      dl.by_reason.map((r) => h('tr', { 'data-reason': r.reason },
+        h('td', { class: 'mono' }, r.reason), h('td', { class: 'num' }, rateText(r.per_s)), h('td', { class: 'num total' }, num(r.total, 0)))))
+      : h('p', { class: 'muted', id: 'no-dead-letter' }, t('appliance.noDeadLetter'))];
 }
 
 export function applianceView(main, onAuthLost) {
@@ -80,6 +92,7 @@ export function applianceView(main, onAuthLost) {
         d.repair.map((r) => h('tr', { 'data-counter': r.counter },
           h('td', {}, known('repair.', r.counter)), h('td', { class: 'num total' }, num(r.total, 0)), h('td', { class: 'num' }, rateText(r.per_s)))))
         : h('p', { class: 'muted' }, t('appliance.noRepair')));
+    if (d.dead_letter) parts.push(...deadLetter(d.dead_letter));
     if (!d.shared) {
       parts.push(h('p', { class: 'muted', id: 'shared-hidden' }, t('appliance.sharedHidden')));
     } else {

@@ -1,4 +1,4 @@
-package ui
+package scadauiextension
 
 import (
 	"math"
@@ -6,45 +6,31 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // maxBuckets bounds the keys (client addresses or tenants) a bucket set
 // remembers; idle (full) buckets are forgotten first.
 const maxBuckets = 10000
 
-// buckets is a set of token buckets, one per key: capacity n, refilled at n
-// per period. A key that is not in the map has a full bucket.
+// buckets is a set of token buckets (golang.org/x/time/rate limiters), one
+// per key: capacity n, refilled evenly at n per period. A key that is not
+// in the map has a full bucket.
 type buckets struct {
-	mu     sync.Mutex
-	n      float64
-	period time.Duration
-	m      map[string]*bucket
+	mu    sync.Mutex
+	n     int
+	limit rate.Limit
+	m     map[string]*bucket
 }
 
 type bucket struct {
-	tokens float64
-	at     time.Time
+	lim *rate.Limiter
+	at  time.Time // last take: the eviction order
 }
 
 func newBuckets(n int, period time.Duration) *buckets {
-	return &buckets{n: float64(n), period: period, m: map[string]*bucket{}}
-}
-
-// refill brings b up to now and returns its tokens.
-func (s *buckets) refill(b *bucket, now time.Time) float64 {
-	if d := now.Sub(b.at); d > 0 {
-		b.tokens = math.Min(s.n, b.tokens+s.n*d.Seconds()/s.period.Seconds())
-		b.at = now
-	}
-	return b.tokens
-}
-
-func (s *buckets) waitLocked(b *bucket, now time.Time) time.Duration {
-	t := s.refill(b, now)
-	if t >= 1 {
-		return 0
-	}
-	return time.Duration(math.Ceil((1 - t) * s.period.Seconds() / s.n * float64(time.Second)))
+	return &buckets{n: n, limit: rate.Limit(float64(n) / period.Seconds()), m: map[string]*bucket{}}
 }
 
 // take takes one token of key; if there is none it takes nothing and
@@ -57,23 +43,25 @@ func (s *buckets) take(key string, now time.Time) time.Duration {
 		if len(s.m) >= maxBuckets {
 			s.evictLocked(now)
 		}
-		b = &bucket{tokens: s.n, at: now}
+		b = &bucket{lim: rate.NewLimiter(s.limit, s.n)}
 		s.m[key] = b
 	}
-	if w := s.waitLocked(b, now); w > 0 {
-		return w
+	b.at = now
+	if b.lim.AllowN(now, 1) {
+		return 0
 	}
-	b.tokens--
-	return 0
+	// A refused AllowN takes nothing; the wait is until one whole token.
+	missing := 1 - b.lim.TokensAt(now)
+	return time.Duration(math.Ceil(missing / float64(s.limit) * float64(time.Second)))
 }
 
-// evictLocked forgets full buckets; if none is full, the one refilled
+// evictLocked forgets full buckets; if none is full, the one taken from
 // longest ago.
 func (s *buckets) evictLocked(now time.Time) {
 	var oldest string
 	var at time.Time
 	for k, b := range s.m {
-		if s.refill(b, now) >= s.n {
+		if b.lim.TokensAt(now) >= float64(s.n) {
 			delete(s.m, k)
 			continue
 		}

@@ -1,4 +1,4 @@
-package ui
+package scadauiextension
 
 import (
 	"context"
@@ -56,7 +56,7 @@ func newExtension(cfg *Config, set extension.Settings) (*uiExtension, error) {
 		client:   &http.Client{Timeout: cfg.Timeout},
 		now:      time.Now,
 	}
-	m := set.MeterProvider.Meter("github.com/scadaotel/scadaotel/ui")
+	m := set.MeterProvider.Meter("github.com/scadaotel/scadaotel/extensions/scadauiextension")
 	var err error
 	if e.mRequests, err = m.Int64Counter("scada_ui_requests", metric.WithDescription("UI API requests by HTTP status class."), metric.WithUnit("{request}")); err != nil {
 		return nil, fmt.Errorf("scada_ui: self-metrics: %w", err)

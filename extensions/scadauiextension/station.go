@@ -1,4 +1,4 @@
-package ui
+package scadauiextension
 
 import (
 	"cmp"
@@ -55,6 +55,40 @@ func stepFor(rng time.Duration) time.Duration {
 	return max(step, time.Second)
 }
 
+// window is the time range of a chart answer: the step, the first and last
+// step-aligned timestamps (ms) and every timestamp between them.
+type window struct {
+	step           time.Duration
+	stepMs         int64
+	startMs, endMs int64
+	timestamps     []int64
+}
+
+// parseWindow reads the `range` parameter of the station and services APIs
+// (seconds, minRange to maxRange; empty: minRange) and aligns the window
+// ending at now to its step.
+func parseWindow(v string, now time.Time) (window, error) {
+	rng := minRange
+	if v != "" {
+		secs, err := strconv.Atoi(v)
+		if err != nil || time.Duration(secs)*time.Second < minRange || time.Duration(secs)*time.Second > maxRange {
+			return window{}, fmt.Errorf("range: seconds between %d and %d", int(minRange/time.Second), int(maxRange/time.Second))
+		}
+		rng = time.Duration(secs) * time.Second
+	}
+	w := window{step: stepFor(rng)}
+	w.stepMs = w.step.Milliseconds()
+	w.endMs = now.UnixMilli()
+	w.endMs -= w.endMs % w.stepMs
+	w.startMs = w.endMs - rng.Milliseconds()
+	n := int((w.endMs-w.startMs)/w.stepMs) + 1
+	w.timestamps = make([]int64, n)
+	for i := range n {
+		w.timestamps[i] = w.startMs + int64(i)*w.stepMs
+	}
+	return w, nil
+}
+
 func (e *uiExtension) station(w http.ResponseWriter, r *http.Request, id identity) {
 	st := vmstore.Current()
 	if st == nil {
@@ -67,26 +101,15 @@ func (e *uiExtension) station(w http.ResponseWriter, r *http.Request, id identit
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "station: required (at most 1024 bytes)"})
 		return
 	}
-	rng := minRange
-	if v := q.Get("range"); v != "" {
-		secs, err := strconv.Atoi(v)
-		if err != nil || time.Duration(secs)*time.Second < minRange || time.Duration(secs)*time.Second > maxRange {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "range: seconds between 300 and 604800"})
-			return
-		}
-		rng = time.Duration(secs) * time.Second
+	win, err := parseWindow(q.Get("range"), e.now())
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+		return
 	}
-	step := stepFor(rng)
-	stepMs := step.Milliseconds()
-	endMs := e.now().UnixMilli()
-	endMs -= endMs % stepMs
-	startMs := endMs - rng.Milliseconds()
-	n := int((endMs-startMs)/stepMs) + 1
+	step, stepMs, startMs, endMs := win.step, win.stepMs, win.startMs, win.endMs
+	n := len(win.timestamps)
 	out := stationDetail{Station: name, StartMs: startMs, EndMs: endMs, StepMs: stepMs,
-		Timestamps: make([]int64, n), Pressure: []seriesView{}, CommLost: []spanView{}, Valves: []valveView{}}
-	for i := range n {
-		out.Timestamps[i] = startMs + int64(i)*stepMs
-	}
+		Timestamps: win.timestamps, Pressure: []seriesView{}, CommLost: []spanView{}, Valves: []valveView{}}
 	// Only the step (an integer chosen here) is formatted into the query;
 	// the station is matched on the results, never put into query text.
 	secs := int64(step / time.Second)

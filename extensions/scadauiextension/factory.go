@@ -1,8 +1,9 @@
-// Package ui is the `scada_ui` extension: the operator web UI of the
-// appliance. It serves the embedded assets (ui/dist, built from ui/web) and a
-// small JSON API (/ui/api/...) that reads the caller's tenant's data only,
-// through the same tenant-scoped paths as every other read API.
-package ui
+// Package scadauiextension is the `scada_ui` extension: the operator web UI
+// of the appliance. It serves the embedded assets (package ui: ui/dist,
+// built from ui/web) and a small JSON API (/ui/api/...) that reads the
+// caller's tenant's data only, through the same tenant-scoped paths as
+// every other read API.
+package scadauiextension
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package ui
+package scadauiextension
 
 import (
 	"encoding/json"

@@ -1,4 +1,4 @@
-package ui
+package scadauiextension
 
 import (
 	"cmp"
@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/common/model"
 	"go.uber.org/zap"
 
+	"github.com/scadaotel/scadaotel/exporters/durableotlpexporter"
 	"github.com/scadaotel/scadaotel/internal/vmstore"
 )
 
@@ -27,7 +28,8 @@ import (
 // telemetry_interval and kept for applianceWindow to compute rates.
 //
 // Only known metrics are shown. A series carrying a tenant label (`tenant`
-// or `scada_tenant`) is shown to that tenant only and never summed into
+// or `scada_tenant`: tenant ingest, trace-ID repair, dead letter) is shown
+// to that tenant only and never summed into
 // anything another tenant sees; the appliance-wide ones (per receiver,
 // exporter, queue; disk) carry no tenant and are shown when
 // shared_figures is on.
@@ -247,6 +249,7 @@ type applianceView struct {
 	Queues      []queueRow      `json:"queues"`
 	Exports     []exportRow     `json:"exports"`
 	Repair      []counterRow    `json:"repair"`
+	DeadLetter  deadLetterView  `json:"dead_letter"`
 	Disk        []diskView      `json:"disk"`
 	History     applianceSeries `json:"history"`
 }
@@ -288,6 +291,22 @@ type exportRow struct {
 	FailedPerS *float64 `json:"failed_per_s"`
 	SentTot    float64  `json:"sent_total"`
 	FailedTot  float64  `json:"failed_total"`
+}
+
+// deadLetterView: the caller's spans the trace store refused for good,
+// kept in the durable_otlp exporter's dead-letter area (summed over
+// durable_otlp exporters).
+type deadLetterView struct {
+	StoredSpans float64           `json:"stored_spans"` // on disk now
+	PerS        *float64          `json:"spans_per_s"`  // written to the area per second
+	Total       float64           `json:"spans_total"`  // written since the start
+	Reasons     []deadLetterCause `json:"by_reason"`
+}
+
+type deadLetterCause struct {
+	Reason string   `json:"reason"`
+	PerS   *float64 `json:"per_s"`
+	Total  float64  `json:"total"`
 }
 
 type counterRow struct {
@@ -344,8 +363,8 @@ func visibleTo(snap snapshot, tenant string, shared bool) tview {
 	return v
 }
 
-// rate of a counter between two views (nil when unknown or reset).
-func rate(prev, cur *tview, s promSample) *float64 {
+// counterRate of a counter between two views (nil when unknown or reset).
+func counterRate(prev, cur *tview, s promSample) *float64 {
 	if prev == nil {
 		return nil
 	}
@@ -374,10 +393,15 @@ func addPtr(dst **float64, v *float64) {
 
 var receiverSignals = map[string]string{"spans": "traces", "metric_points": "metrics", "log_records": "logs"}
 
+// buildAppliance is the Appliance view's answer for tenant: each panel
+// reads the newest snapshot (rates against the one about rateWindow
+// before), the chart reads every interval. Only series visibleTo the tenant
+// reach any panel.
 func buildAppliance(snaps []snapshot, disk []diskView, scrapeErr, tenant string, shared bool, interval time.Duration, now time.Time) applianceView {
 	out := applianceView{NowMs: now.UnixMilli(), IntervalS: interval.Seconds(), Shared: shared, ScrapeError: scrapeErr,
 		Tenant: []tenantIngest{}, Receivers: []receiverRow{}, Queues: []queueRow{}, Exports: []exportRow{},
-		Repair: []counterRow{}, Disk: []diskView{}, History: applianceSeries{Timestamps: []int64{}, Series: []historySeries{}}}
+		Repair: []counterRow{}, Disk: []diskView{}, DeadLetter: deadLetterView{Reasons: []deadLetterCause{}},
+		History: applianceSeries{Timestamps: []int64{}, Series: []historySeries{}}}
 	if shared {
 		out.Disk = append(out.Disk, disk...)
 	}
@@ -388,206 +412,351 @@ func buildAppliance(snaps []snapshot, disk []diskView, scrapeErr, tenant string,
 	if len(views) == 0 {
 		return out
 	}
-	cur := &views[len(views)-1]
-	var prev *tview
+	p := newPanels(rateBase(views))
+	for _, s := range p.cur.s {
+		_ = p.tenantIngest(s) || p.receiver(s) || p.export(s) || p.queue(s) || p.repairCounter(s) ||
+			p.deadLetter(s) || p.process(s, &out)
+	}
+	out.Tenant = p.tenantRows()
+	out.Receivers = p.receiverRows()
+	out.Exports = p.exportRows()
+	out.Queues = p.queueRows()
+	out.Repair = p.repairRows()
+	out.DeadLetter = p.deadLetterFigures()
+	out.History = ingestHistory(views)
+	return out
+}
+
+// rateBase returns the newest view and the one rates are taken against:
+// the newest at least rateWindow older, else the oldest (nil when only one).
+func rateBase(views []tview) (cur, prev *tview) {
+	cur = &views[len(views)-1]
 	for i := len(views) - 2; i >= 0; i-- {
 		prev = &views[i]
 		if cur.at.Sub(views[i].at) >= rateWindow {
 			break
 		}
 	}
+	return cur, prev
+}
 
-	ti := map[string]*tenantIngest{}
-	tget := func(sig string) *tenantIngest {
-		if ti[sig] == nil {
-			ti[sig] = &tenantIngest{Signal: sig, Reasons: map[string]float64{}}
+// panels gathers the rows of each panel from the newest view's series.
+// Each panel method takes the series it shows and reports whether it did.
+type panels struct {
+	prev, cur *tview
+	ingest    map[string]*tenantIngest // by signal
+	receivers map[string]*receiverRow  // by receiver and signal
+	exports   map[string]*exportRow    // by exporter and signal
+	queues    map[string]*queueRow     // by queue
+	repair    map[string]*counterRow   // by counter
+	dlStored  float64
+	dlReasons map[string]*deadLetterCause // by reason
+}
+
+func newPanels(cur, prev *tview) *panels {
+	return &panels{prev: prev, cur: cur, ingest: map[string]*tenantIngest{}, receivers: map[string]*receiverRow{},
+		exports: map[string]*exportRow{}, queues: map[string]*queueRow{}, repair: map[string]*counterRow{},
+		dlReasons: map[string]*deadLetterCause{}}
+}
+
+func (p *panels) rate(s promSample) *float64 { return counterRate(p.prev, p.cur, s) }
+
+// tenantIngest: the caller's requests and items accepted and requests
+// refused by tenantstamp, per signal.
+func (p *panels) tenantIngest(s promSample) bool {
+	if _, own := sampleTenant(s.labels); !own {
+		return false
+	}
+	row := func() *tenantIngest {
+		sig := s.labels["signal"]
+		if p.ingest[sig] == nil {
+			p.ingest[sig] = &tenantIngest{Signal: sig, Reasons: map[string]float64{}}
 		}
-		return ti[sig]
+		return p.ingest[sig]
 	}
-	rr := map[string]*receiverRow{}
-	ex := map[string]*exportRow{}
-	qs := map[string]*queueRow{}
-	qget := func(name, unit string, own bool) *queueRow {
-		if qs[name] == nil {
-			qs[name] = &queueRow{Queue: name, Unit: unit, Own: own}
+	switch s.name {
+	case "tenantstamp_accepted_requests":
+		ts := row()
+		ts.AcceptedTot += s.value
+		addPtr(&ts.AcceptedPerS, p.rate(s))
+	case "tenantstamp_accepted_items":
+		ts := row()
+		ts.ItemsTot += s.value
+		addPtr(&ts.ItemsPerS, p.rate(s))
+	case "tenantstamp_refused_requests":
+		ts := row()
+		ts.RefusedTot += s.value
+		ts.Reasons[s.labels["reason"]] += s.value
+		addPtr(&ts.RefusedPerS, p.rate(s))
+	default:
+		return false
+	}
+	return true
+}
+
+// receiver: every receiver's accepted / refused / failed items
+// (appliance-wide), per receiver and signal.
+func (p *panels) receiver(s promSample) bool {
+	if _, own := sampleTenant(s.labels); own || !strings.HasPrefix(s.name, "otelcol_receiver_") {
+		return false
+	}
+	kind, item, _ := strings.Cut(strings.TrimPrefix(s.name, "otelcol_receiver_"), "_")
+	sig, ok := receiverSignals[item]
+	if !ok || (kind != "accepted" && kind != "refused" && kind != "failed") {
+		return true // a receiver series this view does not show
+	}
+	name := s.labels["receiver"]
+	if s.labels["transport"] != "" {
+		name += " (" + s.labels["transport"] + ")"
+	}
+	k := name + "\x00" + sig
+	if p.receivers[k] == nil {
+		p.receivers[k] = &receiverRow{Receiver: name, Signal: sig}
+	}
+	r, rt := p.receivers[k], p.rate(s)
+	switch kind {
+	case "accepted":
+		r.AcceptedTot += s.value
+		addPtr(&r.AcceptedPerS, rt)
+	case "refused":
+		r.RefusedTot += s.value
+		addPtr(&r.RefusedPerS, rt)
+	default:
+		addPtr(&r.FailedPerS, rt)
+	}
+	return true
+}
+
+// export: items sent and failed per exporter and signal (appliance-wide),
+// and the Kafka alert exporter's records.
+func (p *panels) export(s promSample) bool {
+	_, own := sampleTenant(s.labels)
+	var row *exportRow
+	var sent bool
+	switch {
+	case (strings.HasPrefix(s.name, "otelcol_exporter_sent_") || strings.HasPrefix(s.name, "otelcol_exporter_send_failed_")) && !own:
+		item := strings.TrimPrefix(strings.TrimPrefix(s.name, "otelcol_exporter_sent_"), "otelcol_exporter_send_failed_")
+		sig, ok := receiverSignals[item]
+		if !ok {
+			return true // an exporter series this view does not show
 		}
-		return qs[name]
+		row = p.exportRow(s.labels["exporter"], sig)
+		sent = strings.HasPrefix(s.name, "otelcol_exporter_sent_")
+	case s.name == "kafka_alerts_records_sent" || s.name == "kafka_alerts_send_failures":
+		row = p.exportRow("kafka_alerts", "alert_records")
+		sent = s.name == "kafka_alerts_records_sent"
+	default:
+		return false
 	}
-	repair := map[string]*counterRow{}
-	for _, s := range cur.s {
-		l := s.labels
-		_, own := sampleTenant(l)
-		switch {
-		case s.name == "tenantstamp_accepted_requests" && own:
-			ts := tget(l["signal"])
-			ts.AcceptedTot += s.value
-			addPtr(&ts.AcceptedPerS, rate(prev, cur, s))
-		case s.name == "tenantstamp_accepted_items" && own:
-			ts := tget(l["signal"])
-			ts.ItemsTot += s.value
-			addPtr(&ts.ItemsPerS, rate(prev, cur, s))
-		case s.name == "tenantstamp_refused_requests" && own:
-			ts := tget(l["signal"])
-			ts.RefusedTot += s.value
-			ts.Reasons[l["reason"]] += s.value
-			addPtr(&ts.RefusedPerS, rate(prev, cur, s))
-		case strings.HasPrefix(s.name, "otelcol_receiver_") && !own:
-			rest := strings.TrimPrefix(s.name, "otelcol_receiver_")
-			kind, item, _ := strings.Cut(rest, "_")
-			sig, ok := receiverSignals[item]
-			if !ok || (kind != "accepted" && kind != "refused" && kind != "failed") {
-				continue
-			}
-			name := l["receiver"]
-			if l["transport"] != "" {
-				name += " (" + l["transport"] + ")"
-			}
-			k := name + "\x00" + sig
-			if rr[k] == nil {
-				rr[k] = &receiverRow{Receiver: name, Signal: sig}
-			}
-			r := rate(prev, cur, s)
-			switch kind {
-			case "accepted":
-				rr[k].AcceptedTot += s.value
-				addPtr(&rr[k].AcceptedPerS, r)
-			case "refused":
-				rr[k].RefusedTot += s.value
-				addPtr(&rr[k].RefusedPerS, r)
-			default:
-				addPtr(&rr[k].FailedPerS, r)
-			}
-		case (strings.HasPrefix(s.name, "otelcol_exporter_sent_") || strings.HasPrefix(s.name, "otelcol_exporter_send_failed_")) && !own:
-			item := strings.TrimPrefix(strings.TrimPrefix(s.name, "otelcol_exporter_sent_"), "otelcol_exporter_send_failed_")
-			sig, ok := receiverSignals[item]
-			if !ok {
-				continue
-			}
-			k := l["exporter"] + "\x00" + sig
-			if ex[k] == nil {
-				ex[k] = &exportRow{Exporter: l["exporter"], Signal: sig}
-			}
-			if strings.HasPrefix(s.name, "otelcol_exporter_sent_") {
-				ex[k].SentTot += s.value
-				addPtr(&ex[k].SentPerS, rate(prev, cur, s))
-			} else {
-				ex[k].FailedTot += s.value
-				addPtr(&ex[k].FailedPerS, rate(prev, cur, s))
-			}
-		case s.name == "kafka_alerts_records_sent" || s.name == "kafka_alerts_send_failures":
-			k := "kafka_alerts\x00alert records"
-			if ex[k] == nil {
-				ex[k] = &exportRow{Exporter: "kafka_alerts", Signal: "alert_records"}
-			}
-			if s.name == "kafka_alerts_records_sent" {
-				ex[k].SentTot += s.value
-				addPtr(&ex[k].SentPerS, rate(prev, cur, s))
-			} else {
-				ex[k].FailedTot += s.value
-				addPtr(&ex[k].FailedPerS, rate(prev, cur, s))
-			}
-		case s.name == "otelcol_exporter_queue_size" && !own:
-			qget(l["exporter"], "items", false).Depth += s.value
-		case s.name == "otelcol_exporter_queue_capacity" && !own:
-			q := qget(l["exporter"], "items", false)
-			c := s.value
-			q.Capacity = &c
-		case s.name == "kafka_alerts_in_flight":
-			qget("kafka_alerts", "records", own).Depth += s.value
-		case s.name == "kafka_alerts_oldest_queued_age":
-			a := s.value
-			qget("kafka_alerts", "records", own).OldestAgeS = &a
-		case s.name == "errorfanout_alert_events_pending":
-			qget("errorfanout", "events", own).Depth += s.value
-		case s.name == "scada_receiver_batches_pending" && !own:
-			// Summed over RTUs: no RTU name (another tenant's) is shown.
-			qget("scada", "batches", false).Depth += s.value
-		case s.name == "traceidrepair_held_spans" && own:
-			qget("traceidrepair", "spans", true).Depth += s.value
-		case strings.HasPrefix(s.name, "traceidrepair_") && own:
-			c := strings.TrimPrefix(s.name, "traceidrepair_")
-			switch c {
-			case "repaired", "repaired_spans", "ambiguous", "unmatched", "held", "refused", "release_failed":
-			default:
-				continue
-			}
-			if repair[c] == nil {
-				repair[c] = &counterRow{Counter: c}
-			}
-			repair[c].Total += s.value
-			addPtr(&repair[c].PerS, rate(prev, cur, s))
-		case s.name == "vmexporter_samples" && !own:
-			out.StoredPerS = rate(prev, cur, s)
-		case s.name == "otelcol_process_uptime" && !own:
-			v := s.value
-			out.UptimeS = &v
-		case s.name == "otelcol_process_memory_rss" && !own:
-			v := s.value
-			out.RSSBytes = &v
+	if sent {
+		row.SentTot += s.value
+		addPtr(&row.SentPerS, p.rate(s))
+	} else {
+		row.FailedTot += s.value
+		addPtr(&row.FailedPerS, p.rate(s))
+	}
+	return true
+}
+
+func (p *panels) exportRow(exporter, signal string) *exportRow {
+	k := exporter + "\x00" + signal
+	if p.exports[k] == nil {
+		p.exports[k] = &exportRow{Exporter: exporter, Signal: signal}
+	}
+	return p.exports[k]
+}
+
+// queue: sending-queue depths and capacities, the Kafka alert queue's
+// in-flight records and oldest age, pending alert events, SCADA retry
+// batches (summed over RTUs: no RTU name, maybe another tenant's, is
+// shown) and the caller's held spans.
+func (p *panels) queue(s promSample) bool {
+	_, own := sampleTenant(s.labels)
+	switch {
+	case s.name == "otelcol_exporter_queue_size" && !own:
+		p.queueRow(s.labels["exporter"], "items", false).Depth += s.value
+	case s.name == "otelcol_exporter_queue_capacity" && !own:
+		c := s.value
+		p.queueRow(s.labels["exporter"], "items", false).Capacity = &c
+	case s.name == "kafka_alerts_in_flight":
+		p.queueRow("kafka_alerts", "records", own).Depth += s.value
+	case s.name == "kafka_alerts_oldest_queued_age":
+		a := s.value
+		p.queueRow("kafka_alerts", "records", own).OldestAgeS = &a
+	case s.name == "errorfanout_alert_events_pending":
+		p.queueRow("errorfanout", "events", own).Depth += s.value
+	case s.name == "scada_receiver_batches_pending" && !own:
+		p.queueRow("scada", "batches", false).Depth += s.value
+	case s.name == "traceidrepair_held_spans" && own:
+		p.queueRow("traceidrepair", "spans", true).Depth += s.value
+	default:
+		return false
+	}
+	return true
+}
+
+func (p *panels) queueRow(name, unit string, own bool) *queueRow {
+	if p.queues[name] == nil {
+		p.queues[name] = &queueRow{Queue: name, Unit: unit, Own: own}
+	}
+	return p.queues[name]
+}
+
+// repairCounters are the traceidrepair counters shown, in display order.
+var repairCounters = []string{"repaired", "repaired_spans", "ambiguous", "unmatched", "held", "refused", "release_failed"}
+
+// repairCounter: the caller's trace-ID repair counters.
+func (p *panels) repairCounter(s promSample) bool {
+	if _, own := sampleTenant(s.labels); !own || !strings.HasPrefix(s.name, "traceidrepair_") {
+		return false
+	}
+	c := strings.TrimPrefix(s.name, "traceidrepair_")
+	if !slices.Contains(repairCounters, c) {
+		return true // a repair series this view does not show
+	}
+	if p.repair[c] == nil {
+		p.repair[c] = &counterRow{Counter: c}
+	}
+	p.repair[c].Total += s.value
+	addPtr(&p.repair[c].PerS, p.rate(s))
+	return true
+}
+
+// deadLetter: the caller's spans in the durable_otlp dead-letter area
+// (gauge, by tenant) and written to it (counter, by tenant and reason).
+// Series without a tenant are never shown here.
+func (p *panels) deadLetter(s promSample) bool {
+	if _, own := sampleTenant(s.labels); !own {
+		return false
+	}
+	switch s.name {
+	case durableotlpexporter.MetricDeadLetterStored:
+		p.dlStored += s.value
+	case durableotlpexporter.MetricDeadLetterSpans:
+		r := s.labels["reason"]
+		if p.dlReasons[r] == nil {
+			p.dlReasons[r] = &deadLetterCause{Reason: r}
 		}
+		p.dlReasons[r].Total += s.value
+		addPtr(&p.dlReasons[r].PerS, p.rate(s))
+	default:
+		return false
 	}
-	for _, v := range ti {
-		out.Tenant = append(out.Tenant, *v)
+	return true
+}
+
+func (p *panels) deadLetterFigures() deadLetterView {
+	v := deadLetterView{StoredSpans: p.dlStored,
+		Reasons: sortedRows(p.dlReasons, func(a, b deadLetterCause) int { return cmp.Compare(a.Reason, b.Reason) })}
+	for _, c := range v.Reasons {
+		v.Total += c.Total
+		addPtr(&v.PerS, c.PerS)
 	}
-	slices.SortFunc(out.Tenant, func(a, b tenantIngest) int { return cmp.Compare(a.Signal, b.Signal) })
-	for _, v := range rr {
-		out.Receivers = append(out.Receivers, *v)
+	return v
+}
+
+// process: samples written to the metrics store, uptime and RSS
+// (appliance-wide).
+func (p *panels) process(s promSample, out *applianceView) bool {
+	if _, own := sampleTenant(s.labels); own {
+		return false
 	}
-	slices.SortFunc(out.Receivers, func(a, b receiverRow) int {
+	v := s.value
+	switch s.name {
+	case "vmexporter_samples":
+		out.StoredPerS = p.rate(s)
+	case "otelcol_process_uptime":
+		out.UptimeS = &v
+	case "otelcol_process_memory_rss":
+		out.RSSBytes = &v
+	default:
+		return false
+	}
+	return true
+}
+
+// sortedRows returns the map's rows sorted by cmpFn (never nil).
+func sortedRows[T any](m map[string]*T, cmpFn func(a, b T) int) []T {
+	out := make([]T, 0, len(m))
+	for _, v := range m {
+		out = append(out, *v)
+	}
+	slices.SortFunc(out, cmpFn)
+	return out
+}
+
+func (p *panels) tenantRows() []tenantIngest {
+	return sortedRows(p.ingest, func(a, b tenantIngest) int { return cmp.Compare(a.Signal, b.Signal) })
+}
+
+func (p *panels) receiverRows() []receiverRow {
+	return sortedRows(p.receivers, func(a, b receiverRow) int {
 		return cmp.Or(cmp.Compare(a.Receiver, b.Receiver), cmp.Compare(a.Signal, b.Signal))
 	})
-	for _, v := range ex {
-		out.Exports = append(out.Exports, *v)
-	}
-	slices.SortFunc(out.Exports, func(a, b exportRow) int {
+}
+
+func (p *panels) exportRows() []exportRow {
+	return sortedRows(p.exports, func(a, b exportRow) int {
 		return cmp.Or(cmp.Compare(a.Exporter, b.Exporter), cmp.Compare(a.Signal, b.Signal))
 	})
-	for _, v := range qs {
-		out.Queues = append(out.Queues, *v)
-	}
-	slices.SortFunc(out.Queues, func(a, b queueRow) int { return cmp.Compare(a.Queue, b.Queue) })
-	for _, c := range []string{"repaired", "repaired_spans", "ambiguous", "unmatched", "held", "refused", "release_failed"} {
-		if repair[c] != nil {
-			out.Repair = append(out.Repair, *repair[c])
+}
+
+func (p *panels) queueRows() []queueRow {
+	return sortedRows(p.queues, func(a, b queueRow) int { return cmp.Compare(a.Queue, b.Queue) })
+}
+
+func (p *panels) repairRows() []counterRow {
+	out := []counterRow{}
+	for _, c := range repairCounters {
+		if p.repair[c] != nil {
+			out = append(out, *p.repair[c])
 		}
 	}
+	return out
+}
 
-	// History: per interval, the caller's accepted items/s by signal
-	// (tenantstamp's spans, data points, log records) and (shared) the
-	// accepted items/s of all receivers by signal, so the two compare.
+// ingestHistory is the chart: per interval, the caller's accepted items/s
+// by signal (tenantstamp's spans, data points, log records) and (shared)
+// the accepted items/s of all receivers by signal, so the two compare.
+func ingestHistory(views []tview) applianceSeries {
+	out := applianceSeries{Timestamps: []int64{}, Series: []historySeries{}}
 	hist := map[string][]*float64{}
 	n := len(views) - 1
 	for i := 1; i < len(views); i++ {
 		p, c := &views[i-1], &views[i]
-		out.History.Timestamps = append(out.History.Timestamps, c.at.UnixMilli())
+		out.Timestamps = append(out.Timestamps, c.at.UnixMilli())
 		for _, s := range c.s {
-			var key string
-			switch {
-			case s.name == "tenantstamp_accepted_items":
-				if _, own := sampleTenant(s.labels); !own {
-					continue
-				}
-				key = "tenant." + s.labels["signal"]
-			case strings.HasPrefix(s.name, "otelcol_receiver_accepted_"):
-				sig, ok := receiverSignals[strings.TrimPrefix(s.name, "otelcol_receiver_accepted_")]
-				if !ok {
-					continue
-				}
-				key = "all." + sig
-			default:
+			key, ok := historyKey(s)
+			if !ok {
 				continue
 			}
 			if hist[key] == nil {
 				hist[key] = make([]*float64, n)
 			}
-			addPtr(&hist[key][i-1], rate(p, c, s))
+			addPtr(&hist[key][i-1], counterRate(p, c, s))
 		}
 	}
 	for k, v := range hist {
-		out.History.Series = append(out.History.Series, historySeries{Key: k, Values: v})
+		out.Series = append(out.Series, historySeries{Key: k, Values: v})
 	}
-	slices.SortFunc(out.History.Series, func(a, b historySeries) int { return cmp.Compare(a.Key, b.Key) })
+	slices.SortFunc(out.Series, func(a, b historySeries) int { return cmp.Compare(a.Key, b.Key) })
 	return out
+}
+
+// historyKey is the chart line a series adds to: "tenant.<signal>" or
+// "all.<signal>".
+func historyKey(s promSample) (string, bool) {
+	switch {
+	case s.name == "tenantstamp_accepted_items":
+		if _, own := sampleTenant(s.labels); own {
+			return "tenant." + s.labels["signal"], true
+		}
+	case strings.HasPrefix(s.name, "otelcol_receiver_accepted_"):
+		if sig, ok := receiverSignals[strings.TrimPrefix(s.name, "otelcol_receiver_accepted_")]; ok {
+			return "all." + sig, true
+		}
+	}
+	return "", false
 }
 
 func (e *uiExtension) appliance(w http.ResponseWriter, _ *http.Request, id identity) {

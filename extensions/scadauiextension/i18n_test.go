@@ -1,4 +1,4 @@
-package ui
+package scadauiextension
 
 import (
 	"encoding/json"
@@ -15,7 +15,7 @@ import (
 
 func catalogue(t *testing.T, name string) map[string]string {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join("web", "src", "i18n", name))
+	raw, err := os.ReadFile(filepath.Join("..", "..", "ui", "web", "src", "i18n", name))
 	require.NoError(t, err)
 	var m map[string]string
 	require.NoError(t, json.Unmarshal(raw, &m), name)
@@ -40,7 +40,7 @@ func TestCataloguesHaveTheSameKeys(t *testing.T) {
 	// placeholder of a message exists in both languages.
 	used := regexp.MustCompile(`\bt\('([A-Za-z0-9_.-]+)'\s*[,)]`)
 	var files []string
-	require.NoError(t, filepath.WalkDir(filepath.Join("web", "src"), func(p string, d os.DirEntry, err error) error {
+	require.NoError(t, filepath.WalkDir(filepath.Join("..", "..", "ui", "web", "src"), func(p string, d os.DirEntry, err error) error {
 		if err == nil && strings.HasSuffix(p, ".js") {
 			files = append(files, p)
 		}

@@ -1,4 +1,4 @@
-package ui
+package scadauiextension
 
 import (
 	"cmp"
@@ -6,7 +6,6 @@ import (
 	"math"
 	"net/http"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/scadaotel/scadaotel/internal/vmstore"
@@ -37,25 +36,14 @@ func (e *uiExtension) services(w http.ResponseWriter, r *http.Request, id identi
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": errStoreNotOpened})
 		return
 	}
-	rng := minRange
-	if v := r.URL.Query().Get("range"); v != "" {
-		secs, err := strconv.Atoi(v)
-		if err != nil || time.Duration(secs)*time.Second < minRange || time.Duration(secs)*time.Second > maxRange {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "range: seconds between 300 and 604800"})
-			return
-		}
-		rng = time.Duration(secs) * time.Second
+	win, err := parseWindow(r.URL.Query().Get("range"), e.now())
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+		return
 	}
-	step := stepFor(rng)
-	stepMs := step.Milliseconds()
-	endMs := e.now().UnixMilli()
-	endMs -= endMs % stepMs
-	startMs := endMs - rng.Milliseconds()
-	n := int((endMs-startMs)/stepMs) + 1
-	out := servicesDetail{StartMs: startMs, EndMs: endMs, StepMs: stepMs, Timestamps: make([]int64, n), Services: []serviceView{}}
-	for i := range n {
-		out.Timestamps[i] = startMs + int64(i)*stepMs
-	}
+	step, stepMs, startMs, endMs := win.step, win.stepMs, win.startMs, win.endMs
+	n := len(win.timestamps)
+	out := servicesDetail{StartMs: startMs, EndMs: endMs, StepMs: stepMs, Timestamps: win.timestamps, Services: []serviceView{}}
 	// The OTel-to-Prometheus translation may add a _ratio suffix (unit "1").
 	secs := int64(step / time.Second)
 	queries := []string{

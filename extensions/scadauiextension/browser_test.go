@@ -1,6 +1,6 @@
 //go:build e2e
 
-package ui
+package scadauiextension
 
 import (
 	"context"
@@ -357,10 +357,10 @@ service:
 		for _, n := range []string{"overview-en.png", "station-zh-CN.png", "appliance-en.png"} {
 			b, err := os.ReadFile(filepath.Join(art, n))
 			if err == nil {
-				err = os.WriteFile(filepath.Join(e2e.RepoRoot(t), "ui", "docs", n), b, 0o644)
+				err = os.WriteFile(filepath.Join(e2e.RepoRoot(t), "extensions", "scadauiextension", "docs", n), b, 0o644)
 			}
 			if err != nil {
-				t.Errorf("copy %s to ui/docs: %v", n, err)
+				t.Errorf("copy %s to extensions/scadauiextension/docs: %v", n, err)
 			}
 		}
 	}
