@@ -77,7 +77,7 @@ func Run(ctx context.Context, o *Options) (*Results, error) {
 		o.logf("pair %s", name)
 		switch name {
 		case "traces":
-			r.Pairs = append(r.Pairs, RunTraces(ctx, o, env))
+			r.Pairs = append(r.Pairs, RunTraces(ctx, o, env)...)
 		case "metrics":
 			r.Pairs = append(r.Pairs, RunMetrics(ctx, o, env))
 		case "polling":
