@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"net"
 	"os"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -12,32 +11,9 @@ import (
 	"github.com/google/gopacket"
 	"github.com/google/gopacket/layers"
 	"github.com/google/gopacket/pcapgo"
-)
 
-// sharedData returns ../shared/data relative to the repository root; it
-// fails (never skips) when the data is missing.
-func sharedData(t testing.TB, rel string) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("cannot find the repository root (go.mod)")
-		}
-		dir = parent
-	}
-	p := filepath.Join(dir, "..", "shared", "data", rel)
-	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("test data %s missing (shared/ must sit beside the repository): %v", p, err)
-	}
-	return p
-}
+	"github.com/scadaotel/scadaotel/internal/thirdparty"
+)
 
 // pcapResponses returns the TCP payloads sent from port 502 (Modbus
 // replies, including the captures' malformed ones).
@@ -69,7 +45,7 @@ func pcapResponses(t testing.TB, path string) [][]byte {
 }
 
 func TestPcapSeedsPresent(t *testing.T) {
-	n := len(pcapResponses(t, sharedData(t, "modbus-iti/modbus_test_data_part2.pcap")))
+	n := len(pcapResponses(t, thirdparty.Capture(t, "modbus-iti/modbus_test_data_part2.pcap")))
 	if n < 100 {
 		t.Fatalf("only %d Modbus replies extracted from modbus_test_data_part2.pcap", n)
 	}
@@ -87,7 +63,7 @@ func FuzzResponse(f *testing.F) {
 		"zeek/modbus-eit.pcap",
 		"zeek/4SICS-GeekLounge-151022-min.pcap",
 	} {
-		for _, p := range pcapResponses(f, sharedData(f, rel)) {
+		for _, p := range pcapResponses(f, thirdparty.Capture(f, rel)) {
 			f.Add(p)
 		}
 	}

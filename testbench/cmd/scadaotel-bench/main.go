@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/scadaotel/scadaotel/internal/thirdparty"
 	"github.com/scadaotel/scadaotel/testbench/bench"
 )
 
@@ -63,7 +64,7 @@ func run() int {
 	flag.StringVar(&o.Telegraf, "telegraf", filepath.Join(root, "bin", "telegraf"), "Telegraf binary (with inputs.modbus and outputs.discard)")
 	flag.StringVar(&o.TelegrafNote, "telegraf-note", "", "why Telegraf is missing (printed in the results)")
 	flag.StringVar(&o.PollPeer, "poll-peer", "telegraf", "polling peer: telegraf (falls back to plain when --telegraf is missing) or plain (the modbus library's client loop)")
-	flag.StringVar(&o.Batadal, "batadal", filepath.Join(root, "..", "shared", "data", "batadal", "BATADAL_test_dataset.csv"), "BATADAL CSV")
+	flag.StringVar(&o.Batadal, "batadal", thirdparty.BatadalPath(), "BATADAL CSV (default: $"+thirdparty.BatadalEnv+" or ../shared/data/batadal/; none: a synthetic profile of the same shape)")
 	flag.IntVar(&o.Runs, "runs", 3, "runs per side and pair (median, min, max)")
 	flag.DurationVar(&o.Warmup, "warmup", 3*time.Second, "warm-up before each measurement window")
 	flag.DurationVar(&o.Window, "window", 12*time.Second, "measurement window")
