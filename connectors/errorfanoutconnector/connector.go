@@ -71,14 +71,25 @@ func (c *core) setLogs(l consumer.Logs) { c.mu.Lock(); c.logs = l; c.mu.Unlock()
 
 func (c *core) setMetrics(m consumer.Metrics) { c.mu.Lock(); c.metrics = m; c.mu.Unlock() }
 
-// start runs once for the first instance started.
+// start runs once for the first instance started. It counts an instance
+// as started only when it returns nil, so a Shutdown after a failed (or
+// absent) Start finds nothing to stop.
 func (c *core) start(ctx context.Context, host component.Host) error {
 	c.lifeMu.Lock()
 	defer c.lifeMu.Unlock()
-	c.started++
-	if c.started > 1 {
+	if c.started > 0 {
+		c.started++
 		return nil
 	}
+	if err := c.startLocked(ctx, host); err != nil {
+		return err
+	}
+	c.started = 1
+	return nil
+}
+
+// startLocked starts the shared state; on error it leaves nothing running.
+func (c *core) startLocked(ctx context.Context, host component.Host) (err error) {
 	c.mu.Lock()
 	hasTraces := c.store != nil
 	c.mu.Unlock()
@@ -90,6 +101,12 @@ func (c *core) start(ctx context.Context, host component.Host) error {
 		return fmt.Errorf("%s: telemetry: %w", c.set.ID, err)
 	}
 	c.tel = tel
+	defer func() {
+		if err != nil {
+			_ = c.tel.close()
+			c.tel = nil
+		}
+	}()
 	if err := c.hist.load(); err != nil {
 		return fmt.Errorf("%s: %w", c.set.ID, err)
 	}
@@ -139,7 +156,8 @@ func (c *core) start(ctx context.Context, host component.Host) error {
 }
 
 // shutdown runs once, when the last started instance stops: it stops the
-// loop, evaluates and flushes the outbox one last time, and saves.
+// loop, evaluates and flushes the outbox one last time, and saves. Without
+// a successful start it does nothing.
 func (c *core) shutdown(ctx context.Context) error {
 	c.lifeMu.Lock()
 	defer c.lifeMu.Unlock()
@@ -156,10 +174,12 @@ func (c *core) shutdown(ctx context.Context) error {
 	if c.server != nil {
 		errs = append(errs, c.server.Shutdown(ctx))
 		c.serverWG.Wait()
+		c.server = nil
 	}
 	c.flush(ctx)
 	if c.tel != nil {
 		errs = append(errs, c.tel.close())
+		c.tel = nil
 	}
 	return errors.Join(errs...)
 }
