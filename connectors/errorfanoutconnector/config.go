@@ -83,7 +83,8 @@ type ErrorsConfig struct {
 
 // HistoryConfig configures the durable alert history.
 type HistoryConfig struct {
-	// Directory holds alerts.json. Empty keeps the history in memory only.
+	// Directory holds alerts.log (the checksummed journal). Empty keeps the
+	// history in memory only.
 	Directory string `mapstructure:"directory"`
 	// MaxEpisodes is the number of episodes kept per tenant.
 	MaxEpisodes int `mapstructure:"max_episodes"`

@@ -42,6 +42,9 @@ type core struct {
 	outbox []*Event
 	kick   chan struct{}
 
+	histMu      sync.Mutex
+	histFailing bool // the last history write failed
+
 	lifeMu   sync.Mutex
 	started  int
 	stop     chan struct{}
@@ -53,7 +56,7 @@ type core struct {
 func newCore(set connector.Settings, cfg *Config) *core {
 	return &core{
 		cfg: cfg, set: set, logger: set.Logger, cls: newClassifier(cfg.Errors),
-		hist: newHistory(cfg.History), tr: newTracker(cfg), kick: make(chan struct{}, 1),
+		hist: newHistory(cfg.History, set.Logger), tr: newTracker(cfg), kick: make(chan struct{}, 1),
 	}
 }
 
@@ -107,10 +110,8 @@ func (c *core) startLocked(ctx context.Context, host component.Host) (err error)
 			c.tel = nil
 		}
 	}()
-	if err := c.hist.load(); err != nil {
-		return fmt.Errorf("%s: %w", c.set.ID, err)
-	}
-	if c.hist.path == "" {
+	c.tel.historyDamaged(c.hist.load())
+	if c.hist.store == nil {
 		c.logger.Warn("history.directory is not set: the alert history is kept in memory only and lost on restart")
 	}
 	pending, firing := c.hist.pending()
@@ -177,6 +178,10 @@ func (c *core) shutdown(ctx context.Context) error {
 		c.server = nil
 	}
 	c.flush(ctx)
+	if err := c.hist.save(); err != nil {
+		c.logger.Error("alert history not saved at shutdown; events still pending are sent again after the restart", zap.Error(err))
+	}
+	c.hist.close()
 	if c.tel != nil {
 		errs = append(errs, c.tel.close())
 		c.tel = nil
@@ -206,6 +211,9 @@ func (c *core) loop() {
 		case now := <-tick.C:
 			c.evaluate(ctx, now)
 			c.flush(ctx)
+			if c.hist.unsaved() {
+				c.noteHistoryWrite(c.hist.save())
+			}
 		}
 	}
 }
@@ -233,9 +241,7 @@ func (c *core) enqueue(evs []*Event) {
 		return
 	}
 	for _, ev := range evs {
-		if err := c.hist.record(ev); err != nil {
-			c.logger.Error("cannot save alert history", zap.Error(err))
-		}
+		c.noteHistoryWrite(c.hist.record(ev))
 		if c.tel != nil {
 			c.tel.alert(ev.State)
 		}
@@ -269,9 +275,7 @@ func (c *core) flush(ctx context.Context) {
 					zap.String("state", ev.State), zap.Error(err))
 				return
 			}
-			if err := c.hist.delivered(ev); err != nil {
-				c.logger.Error("cannot save alert history", zap.Error(err))
-			}
+			c.noteHistoryWrite(c.hist.delivered(ev))
 		}
 		c.outMu.Lock()
 		c.outbox = c.outbox[1:]

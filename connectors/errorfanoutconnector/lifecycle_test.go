@@ -19,12 +19,18 @@ import (
 
 func newTracesInstance(t *testing.T, cfg *Config) (connector.Traces, component.ID) {
 	t.Helper()
+	return newTracesInstanceWith(t, cfg, connectortest.NewNopSettings(componentType).TelemetrySettings)
+}
+
+func newTracesInstanceWith(t *testing.T, cfg *Config, tel component.TelemetrySettings) (connector.Traces, component.ID) {
+	t.Helper()
 	router := connector.NewTracesRouter(map[pipeline.ID]consumer.Traces{
 		pipeline.NewIDWithName(pipeline.SignalTraces, "store"): &consumertest.TracesSink{},
 		pipeline.NewIDWithName(pipeline.SignalTraces, "alert"): &consumertest.TracesSink{},
 	})
 	set := connectortest.NewNopSettings(componentType)
 	set.ID = component.NewIDWithName(componentType, t.Name())
+	set.TelemetrySettings = tel
 	tc, err := NewFactory().CreateTracesToTraces(context.Background(), set, cfg, router)
 	require.NoError(t, err)
 	return tc, set.ID
