@@ -43,7 +43,8 @@ type core struct {
 	kick   chan struct{}
 
 	histMu      sync.Mutex
-	histFailing bool // the last history write failed
+	histFailing bool           // the last history write failed
+	host        component.Host // for status reports; set by start
 
 	lifeMu   sync.Mutex
 	started  int
@@ -104,6 +105,9 @@ func (c *core) startLocked(ctx context.Context, host component.Host) (err error)
 		return fmt.Errorf("%s: telemetry: %w", c.set.ID, err)
 	}
 	c.tel = tel
+	c.histMu.Lock()
+	c.host = host
+	c.histMu.Unlock()
 	defer func() {
 		if err != nil {
 			_ = c.tel.close()

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/scadaotel/scadaotel/internal/crcframe"
+	"github.com/scadaotel/scadaotel/internal/diskreserve"
 )
 
 // History journal (format 2): <history.directory>/alerts.log, a sequence of
@@ -47,6 +48,8 @@ func (e *journalEntry) isEvent() bool {
 type historyStore struct {
 	dir, path string
 	logger    *zap.Logger
+	reserve   diskreserve.Config
+	guard     *diskreserve.Guard // nil until the directory exists
 
 	f        *os.File // open for appending; nil until the file is known good
 	size     int64    // bytes of f that hold whole records
@@ -61,7 +64,7 @@ type historyStore struct {
 }
 
 func newHistoryStore(cfg HistoryConfig, logger *zap.Logger) *historyStore {
-	return &historyStore{dir: cfg.Directory, path: filepath.Join(cfg.Directory, historyLogName), logger: logger}
+	return &historyStore{dir: cfg.Directory, path: filepath.Join(cfg.Directory, historyLogName), logger: logger, reserve: cfg.DiskReserve}
 }
 
 // loadStats says what the load could not recover.
@@ -81,6 +84,7 @@ func (s *historyStore) load(h *history) loadStats {
 		s.unsaved = true
 		return st
 	}
+	s.guard = diskreserve.New(s.dir, s.reserve)
 	b, err := os.ReadFile(s.path)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
@@ -220,6 +224,9 @@ func (s *historyStore) append(er EventRecord, snapshot func() []EventRecord) err
 	if s.unsaved || s.f == nil {
 		return s.rewrite(snapshot())
 	}
+	if err := s.checkReserve(); err != nil {
+		return err
+	}
 	payload, err := json.Marshal(er)
 	if err != nil {
 		return fmt.Errorf("alert history %s: cannot encode event %s/%s: %w", s.path, er.AlertID, er.State, err)
@@ -243,6 +250,23 @@ func (s *historyStore) append(er EventRecord, snapshot func() []EventRecord) err
 	return nil
 }
 
+// checkReserve refuses a write while the volume is inside its reserve
+// (retryable: diskreserve.ErrFull), so a full disk never leaves a torn
+// record; the history stays in memory and is written once space returns.
+func (s *historyStore) checkReserve() error {
+	if s.guard == nil {
+		if err := os.MkdirAll(s.dir, 0o750); err != nil {
+			return fmt.Errorf("alert history: cannot create directory %s: %w", s.dir, err)
+		}
+		s.guard = diskreserve.New(s.dir, s.reserve)
+	}
+	if err := s.guard.Check(); err != nil {
+		s.unsaved = true
+		return fmt.Errorf("alert history %s not written: %w", s.path, err)
+	}
+	return nil
+}
+
 // failAppend cuts a torn record off the end and falls back to a rewrite
 // on the next write.
 func (s *historyStore) failAppend(err error) error {
@@ -260,6 +284,9 @@ func (s *historyStore) rewrite(recs []EventRecord) error {
 		return s.blocked
 	}
 	s.unsaved = true
+	if err := s.checkReserve(); err != nil {
+		return err
+	}
 	buf, err := encodeJournal(recs)
 	if err != nil {
 		return fmt.Errorf("alert history %s: %w", s.path, err)
