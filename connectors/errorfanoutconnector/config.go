@@ -9,6 +9,7 @@ import (
 	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/pipeline"
 
+	"github.com/scadaotel/scadaotel/internal/diskreserve"
 	"github.com/scadaotel/scadaotel/tenants"
 )
 
@@ -83,10 +84,14 @@ type ErrorsConfig struct {
 
 // HistoryConfig configures the durable alert history.
 type HistoryConfig struct {
-	// Directory holds alerts.json. Empty keeps the history in memory only.
+	// Directory holds alerts.log (the checksummed journal). Empty keeps the
+	// history in memory only.
 	Directory string `mapstructure:"directory"`
 	// MaxEpisodes is the number of episodes kept per tenant.
 	MaxEpisodes int `mapstructure:"max_episodes"`
+	// DiskReserve is the free space history writes leave on the directory's
+	// volume (the larger of bytes and percent; zero: diskreserve defaults).
+	DiskReserve diskreserve.Config `mapstructure:"disk_reserve"`
 }
 
 func (c *Config) bucketWidth() time.Duration { return c.Window / time.Duration(c.Buckets) }
@@ -164,6 +169,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxTraceIDs < 0 || c.MaxTraceIDs > 100 {
 		errs = append(errs, fmt.Errorf("max_trace_ids: must be in 0..100, got %d", c.MaxTraceIDs))
+	}
+	if err := c.History.DiskReserve.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("history.%w", err))
 	}
 	if c.History.MaxEpisodes < 1 {
 		errs = append(errs, fmt.Errorf("history.max_episodes: must be at least 1, got %d", c.History.MaxEpisodes))

@@ -47,12 +47,14 @@ func TestConfigReadmeExample(t *testing.T) {
 	require.True(t, cfg.HTTP.Get().Auth.HasValue())
 	assert.Equal(t, "tenantauth", cfg.HTTP.Get().Auth.Get().Config.AuthenticatorID.String())
 	assert.Equal(t, "/var/lib/scadaotel/errorfanout", cfg.History.Directory)
+	assert.Equal(t, int64(64<<20), cfg.History.DiskReserve.Bytes)
+	assert.Equal(t, 2.0, cfg.History.DiskReserve.Percent)
 }
 
 func TestConfigValidateNamesKeys(t *testing.T) {
 	err := loadConfig(t, "bad").Validate()
 	require.Error(t, err)
-	for _, want := range []string{"store:", "buckets:", "threshold:", "overrides[0]:"} {
+	for _, want := range []string{"store:", "buckets:", "threshold:", "overrides[0]:", "history.disk_reserve.percent:"} {
 		assert.Contains(t, err.Error(), want)
 	}
 }

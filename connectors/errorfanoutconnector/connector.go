@@ -42,6 +42,10 @@ type core struct {
 	outbox []*Event
 	kick   chan struct{}
 
+	histMu      sync.Mutex
+	histFailing bool           // the last history write failed
+	host        component.Host // for status reports; set by start
+
 	lifeMu   sync.Mutex
 	started  int
 	stop     chan struct{}
@@ -53,7 +57,7 @@ type core struct {
 func newCore(set connector.Settings, cfg *Config) *core {
 	return &core{
 		cfg: cfg, set: set, logger: set.Logger, cls: newClassifier(cfg.Errors),
-		hist: newHistory(cfg.History), tr: newTracker(cfg), kick: make(chan struct{}, 1),
+		hist: newHistory(cfg.History, set.Logger), tr: newTracker(cfg), kick: make(chan struct{}, 1),
 	}
 }
 
@@ -71,14 +75,25 @@ func (c *core) setLogs(l consumer.Logs) { c.mu.Lock(); c.logs = l; c.mu.Unlock()
 
 func (c *core) setMetrics(m consumer.Metrics) { c.mu.Lock(); c.metrics = m; c.mu.Unlock() }
 
-// start runs once for the first instance started.
+// start runs once for the first instance started. It counts an instance
+// as started only when it returns nil, so a Shutdown after a failed (or
+// absent) Start finds nothing to stop.
 func (c *core) start(ctx context.Context, host component.Host) error {
 	c.lifeMu.Lock()
 	defer c.lifeMu.Unlock()
-	c.started++
-	if c.started > 1 {
+	if c.started > 0 {
+		c.started++
 		return nil
 	}
+	if err := c.startLocked(ctx, host); err != nil {
+		return err
+	}
+	c.started = 1
+	return nil
+}
+
+// startLocked starts the shared state; on error it leaves nothing running.
+func (c *core) startLocked(ctx context.Context, host component.Host) (err error) {
 	c.mu.Lock()
 	hasTraces := c.store != nil
 	c.mu.Unlock()
@@ -90,10 +105,17 @@ func (c *core) start(ctx context.Context, host component.Host) error {
 		return fmt.Errorf("%s: telemetry: %w", c.set.ID, err)
 	}
 	c.tel = tel
-	if err := c.hist.load(); err != nil {
-		return fmt.Errorf("%s: %w", c.set.ID, err)
-	}
-	if c.hist.path == "" {
+	c.histMu.Lock()
+	c.host = host
+	c.histMu.Unlock()
+	defer func() {
+		if err != nil {
+			_ = c.tel.close()
+			c.tel = nil
+		}
+	}()
+	c.tel.historyDamaged(c.hist.load())
+	if c.hist.store == nil {
 		c.logger.Warn("history.directory is not set: the alert history is kept in memory only and lost on restart")
 	}
 	pending, firing := c.hist.pending()
@@ -139,7 +161,8 @@ func (c *core) start(ctx context.Context, host component.Host) error {
 }
 
 // shutdown runs once, when the last started instance stops: it stops the
-// loop, evaluates and flushes the outbox one last time, and saves.
+// loop, evaluates and flushes the outbox one last time, and saves. Without
+// a successful start it does nothing.
 func (c *core) shutdown(ctx context.Context) error {
 	c.lifeMu.Lock()
 	defer c.lifeMu.Unlock()
@@ -156,10 +179,16 @@ func (c *core) shutdown(ctx context.Context) error {
 	if c.server != nil {
 		errs = append(errs, c.server.Shutdown(ctx))
 		c.serverWG.Wait()
+		c.server = nil
 	}
 	c.flush(ctx)
+	if err := c.hist.save(); err != nil {
+		c.logger.Error("alert history not saved at shutdown; events still pending are sent again after the restart", zap.Error(err))
+	}
+	c.hist.close()
 	if c.tel != nil {
 		errs = append(errs, c.tel.close())
+		c.tel = nil
 	}
 	return errors.Join(errs...)
 }
@@ -186,6 +215,9 @@ func (c *core) loop() {
 		case now := <-tick.C:
 			c.evaluate(ctx, now)
 			c.flush(ctx)
+			if c.hist.unsaved() {
+				c.noteHistoryWrite(c.hist.save())
+			}
 		}
 	}
 }
@@ -213,9 +245,7 @@ func (c *core) enqueue(evs []*Event) {
 		return
 	}
 	for _, ev := range evs {
-		if err := c.hist.record(ev); err != nil {
-			c.logger.Error("cannot save alert history", zap.Error(err))
-		}
+		c.noteHistoryWrite(c.hist.record(ev))
 		if c.tel != nil {
 			c.tel.alert(ev.State)
 		}
@@ -249,9 +279,7 @@ func (c *core) flush(ctx context.Context) {
 					zap.String("state", ev.State), zap.Error(err))
 				return
 			}
-			if err := c.hist.delivered(ev); err != nil {
-				c.logger.Error("cannot save alert history", zap.Error(err))
-			}
+			c.noteHistoryWrite(c.hist.delivered(ev))
 		}
 		c.outMu.Lock()
 		c.outbox = c.outbox[1:]

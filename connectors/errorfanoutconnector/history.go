@@ -2,12 +2,12 @@ package errorfanoutconnector
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
+	"sort"
 	"sync"
 	"time"
+
+	"go.uber.org/zap"
 
 	"github.com/scadaotel/scadaotel/tenants"
 )
@@ -46,90 +46,59 @@ type historyFile struct {
 	Episodes map[string][]*Episode `json:"episodes"` // tenant → oldest first
 }
 
-// history keeps the last N episodes per tenant, in memory and, when a
-// directory is configured, in <directory>/alerts.json (written atomically on
-// every change; changes are rare: one per alert state change or delivery).
+// history keeps the last N episodes per tenant in memory and, when a
+// directory is configured, in a checksummed journal on disk (historyStore):
+// every change appends one record; damage costs only the damaged records.
 type history struct {
-	mu   sync.Mutex
-	path string
-	max  int
-	data historyFile
+	mu    sync.Mutex
+	max   int
+	data  historyFile
+	store *historyStore // nil: memory only
 }
 
-func newHistory(cfg HistoryConfig) *history {
+func newHistory(cfg HistoryConfig, logger *zap.Logger) *history {
 	h := &history{max: cfg.MaxEpisodes, data: historyFile{Version: 1, Episodes: map[string][]*Episode{}}}
 	if cfg.Directory != "" {
-		h.path = filepath.Join(cfg.Directory, "alerts.json")
+		h.store = newHistoryStore(cfg, logger)
 	}
 	return h
 }
 
-// load reads the file, if any.
-func (h *history) load() error {
-	if h.path == "" {
-		return nil
+// load reads what the directory holds, recovering past damage; it never
+// fails (see historyStore.load).
+func (h *history) load() loadStats {
+	if h.store == nil {
+		return loadStats{}
 	}
-	b, err := os.ReadFile(h.path)
-	if os.IsNotExist(err) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("cannot read alert history %q: %w", h.path, err)
-	}
-	var f historyFile
-	if err := json.Unmarshal(b, &f); err != nil {
-		return fmt.Errorf("cannot parse alert history %q: %w", h.path, err)
-	}
-	if f.Episodes == nil {
-		f.Episodes = map[string][]*Episode{}
-	}
-	h.mu.Lock()
-	h.data = f
-	h.mu.Unlock()
-	return nil
-}
-
-// saveLocked writes the history atomically (temp file, fsync, rename).
-func (h *history) saveLocked() error {
-	if h.path == "" {
-		return nil
-	}
-	b, err := json.Marshal(&h.data)
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(h.path), 0o750); err != nil {
-		return fmt.Errorf("cannot create alert history directory: %w", err)
-	}
-	tmp := h.path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o640)
-	if err != nil {
-		return fmt.Errorf("cannot write alert history %q: %w", tmp, err)
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return fmt.Errorf("cannot write alert history %q: %w", tmp, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("cannot sync alert history %q: %w", tmp, err)
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, h.path)
-}
-
-// record adds an event (pending) to its episode and saves.
-func (h *history) record(ev *Event) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	return h.store.load(h)
+}
+
+// applyLocked adds an event to its episode, or updates the delivery state of
+// an event already there (a "queued" mark never goes back to "pending").
+func (h *history) applyLocked(er EventRecord) {
+	ev := &er.Event
 	list := h.data.Episodes[ev.Tenant]
 	var ep *Episode
 	for i := len(list) - 1; i >= 0; i-- {
 		if list[i].AlertID == ev.AlertID {
 			ep = list[i]
 			break
+		}
+	}
+	if ep != nil {
+		found := false
+		for i := range ep.Events {
+			if ep.Events[i].State == ev.State {
+				found = true
+				if er.Delivery == DeliveryQueued {
+					ep.Events[i].Delivery = DeliveryQueued
+				}
+			}
+		}
+		if found {
+			return
 		}
 	}
 	if ep == nil {
@@ -151,25 +120,82 @@ func (h *history) record(ev *Event) error {
 		t := ev.ResolvedAt
 		ep.ResolvedAt = &t
 	}
-	ep.Events = append(ep.Events, EventRecord{Event: *ev, Delivery: DeliveryPending})
-	return h.saveLocked()
+	ep.Events = append(ep.Events, er)
 }
 
-// delivered marks an event as queued and saves.
+// snapshotLocked lists every event kept, tenants in name order, episodes
+// and events oldest first: applying them in order rebuilds the history.
+func (h *history) snapshotLocked() []EventRecord {
+	names := make([]string, 0, len(h.data.Episodes))
+	for t := range h.data.Episodes {
+		names = append(names, t)
+	}
+	sort.Strings(names)
+	var out []EventRecord
+	for _, t := range names {
+		for _, ep := range h.data.Episodes[t] {
+			out = append(out, ep.Events...)
+		}
+	}
+	return out
+}
+
+// record adds an event (pending) to its episode and saves it. On a save
+// error the event is kept in memory and saved by a later write or save.
+func (h *history) record(ev *Event) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	er := EventRecord{Event: *ev, Delivery: DeliveryPending}
+	h.applyLocked(er)
+	return h.persistLocked(er)
+}
+
+// delivered marks an event as queued and saves the mark.
 func (h *history) delivered(ev *Event) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for _, ep := range h.data.Episodes[ev.Tenant] {
-		if ep.AlertID != ev.AlertID {
-			continue
-		}
-		for i := range ep.Events {
-			if ep.Events[i].State == ev.State {
-				ep.Events[i].Delivery = DeliveryQueued
-			}
-		}
+	er := EventRecord{Event: *ev, Delivery: DeliveryQueued}
+	h.applyLocked(er)
+	return h.persistLocked(er)
+}
+
+func (h *history) persistLocked(er EventRecord) error {
+	if h.store == nil {
+		return nil
 	}
-	return h.saveLocked()
+	return h.store.append(er, h.snapshotLocked)
+}
+
+// unsaved reports whether memory holds changes the disk does not.
+func (h *history) unsaved() bool {
+	if h.store == nil {
+		return false
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.store.unsaved
+}
+
+// save writes the whole history again if a previous write failed.
+func (h *history) save() error {
+	if h.store == nil {
+		return nil
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.store.unsaved {
+		return nil
+	}
+	return h.store.rewrite(h.snapshotLocked())
+}
+
+func (h *history) close() {
+	if h.store == nil {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.store.close()
 }
 
 // pending returns the undelivered events (in order of their episodes) and

@@ -12,8 +12,10 @@ import (
 type telemetry struct {
 	alerts metric.Int64Counter
 	spansC metric.Int64Counter
-	reg    metric.Registration
-	attrs  map[string]metric.MeasurementOption
+
+	damagedRecords, damagedBytes, writeFailures metric.Int64Counter
+	reg                                         metric.Registration
+	attrs                                       map[string]metric.MeasurementOption
 }
 
 func newTelemetry(set component.TelemetrySettings, c *core) (*telemetry, error) {
@@ -27,6 +29,19 @@ func newTelemetry(set component.TelemetrySettings, c *core) (*telemetry, error) 
 		return nil, err
 	}
 	if t.spansC, err = m.Int64Counter("errorfanout_spans", metric.WithDescription("Spans counted."), metric.WithUnit("{span}")); err != nil {
+		return nil, err
+	}
+	if t.damagedRecords, err = m.Int64Counter("errorfanout_history_damaged_records", metric.WithDescription("Damaged parts of the alert history skipped at start (each a byte range of one or more records, or a whole unreadable file)."), metric.WithUnit("{record}")); err != nil {
+		return nil, err
+	}
+	if t.damagedBytes, err = m.Int64Counter("errorfanout_history_damaged_bytes", metric.WithDescription("Bytes of the alert history skipped as damaged at start."), metric.WithUnit("By")); err != nil {
+		return nil, err
+	}
+	if t.writeFailures, err = m.Int64Counter("errorfanout_history_write_failures", metric.WithDescription("Alert history writes that failed (reason disk_reserve: refused inside the disk reserve; io: the write failed); the history is kept in memory and written again."), metric.WithUnit("{write}")); err != nil {
+		return nil, err
+	}
+	unsaved, err := m.Int64ObservableGauge("errorfanout_history_unsaved", metric.WithDescription("1 while the alert history in memory holds changes not yet on disk."), metric.WithUnit("1"))
+	if err != nil {
 		return nil, err
 	}
 	keys, err := m.Int64ObservableGauge("errorfanout_keys", metric.WithDescription("Tracked (tenant, service) keys."), metric.WithUnit("{key}"))
@@ -64,8 +79,13 @@ func newTelemetry(set component.TelemetrySettings, c *core) (*telemetry, error) 
 		o.ObserveInt64(refused, int64(rf))
 		o.ObserveInt64(expired, int64(ex))
 		o.ObserveInt64(pending, int64(c.pendingEvents()))
+		u := int64(0)
+		if c.hist.unsaved() {
+			u = 1
+		}
+		o.ObserveInt64(unsaved, u)
 		return nil
-	}, keys, firing, evicted, refused, expired, pending)
+	}, keys, firing, evicted, refused, expired, pending, unsaved)
 	if err != nil {
 		return nil, err
 	}
@@ -78,6 +98,17 @@ func (t *telemetry) alert(state string) {
 
 func (t *telemetry) spans(ctx context.Context, n int) {
 	t.spansC.Add(ctx, int64(n))
+}
+
+func (t *telemetry) historyDamaged(st loadStats) {
+	if st.damagedRecords > 0 {
+		t.damagedRecords.Add(context.Background(), st.damagedRecords)
+		t.damagedBytes.Add(context.Background(), st.damagedBytes)
+	}
+}
+
+func (t *telemetry) historyWriteFailed(reason string) {
+	t.writeFailures.Add(context.Background(), 1, metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", reason))))
 }
 
 func (t *telemetry) close() error { return t.reg.Unregister() }

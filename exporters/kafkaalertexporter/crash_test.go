@@ -1,3 +1,5 @@
+//go:build e2e
+
 package kafkaalertexporter
 
 import (
@@ -116,15 +118,6 @@ func TestCrashDuringFirstSendKeepsOrder(t *testing.T) {
 	require.NoError(t, storage.Shutdown(ctx))
 }
 
-func crashConfig(broker string, storageID component.ID) *Config {
-	cfg := createDefaultConfig().(*Config)
-	cfg.Brokers = []string{broker}
-	cfg.Retry.InitialInterval = 100 * time.Millisecond
-	cfg.Retry.MaxInterval = 500 * time.Millisecond
-	cfg.SendingQueue.Get().StorageID = &storageID
-	return cfg
-}
-
 // crashChild runs in the child process: alert 1 is being sent (hanging),
 // alert 2 waits in the queue; then it waits to be killed.
 func crashChild(t *testing.T, dir, broker string) {
@@ -135,17 +128,14 @@ func crashChild(t *testing.T, dir, broker string) {
 	require.NoError(t, exp.ConsumeLogs(ctx, errorfanoutconnector.EventLogs(testEvent(1, "west-pipeline-01", "svc-1", "firing"))))
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		e.queuedMu.Lock()
-		n := e.queued
-		e.queuedMu.Unlock()
-		if n > 0 {
+		if n, _ := e.inFlight(); n > 0 {
 			break // alert 1 is in its first send
 		}
 		require.True(t, time.Now().Before(deadline), "alert 1 never left the queue")
 		time.Sleep(10 * time.Millisecond)
 	}
 	for {
-		b, err := e.head.Get(ctx, headKey)
+		b, err := e.store.Get(ctx, headKey)
 		require.NoError(t, err)
 		if len(b) > 0 {
 			break // alert 1 is saved as the head before its first send

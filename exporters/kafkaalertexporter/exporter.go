@@ -2,7 +2,6 @@ package kafkaalertexporter
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -29,38 +28,36 @@ type alertExporter struct {
 	signal   string
 	registry *tenants.Registry // tenants' kafka_topic (cfg.Authenticator), or nil
 
-	mu   sync.Mutex // one send at a time (the queue has one consumer anyway)
+	mu   sync.Mutex // one send at a time; guards prod
 	prod sarama.SyncProducer
 
-	// head holds, on disk, records whose delivery was interrupted by a
-	// shutdown: they go out before anything else after the restart. (The
-	// persistent queue would re-append an interrupted request at its tail,
-	// breaking the order.)
 	id       component.ID
-	head     storage.Client
-	carry    []*Record // guarded by mu
+	store    storage.Client // where the head lives (alerts only, with a persistent queue), or nil
 	stopCh   chan struct{}
 	stopOnce sync.Once
 	drainWG  sync.WaitGroup
 
-	// sent remembers recently acknowledged (alert_id, state) so a request
-	// retried after a partial send does not write a record twice.
-	sent    map[string]struct{}
-	sentLRU []string
+	// headMu guards the head (see head.go) and the acknowledged keys. It is
+	// never held while waiting on Kafka, so a request handed over by the
+	// queue joins the head at once, even while an earlier one is being sent.
+	headMu      sync.Mutex
+	head        []*Record // taken from the queue, not yet acknowledged, in order
+	inHead      map[string]struct{}
+	headDurable bool // the last head write succeeded (the head on disk is current)
+	sent        map[string]struct{}
+	sentLRU     []string
+	draining    bool // a goroutine delivers the head without a request
+	stopped     bool
 
-	headMu    sync.Mutex
-	headSince time.Time // event time of the oldest record being sent; zero when idle
-
-	accepted, sentN, failedN, ignoredN, spansN metric.Int64Counter
-	reg                                        metric.Registration
-	queuedMu                                   sync.Mutex
-	queued                                     int64
+	accepted, sentN, failedN, ignoredN, spansN, headDamagedN metric.Int64Counter
+	reg                                                      metric.Registration
 }
 
 const sentMemory = 4096
 
 func newAlertExporter(cfg *Config, set exporter.Settings, signal string) (*alertExporter, error) {
-	e := &alertExporter{cfg: cfg, logger: set.Logger, signal: signal, sent: map[string]struct{}{}, id: set.ID, stopCh: make(chan struct{})}
+	e := &alertExporter{cfg: cfg, logger: set.Logger, signal: signal, sent: map[string]struct{}{}, inHead: map[string]struct{}{},
+		id: set.ID, stopCh: make(chan struct{})}
 	m := set.MeterProvider.Meter("github.com/scadaotel/scadaotel/exporters/kafkaalertexporter")
 	var err error
 	if e.sentN, err = m.Int64Counter("kafka_alerts_records_sent", metric.WithDescription("Alert records acknowledged by Kafka (acks=all)."), metric.WithUnit("{record}")); err != nil {
@@ -78,7 +75,10 @@ func newAlertExporter(cfg *Config, set exporter.Settings, signal string) (*alert
 	if e.accepted, err = m.Int64Counter("kafka_alerts_records_dequeued", metric.WithDescription("Alert records read from the sending queue for delivery (including retries after a restart)."), metric.WithUnit("{record}")); err != nil {
 		return nil, err
 	}
-	queued, err := m.Int64ObservableGauge("kafka_alerts_in_flight", metric.WithDescription("Alert records read from the queue and not yet acknowledged (waiting on Kafka)."), metric.WithUnit("{record}"))
+	if e.headDamagedN, err = m.Int64Counter("kafka_alerts_head_damaged_records", metric.WithDescription("Damaged parts of the stored head skipped at start (each a byte range of one or more records)."), metric.WithUnit("{record}")); err != nil {
+		return nil, err
+	}
+	queued, err := m.Int64ObservableGauge("kafka_alerts_in_flight", metric.WithDescription("Alert records read from the queue and not yet acknowledged (the head: waiting on Kafka)."), metric.WithUnit("{record}"))
 	if err != nil {
 		return nil, err
 	}
@@ -87,10 +87,13 @@ func newAlertExporter(cfg *Config, set exporter.Settings, signal string) (*alert
 		return nil, err
 	}
 	if e.reg, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
-		e.queuedMu.Lock()
-		o.ObserveInt64(queued, e.queued)
-		e.queuedMu.Unlock()
-		o.ObserveFloat64(age, e.oldestAge(time.Now()).Seconds())
+		n, oldest := e.inFlight()
+		o.ObserveInt64(queued, int64(n))
+		a := 0.0
+		if n > 0 {
+			a = time.Since(oldest).Seconds()
+		}
+		o.ObserveFloat64(age, a)
 		return nil
 	}, queued, age); err != nil {
 		return nil, err
@@ -98,16 +101,18 @@ func newAlertExporter(cfg *Config, set exporter.Settings, signal string) (*alert
 	return e, nil
 }
 
-func (e *alertExporter) oldestAge(now time.Time) time.Duration {
+// inFlight is the number of head records and the oldest event time among them.
+func (e *alertExporter) inFlight() (int, time.Time) {
 	e.headMu.Lock()
 	defer e.headMu.Unlock()
-	if e.headSince.IsZero() {
-		return 0
+	var oldest time.Time
+	for _, r := range e.head {
+		if oldest.IsZero() || r.eventTime.Before(oldest) {
+			oldest = r.eventTime
+		}
 	}
-	return now.Sub(e.headSince)
+	return len(e.head), oldest
 }
-
-const headKey = "head"
 
 func (e *alertExporter) start(ctx context.Context, host component.Host) error {
 	// No connection here: Kafka being down at start means delayed, not fatal.
@@ -137,46 +142,43 @@ func (e *alertExporter) start(ctx context.Context, host component.Host) error {
 	if err != nil {
 		return fmt.Errorf("sending_queue.storage: %w", err)
 	}
-	e.head = cl
-	b, err := cl.Get(ctx, headKey)
+	recs, sent, damaged, err := loadHead(ctx, cl, e.logger)
 	if err != nil {
-		return fmt.Errorf("cannot read the interrupted alert records: %w", err)
+		_ = cl.Close(ctx)
+		return err
 	}
-	if len(b) > 0 {
-		var saved []savedRecord
-		if err := json.Unmarshal(b, &saved); err != nil {
-			return fmt.Errorf("cannot parse the interrupted alert records: %w", err)
-		}
-		for _, sr := range saved {
-			r := sr.Record
-			r.eventTime = sr.EventTime
-			e.carry = append(e.carry, &r)
-		}
-		e.logger.Info("alert records interrupted by the last shutdown go out first", zap.Int("records", len(e.carry)))
-		// Deliver them even if no new alert arrives.
-		e.drainWG.Add(1)
-		go func() {
-			defer e.drainWG.Done()
-			e.mu.Lock()
-			defer e.mu.Unlock()
-			if err := e.deliverLocked(context.Background(), nil); err != nil && !errors.Is(err, errStopped) {
-				e.logger.Error("cannot deliver the interrupted alert records", zap.Error(err))
-			}
-		}()
+	if damaged > 0 {
+		e.headDamagedN.Add(ctx, int64(damaged))
+	}
+	e.headMu.Lock()
+	e.store, e.headDurable = cl, true
+	for _, k := range sent {
+		e.rememberLocked(k)
+	}
+	for _, r := range recs {
+		e.head = append(e.head, r)
+		e.inHead[r.dedupKey()] = struct{}{}
+	}
+	e.headMu.Unlock()
+	if len(recs) > 0 {
+		e.logger.Info("unacknowledged alert records of the last run go out first", zap.Int("records", len(recs)))
+		e.kickDrain() // even if no new alert arrives
 	}
 	return nil
 }
 
-type savedRecord struct {
-	Record    Record    `json:"record"`
-	EventTime time.Time `json:"event_time"`
-}
-
 var errStopped = errors.New("stopped")
 
-// stop makes a delivery in progress save its unsent records and return, so
-// the queue can shut down while Kafka is unreachable.
-func (e *alertExporter) stop() { e.stopOnce.Do(func() { close(e.stopCh) }) }
+// stop makes a delivery in progress return, so the queue can shut down
+// while Kafka is unreachable (the head is already on disk).
+func (e *alertExporter) stop() {
+	e.stopOnce.Do(func() {
+		e.headMu.Lock()
+		e.stopped = true
+		e.headMu.Unlock()
+		close(e.stopCh)
+	})
+}
 
 func (e *alertExporter) shutdown(ctx context.Context) error {
 	e.stop()
@@ -184,10 +186,12 @@ func (e *alertExporter) shutdown(ctx context.Context) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	var err error
-	if e.head != nil {
-		err = e.head.Close(ctx)
-		e.head = nil
+	e.headMu.Lock()
+	if e.store != nil {
+		err = e.store.Close(ctx)
+		e.store = nil
 	}
+	e.headMu.Unlock()
 	if e.prod != nil {
 		err = errors.Join(err, e.prod.Close())
 		e.prod = nil
@@ -233,6 +237,7 @@ func (e *alertExporter) sendLocked(ctx context.Context, msg *sarama.ProducerMess
 	return err
 }
 
+// rememberLocked records an acknowledged key (headMu held).
 func (e *alertExporter) rememberLocked(k string) {
 	if _, ok := e.sent[k]; ok {
 		return
@@ -252,10 +257,13 @@ func headers(tenant string) []sarama.RecordHeader {
 	}
 }
 
-// pushLogs writes one request's alert records in order, each retried until
-// Kafka acknowledges it (retry_on_failure intervals, never giving up). On
-// shutdown the unsent records are saved as the head and the request is
-// acknowledged to the queue; the head goes out first after the restart.
+// pushLogs puts one request's alert records at the end of the head (on
+// disk, before anything else happens), then delivers the head in order,
+// each record retried until Kafka acknowledges it (retry_on_failure
+// intervals, never giving up). When the head is on disk and the delivery is
+// interrupted (shutdown, or the request's context ended) the request is
+// acknowledged to the queue: the head delivers its records, before anything
+// else, now or after the restart.
 func (e *alertExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
 	recs, ignored, err := recordsFromLogs(ld, e.cfg.TraceURL)
 	if ignored > 0 {
@@ -268,171 +276,168 @@ func (e *alertExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
 		return nil
 	}
 	e.accepted.Add(ctx, int64(len(recs)))
+	durable := e.admit(ctx, recs)
 	e.mu.Lock()
-	defer e.mu.Unlock()
-	err = e.deliverLocked(ctx, recs)
-	if errors.Is(err, errStopped) {
-		return nil // saved as the head
+	err = e.deliverLocked(ctx)
+	e.mu.Unlock()
+	switch {
+	case err == nil:
+		return nil
+	case durable && errors.Is(err, errStopped):
+		return nil
+	case durable:
+		e.kickDrain() // the context ended: keep going without it
+		return nil
+	default:
+		return err
 	}
-	return err
 }
 
-// deliverLocked sends e.carry then recs, in order.
-//
-// Before the first attempt it saves the unsent records as the head (one
-// storage write per request). After a crash the persistent queue puts the
-// unacknowledged request back at its tail, behind later alerts; the head
-// goes out first instead and the late copy is skipped as already sent. The
-// only window left is between the queue handing the request over and this
-// write (no network wait in between).
-func (e *alertExporter) deliverLocked(ctx context.Context, recs []*Record) error {
-	all := append(append([]*Record(nil), e.carry...), recs...)
-	pending := int64(0)
-	oldest := time.Time{}
-	for _, r := range all {
-		if _, done := e.sent[r.dedupKey()]; !done {
-			pending++
-			if oldest.IsZero() || r.eventTime.Before(oldest) {
-				oldest = r.eventTime
-			}
+// admit appends the records not yet acknowledged nor in the head to the
+// head and writes it; it reports whether the head on disk holds them.
+func (e *alertExporter) admit(ctx context.Context, recs []*Record) bool {
+	e.headMu.Lock()
+	defer e.headMu.Unlock()
+	added := false
+	for _, r := range recs {
+		k := r.dedupKey()
+		if _, done := e.sent[k]; done {
+			continue // a late copy (queue tail after a crash, or a re-send)
 		}
-	}
-	if pending == 0 {
-		if len(e.carry) > 0 {
-			e.clearHeadLocked(ctx)
+		if _, queued := e.inHead[k]; queued {
+			continue
 		}
-		return nil
+		e.head = append(e.head, r)
+		e.inHead[k] = struct{}{}
+		added = true
 	}
-	e.setInFlight(pending, oldest)
-	defer e.setInFlight(0, time.Time{})
-	savedEarly := e.saveHeadEarlyLocked(ctx, all)
+	if added || !e.headDurable {
+		e.writeHeadLocked(ctx)
+	}
+	return e.store != nil && e.headDurable
+}
+
+// writeHeadLocked stores the head (headMu held). On failure the head stays
+// in memory, the request stays unacknowledged, and the next change writes
+// it again.
+func (e *alertExporter) writeHeadLocked(ctx context.Context) {
+	if e.store == nil {
+		return
+	}
+	b, err := encodeHead(e.head, e.sentLRU)
+	if err == nil {
+		err = e.store.Set(context.WithoutCancel(ctx), headKey, b)
+	}
+	if err != nil {
+		if e.headDurable {
+			e.logger.Error("cannot store the alert records head (storage client alerts_head); until it is stored, a crash may reorder alerts", zap.Error(err))
+		}
+		e.headDurable = false
+		return
+	}
+	e.headDurable = true
+}
+
+// kickDrain delivers the head in a goroutine when no request does (after a
+// restart, or when a request's context ended).
+func (e *alertExporter) kickDrain() {
+	e.headMu.Lock()
+	defer e.headMu.Unlock()
+	if e.draining || e.stopped || len(e.head) == 0 {
+		return
+	}
+	e.draining = true
+	e.drainWG.Add(1) // under headMu, before stopped is set: never races shutdown's Wait
+	go func() {
+		defer e.drainWG.Done()
+		e.mu.Lock()
+		err := e.deliverLocked(context.Background())
+		e.mu.Unlock()
+		e.headMu.Lock()
+		e.draining = false
+		e.headMu.Unlock()
+		if err != nil && !errors.Is(err, errStopped) {
+			e.logger.Error("cannot deliver the alert records head", zap.Error(err))
+		}
+	}()
+}
+
+// deliverLocked sends the head in order until it is empty (e.mu held).
+// Each acknowledged record leaves the head on disk at once, so a crash
+// re-sends at most the one record acknowledged and not yet written off.
+func (e *alertExporter) deliverLocked(ctx context.Context) error {
 	var timer *time.Timer // one per delivery, reused by every retry
 	defer func() {
 		if timer != nil {
 			timer.Stop()
 		}
 	}()
-	for i, r := range all {
-		k := r.dedupKey()
-		if _, done := e.sent[k]; done {
-			continue
+	for {
+		e.headMu.Lock()
+		if len(e.head) == 0 {
+			e.headMu.Unlock()
+			return nil
 		}
-		body, err := r.marshal()
-		if err != nil {
-			e.logger.Error("cannot encode alert record; skipped", zap.String("alert_id", r.AlertID), zap.Error(err))
-			continue
+		r := e.head[0] // only this function removes from the head, under e.mu
+		e.headMu.Unlock()
+		if err := e.sendRecordLocked(ctx, r, &timer); err != nil {
+			return err
 		}
-		msg := &sarama.ProducerMessage{
-			Topic:   e.topicFor(r.Tenant),
-			Key:     sarama.StringEncoder(r.key()),
-			Value:   sarama.ByteEncoder(body),
-			Headers: headers(r.Tenant),
-		}
-		wait := e.cfg.Retry.InitialInterval
-		for {
-			err := e.sendLocked(ctx, msg)
-			if err == nil {
-				break
-			}
-			if timer == nil {
-				timer = time.NewTimer(wait)
-			} else {
-				timer.Reset(wait) // Go >= 1.23: no stale tick after Reset
-			}
-			select {
-			case <-e.stopCh:
-				return e.saveHeadLocked(ctx, all[i:], err)
-			case <-ctx.Done():
-				return e.saveHeadLocked(ctx, all[i:], errors.Join(err, ctx.Err()))
-			case <-timer.C:
-			}
-			wait = time.Duration(float64(wait) * e.cfg.Retry.Multiplier)
-			if wait > e.cfg.Retry.MaxInterval {
-				wait = e.cfg.Retry.MaxInterval
-			}
-		}
-		e.rememberLocked(k)
-		e.sentN.Add(ctx, 1)
-		pending--
-		e.setInFlight(pending, r.eventTime)
-		e.logger.Debug("alert record sent", zap.String("alert_id", r.AlertID), zap.String("state", r.State), zap.String("topic", msg.Topic))
+		e.headMu.Lock()
+		e.head = e.head[1:]
+		delete(e.inHead, r.dedupKey())
+		e.rememberLocked(r.dedupKey())
+		e.writeHeadLocked(ctx)
+		e.headMu.Unlock()
 	}
-	if len(e.carry) > 0 || savedEarly {
-		e.clearHeadLocked(ctx)
+}
+
+// sendRecordLocked sends one record, retrying until Kafka acknowledges it,
+// the exporter stops (errStopped) or ctx ends. A record that cannot be
+// encoded is logged and counts as done.
+func (e *alertExporter) sendRecordLocked(ctx context.Context, r *Record, timer **time.Timer) error {
+	body, err := r.marshal()
+	if err != nil {
+		e.logger.Error("cannot encode alert record; skipped", zap.String("alert_id", r.AlertID), zap.Error(err))
+		return nil
 	}
+	msg := &sarama.ProducerMessage{
+		Topic:   e.topicFor(r.Tenant),
+		Key:     sarama.StringEncoder(r.key()),
+		Value:   sarama.ByteEncoder(body),
+		Headers: headers(r.Tenant),
+	}
+	wait := e.cfg.Retry.InitialInterval
+	for {
+		select {
+		case <-e.stopCh:
+			return errStopped
+		default:
+		}
+		err := e.sendLocked(ctx, msg)
+		if err == nil {
+			break
+		}
+		if *timer == nil {
+			*timer = time.NewTimer(wait)
+		} else {
+			(*timer).Reset(wait) // Go >= 1.23: no stale tick after Reset
+		}
+		select {
+		case <-e.stopCh:
+			return errStopped
+		case <-ctx.Done():
+			return errors.Join(err, ctx.Err())
+		case <-(*timer).C:
+		}
+		wait = time.Duration(float64(wait) * e.cfg.Retry.Multiplier)
+		if wait > e.cfg.Retry.MaxInterval {
+			wait = e.cfg.Retry.MaxInterval
+		}
+	}
+	e.sentN.Add(ctx, 1)
+	e.logger.Debug("alert record sent", zap.String("alert_id", r.AlertID), zap.String("state", r.State), zap.String("topic", msg.Topic))
 	return nil
-}
-
-// clearHeadLocked forgets the head once its records are delivered.
-func (e *alertExporter) clearHeadLocked(ctx context.Context) {
-	e.carry = nil
-	if e.head != nil {
-		if err := e.head.Delete(context.WithoutCancel(ctx), headKey); err != nil {
-			e.logger.Error("cannot clear the delivered head records; they may be sent again after a restart", zap.Error(err))
-		}
-	}
-}
-
-// saveHeadLocked stores rest durably. Without storage, the request stays in
-// the queue (sendErr is returned) and is retried after the restart, at the
-// queue's tail.
-func (e *alertExporter) saveHeadLocked(ctx context.Context, rest []*Record, sendErr error) error {
-	if e.head == nil {
-		return sendErr
-	}
-	saved := make([]savedRecord, 0, len(rest))
-	for _, r := range rest {
-		if _, done := e.sent[r.dedupKey()]; done {
-			continue
-		}
-		saved = append(saved, savedRecord{Record: *r, EventTime: r.eventTime})
-	}
-	b, err := json.Marshal(saved)
-	if err == nil {
-		err = e.head.Set(context.WithoutCancel(ctx), headKey, b)
-	}
-	if err != nil {
-		e.logger.Error("cannot save interrupted alert records; the request stays queued", zap.Error(err))
-		return sendErr
-	}
-	e.carry = nil
-	e.logger.Info("Kafka unreachable at shutdown: unsent alert records saved, they go out first after the restart", zap.Int("records", len(saved)))
-	return errStopped
-}
-
-// saveHeadEarlyLocked stores rest durably as the head before delivery
-// starts (it is cleared once they are sent); it reports whether it did.
-func (e *alertExporter) saveHeadEarlyLocked(ctx context.Context, rest []*Record) bool {
-	if e.head == nil {
-		return false
-	}
-	saved := make([]savedRecord, 0, len(rest))
-	for _, r := range rest {
-		if _, done := e.sent[r.dedupKey()]; !done {
-			saved = append(saved, savedRecord{Record: *r, EventTime: r.eventTime})
-		}
-	}
-	b, err := json.Marshal(saved)
-	if err == nil {
-		err = e.head.Set(context.WithoutCancel(ctx), headKey, b)
-	}
-	if err != nil {
-		e.logger.Error("cannot save the alert records being sent; after a crash they may go out behind later ones", zap.Error(err))
-		return false
-	}
-	return true
-}
-
-func (e *alertExporter) setInFlight(n int64, oldest time.Time) {
-	e.queuedMu.Lock()
-	e.queued = n
-	e.queuedMu.Unlock()
-	e.headMu.Lock()
-	if n == 0 {
-		oldest = time.Time{}
-	}
-	e.headSince = oldest
-	e.headMu.Unlock()
 }
 
 // topicFor is a tenant's alert topic: tenant_topics, else the tenant's

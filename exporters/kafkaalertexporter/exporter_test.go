@@ -401,3 +401,14 @@ func TestSASL(t *testing.T) {
 		})
 	}
 }
+
+// crashConfig is a persistent-queue config with short retries, for the
+// restart and crash tests.
+func crashConfig(broker string, storageID component.ID) *Config {
+	cfg := createDefaultConfig().(*Config)
+	cfg.Brokers = []string{broker}
+	cfg.Retry.InitialInterval = 100 * time.Millisecond
+	cfg.Retry.MaxInterval = 500 * time.Millisecond
+	cfg.SendingQueue.Get().StorageID = &storageID
+	return cfg
+}
