@@ -22,8 +22,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 
 	"github.com/scadaotel/scadaotel/connectors/errorfanoutconnector"
-	"github.com/scadaotel/scadaotel/internal/crcframe"
 	"github.com/scadaotel/scadaotel/internal/e2e"
+	"github.com/scadaotel/scadaotel/internal/recordio"
 	"github.com/scadaotel/scadaotel/tenants"
 )
 
@@ -144,10 +144,10 @@ service:
 	logPath := filepath.Join(histDir, "alerts.log")
 	jb, err := os.ReadFile(logPath)
 	require.NoError(t, err)
-	recs, dmg := crcframe.Scan(jb)
+	recs, dmg := recordio.ScanAll(jb)
 	require.Empty(t, dmg)
 	require.GreaterOrEqual(t, len(recs), 4, "header, svc-kept x2, svc-new")
-	jb[recs[1].Offset+crcframe.HeaderSize+3] ^= 0x10
+	jb[recs[1].Offset+recordio.HeaderSize+3] ^= 0x10
 	require.NoError(t, os.WriteFile(logPath, jb, 0o640))
 	c = c.Restart(t)
 	assert.Equal(t, []string{"svc-kept/resolved", "svc-new/firing"}, episodes(), "everything after the damaged record")

@@ -18,7 +18,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
-	"github.com/scadaotel/scadaotel/internal/crcframe"
+	"github.com/scadaotel/scadaotel/internal/recordio"
 )
 
 func histEvent(alert int, tenant, service, state string) *Event {
@@ -54,7 +54,7 @@ func writeJournal(t *testing.T, dir string) (b []byte, frames []int64) {
 	h.close()
 	b, err := os.ReadFile(filepath.Join(dir, historyLogName))
 	require.NoError(t, err)
-	recs, dmg := crcframe.Scan(b)
+	recs, dmg := recordio.ScanAll(b)
 	require.Empty(t, dmg)
 	require.Len(t, recs, 7, "header, five events, one mark")
 	for _, r := range recs {
@@ -105,16 +105,16 @@ func TestHistoryRecoversPastDamage(t *testing.T) {
 		want   []string
 		ranges int
 	}{
-		{"header", func(b []byte, f []int64) []byte { b[f[0]+crcframe.HeaderSize+3] ^= 1; return b }, keys(e...), 1},
-		{"middle record", func(b []byte, f []int64) []byte { b[f[3]+crcframe.HeaderSize+10] ^= 1; return b },
+		{"header", func(b []byte, f []int64) []byte { b[f[0]+recordio.HeaderSize+3] ^= 1; return b }, keys(e...), 1},
+		{"middle record", func(b []byte, f []int64) []byte { b[f[3]+recordio.HeaderSize+10] ^= 1; return b },
 			keys(e[0], e[1], e[3], e[4]), 1},
 		{"middle record length", func(b []byte, f []int64) []byte { b[f[3]+6] = 0xff; return b },
 			keys(e[0], e[1], e[3], e[4]), 1},
 		{"last record", func(b []byte, f []int64) []byte { b[f[6]-5] ^= 1; return b }, keys(e[:4]...), 1},
 		// The delivery mark of e[0] carries the whole event: it restores it.
-		{"two records", func(b []byte, f []int64) []byte { b[f[1]+1] = 0; b[f[4]+crcframe.HeaderSize] = 'x'; return b },
+		{"two records", func(b []byte, f []int64) []byte { b[f[1]+1] = 0; b[f[4]+recordio.HeaderSize] = 'x'; return b },
 			keys(e[0], e[1], e[2], e[4]), 2},
-		{"truncated", func(b []byte, f []int64) []byte { return b[:f[4]+crcframe.HeaderSize+7] }, keys(e[:3]...), 1},
+		{"truncated", func(b []byte, f []int64) []byte { return b[:f[4]+recordio.HeaderSize+7] }, keys(e[:3]...), 1},
 		{"garbage inserted", func(b []byte, f []int64) []byte {
 			return append(append(append([]byte(nil), b[:f[2]]...), "\x00\x00garbage\xff\xfeSR"...), b[f[2]:]...)
 		}, keys(e...), 1},
@@ -252,7 +252,7 @@ func TestHistoryMigratesFormat1(t *testing.T) {
 func TestConnectorStartsOnDamagedHistory(t *testing.T) {
 	dir := t.TempDir()
 	b, frames := writeJournal(t, dir)
-	b[frames[2]+crcframe.HeaderSize+4] ^= 0x20
+	b[frames[2]+recordio.HeaderSize+4] ^= 0x20
 	require.NoError(t, os.WriteFile(filepath.Join(dir, historyLogName), b, 0o640))
 
 	cfg := testConfig()

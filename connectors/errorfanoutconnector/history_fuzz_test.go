@@ -5,7 +5,7 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/scadaotel/scadaotel/internal/crcframe"
+	"github.com/scadaotel/scadaotel/internal/recordio"
 )
 
 // FuzzHistoryReader: whatever the history file holds (the journal, or a
@@ -27,7 +27,7 @@ func FuzzHistoryReader(f *testing.F) {
 	if len(damaged) != 0 {
 		f.Fatal("seed journal damaged")
 	}
-	frames, _ := crcframe.Scan(b)
+	frames, _ := recordio.ScanAll(b)
 	f.Add(b, false)
 	f.Add(b[:frames[3].Offset+5], false)
 	f.Add(append(append([]byte(nil), b[:frames[2].Offset]...), b[frames[3].Offset:]...), false)

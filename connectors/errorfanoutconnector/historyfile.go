@@ -11,12 +11,12 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/scadaotel/scadaotel/internal/crcframe"
 	"github.com/scadaotel/scadaotel/internal/diskreserve"
+	"github.com/scadaotel/scadaotel/internal/recordio"
 )
 
 // History journal (format 2): <history.directory>/alerts.log, a sequence of
-// crcframe records. The first is a header; each other one is an EventRecord
+// recordio records. The first is a header; each other one is an EventRecord
 // as JSON (an event, or a later delivery mark of the same alert_id and
 // state). Replaying them in order rebuilds the history. A damaged record is
 // skipped and the reader resynchronises on the next good one.
@@ -130,14 +130,14 @@ func (s *historyStore) load(h *history) loadStats {
 
 // decodeJournal returns the events of a journal in order, the damaged byte
 // ranges, and how many good records (header included) it held.
-func decodeJournal(b []byte) (events []EventRecord, damaged []crcframe.Damage, good int) {
-	recs, damaged := crcframe.Scan(b)
+func decodeJournal(b []byte) (events []EventRecord, damaged []recordio.Damage, good int) {
+	recs, damaged := recordio.ScanAll(b)
 	for _, r := range recs {
 		var e journalEntry
 		if err := json.Unmarshal(r.Payload, &e); err != nil || (!e.isEvent() && e.Format != historyFormatName) {
 			// A good checksum around a record we do not understand: written
 			// by something else, or a future format. Skipped and kept aside.
-			damaged = append(damaged, crcframe.Damage{Start: r.Offset, End: r.Offset + int64(crcframe.HeaderSize+len(r.Payload))})
+			damaged = append(damaged, recordio.Damage{Start: r.Offset, End: r.Offset + int64(recordio.HeaderSize+len(r.Payload))})
 			continue
 		}
 		good++
@@ -155,13 +155,13 @@ func encodeJournal(recs []EventRecord) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	buf := crcframe.Append(nil, b)
+	buf := recordio.Append(nil, b)
 	for _, er := range recs {
 		p, err := json.Marshal(er)
 		if err != nil {
 			return nil, fmt.Errorf("cannot encode event %s/%s: %w", er.AlertID, er.State, err)
 		}
-		buf = crcframe.Append(buf, p)
+		buf = recordio.Append(buf, p)
 	}
 	return buf, nil
 }
@@ -231,7 +231,7 @@ func (s *historyStore) append(er EventRecord, snapshot func() []EventRecord) err
 	if err != nil {
 		return fmt.Errorf("alert history %s: cannot encode event %s/%s: %w", s.path, er.AlertID, er.State, err)
 	}
-	frame := crcframe.Append(nil, payload)
+	frame := recordio.Append(nil, payload)
 	if _, err := s.f.Write(frame); err != nil {
 		return s.failAppend(fmt.Errorf("alert history %s: cannot append: %w", s.path, err))
 	}

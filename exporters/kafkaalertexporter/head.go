@@ -10,7 +10,7 @@ import (
 	"go.opentelemetry.io/collector/extension/xextension/storage"
 	"go.uber.org/zap"
 
-	"github.com/scadaotel/scadaotel/internal/crcframe"
+	"github.com/scadaotel/scadaotel/internal/recordio"
 )
 
 // The head is every alert record taken from the sending queue and not yet
@@ -25,7 +25,7 @@ import (
 // remembered keys make the late copies from the tail (and the connector's
 // re-sends after its own restart) go nowhere.
 //
-// Storage value (key "head" of the "alerts_head" storage client): crcframe
+// Storage value (key "head" of the "alerts_head" storage client): recordio
 // records, so a damaged record is skipped and the others kept:
 //
 //	{"sent": ["<alert_id>/<state>", ...]}   the acknowledged keys remembered
@@ -62,25 +62,25 @@ func encodeHead(recs []*Record, sent []string) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		buf = crcframe.Append(buf, b)
+		buf = recordio.Append(buf, b)
 	}
 	for _, r := range recs {
 		b, err := json.Marshal(headFrame{Record: r, EventTime: r.eventTime})
 		if err != nil {
 			return nil, fmt.Errorf("alert record %s: %w", r.dedupKey(), err)
 		}
-		buf = crcframe.Append(buf, b)
+		buf = recordio.Append(buf, b)
 	}
 	return buf, nil
 }
 
 // decodeHead reads a stored head. damaged lists what could not be read;
 // the rest is kept.
-func decodeHead(b []byte) (recs []*Record, sent []string, damaged []crcframe.Damage) {
+func decodeHead(b []byte) (recs []*Record, sent []string, damaged []recordio.Damage) {
 	if t := bytes.TrimSpace(b); len(t) > 0 && t[0] == '[' { // format 1
 		var saved []savedRecord
 		if err := json.Unmarshal(t, &saved); err != nil {
-			return nil, nil, []crcframe.Damage{{Start: 0, End: int64(len(b))}}
+			return nil, nil, []recordio.Damage{{Start: 0, End: int64(len(b))}}
 		}
 		for _, sr := range saved {
 			r := sr.Record
@@ -89,11 +89,11 @@ func decodeHead(b []byte) (recs []*Record, sent []string, damaged []crcframe.Dam
 		}
 		return recs, nil, nil
 	}
-	frames, damaged := crcframe.Scan(b)
+	frames, damaged := recordio.ScanAll(b)
 	for _, f := range frames {
 		var hf headFrame
 		if err := json.Unmarshal(f.Payload, &hf); err != nil || (hf.Record == nil && hf.Sent == nil) || (hf.Record != nil && hf.Record.AlertID == "") {
-			damaged = append(damaged, crcframe.Damage{Start: f.Offset, End: f.Offset + int64(crcframe.HeaderSize+len(f.Payload))})
+			damaged = append(damaged, recordio.Damage{Start: f.Offset, End: f.Offset + int64(recordio.HeaderSize+len(f.Payload))})
 			continue
 		}
 		sent = append(sent, hf.Sent...)

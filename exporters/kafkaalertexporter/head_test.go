@@ -15,7 +15,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/scadaotel/scadaotel/connectors/errorfanoutconnector"
-	"github.com/scadaotel/scadaotel/internal/crcframe"
+	"github.com/scadaotel/scadaotel/internal/recordio"
 )
 
 func headRecords(t *testing.T, n int) []*Record {
@@ -49,17 +49,17 @@ func TestHeadDecodeSkipsDamage(t *testing.T) {
 	assert.Empty(t, damaged)
 	assert.Equal(t, recs[1].eventTime.UTC(), got[1].eventTime.UTC())
 
-	frames, _ := crcframe.Scan(b)
+	frames, _ := recordio.ScanAll(b)
 	require.Len(t, frames, 4)
 	c := append([]byte(nil), b...)
-	c[frames[2].Offset+crcframe.HeaderSize+5] ^= 1 // the second record
+	c[frames[2].Offset+recordio.HeaderSize+5] ^= 1 // the second record
 	got, sent, damaged = decodeHead(c)
 	assert.Equal(t, recKeys([]*Record{recs[0], recs[2]}), recKeys(got))
 	assert.Len(t, sent, 2)
 	assert.Len(t, damaged, 1)
 
 	c = append([]byte(nil), b...)
-	c[frames[0].Offset+crcframe.HeaderSize+2] ^= 1 // the sent keys
+	c[frames[0].Offset+recordio.HeaderSize+2] ^= 1 // the sent keys
 	got, sent, damaged = decodeHead(c)
 	assert.Equal(t, recKeys(recs), recKeys(got))
 	assert.Empty(t, sent)
@@ -81,7 +81,7 @@ func TestHeadDecodeSkipsDamage(t *testing.T) {
 	assert.Empty(t, damaged)
 	got, _, damaged = decodeHead(old[:len(old)/2])
 	assert.Empty(t, got)
-	assert.Equal(t, []crcframe.Damage{{Start: 0, End: int64(len(old) / 2)}}, damaged)
+	assert.Equal(t, []recordio.Damage{{Start: 0, End: int64(len(old) / 2)}}, damaged)
 }
 
 // At start a damaged head is copied aside under head.damaged-<unix>

@@ -164,3 +164,19 @@ func (w *Writer) Write(payload []byte) (int, error) {
 	w.buf = Append(w.buf[:0], payload)
 	return w.w.Write(w.buf)
 }
+
+// Record is one valid record of a scanned buffer.
+type Record struct {
+	Offset  int64  // where its header starts
+	Payload []byte // aliases the scanned buffer
+}
+
+// ScanAll returns the valid records of data in order and the damaged
+// ranges between them, for readers that load a whole small file.
+func ScanAll(data []byte) (recs []Record, damaged []Damage) {
+	_ = Scan(data, func(off int64, p []byte) error {
+		recs = append(recs, Record{Offset: off, Payload: p})
+		return nil
+	}, func(d Damage) { damaged = append(damaged, d) })
+	return recs, damaged
+}
