@@ -53,6 +53,9 @@ func (c *Config) Validate() error {
 	} else if c.RetryConfig.MaxElapsedTime != 0 {
 		errs = append(errs, fmt.Errorf("retry_on_failure.max_elapsed_time: must be 0 (retry until the destination is back), got %s: a request out of retries is dropped after it was acknowledged", c.RetryConfig.MaxElapsedTime))
 	}
+	if err := c.DeadLetter.RequireDirectory(); err != nil {
+		errs = append(errs, err)
+	}
 	if err := c.DeadLetter.Validate(); err != nil {
 		errs = append(errs, err)
 	}

@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/collector/config/configtls"
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
 
+	"github.com/scadaotel/scadaotel/internal/deadletter"
 	"github.com/scadaotel/scadaotel/tenants"
 )
 
@@ -37,6 +38,9 @@ type Config struct {
 	TraceURL string `mapstructure:"trace_url"`
 	// Spans configures the optional raw error spans topic (traces pipelines).
 	Spans SpansConfig `mapstructure:"spans"`
+	// DeadLetter keeps raw spans Kafka refuses for good (larger than the
+	// topic accepts even alone); required with spans.topic.
+	DeadLetter deadletter.Config `mapstructure:"dead_letter"`
 	// Compression codec: none, gzip, snappy, lz4, zstd.
 	Compression string `mapstructure:"compression"`
 	// MaxMessageBytes caps one produced message.
@@ -106,6 +110,9 @@ func (c *Config) Validate() error {
 		}
 	}
 	if c.Spans.Topic != "" {
+		if c.DeadLetter.Directory == "" {
+			errs = append(errs, errors.New("dead_letter.directory: required with spans.topic (raw spans Kafka refuses for good, e.g. larger than max_message_bytes, are kept there for replay)"))
+		}
 		if err := checkTopic("spans.topic", c.Spans.Topic); err != nil {
 			errs = append(errs, err)
 		}

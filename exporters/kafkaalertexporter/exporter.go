@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
+	"github.com/scadaotel/scadaotel/internal/deadletter"
 	"github.com/scadaotel/scadaotel/tenants"
 )
 
@@ -32,6 +33,7 @@ type alertExporter struct {
 	prod sarama.SyncProducer
 
 	id       component.ID
+	dead     *deadletter.Store // raw spans Kafka refuses for good (traces only)
 	store    storage.Client // where the head lives (alerts only, with a persistent queue), or nil
 	stopCh   chan struct{}
 	stopOnce sync.Once
@@ -49,7 +51,7 @@ type alertExporter struct {
 	draining    bool // a goroutine delivers the head without a request
 	stopped     bool
 
-	accepted, sentN, failedN, ignoredN, spansN, headDamagedN metric.Int64Counter
+	accepted, sentN, failedN, ignoredN, spansN, headDamagedN, deadN metric.Int64Counter
 	reg                                                      metric.Registration
 }
 
@@ -74,6 +76,14 @@ func newAlertExporter(cfg *Config, set exporter.Settings, signal string) (*alert
 	}
 	if e.accepted, err = m.Int64Counter("kafka_alerts_records_dequeued", metric.WithDescription("Alert records read from the sending queue for delivery (including retries after a restart)."), metric.WithUnit("{record}")); err != nil {
 		return nil, err
+	}
+	if e.deadN, err = m.Int64Counter(MetricDeadLetterSpans, metric.WithDescription("Raw error spans Kafka refused for good, kept in the dead-letter area, by tenant and reason."), metric.WithUnit("{span}")); err != nil {
+		return nil, err
+	}
+	if signal == "spans" && cfg.DeadLetter.Directory != "" {
+		if e.dead, err = deadletter.Open(cfg.DeadLetter); err != nil {
+			return nil, err
+		}
 	}
 	if e.headDamagedN, err = m.Int64Counter("kafka_alerts_head_damaged_records", metric.WithDescription("Damaged parts of the stored head skipped at start (each a byte range of one or more records)."), metric.WithUnit("{record}")); err != nil {
 		return nil, err
@@ -192,6 +202,9 @@ func (e *alertExporter) shutdown(ctx context.Context) error {
 		e.store = nil
 	}
 	e.headMu.Unlock()
+	if e.dead != nil {
+		err = errors.Join(err, e.dead.Close())
+	}
 	if e.prod != nil {
 		err = errors.Join(err, e.prod.Close())
 		e.prod = nil
@@ -473,3 +486,6 @@ func (e *alertExporter) registryTopic(tenant string) string {
 	t, _ := e.registry.Tenant(tenant)
 	return t.KafkaTopic
 }
+
+// MetricDeadLetterSpans counts raw spans kept in the dead-letter area.
+const MetricDeadLetterSpans = "kafka_alerts_dead_letter_spans"

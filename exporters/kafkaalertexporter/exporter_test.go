@@ -202,6 +202,7 @@ func TestRecordSchemaKeyHeaderTopicOverride(t *testing.T) {
 	cfg.Brokers = c.ListenAddrs()
 	cfg.TenantTopics = map[string]string{"east-pipeline-02": "alerts.east"}
 	cfg.Spans.Topic = "scada.alert-spans"
+	cfg.DeadLetter.Directory = t.TempDir()
 	cfg.Spans.TenantTopics = map[string]string{"east-pipeline-02": "east.alert-spans"}
 	require.NoError(t, cfg.Validate())
 	cfg.SendingQueue.Get().QueueSize = 1 << 20

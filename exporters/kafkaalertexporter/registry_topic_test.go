@@ -37,6 +37,7 @@ func TestRegistryKafkaTopic(t *testing.T) {
 	cfg.Authenticator = tenantauthtest.ID
 	cfg.TenantTopics = map[string]string{"east-pipeline-02": "east.explicit"}
 	cfg.Spans.Topic = "scada.alert-spans"
+	cfg.DeadLetter.Directory = t.TempDir()
 	cfg.Spans.TenantTopics = map[string]string{"east-pipeline-02": "east.explicit.spans"}
 	cfg.SendingQueue.Get().QueueSize = 1 << 20
 	require.NoError(t, cfg.Validate())

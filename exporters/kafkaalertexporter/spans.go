@@ -5,12 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/IBM/sarama"
 	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
+	"github.com/scadaotel/scadaotel/internal/deadletter"
 	"github.com/scadaotel/scadaotel/tenants"
 )
 
@@ -120,7 +124,8 @@ func (e *alertExporter) pushTraces(ctx context.Context, td ptrace.Traces) error 
 		return nil
 	}
 	var m ptrace.ProtoMarshaler
-	var permanent []error
+	var refused []refusedSpans
+	leftover := ptrace.NewTraces()
 	stopped := map[*spanGroup]int{} // group -> index of its first unsent chunk
 	var sendErr error
 	for round := 0; ; round++ {
@@ -132,7 +137,7 @@ func (e *alertExporter) pushTraces(ctx context.Context, td ptrace.Traces) error 
 			}
 			body, err := m.MarshalTraces(g.chunks[round].td)
 			if err != nil {
-				permanent = append(permanent, fmt.Errorf("cannot encode the spans of %s: %w", g.key, err))
+				refused = append(refused, refusedSpans{g.tenant, "unencodable", fmt.Sprintf("cannot encode the spans of %s: %v", g.key, err), g.chunks[round].td})
 				continue
 			}
 			msgs = append(msgs, &sarama.ProducerMessage{
@@ -151,8 +156,8 @@ func (e *alertExporter) pushTraces(ctx context.Context, td ptrace.Traces) error 
 			case failed == nil || failed[i] == nil:
 				e.spansN.Add(ctx, int64(g.chunks[round].spans))
 			case tooLarge(failed[i].err):
-				// Retrying cannot help: refuse it loudly, keep the rest going.
-				permanent = append(permanent, fmt.Errorf("spans of %s (%d bytes) exceed max_message_bytes on topic %q: %w", g.key, msgs[i].Value.Length(), g.topic, failed[i].err))
+				// Retrying cannot help: dead-letter it, keep the rest going.
+				refused = append(refused, refusedSpans{g.tenant, "too_large", fmt.Sprintf("spans of %s (%d bytes) exceed max_message_bytes on topic %q: %v", g.key, msgs[i].Value.Length(), g.topic, failed[i].err), g.chunks[round].td})
 			default:
 				stopped[g] = round
 			}
@@ -174,16 +179,25 @@ func (e *alertExporter) pushTraces(ctx context.Context, td ptrace.Traces) error 
 			break
 		}
 	}
-	if len(permanent) > 0 {
-		e.logger.Error("raw error spans refused (not retried)", zap.Error(errors.Join(permanent...)))
+	if len(refused) > 0 {
+		// Kafka will never take these: keep them on disk, per tenant, for
+		// replay; a failed write keeps them in the queue (retryable).
+		if n, err := e.deadLetterSpans(ctx, refused); err != nil {
+			for _, r := range refused[n:] {
+				r.td.ResourceSpans().MoveAndAppendTo(leftover.ResourceSpans())
+			}
+			if sendErr == nil {
+				sendErr = err
+			}
+			if len(stopped) == 0 {
+				return consumererror.NewTraces(sendErr, leftover)
+			}
+		}
 	}
 	if len(stopped) == 0 {
-		if len(permanent) > 0 {
-			return consumererror.NewPermanent(errors.Join(permanent...))
-		}
 		return nil
 	}
-	retry := ptrace.NewTraces()
+	retry := leftover
 	for _, g := range groups {
 		from, ok := stopped[g]
 		if !ok {
@@ -280,4 +294,34 @@ func tooLarge(err error) bool {
 	var ce sarama.ConfigurationError
 	return errors.Is(err, sarama.ErrMessageSizeTooLarge) ||
 		errors.As(err, &ce) && strings.Contains(string(ce), "larger than configured Producer.MaxMessageBytes")
+}
+
+// refusedSpans is a chunk of one tenant's raw spans Kafka will never take.
+type refusedSpans struct {
+	tenant, reason, detail string
+	td                     ptrace.Traces
+}
+
+// deadLetterSpans writes refused chunks to the dead-letter area, each
+// fsync'ed, and logs them; on a failed write it returns how many were
+// written (the rest stay in the queue, retryably).
+func (e *alertExporter) deadLetterSpans(ctx context.Context, refused []refusedSpans) (int, error) {
+	if e.dead == nil {
+		return 0, errors.New("raw spans refused by Kafka and no dead_letter.directory configured")
+	}
+	for i, r := range refused {
+		data, err := (&ptrace.ProtoMarshaler{}).MarshalTraces(r.td)
+		if err == nil {
+			err = e.dead.Put(deadletter.Entry{Time: time.Now().UTC(), Tenant: r.tenant, Signal: "traces", Reason: r.reason,
+				Detail: r.detail, Items: r.td.SpanCount(), Data: data})
+		}
+		if err != nil {
+			return i, fmt.Errorf("raw spans refused by Kafka (%s) and not yet in the dead-letter area: %w", r.detail, err)
+		}
+		e.deadN.Add(ctx, int64(r.td.SpanCount()), metric.WithAttributes(attribute.String(tenants.SelfMetricAttribute, r.tenant), attribute.String("reason", r.reason)))
+		e.logger.Error("raw error spans refused by Kafka for good; kept in the dead-letter area for replay",
+			zap.String("tenant", r.tenant), zap.String("reason", r.reason), zap.String("detail", r.detail),
+			zap.Int("spans", r.td.SpanCount()), zap.String("directory", e.dead.Dir()))
+	}
+	return len(refused), nil
 }

@@ -19,6 +19,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/scadaotel/scadaotel/connectors/errorfanoutconnector"
+	"github.com/scadaotel/scadaotel/internal/deadletter"
+	"github.com/scadaotel/scadaotel/internal/diskreserve"
 	"github.com/scadaotel/scadaotel/tenants"
 )
 
@@ -75,6 +77,7 @@ func TestRawSpansOneMessagePerKeyTenantTopic(t *testing.T) {
 	cfg.Brokers = c.ListenAddrs()
 	cfg.TenantTopics = map[string]string{"east-pipeline-02": "alerts.east"}
 	cfg.Spans.Topic = "scada.alert-spans"
+	cfg.DeadLetter.Directory = t.TempDir()
 	cfg.Spans.TenantTopics = map[string]string{"east-pipeline-02": "east.alert-spans"}
 	cfg.MaxMessageBytes = 4096
 	cfg.SendingQueue.Get().QueueSize = 1 << 20
@@ -175,6 +178,7 @@ func (p *flakyProducer) Close() error { return nil }
 func TestRawSpansPartialFailureRetriesOnlyFailedKeys(t *testing.T) {
 	cfg := createDefaultConfig().(*Config)
 	cfg.Spans.Topic = "scada.alert-spans"
+	cfg.DeadLetter.Directory = t.TempDir()
 	cfg.MaxMessageBytes = 4096
 	e, err := newAlertExporter(cfg, exportertest.NewNopSettings(componentType), "spans")
 	require.NoError(t, err)
@@ -210,15 +214,17 @@ func TestRawSpansPartialFailureRetriesOnlyFailedKeys(t *testing.T) {
 	assert.Equal(t, [][]int64{{10}, {11}, {12}}, fp.acked["west-pipeline-01/svc-big"], "in order, once")
 }
 
-// A message Kafka can never take (over max_message_bytes) is refused loudly
-// without blocking the other keys or being retried forever.
-func TestRawSpansTooLargeIsPermanent(t *testing.T) {
+// A message Kafka can never take (over max_message_bytes) goes to the
+// dead-letter area, per tenant, without blocking the other keys or being
+// retried forever; nothing acknowledged is dropped.
+func TestRawSpansTooLargeGoToTheDeadLetterArea(t *testing.T) {
 	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(0), kfake.SeedTopics(1, "scada.alert-spans"))
 	require.NoError(t, err)
 	defer c.Close()
 	cfg := createDefaultConfig().(*Config)
 	cfg.Brokers = c.ListenAddrs()
 	cfg.Spans.Topic = "scada.alert-spans"
+	cfg.DeadLetter.Directory = t.TempDir()
 	cfg.MaxMessageBytes = 2048
 	e, err := newAlertExporter(cfg, exportertest.NewNopSettings(componentType), "spans")
 	require.NoError(t, err)
@@ -226,13 +232,31 @@ func TestRawSpansTooLargeIsPermanent(t *testing.T) {
 	td := ptrace.NewTraces()
 	addResource(td, "west-pipeline-01", "svc-huge", 0, 1, 4000)
 	addResource(td, "west-pipeline-01", "svc-a", 1, 1, 0)
-	err = e.pushTraces(context.Background(), td)
-	require.Error(t, err)
-	assert.True(t, consumererror.IsPermanent(err), "%v", err)
-	assert.Contains(t, err.Error(), "west-pipeline-01/svc-huge")
+	require.NoError(t, e.pushTraces(context.Background(), td), "refused spans are kept, the request is done")
 	got := consumeAll(t, c.ListenAddrs(), "scada.alert-spans", 2, 2*time.Second)
 	require.Len(t, got, 1)
 	assert.Equal(t, "west-pipeline-01/svc-a", string(got[0].Key))
+	files, err := deadletter.Files(cfg.DeadLetter.Directory)
+	require.NoError(t, err)
+	require.Len(t, files, 1)
+	var kept []deadletter.Entry
+	require.NoError(t, deadletter.ReadFile(files[0], 0, func(_ int64, en deadletter.Entry) error { kept = append(kept, en); return nil }, nil))
+	require.Len(t, kept, 1)
+	assert.Equal(t, "west-pipeline-01", kept[0].Tenant)
+	assert.Equal(t, "too_large", kept[0].Reason)
+	assert.Equal(t, 1, kept[0].Items)
+	assert.Contains(t, kept[0].Detail, "west-pipeline-01/svc-huge")
+
+	// A full dead-letter volume keeps the spans in the queue (retryable).
+	e.dead, err = deadletter.Open(deadletter.Config{Directory: t.TempDir(), DiskReserve: diskreserve.Config{Bytes: 1 << 62}})
+	require.NoError(t, err)
+	td2 := ptrace.NewTraces()
+	addResource(td2, "west-pipeline-01", "svc-huge", 2, 1, 4000)
+	err = e.pushTraces(context.Background(), td2)
+	var te consumererror.Traces
+	require.ErrorAs(t, err, &te)
+	assert.False(t, consumererror.IsPermanent(err))
+	assert.Equal(t, 1, te.Data().SpanCount())
 }
 
 // The alert retry loop gives up its wait when the request's context ends

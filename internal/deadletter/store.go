@@ -32,12 +32,18 @@ type Config struct {
 	DiskReserve diskreserve.Config `mapstructure:"disk_reserve"`
 }
 
-// Validate names the key at fault.
+// Validate names the key at fault. Whether a directory is required is the
+// component's call (see RequireDirectory).
 func (c Config) Validate() error {
+	return c.DiskReserve.Validate()
+}
+
+// RequireDirectory is the error for a component that needs the area.
+func (c Config) RequireDirectory() error {
 	if c.Directory == "" {
 		return errors.New("dead_letter.directory: required (where refused requests are kept for replay)")
 	}
-	return c.DiskReserve.Validate()
+	return nil
 }
 
 const (

@@ -122,7 +122,7 @@ func TestPutRefusedInsideReserve(t *testing.T) {
 }
 
 func TestConfigValidate(t *testing.T) {
-	if (Config{}).Validate() == nil {
+	if (Config{}).RequireDirectory() == nil {
 		t.Fatal("empty directory accepted")
 	}
 	if (Config{Directory: "x", DiskReserve: diskreserve.Config{Percent: 90}}).Validate() == nil {
