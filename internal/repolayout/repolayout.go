@@ -1,6 +1,8 @@
-// Package repolayout reads the "Repository layout" table of the root README,
-// so that a test can hold the table to the tree: every path it lists exists,
-// and every top-level directory of the repository is listed.
+// Package repolayout holds the repository's documents to the tree: the
+// "Repository layout" table of the root README (every path it lists exists,
+// every top-level directory is listed) and the pipelines that
+// docs/architecture.md describes (exactly those of the embedded default
+// config).
 package repolayout
 
 import (
