@@ -22,7 +22,8 @@ import (
 	"github.com/scadaotel/scadaotel/internal/e2e"
 )
 
-// TestJaegerBacklogOfRealisticSpansArrivesWhole is the blocker:
+// TestJaegerBacklogOfRealisticSpansArrivesWhole: no acknowledged span is lost
+// in a backlog.
 // Jaeger is down while ordinary spans (a 600-byte attribute, ~700 bytes
 // each; and 3 KB spans) are acknowledged; when Jaeger comes back, the queue
 // drains in batches that used to pass Jaeger's 4 MiB gRPC limit and were

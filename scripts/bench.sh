@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench.sh (make bench): the appliance side by side with the tools users
-# would pick instead, in one run, on one machine (issue 10):
+# would pick instead, in one run, on one machine:
 #   traces   bin/scadaotel default pipeline vs the same binary with otlp -> batch
 #   metrics  bin/scadaotel (OTLP in, embedded storage) vs bin/victoria-metrics
 #   polling  the scada receiver vs Telegraf's inputs.modbus (500 RTUs x 20 points)

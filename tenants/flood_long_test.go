@@ -4,5 +4,5 @@ package tenants_test
 
 import "time"
 
-// With -tags bench the flood test runs the full 60 s.
+// With -tags bench the flood test runs its full 60 s.
 func init() { floodDuration = 60 * time.Second }

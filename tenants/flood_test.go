@@ -16,7 +16,7 @@ import (
 )
 
 // floodDuration is scaled down for CI; `go test -tags bench` runs the full
-// 60 s of the issue (flood_long_test.go).
+// 60 s (flood_long_test.go).
 var floodDuration = 6 * time.Second
 
 const (

@@ -321,7 +321,7 @@ func runOutage(t *testing.T, sc outageScenario, mode restartMode) {
 	assert.Equal(t, 0, code)
 }
 
-// TestOutagesEndToEnd is the outage check of issue 8, scaled down from
+// TestOutagesEndToEnd is the outage check, scaled down from
 // 2-minute outages to 10 s (window 5 s; the full version is
 // TestOutagesSoak, build tag soak): the Kafka-protocol broker and Jaeger are
 // stopped during an error burst and brought back on the same ports and

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// TestOutagesSoak is issue 8's outage check at full length: the broker and
+// TestOutagesSoak is the outage check at full length: the broker and
 // Jaeger down for 2 minutes during 60 s error bursts, the default 30 s
 // window, and the appliance restarted (SIGTERM, SIGKILL) a minute into the
 // outages. About 4-6 minutes (the three runs are parallel):

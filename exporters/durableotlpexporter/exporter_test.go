@@ -141,7 +141,7 @@ func newTestExporter(t *testing.T, endpoint string, maxBytes int) *durableExport
 	return e
 }
 
-// The case: a backlog batch of ~700-byte spans larger than the
+// The backlog case: a backlog batch of ~700-byte spans larger than the
 // store's 4 MiB limit. Every span arrives once, in requests under the limit.
 func TestBacklogBatchOverDestinationLimitIsSplitNotDropped(t *testing.T) {
 	store := startTraceStore(t, JaegerMaxRecvBytes)

@@ -47,7 +47,7 @@ func createDefaultConfig() component.Config {
 	}
 	remote.Timeout = 10 * time.Second
 	// Never give up on a batch: an outage of the server delays data, the
-	// queue bounds it (design §8). A request that keeps failing blocks only
+	// queue bounds it (docs/durability.md). A request that keeps failing blocks only
 	// its queue consumer.
 	remote.BackOffConfig.MaxElapsedTime = 0
 	return &Config{

@@ -176,8 +176,7 @@ func TestMigratesAFileStorageQueue(t *testing.T) {
 	}
 }
 
-// Issue: a truncated file_storage queue file made bbolt fault on every
-// start. It is moved aside, named in the log, and the storage starts.
+// A truncated file_storage queue file made bbolt fault on every start. It is moved aside, named in the log, and the storage starts.
 func TestTruncatedFileStorageQueueIsMovedAsideNotOpened(t *testing.T) {
 	old := t.TempDir()
 	id := component.MustNewIDWithName("durable_otlp", "jaeger")

@@ -20,7 +20,7 @@ import (
 	"github.com/scadaotel/scadaotel/tenants"
 )
 
-// fillStationHistory writes the load into a fresh store directory
+// fillStationHistory writes the benchmark load into a fresh store directory
 // (in this test process, then closed): 20 pressure series of one station
 // for 24 h at 500 ms (3,456,000 samples), labelled exactly as the scada
 // receiver and the victoriametrics exporter label the live samples.

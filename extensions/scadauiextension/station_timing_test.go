@@ -21,8 +21,8 @@ var (
 	benchEnd  time.Time
 )
 
-// benchStore fills the embedded store once per process with the issue's
-// load: 20 pressure series of one station, 24 h at 500 ms (3,456,000
+// benchStore fills the embedded store once per process with the station
+// view's benchmark load: 20 pressure series of one station, 24 h at 500 ms (3,456,000
 // samples), plus RTU-up and one valve at 2 s.
 func benchStore(b *testing.B) {
 	benchOnce.Do(func() {

@@ -96,7 +96,7 @@ func BenchmarkStampOnly(b *testing.B) {
 
 // BenchmarkTenantBLatency measures tenant B's p99 request latency through
 // the real receiver + auth + stamp: alone; while tenant A sends 10x its
-// 1000 spans/s limit (the issue's scenario: 100 requests/s of 100 spans);
+// 1000 spans/s limit (100 requests/s of 100 spans);
 // and while A floods unpaced from 4 senders (CPU saturation on 2 cores).
 func BenchmarkTenantBLatency(b *testing.B) {
 	for _, mode := range []struct {
@@ -163,7 +163,7 @@ func BenchmarkTenantBLatency(b *testing.B) {
 	}
 }
 
-// BenchmarkAuthStampCost is the issue's "authentication plus stamping costs
+// BenchmarkAuthStampCost checks the goal "authentication plus stamping cost
 // at most 5 % of a plain otlp->otlp pipeline, measured in the same run":
 // both pipelines run in this one benchmark, in interleaved rounds so that
 // the shared machine's load drifts over both alike, and the cost is the
@@ -174,7 +174,7 @@ func BenchmarkAuthStampCost(b *testing.B) {
 		authStampCost(b, startPipeline(b, false, benchAuth(), consumertest.NewNop()),
 			startPipeline(b, true, benchAuth(), consumertest.NewNop()))
 	})
-	// The issue's baseline: a plain otlp -> otlp pipeline, i.e. the
+	// The goal's baseline: a plain otlp -> otlp pipeline, i.e. the
 	// receiver forwarding through the OTLP gRPC exporter (to a third
 	// receiver with a nop sink), both pipelines in this process.
 	b.Run("otlp-to-otlp", func(b *testing.B) {

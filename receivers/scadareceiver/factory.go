@@ -1,5 +1,5 @@
 // Package scadareceiver polls RTUs over Modbus TCP and emits their points
-// as OTLP metrics with a quality per sample (design §3, issue 4).
+// as OTLP metrics with a quality per sample (docs/architecture.md).
 package scadareceiver
 
 import (

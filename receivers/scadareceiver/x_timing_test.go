@@ -21,7 +21,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 )
 
-// Benchmark setup (issue 4): simulated RTUs on loopback, 20 points each:
+// Benchmark setup: simulated RTUs on loopback, 20 points each:
 // 10 float32 pressures (holding 0..19) polled every 500 ms and 10 uint16
 // valves (holding 100..109) every 2 s. Both benchmarks poll the same
 // in-process server, so server CPU is part of both figures.

@@ -367,8 +367,8 @@ func pollFigures(a, p []pollRun) []Figure {
 	}
 }
 
-// PlainPoller is the fallback polling peer when Telegraf cannot be built
-// (issue 10): the modbus library's plain client loop, one goroutine and
+// PlainPoller is the fallback polling peer when Telegraf cannot be built:
+// the modbus library's plain client loop, one goroutine and
 // ticker per RTU, each poll one read of the RTU's registers, the values
 // discarded. It runs as `scadaotel-bench plain-poller ENDPOINT...` so its CPU
 // and RSS are its own process's.

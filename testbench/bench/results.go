@@ -1,5 +1,5 @@
 // Package bench measures the appliance side by side with the tools users
-// would pick instead (issue 10): a vanilla OpenTelemetry Collector config of
+// would pick instead: a vanilla OpenTelemetry Collector config of
 // the same binary for traces, a VictoriaMetrics single-node server for
 // metrics and Telegraf's Modbus input for RTU polling. Each pair runs on the
 // same machine, in the same run, on the same input; the answer is a ratio.

@@ -168,7 +168,7 @@ func tsharkRows(c *Capture) [][]string {
 	return rows
 }
 
-// TestRowsAgreeWithTshark: for the two captures the issue names, every
+// TestRowsAgreeWithTshark: for the two captures checked here, every
 // Modbus frame tshark shows is reconstructed with the same transactions,
 // pairing and values, and no other frame is.
 func TestRowsAgreeWithTshark(t *testing.T) {

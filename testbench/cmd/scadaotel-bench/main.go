@@ -1,5 +1,5 @@
 // Command scadaotel-bench measures the appliance side by side with the tools
-// users would pick instead (issue 10) and writes testbench/bench/results/<date>.md and
+// users would pick instead and writes testbench/bench/results/<date>.md and
 // .json. `make bench` runs it through scripts/bench.sh.
 //
 // It refuses to run when the 1-minute load average is above 0.5 (after

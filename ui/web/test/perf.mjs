@@ -86,7 +86,7 @@ try {
   measured.live_24h_long_tasks = long24.length;
   measured.live_24h_max_long_task_ms = maxMs(long24);
   console.log(`  ${measured.live_24h_updates} live updates: ${long24.length} long tasks, longest ${maxMs(long24)} ms (budget ${longBudget} ms)`);
-  // The issue's responsiveness budget is for live updates; the first
+  // The responsiveness budget is for live updates; the first
   // render has its own (< 1 s, asserted above) and is only reported.
   for (const [name, ls] of [['5 min live', long5], ['24 h live', long24]]) {
     assert.ok(maxMs(ls) <= longBudget, `${name}: a long task of ${maxMs(ls)} ms, budget ${longBudget} ms`);
