@@ -39,12 +39,18 @@ type vmExporter struct {
 	stop    chan struct{}
 	done    chan struct{}
 
-	mSamples     metric.Int64Counter
-	mRefused     metric.Int64Counter
-	mCommits     metric.Int64Counter
-	mWALBytes    metric.Int64Counter
-	mCheckpoints metric.Int64Counter
-	mReplayed    metric.Int64Counter
+	mSamples         metric.Int64Counter
+	mRefused         metric.Int64Counter
+	mCommits         metric.Int64Counter
+	mWALBytes        metric.Int64Counter
+	mCheckpoints     metric.Int64Counter
+	mReplayed        metric.Int64Counter
+	mDamagedRegions  metric.Int64Counter
+	mDamagedBytes    metric.Int64Counter
+	mDamagedSegments metric.Int64Counter
+	mTornTails       metric.Int64Counter
+	mTornBytes       metric.Int64Counter
+	mWriteErrors     metric.Int64Counter
 }
 
 func newExporter(cfg *Config, set exporter.Settings) (*vmExporter, error) {
@@ -70,6 +76,28 @@ func newExporter(cfg *Config, set exporter.Settings) (*vmExporter, error) {
 	}
 	if err == nil {
 		e.mReplayed, err = m.Int64Counter("vmexporter.wal.replayed_samples", metric.WithDescription("Samples replayed from the WAL at startup."))
+	}
+	counters := []struct {
+		dst        *metric.Int64Counter
+		name, desc string
+		unit       string
+	}{
+		{&e.mDamagedRegions, "vmexporter.wal.damaged_regions", "Damaged WAL spans skipped at replay (each one or more records).", ""},
+		{&e.mDamagedBytes, "vmexporter.wal.damaged_bytes", "WAL bytes skipped at replay because of damage (unreadable segments: their size).", "By"},
+		{&e.mDamagedSegments, "vmexporter.wal.damaged_segments", "Damaged or unreadable WAL segments moved aside (<name>.damaged-<unix>).", ""},
+		{&e.mTornTails, "vmexporter.wal.torn_tails", "Incomplete final records (crash mid-write, never acknowledged) dropped at replay.", ""},
+		{&e.mTornBytes, "vmexporter.wal.torn_bytes", "Bytes of incomplete final records dropped at replay.", "By"},
+		{&e.mWriteErrors, "vmexporter.wal.write_errors", "Failed WAL writes or fsyncs (batch refused, segment cut back to its last good record).", ""},
+	}
+	for _, c := range counters {
+		if err != nil {
+			break
+		}
+		opts := []metric.Int64CounterOption{metric.WithDescription(c.desc)}
+		if c.unit != "" {
+			opts = append(opts, metric.WithUnit(c.unit))
+		}
+		*c.dst, err = m.Int64Counter(c.name, opts...)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("victoriametrics exporter: cannot create self-metrics: %w", err)
@@ -137,6 +165,10 @@ func (e *vmExporter) open(ctx context.Context, walDir string) error {
 		e.mCommits.Add(context.Background(), 1)
 		e.mWALBytes.Add(context.Background(), int64(n))
 	}
+	w.onWriteError = func(err error) {
+		e.mWriteErrors.Add(context.Background(), 1)
+		e.logger.Error("write-ahead log write failed; the batch is refused (retryable) and the segment cut back to its last good record", zap.Error(err))
+	}
 	e.wal = w
 	if err := e.replay(ctx, old); err != nil {
 		_ = w.Close()
@@ -145,44 +177,6 @@ func (e *vmExporter) open(ctx context.Context, walDir string) error {
 	}
 	e.stop, e.done = make(chan struct{}), make(chan struct{})
 	go e.checkpointLoop()
-	return nil
-}
-
-// replay adds the rows of a previous run's segments, persists them and
-// removes the segments. Rows that had already reached disk are written
-// again with the same timestamps and collapse by deduplication.
-func (e *vmExporter) replay(ctx context.Context, segs []uint64) error {
-	if len(segs) == 0 {
-		return nil
-	}
-	var rows []vmstore.Row
-	total := 0
-	for _, seq := range segs {
-		n, torn, err := replaySegment(e.wal.dir, seq, func(p []byte) error {
-			var err error
-			rows, err = decodeRecord(p, rows[:0])
-			if err != nil {
-				return err
-			}
-			total += len(rows)
-			return e.store.Add(rows)
-		})
-		if err != nil {
-			return err
-		}
-		if torn {
-			e.logger.Warn("WAL segment ends in a torn record (crash during a write); the record was never acknowledged",
-				zap.Uint64("segment", seq), zap.Int("records_replayed", n))
-		}
-	}
-	if err := e.store.Persist(); err != nil {
-		return err
-	}
-	if err := e.wal.RemoveBefore(e.wal.seq); err != nil {
-		return err
-	}
-	e.mReplayed.Add(ctx, int64(total))
-	e.logger.Info("replayed write-ahead log", zap.Int("segments", len(segs)), zap.Int("samples", total))
 	return nil
 }
 
@@ -260,13 +254,14 @@ func (e *vmExporter) checkpoint() error {
 	e.rw.Lock()
 	seq, err := e.wal.Rotate()
 	e.rw.Unlock()
+	if err == nil {
+		err = e.store.Persist()
+	}
+	if err == nil {
+		err = e.wal.RemoveBefore(seq)
+	}
 	if err != nil {
-		return err
-	}
-	if err := e.store.Persist(); err != nil {
-		return err
-	}
-	if err := e.wal.RemoveBefore(seq); err != nil {
+		e.dirty.Store(true) // try again at the next interval
 		return err
 	}
 	e.walBytes.Store(e.wal.Size())
