@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/scadaotel/scadaotel/internal/diskreserve"
 )
 
 // wal is a segmented write-ahead log with group commit: Append returns once
@@ -22,7 +24,8 @@ import (
 // when that fails too, abandoned for a fresh segment, and the next Append
 // tries again. The log never refuses "until restart".
 type wal struct {
-	dir string
+	dir   string
+	guard *diskreserve.Guard // nil: no reserve check
 
 	mu      sync.Mutex
 	cond    *sync.Cond
@@ -135,10 +138,17 @@ func syncDir(dir string) error {
 	return nil
 }
 
-// Append writes one record and returns once it is durable.
+// Append writes one record and returns once it is durable. While the
+// volume is inside its disk reserve it refuses with a *diskreserve.FullError
+// (retryable) before writing anything.
 func (w *wal) Append(payload []byte) error {
 	if len(payload) > maxRecordSize {
 		return fmt.Errorf("wal record of %d bytes is over the %d-byte limit", len(payload), maxRecordSize)
+	}
+	if w.guard != nil {
+		if err := w.guard.Check(); err != nil {
+			return fmt.Errorf("wal %q: %w", w.dir, err)
+		}
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()

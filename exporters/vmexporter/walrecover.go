@@ -96,7 +96,8 @@ func (w *wal) moveAside(seq uint64) (string, error) {
 // damaged or unreadable segment is moved aside rather than deleted. Only an
 // incomplete final record of the last segment (a crash mid-write: never
 // acknowledged) is the benign case, logged at warn level and counted. An
-// error is returned only when the storage refuses rows or cannot persist.
+// error is returned only when the storage refuses rows or cannot persist;
+// the caller retries later.
 func (e *vmExporter) replay(ctx context.Context, segs []uint64) error {
 	if len(segs) == 0 {
 		return nil
