@@ -94,7 +94,7 @@ func (w *wal) moveAside(seq uint64) (string, error) {
 // Damage never stops it: a damaged span is skipped and logged (file, byte
 // range) at error level, replay resumes at the next intact record, and a
 // damaged or unreadable segment is moved aside rather than deleted. Only an
-// incomplete final record of the last segment (a crash mid-write: never
+// incomplete final record of the last segment written to (a crash mid-write: never
 // acknowledged) is the benign case, logged at warn level and counted. An
 // error is returned only when the storage refuses rows or cannot persist;
 // the caller retries later.
@@ -105,7 +105,7 @@ func (e *vmExporter) replay(ctx context.Context, segs []uint64) error {
 	var rows []vmstore.Row
 	total := 0
 	var aside []uint64
-	last := segs[len(segs)-1]
+	last := lastWritten(e.wal.dir, segs)
 	for _, seq := range segs {
 		path := filepath.Join(e.wal.dir, segmentName(seq))
 		badRecords := 0
@@ -138,7 +138,7 @@ func (e *vmExporter) replay(ctx context.Context, segs []uint64) error {
 			return fmt.Errorf("wal segment %q: %w", path, err)
 		}
 		e.mDamagedRegions.Add(ctx, int64(badRecords))
-		if e.reportScan(ctx, path, seq == last, res) || badRecords > 0 {
+		if e.reportScan(ctx, path, seq >= last, res) || badRecords > 0 {
 			aside = append(aside, seq)
 		}
 	}
@@ -159,6 +159,20 @@ func (e *vmExporter) replay(ctx context.Context, segs []uint64) error {
 	return nil
 }
 
+// lastWritten returns the newest segment holding more than a file header:
+// the one a crash can have cut mid-write. Segments after it were created by
+// later starts (each opens a fresh segment before replaying) and never
+// written to, so a torn tail before them is still the crash's.
+func lastWritten(dir string, segs []uint64) uint64 {
+	for i := len(segs) - 1; i > 0; i-- {
+		st, err := os.Stat(filepath.Join(dir, segmentName(segs[i])))
+		if err != nil || st.Size() > int64(len(segmentHeader)) {
+			return segs[i]
+		}
+	}
+	return segs[0]
+}
+
 // reportScan logs and counts what replay skipped in one segment, and
 // reports whether the segment is damaged (to be kept aside).
 func (e *vmExporter) reportScan(ctx context.Context, path string, isLast bool, res segmentScan) bool {
@@ -171,7 +185,7 @@ func (e *vmExporter) reportScan(ctx context.Context, path string, isLast bool, r
 				zap.String("file", path), zap.Int64("from_byte", res.Torn.From), zap.Int64("to_byte", res.Torn.To),
 				zap.Int("records_replayed", res.Records))
 		} else {
-			// Only the newest segment can end mid-write.
+			// Only the newest segment written to can end mid-write.
 			damaged = append(damaged, *res.Torn)
 		}
 	}

@@ -396,3 +396,30 @@ func TestWALWriteErrorDoesNotWedgeTheLog(t *testing.T) {
 	}
 	assert.Equal(t, []string{"one", "two", "three"}, got)
 }
+
+// TestTornTailBeforeEmptySegmentsIsStillTorn: a crash mid-write, then a
+// start that opened a fresh segment and crashed again before replaying; the
+// torn tail is still the benign case, not damage.
+func TestTornTailBeforeEmptySegmentsIsStillTorn(t *testing.T) {
+	dir := t.TempDir()
+	cfg := testConfig(t, dir)
+	conv, err := newConverter(cfg)
+	require.NoError(t, err)
+	walDir := filepath.Join(dir, "wal")
+	require.NoError(t, os.MkdirAll(walDir, 0o750))
+	data, _ := segment(t, conv, 0, 3, 5)
+	data = append(data, appendRecord(nil, recordBatch(t, conv, 9, 5))[:30]...)
+	require.NoError(t, os.WriteFile(filepath.Join(walDir, segmentName(1)), data, 0o640))
+	require.NoError(t, os.WriteFile(filepath.Join(walDir, segmentName(2)), []byte(segmentHeader), 0o640))
+	require.NoError(t, os.WriteFile(filepath.Join(walDir, segmentName(3)), nil, 0o640))
+
+	set, logs, reader := telemetry(t)
+	exp, err := NewFactory().CreateMetrics(context.Background(), set, cfg)
+	require.NoError(t, err)
+	require.NoError(t, exp.Start(context.Background(), componenttest.NewNopHost()))
+	defer func() { require.NoError(t, exp.Shutdown(context.Background())) }()
+	assert.Equal(t, int64(1), counter(t, reader, "vmexporter.wal.torn_tails"))
+	assert.Zero(t, counter(t, reader, "vmexporter.wal.damaged_regions"))
+	assert.Empty(t, logs.FilterLevelExact(zapcore.ErrorLevel).All())
+	assert.Equal(t, int64(15), counter(t, reader, "vmexporter.wal.replayed_samples"))
+}
