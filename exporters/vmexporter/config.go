@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/collector/config/configretry"
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
 
+	"github.com/scadaotel/scadaotel/internal/diskreserve"
 	"github.com/scadaotel/scadaotel/tenants"
 )
 
@@ -56,6 +57,9 @@ type Config struct {
 	VisibilityInterval time.Duration `mapstructure:"visibility_interval"`
 	// WAL configures the write-ahead log.
 	WAL WALConfig `mapstructure:"wal"`
+	// DiskReserve is the free space kept on the volume of Directory: new
+	// data is refused (retryable) while less is free.
+	DiskReserve diskreserve.Config `mapstructure:"disk_reserve"`
 
 	_ struct{}
 }
@@ -188,6 +192,9 @@ func (c *Config) Validate() error {
 	}
 	if c.WAL.MaxBytes < 0 {
 		errs = append(errs, fmt.Errorf("wal.max_bytes: must be >= 0, got %d", c.WAL.MaxBytes))
+	}
+	if err := c.DiskReserve.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	for i, a := range c.ResourceToLabels {
 		if a == "" {

@@ -9,6 +9,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/confmap/confmaptest"
+
+	"github.com/scadaotel/scadaotel/internal/diskreserve"
 )
 
 // TestREADMEConfigExample loads testdata/config.yaml, the example shown in
@@ -28,6 +30,7 @@ func TestREADMEConfigExample(t *testing.T) {
 	assert.Equal(t, 200*time.Millisecond, cfg.VisibilityInterval)
 	assert.Equal(t, 10*time.Second, cfg.WAL.CheckpointInterval)
 	assert.Equal(t, int64(1<<30), cfg.WAL.MaxBytes)
+	assert.Equal(t, diskreserve.Config{Bytes: 64 << 20, Percent: 2}, cfg.DiskReserve)
 }
 
 func TestREADMERemoteConfigExample(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -16,6 +17,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
+	"github.com/scadaotel/scadaotel/internal/diskreserve"
 	"github.com/scadaotel/scadaotel/internal/vmstore"
 )
 
@@ -39,12 +41,31 @@ type vmExporter struct {
 	stop    chan struct{}
 	done    chan struct{}
 
-	mSamples     metric.Int64Counter
-	mRefused     metric.Int64Counter
-	mCommits     metric.Int64Counter
-	mWALBytes    metric.Int64Counter
-	mCheckpoints metric.Int64Counter
-	mReplayed    metric.Int64Counter
+	// Disk reserve (diskfull.go).
+	guard      *diskreserve.Guard
+	host       component.Host
+	full       atomic.Bool
+	fullMu     sync.Mutex
+	persistNow chan struct{}
+	// Segments of the previous run not replayed yet (the storage could not
+	// take them at start); data is refused until they are. Touched by open
+	// and then the checkpoint loop only.
+	pending       []uint64
+	replayPending atomic.Bool
+
+	mSamples         metric.Int64Counter
+	mRefused         metric.Int64Counter
+	mCommits         metric.Int64Counter
+	mWALBytes        metric.Int64Counter
+	mCheckpoints     metric.Int64Counter
+	mReplayed        metric.Int64Counter
+	mDamagedRegions  metric.Int64Counter
+	mDamagedBytes    metric.Int64Counter
+	mDamagedSegments metric.Int64Counter
+	mTornTails       metric.Int64Counter
+	mTornBytes       metric.Int64Counter
+	mWriteErrors     metric.Int64Counter
+	mReserveRefused  metric.Int64Counter
 }
 
 func newExporter(cfg *Config, set exporter.Settings) (*vmExporter, error) {
@@ -52,7 +73,8 @@ func newExporter(cfg *Config, set exporter.Settings) (*vmExporter, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &vmExporter{cfg: cfg, logger: set.Logger, conv: conv, meta: newMetadataRecorder(conv.settings)}
+	e := &vmExporter{cfg: cfg, logger: set.Logger, conv: conv, meta: newMetadataRecorder(conv.settings),
+		guard: newReserveGuard(cfg.Directory, cfg.DiskReserve), persistNow: make(chan struct{}, 1)}
 	e.batches.New = func() any { return &batch{} }
 	m := set.MeterProvider.Meter("github.com/scadaotel/scadaotel/exporters/vmexporter")
 	e.mSamples, err = m.Int64Counter("vmexporter.samples", metric.WithDescription("Samples written to the storage (after the WAL fsync)."))
@@ -70,6 +92,32 @@ func newExporter(cfg *Config, set exporter.Settings) (*vmExporter, error) {
 	}
 	if err == nil {
 		e.mReplayed, err = m.Int64Counter("vmexporter.wal.replayed_samples", metric.WithDescription("Samples replayed from the WAL at startup."))
+	}
+	counters := []struct {
+		dst        *metric.Int64Counter
+		name, desc string
+		unit       string
+	}{
+		{&e.mDamagedRegions, "vmexporter.wal.damaged_regions", "Damaged WAL spans skipped at replay (each one or more records).", ""},
+		{&e.mDamagedBytes, "vmexporter.wal.damaged_bytes", "WAL bytes skipped at replay because of damage (unreadable segments: their size).", "By"},
+		{&e.mDamagedSegments, "vmexporter.wal.damaged_segments", "Damaged or unreadable WAL segments moved aside (<name>.damaged-<unix>).", ""},
+		{&e.mTornTails, "vmexporter.wal.torn_tails", "Incomplete final records (crash mid-write, never acknowledged) dropped at replay.", ""},
+		{&e.mTornBytes, "vmexporter.wal.torn_bytes", "Bytes of incomplete final records dropped at replay.", "By"},
+		{&e.mWriteErrors, "vmexporter.wal.write_errors", "Failed WAL writes or fsyncs (batch refused, segment cut back to its last good record).", ""},
+		{&e.mReserveRefused, "vmexporter.disk_reserve.refused_batches", "Batches refused because the metrics volume is inside its disk reserve.", ""},
+	}
+	for _, c := range counters {
+		if err != nil {
+			break
+		}
+		opts := []metric.Int64CounterOption{metric.WithDescription(c.desc)}
+		if c.unit != "" {
+			opts = append(opts, metric.WithUnit(c.unit))
+		}
+		*c.dst, err = m.Int64Counter(c.name, opts...)
+	}
+	if err == nil {
+		err = e.registerReserveGauges(m)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("victoriametrics exporter: cannot create self-metrics: %w", err)
@@ -105,7 +153,8 @@ func releaseWALDir(dir string) {
 	walDirsMu.Unlock()
 }
 
-func (e *vmExporter) start(ctx context.Context, _ component.Host) error {
+func (e *vmExporter) start(ctx context.Context, host component.Host) error {
+	e.host = host
 	walDir := filepath.Join(e.cfg.Directory, "wal")
 	if err := claimWALDir(walDir); err != nil {
 		return fmt.Errorf("victoriametrics exporter: %w", err)
@@ -118,10 +167,14 @@ func (e *vmExporter) start(ctx context.Context, _ component.Host) error {
 }
 
 func (e *vmExporter) open(ctx context.Context, walDir string) error {
+	if err := os.MkdirAll(e.cfg.Directory, 0o750); err != nil {
+		return fmt.Errorf("victoriametrics exporter: cannot create directory %q: %w", e.cfg.Directory, err)
+	}
 	st, err := vmstore.Open(vmstore.Config{
-		Path:               filepath.Join(e.cfg.Directory, "data"),
-		Retention:          e.cfg.Retention,
-		MemoryAllowedBytes: e.cfg.MemoryLimitMiB << 20,
+		Path:                  filepath.Join(e.cfg.Directory, "data"),
+		Retention:             e.cfg.Retention,
+		MemoryAllowedBytes:    e.cfg.MemoryLimitMiB << 20,
+		MinFreeDiskSpaceBytes: e.storageMinFree(),
 	})
 	if err != nil {
 		return fmt.Errorf("victoriametrics exporter: %w", err)
@@ -132,58 +185,45 @@ func (e *vmExporter) open(ctx context.Context, walDir string) error {
 		st.Close()
 		return fmt.Errorf("victoriametrics exporter: %w", err)
 	}
+	w.guard = e.guard
 	w.onCommit = func(n int) {
 		e.walBytes.Add(int64(n))
 		e.mCommits.Add(context.Background(), 1)
 		e.mWALBytes.Add(context.Background(), int64(n))
 	}
+	w.onWriteError = func(err error) {
+		e.mWriteErrors.Add(context.Background(), 1)
+		e.logger.Error("write-ahead log write failed; the batch is refused (retryable) and the segment cut back to its last good record", zap.Error(err))
+	}
 	e.wal = w
-	if err := e.replay(ctx, old); err != nil {
-		_ = w.Close()
-		st.Close()
-		return fmt.Errorf("victoriametrics exporter: replaying the write-ahead log in %q: %w", w.dir, err)
+	if len(old) > 0 {
+		e.pending = old
+		e.replayPending.Store(true)
+		e.tryReplay(ctx)
 	}
 	e.stop, e.done = make(chan struct{}), make(chan struct{})
 	go e.checkpointLoop()
 	return nil
 }
 
-// replay adds the rows of a previous run's segments, persists them and
-// removes the segments. Rows that had already reached disk are written
-// again with the same timestamps and collapse by deduplication.
-func (e *vmExporter) replay(ctx context.Context, segs []uint64) error {
-	if len(segs) == 0 {
-		return nil
+// tryReplay replays the previous run's segments unless the volume is inside
+// its reserve or the storage refuses them; then the checkpoint loop tries
+// again, and data is refused meanwhile (so the exporter starts on a full
+// disk instead of failing or crashing).
+func (e *vmExporter) tryReplay(ctx context.Context) {
+	if !e.replayPending.Load() {
+		return
 	}
-	var rows []vmstore.Row
-	total := 0
-	for _, seq := range segs {
-		n, torn, err := replaySegment(e.wal.dir, seq, func(p []byte) error {
-			var err error
-			rows, err = decodeRecord(p, rows[:0])
-			if err != nil {
-				return err
-			}
-			total += len(rows)
-			return e.store.Add(rows)
-		})
-		if err != nil {
-			return err
-		}
-		if torn {
-			e.logger.Warn("WAL segment ends in a torn record (crash during a write); the record was never acknowledged",
-				zap.Uint64("segment", seq), zap.Int("records_replayed", n))
-		}
+	if err := e.checkReserve(); err != nil {
+		return
 	}
-	if err := e.store.Persist(); err != nil {
-		return err
+	if err := e.replay(ctx, e.pending); err != nil {
+		e.logger.Error("cannot replay the write-ahead log yet; new data is refused until it is, retrying",
+			zap.String("directory", e.wal.dir), zap.Error(err))
+		return
 	}
-	if err := e.wal.RemoveBefore(e.wal.seq); err != nil {
-		return err
-	}
-	e.mReplayed.Add(ctx, int64(total))
-	e.logger.Info("replayed write-ahead log", zap.Int("segments", len(segs)), zap.Int("samples", total))
-	return nil
+	e.pending = nil
+	e.replayPending.Store(false)
 }
 
 func (e *vmExporter) push(ctx context.Context, md pmetric.Metrics) error {
@@ -208,6 +248,15 @@ func (e *vmExporter) push(ctx context.Context, md pmetric.Metrics) error {
 	if len(b.rows) == 0 {
 		return nil
 	}
+	if e.replayPending.Load() {
+		e.mRefused.Add(ctx, 1)
+		return fmt.Errorf("victoriametrics exporter: the write-ahead log of the previous run in %q is not replayed yet (waiting for disk space or the storage); retry later", e.wal.dir)
+	}
+	if err := e.checkReserve(); err != nil {
+		e.mRefused.Add(ctx, 1)
+		e.mReserveRefused.Add(ctx, 1)
+		return fmt.Errorf("victoriametrics exporter: refusing batch: %w", err)
+	}
 	if max := e.cfg.WAL.MaxBytes; max > 0 && e.walBytes.Load() > max {
 		e.mRefused.Add(ctx, 1)
 		return fmt.Errorf("victoriametrics exporter: write-ahead log holds %d bytes, over wal.max_bytes=%d; retry later", e.walBytes.Load(), max)
@@ -220,6 +269,9 @@ func (e *vmExporter) push(ctx context.Context, md pmetric.Metrics) error {
 	e.rw.RUnlock()
 	if err != nil {
 		e.mRefused.Add(ctx, 1)
+		if errors.Is(err, diskreserve.ErrFull) {
+			e.mReserveRefused.Add(ctx, 1)
+		}
 		return fmt.Errorf("victoriametrics exporter: %w", err)
 	}
 	e.dirty.Store(true)
@@ -235,10 +287,21 @@ func (e *vmExporter) checkpointLoop() {
 	defer t.Stop()
 	vis := time.NewTicker(e.cfg.VisibilityInterval)
 	defer vis.Stop()
+	// Reads the reserve without traffic too, so recovery is reported (and a
+	// deferred replay runs) as soon as space returns.
+	reserve := time.NewTicker(reserveCheckInterval)
+	defer reserve.Stop()
 	for {
 		select {
 		case <-e.stop:
 			return
+		case <-reserve.C:
+			_ = e.checkReserve()
+			e.tryReplay(context.Background())
+		case <-e.persistNow:
+			if err := e.checkpoint(); err != nil {
+				e.logger.Error("checkpoint on entering the disk reserve failed; the write-ahead log keeps the data", zap.Error(err))
+			}
 		case <-vis.C:
 			if e.unseen.Swap(false) {
 				e.store.Flush()
@@ -254,19 +317,24 @@ func (e *vmExporter) checkpointLoop() {
 // checkpoint persists everything written so far and drops the WAL
 // segments that held it.
 func (e *vmExporter) checkpoint() error {
+	if e.replayPending.Load() {
+		// Nothing was written; the old segments must stay until replayed.
+		return nil
+	}
 	if !e.dirty.Swap(false) {
 		return nil
 	}
 	e.rw.Lock()
 	seq, err := e.wal.Rotate()
 	e.rw.Unlock()
+	if err == nil {
+		err = e.store.Persist()
+	}
+	if err == nil {
+		err = e.wal.RemoveBefore(seq)
+	}
 	if err != nil {
-		return err
-	}
-	if err := e.store.Persist(); err != nil {
-		return err
-	}
-	if err := e.wal.RemoveBefore(seq); err != nil {
+		e.dirty.Store(true) // try again at the next interval
 		return err
 	}
 	e.walBytes.Store(e.wal.Size())
@@ -280,10 +348,21 @@ func (e *vmExporter) shutdown(context.Context) error {
 	}
 	close(e.stop)
 	<-e.done
-	e.dirty.Store(true)
-	err := e.checkpoint()
-	err = errors.Join(err, e.wal.Close())
-	e.store.Close()
+	var err error
+	if full := e.volumeFull(); full != nil {
+		// A checkpoint and a clean stop write to disk, and VictoriaMetrics
+		// exits on a failed write: leave both, the WAL keeps what they
+		// would have saved.
+		e.logger.Warn("metrics volume inside its disk reserve at shutdown: no checkpoint and the storage is left running until the process exits (as after kill -9); the write-ahead log keeps everything acknowledged for the next start",
+			zap.String("directory", e.cfg.Directory), zap.Error(full))
+		err = e.wal.Close()
+		e.store.Release()
+	} else {
+		e.dirty.Store(true)
+		err = e.checkpoint()
+		err = errors.Join(err, e.wal.Close())
+		e.store.Close()
+	}
 	e.store = nil
 	releaseWALDir(e.wal.dir)
 	return err

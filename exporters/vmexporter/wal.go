@@ -1,43 +1,54 @@
 package vmexporter
 
 import (
-	"bufio"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
-	"io"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/scadaotel/scadaotel/internal/diskreserve"
 )
 
 // wal is a segmented write-ahead log with group commit: Append returns once
 // its record is fsynced, and every fsync covers all records appended while
 // the previous one ran (never one fsync per sample or per caller when
-// callers overlap). Records are framed as [len u32][crc32c u32][payload];
-// a torn or corrupt tail (kill -9 mid-write) ends replay of that segment.
+// callers overlap). The on-disk format is in walformat.go, reading it back
+// (with damage) in walrecover.go.
+//
+// A failed write or fsync (ENOSPC, EIO) fails only the callers of that
+// commit: the segment is truncated back to its last committed record, or,
+// when that fails too, abandoned for a fresh segment, and the next Append
+// tries again. The log never refuses "until restart".
 type wal struct {
-	dir string
+	dir   string
+	guard *diskreserve.Guard // nil: no reserve check
 
-	mu       sync.Mutex
-	cond     *sync.Cond
-	f        *os.File
-	seq      uint64 // current segment number
-	buf      []byte // records waiting for the next commit
-	spare    []byte
-	fillGen  uint64 // generation of the records in buf
-	doneGen  uint64 // last generation fsynced
-	writing  bool
-	err      error // sticky: the log is unusable after a failed write
-	closed   bool
-	onCommit func(bytes int) // self-metrics hook
+	mu      sync.Mutex
+	cond    *sync.Cond
+	f       *os.File
+	seq     uint64 // current segment number
+	size    int64  // committed bytes of the current segment
+	broken  bool   // the current segment's end is unknown: start a new one
+	buf     []byte // records waiting for the next commit
+	spare   []byte
+	cur     *commit // the commit buf belongs to
+	writing bool
+	closed  bool
+	keep    map[uint64]bool // segments RemoveBefore must leave alone
+
+	onCommit     func(bytes int) // self-metrics hooks
+	onWriteError func(err error)
 }
 
-var crcTable = crc32.MakeTable(crc32.Castagnoli)
+// commit is the outcome of one group commit, shared by its callers.
+type commit struct {
+	done bool
+	err  error
+}
 
 const segmentSuffix = ".wal"
 
@@ -54,7 +65,7 @@ func openWAL(dir string) (*wal, []uint64, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	w := &wal{dir: dir, fillGen: 1}
+	w := &wal{dir: dir, cur: &commit{}, keep: map[uint64]bool{}}
 	w.cond = sync.NewCond(&w.mu)
 	next := uint64(1)
 	if len(old) > 0 {
@@ -87,16 +98,31 @@ func listSegments(dir string) ([]uint64, error) {
 	return seqs, nil
 }
 
+// openSegment creates segment seq with its file header, fsynced, and makes
+// it current. On failure nothing of it is left and the current segment is
+// unchanged.
 func (w *wal) openSegment(seq uint64) error {
-	f, err := os.OpenFile(filepath.Join(w.dir, segmentName(seq)), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+	path := filepath.Join(w.dir, segmentName(seq))
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o640)
 	if err != nil {
-		return fmt.Errorf("cannot create wal segment %d in %q: %w", seq, w.dir, err)
+		return fmt.Errorf("cannot create wal segment %q: %w", path, err)
 	}
-	if err := syncDir(w.dir); err != nil {
+	_, err = f.Write([]byte(segmentHeader))
+	if err == nil {
+		err = f.Sync()
+	}
+	if err == nil {
+		err = syncDir(w.dir)
+	}
+	if err != nil {
 		_ = f.Close()
-		return err
+		_ = os.Remove(path)
+		return fmt.Errorf("cannot create wal segment %q: %w", path, err)
 	}
-	w.f, w.seq = f, seq
+	if w.f != nil {
+		_ = w.f.Close()
+	}
+	w.f, w.seq, w.size, w.broken = f, seq, int64(len(segmentHeader)), false
 	return nil
 }
 
@@ -112,70 +138,103 @@ func syncDir(dir string) error {
 	return nil
 }
 
-// Append writes one record and returns once it is durable.
+// Append writes one record and returns once it is durable. While the
+// volume is inside its disk reserve it refuses with a *diskreserve.FullError
+// (retryable) before writing anything.
 func (w *wal) Append(payload []byte) error {
+	if len(payload) > maxRecordSize {
+		return fmt.Errorf("wal record of %d bytes is over the %d-byte limit", len(payload), maxRecordSize)
+	}
+	if w.guard != nil {
+		if err := w.guard.Check(); err != nil {
+			return fmt.Errorf("wal %q: %w", w.dir, err)
+		}
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.err != nil {
-		return w.err
-	}
 	if w.closed {
 		return errors.New("wal is closed")
 	}
-	var hdr [8]byte
-	binary.LittleEndian.PutUint32(hdr[:4], uint32(len(payload)))
-	binary.LittleEndian.PutUint32(hdr[4:], crc32.Checksum(payload, crcTable))
-	w.buf = append(w.buf, hdr[:]...)
-	w.buf = append(w.buf, payload...)
-	my := w.fillGen
+	w.buf = appendRecord(w.buf, payload)
+	mine := w.cur
 	if w.writing {
 		// The leader commits our record with its next batch.
-		for w.doneGen < my && w.err == nil {
+		for !mine.done {
 			w.cond.Wait()
 		}
-		return w.err
+		return mine.err
 	}
 	// Become the leader: commit batches until none is waiting.
 	w.writing = true
-	for len(w.buf) > 0 && w.err == nil {
-		batch, gen := w.buf, w.fillGen
-		w.buf, w.spare = w.spare[:0], nil
-		w.fillGen++
-		f := w.f
-		w.mu.Unlock()
-		_, err := f.Write(batch)
-		if err == nil {
-			err = f.Sync()
+	for len(w.buf) > 0 {
+		batch, c := w.buf, w.cur
+		w.buf, w.spare, w.cur = w.spare[:0], nil, &commit{}
+		var err error
+		if w.broken {
+			if err = w.openSegment(w.seq + 1); err != nil {
+				err = fmt.Errorf("batch not acknowledged: %w", err)
+			}
 		}
-		w.mu.Lock()
-		if err != nil {
-			w.err = fmt.Errorf("wal write to %q failed; refusing data until restart: %w", f.Name(), err)
-		} else if w.onCommit != nil {
-			w.onCommit(len(batch))
+		if err == nil {
+			f, size := w.f, w.size
+			w.mu.Unlock()
+			err = writeAndSync(f, batch)
+			w.mu.Lock()
+			if err != nil {
+				err = w.recoverFailedWrite(f, size, err)
+			} else {
+				w.size += int64(len(batch))
+				if w.onCommit != nil {
+					w.onCommit(len(batch))
+				}
+			}
 		}
 		w.spare = batch[:0]
-		w.doneGen = gen
+		c.err, c.done = err, true
 		w.cond.Broadcast()
 	}
 	w.writing = false
-	return w.err
+	return mine.err
 }
 
-// Rotate closes the current segment and starts the next one. The caller
+func writeAndSync(f *os.File, b []byte) error {
+	if _, err := f.Write(b); err != nil {
+		return err
+	}
+	return f.Sync()
+}
+
+// recoverFailedWrite cuts segment f back to size, its last committed record,
+// so the next commit appends after intact data. When that is impossible the
+// segment is abandoned (its torn end is never acknowledged data) and the
+// next commit starts a new one. Called with w.mu held.
+func (w *wal) recoverFailedWrite(f *os.File, size int64, werr error) error {
+	if w.onWriteError != nil {
+		w.onWriteError(werr)
+	}
+	err := fmt.Errorf("wal write to %q failed (batch not acknowledged; the log accepts writes again once the cause is gone): %w", f.Name(), werr)
+	if terr := f.Truncate(size); terr != nil {
+		w.broken = true
+		return errors.Join(err, fmt.Errorf("cannot truncate %q back to %d bytes, the next write starts a new segment: %w", f.Name(), size, terr))
+	}
+	if serr := f.Sync(); serr != nil {
+		w.broken = true
+		return errors.Join(err, fmt.Errorf("cannot fsync %q after truncating it, the next write starts a new segment: %w", f.Name(), serr))
+	}
+	return err
+}
+
+// Rotate starts the next segment and closes the current one. The caller
 // guarantees that no Append is in flight. It returns the new segment's
 // number: every older segment may be removed once its rows are persisted.
+// When the new segment cannot be created, writes go on in the current one.
 func (w *wal) Rotate() (uint64, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.err != nil {
-		return 0, w.err
-	}
-	if err := w.f.Close(); err != nil {
-		w.err = fmt.Errorf("cannot close wal segment: %w", err)
-		return 0, w.err
+	if w.closed {
+		return 0, errors.New("wal is closed")
 	}
 	if err := w.openSegment(w.seq + 1); err != nil {
-		w.err = err
 		return 0, err
 	}
 	return w.seq, nil
@@ -190,6 +249,9 @@ func (w *wal) RemoveBefore(seq uint64) error {
 	for _, s := range seqs {
 		if s >= seq {
 			break
+		}
+		if w.keep[s] {
+			continue
 		}
 		if err := os.Remove(filepath.Join(w.dir, segmentName(s))); err != nil {
 			return fmt.Errorf("cannot remove wal segment %d: %w", s, err)
@@ -219,44 +281,4 @@ func (w *wal) Close() error {
 	}
 	w.closed = true
 	return w.f.Close()
-}
-
-// replaySegment calls fn for every intact record of segment seq, in order.
-// It returns how many records it read and whether the segment ended in a
-// torn or corrupt record (expected after kill -9 during a write).
-func replaySegment(dir string, seq uint64, fn func(payload []byte) error) (n int, torn bool, err error) {
-	f, err := os.Open(filepath.Join(dir, segmentName(seq)))
-	if err != nil {
-		return 0, false, fmt.Errorf("cannot open wal segment %d: %w", seq, err)
-	}
-	defer f.Close()
-	r := bufio.NewReaderSize(f, 1<<20)
-	var hdr [8]byte
-	var payload []byte
-	for {
-		if _, err := io.ReadFull(r, hdr[:]); err != nil {
-			if errors.Is(err, io.EOF) {
-				return n, false, nil
-			}
-			return n, true, nil
-		}
-		size := binary.LittleEndian.Uint32(hdr[:4])
-		if size > 1<<30 {
-			return n, true, nil
-		}
-		if cap(payload) < int(size) {
-			payload = make([]byte, size)
-		}
-		payload = payload[:size]
-		if _, err := io.ReadFull(r, payload); err != nil {
-			return n, true, nil
-		}
-		if crc32.Checksum(payload, crcTable) != binary.LittleEndian.Uint32(hdr[4:]) {
-			return n, true, nil
-		}
-		if err := fn(payload); err != nil {
-			return n, false, fmt.Errorf("wal segment %d record %d: %w", seq, n, err)
-		}
-		n++
-	}
 }

@@ -104,6 +104,17 @@ func New(path string, cfg Config) *Guard {
 	return &Guard{path: path, cfg: cfg, now: time.Now, stat: statfs}
 }
 
+// StatFunc reads the free and total bytes of the volume holding path.
+type StatFunc func(path string) (free, total uint64, err error)
+
+// NewWithStat is New with the volume read by stat instead of statfs: for tests
+// of writers that must refuse and resume without filling a real disk.
+func NewWithStat(path string, cfg Config, stat StatFunc) *Guard {
+	g := New(path, cfg)
+	g.stat = stat
+	return g
+}
+
 // Check returns a *FullError while the volume's free space is below the
 // reserve, and nil otherwise. A statfs failure is logged by the caller through
 // Status, not turned into a refusal: an unknown disk is not a full disk.

@@ -78,3 +78,16 @@ func TestGuardRealVolume(t *testing.T) {
 		t.Fatalf("temp dir volume: %+v", s)
 	}
 }
+
+func TestNewWithStatUsesTheHook(t *testing.T) {
+	free := uint64(1 << 20)
+	g := NewWithStat("/fake", Config{Bytes: 8 << 20}, func(string) (uint64, uint64, error) { return free, 1 << 30, nil })
+	if !errors.Is(g.Check(), ErrFull) {
+		t.Fatal("1 MiB free under an 8 MiB reserve must be refused")
+	}
+	free = 9 << 20
+	g.Refresh()
+	if err := g.Check(); err != nil {
+		t.Fatalf("9 MiB free: %v", err)
+	}
+}

@@ -42,6 +42,12 @@ type Config struct {
 	// (VictoriaMetrics default 30 s; live dashboards want ~1 s). 0 keeps
 	// the current setting; see also SetLatencyOffset.
 	LatencyOffset time.Duration
+	// MinFreeDiskSpaceBytes switches the storage to read-only (it refuses
+	// rows and stops background merges) while its volume has less free
+	// space, so the space left is kept for flushing rows it already holds
+	// (a failed flush is fatal in VictoriaMetrics). 0 keeps VictoriaMetrics'
+	// default (100 MB, too much for a small appliance volume).
+	MinFreeDiskSpaceBytes int64
 }
 
 // DedupInterval is the deduplication interval forced on the storage: samples
@@ -140,6 +146,21 @@ func (s *Store) Close() {
 	stopped = true
 }
 
+// Release drops one reference like Close, but the last one leaves the
+// storage running instead of stopping it. Stopping writes buffered rows and
+// caches to disk, and VictoriaMetrics exits when such a write fails: a
+// caller whose volume is full releases instead, having its acknowledged
+// data elsewhere (a write-ahead log). A later Open in the process gets the
+// same storage back; at process exit it is left as after kill -9, which
+// it recovers from (its persisted parts are whole).
+func (s *Store) Release() {
+	mu.Lock()
+	defer mu.Unlock()
+	if current == s && refs > 0 {
+		refs--
+	}
+}
+
 // Path returns the storage directory.
 func (s *Store) Path() string { return s.cfg.Path }
 
@@ -151,6 +172,11 @@ func (s *Store) Add(rows []Row) error {
 	}
 	return vmstorage.VMInsertAPI.WriteRows(rows)
 }
+
+// ReadOnly reports whether the storage refuses rows because its volume has
+// less than MinFreeDiskSpaceBytes free (re-checked by VictoriaMetrics about
+// every second; it switches back on its own when space returns).
+func (s *Store) ReadOnly() bool { return vmstorage.VMInsertAPI.IsReadOnly() }
 
 // Flush makes every added row visible to queries now.
 func (s *Store) Flush() { vmstorage.DebugFlush() }
@@ -218,6 +244,9 @@ func setFlags(cfg Config) error {
 	}
 	if cfg.LatencyOffset > 0 {
 		set = append(set, [2]string{"search.latencyOffset", cfg.LatencyOffset.String()})
+	}
+	if cfg.MinFreeDiskSpaceBytes > 0 {
+		set = append(set, [2]string{"storage.minFreeDiskSpaceBytes", strconv.FormatInt(cfg.MinFreeDiskSpaceBytes, 10)})
 	}
 	if cfg.MemoryAllowedBytes > 0 {
 		set = append(set, [2]string{"memory.allowedBytes", strconv.FormatInt(cfg.MemoryAllowedBytes, 10)})
