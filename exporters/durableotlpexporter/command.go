@@ -6,14 +6,18 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/collector/pdata/pmetric/pmetricotlp"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 
 	"github.com/scadaotel/scadaotel/internal/deadletter"
 )
@@ -103,6 +107,7 @@ type replayOptions struct {
 	insecure              bool
 	maxBytes              int
 	timeout               time.Duration
+	headers               []string // "key=value" gRPC metadata
 }
 
 func newReplayCommand() *cobra.Command {
@@ -110,8 +115,9 @@ func newReplayCommand() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "replay --dir DIR --endpoint HOST:PORT",
 		Short: "Send the kept requests to an OTLP gRPC endpoint again, oldest first, once their cause is fixed",
-		Long: `Sends every kept trace request to the endpoint (the trace store itself, or the
-appliance's own OTLP receiver). Progress is saved after each request, so a
+		Long: `Sends every kept request (traces or metrics) to the OTLP gRPC endpoint: the
+trace store itself, or the appliance's own OTLP receiver with the tenant's
+token (--header "authorization=Bearer <token>"). Progress is saved after each request, so a
 replay that stops (the destination still refuses, or is down) resumes where
 it stopped without sending anything twice. Fully replayed files are deleted,
 except the newest, which a running appliance may still append to.`,
@@ -126,6 +132,7 @@ except the newest, which a running appliance may still append to.`,
 	c.Flags().StringVar(&o.caFile, "ca-file", "", "CA certificate for TLS (default: system roots)")
 	c.Flags().IntVar(&o.maxBytes, "max-request-bytes", DefaultMaxRequestBytes, "split requests above this protobuf size")
 	c.Flags().DurationVar(&o.timeout, "timeout", 30*time.Second, "per request")
+	c.Flags().StringArrayVar(&o.headers, "header", nil, "gRPC metadata sent with every request, key=value (repeatable)")
 	_ = c.MarkFlagRequired("dir")
 	_ = c.MarkFlagRequired("endpoint")
 	return c
@@ -147,7 +154,16 @@ func replay(ctx context.Context, w io.Writer, o replayOptions) error {
 		return fmt.Errorf("endpoint %s: %w", o.endpoint, err)
 	}
 	defer conn.Close()
-	s := newSender(ptraceotlp.NewGRPCClient(conn), nil)
+	md := metadata.MD{}
+	for _, h := range o.headers {
+		k, v, ok := strings.Cut(h, "=")
+		if !ok || k == "" {
+			return fmt.Errorf("--header %q: want key=value", h)
+		}
+		md.Append(strings.ToLower(k), v)
+	}
+	s := newSender(ptraceotlp.NewGRPCClient(conn), md)
+	metrics := pmetricotlp.NewGRPCClient(conn)
 	files, err := deadletter.Files(o.dir)
 	if err != nil {
 		return err
@@ -159,6 +175,17 @@ func replay(ctx context.Context, w io.Writer, o replayOptions) error {
 			return err
 		}
 		err = deadletter.ReadFile(f, from, func(next int64, e deadletter.Entry) error {
+			if e.Signal == "metrics" {
+				if err := replayMetrics(ctx, metrics, md, o.timeout, e); err != nil {
+					return fmt.Errorf("stopped at %s offset %d (tenant %s, originally %s): %w; fix the cause and run replay again, it resumes here", f, next, e.Tenant, e.Reason, err)
+				}
+				if err := deadletter.SetProgress(f, next); err != nil {
+					return err
+				}
+				sent += e.Items
+				entries++
+				return nil
+			}
 			if e.Signal != "traces" {
 				return fmt.Errorf("%s: %s entries cannot be replayed by this command", f, e.Signal)
 			}
@@ -211,3 +238,18 @@ func tlsCredentials(caFile string) (credentials.TransportCredentials, error) {
 }
 
 var errNotStarted = errors.New("durable_otlp exporter not started")
+
+// replayMetrics sends one kept metrics request as it was.
+func replayMetrics(ctx context.Context, client pmetricotlp.GRPCClient, md metadata.MD, timeout time.Duration, e deadletter.Entry) error {
+	m, err := (&pmetric.ProtoUnmarshaler{}).UnmarshalMetrics(e.Data)
+	if err != nil {
+		return fmt.Errorf("entry does not decode: %w", err)
+	}
+	rctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	if len(md) > 0 {
+		rctx = metadata.NewOutgoingContext(rctx, md)
+	}
+	_, err = client.Export(rctx, pmetricotlp.NewExportRequestFromMetrics(m))
+	return err
+}

@@ -34,7 +34,7 @@ type alertExporter struct {
 
 	id       component.ID
 	dead     *deadletter.Store // raw spans Kafka refuses for good (traces only)
-	store    storage.Client // where the head lives (alerts only, with a persistent queue), or nil
+	store    storage.Client    // where the head lives (alerts only, with a persistent queue), or nil
 	stopCh   chan struct{}
 	stopOnce sync.Once
 	drainWG  sync.WaitGroup
@@ -52,7 +52,7 @@ type alertExporter struct {
 	stopped     bool
 
 	accepted, sentN, failedN, ignoredN, spansN, headDamagedN, deadN metric.Int64Counter
-	reg                                                      metric.Registration
+	reg                                                             metric.Registration
 }
 
 const sentMemory = 4096

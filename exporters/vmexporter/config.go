@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/collector/config/configretry"
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
 
+	"github.com/scadaotel/scadaotel/internal/deadletter"
 	"github.com/scadaotel/scadaotel/internal/diskreserve"
 	"github.com/scadaotel/scadaotel/tenants"
 )
@@ -90,6 +91,9 @@ type RemoteConfig struct {
 	QueueConfig configoptional.Optional[exporterhelper.QueueBatchConfig] `mapstructure:"sending_queue"`
 	// BackOffConfig configures retries (max_elapsed_time 0 = forever).
 	BackOffConfig configretry.BackOffConfig `mapstructure:"retry_on_failure"`
+	// DeadLetter keeps what the server refuses for good (a 4xx other than
+	// 429): required in remote mode.
+	DeadLetter deadletter.Config `mapstructure:"dead_letter"`
 }
 
 // usesAccountID reports whether the endpoint template names {account_id}.
@@ -99,6 +103,9 @@ func (r *RemoteConfig) usesAccountID() bool {
 
 func (r *RemoteConfig) validate() []error {
 	var errs []error
+	if err := r.DeadLetter.RequireDirectory(); err != nil {
+		errs = append(errs, fmt.Errorf("remote.%w", err))
+	}
 	if r.Endpoint == "" {
 		errs = append(errs, errors.New("remote.endpoint: must be set in remote mode, e.g. http://vminsert:8480/insert/{account_id}/prometheus/api/v1/write"))
 	} else {

@@ -25,6 +25,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
+	"github.com/scadaotel/scadaotel/internal/deadletter"
 	"github.com/scadaotel/scadaotel/internal/vmstore"
 	"github.com/scadaotel/scadaotel/tenants"
 )
@@ -46,6 +47,10 @@ type remoteExporter struct {
 	mRequests metric.Int64Counter
 	mBytes    metric.Int64Counter
 	mRefused  metric.Int64Counter
+	mDead     metric.Int64Counter
+
+	// dead keeps what the server refuses for good (4xx other than 429).
+	dead *deadletter.Store
 }
 
 func createRemoteMetrics(ctx context.Context, set exporter.Settings, cfg *Config) (exporter.Metrics, error) {
@@ -55,6 +60,7 @@ func createRemoteMetrics(ctx context.Context, set exporter.Settings, cfg *Config
 	}
 	exp, err := exporterhelper.NewMetrics(ctx, set, cfg, r.push,
 		exporterhelper.WithStart(r.start),
+		exporterhelper.WithShutdown(func(context.Context) error { return r.dead.Close() }),
 		exporterhelper.WithCapabilities(consumer.Capabilities{MutatesData: false}),
 		// The HTTP client's timeout bounds each attempt.
 		exporterhelper.WithTimeout(exporterhelper.TimeoutConfig{Timeout: 0}),
@@ -101,8 +107,14 @@ func newRemoteExporter(cfg *Config, set exporter.Settings) (*remoteExporter, err
 	if err == nil {
 		r.mRefused, err = m.Int64Counter("vmexporter.refused_batches", metric.WithDescription("Batches refused (no tenant, tenant without account_id)."))
 	}
+	if err == nil {
+		r.mDead, err = m.Int64Counter(MetricRemoteDeadLetterPoints, metric.WithDescription("Data points the server refused for good, kept in the dead-letter area, by tenant."), metric.WithUnit("{datapoint}"))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("victoriametrics exporter: cannot create self-metrics: %w", err)
+	}
+	if r.dead, err = deadletter.Open(cfg.Remote.DeadLetter); err != nil {
+		return nil, fmt.Errorf("victoriametrics exporter: remote.dead_letter: %w", err)
 	}
 	return r, nil
 }
@@ -196,12 +208,13 @@ func (r *remoteExporter) push(ctx context.Context, md pmetric.Metrics) error {
 	sink := &remoteSink{by: map[string]*tenantWrite{}}
 	if err := r.conv.convert(md, sink); err != nil {
 		r.mRefused.Add(ctx, 1)
-		return consumererror.NewPermanent(fmt.Errorf("victoriametrics exporter: refusing batch: %w", err))
+		// Already acknowledged (it came out of the queue): keep it.
+		return r.deadLetter(ctx, md, nil, "unconvertible", err)
 	}
 	if sink.dropped != nil {
 		r.logger.Debug("some metrics could not be translated", zap.Error(sink.dropped))
 	}
-	var retryable, permanent []error
+	var retryable []error
 	var failed map[string]bool
 	var throttle time.Duration
 	for _, tenant := range sink.order {
@@ -212,9 +225,14 @@ func (r *remoteExporter) push(ctx context.Context, md pmetric.Metrics) error {
 			continue
 		}
 		if consumererror.IsPermanent(err) {
-			r.logger.Error("VictoriaMetrics server refused a tenant's data permanently; it is dropped",
-				zap.String("tenant", tenant), zap.Int("samples", w.samples), zap.Error(err))
-			permanent = append(permanent, err)
+			if derr := r.deadLetter(ctx, md, map[string]bool{tenant: true}, "refused", err); derr != nil {
+				// Not on disk: keep it in the queue and retry.
+				retryable = append(retryable, derr)
+				if failed == nil {
+					failed = map[string]bool{}
+				}
+				failed[tenant] = true
+			}
 			continue
 		}
 		var te *throttleError
@@ -228,10 +246,7 @@ func (r *remoteExporter) push(ctx context.Context, md pmetric.Metrics) error {
 		failed[tenant] = true
 	}
 	if len(retryable) == 0 {
-		if len(permanent) > 0 {
-			return consumererror.NewPermanent(errors.Join(permanent...))
-		}
-		return nil
+		return nil // the permanent refusals are in the dead-letter area
 	}
 	err := errors.Join(retryable...)
 	if throttle > 0 {
@@ -360,4 +375,46 @@ func (r *remoteExporter) send(ctx context.Context, u string, body []byte) error 
 	}
 	r.mRequests.Add(ctx, 1, metric.WithAttributes(attribute.String("result", "permanent")))
 	return consumererror.NewPermanent(err)
+}
+
+// MetricRemoteDeadLetterPoints counts data points kept in the dead-letter area.
+const MetricRemoteDeadLetterPoints = "vmexporter.remote.dead_letter.datapoints"
+
+// deadLetter keeps the resources of md of the given tenants (all when nil)
+// in the dead-letter area, one entry per tenant, each fsync'ed. An error
+// means not all of it is on disk: the caller keeps it queued (retryable).
+func (r *remoteExporter) deadLetter(ctx context.Context, md pmetric.Metrics, only map[string]bool, reason string, cause error) error {
+	by := map[string]pmetric.Metrics{}
+	var order []string
+	rms := md.ResourceMetrics()
+	for i := 0; i < rms.Len(); i++ {
+		t := tenants.FromResource(rms.At(i).Resource())
+		if only != nil && !only[t] {
+			continue
+		}
+		one, ok := by[t]
+		if !ok {
+			one = pmetric.NewMetrics()
+			by[t] = one
+			order = append(order, t)
+		}
+		rms.At(i).CopyTo(one.ResourceMetrics().AppendEmpty())
+	}
+	var errs []error
+	for _, t := range order {
+		data, err := (&pmetric.ProtoMarshaler{}).MarshalMetrics(by[t])
+		if err == nil {
+			err = r.dead.Put(deadletter.Entry{Time: time.Now().UTC(), Tenant: t, Signal: "metrics", Reason: reason,
+				Detail: cause.Error(), Items: by[t].DataPointCount(), Data: data})
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("tenant %q refused by the server (%v) and not yet in the dead-letter area: %w", t, cause, err))
+			continue
+		}
+		r.mDead.Add(ctx, int64(by[t].DataPointCount()), metric.WithAttributes(attribute.String(tenants.SelfMetricAttribute, t), attribute.String("reason", reason)))
+		r.logger.Error("VictoriaMetrics server refused a tenant's data for good; kept in the dead-letter area for replay",
+			zap.String("tenant", t), zap.String("reason", reason), zap.Int("data_points", by[t].DataPointCount()),
+			zap.String("directory", r.dead.Dir()), zap.Error(cause))
+	}
+	return errors.Join(errs...)
 }

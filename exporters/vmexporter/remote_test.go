@@ -26,6 +26,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
+	"github.com/scadaotel/scadaotel/internal/deadletter"
 	"github.com/scadaotel/scadaotel/internal/e2e"
 	"github.com/scadaotel/scadaotel/tenants"
 )
@@ -42,6 +43,7 @@ func remoteTestConfig(t *testing.T, endpoint string, accounts map[string]uint32)
 	cfg.Remote.BackOffConfig.InitialInterval = 50 * time.Millisecond
 	cfg.Remote.BackOffConfig.MaxInterval = 200 * time.Millisecond
 	cfg.Remote.BackOffConfig.RandomizationFactor = 0
+	cfg.Remote.DeadLetter.Directory = t.TempDir()
 	require.NoError(t, cfg.Validate())
 	return cfg
 }
@@ -223,9 +225,10 @@ func TestRemoteRetriesOnlyTheFailedTenant(t *testing.T) {
 	}
 }
 
-// A 4xx other than 429 cannot succeed on retry: it is dropped with an
-// error log, not retried forever.
-func TestRemoteDoesNotRetryPermanentRefusals(t *testing.T) {
+// A 4xx other than 429 cannot succeed on retry: it is kept in the
+// dead-letter area (per tenant, for replay), not retried forever and never
+// dropped.
+func TestRemoteKeepsPermanentRefusalsInTheDeadLetterArea(t *testing.T) {
 	var mu sync.Mutex
 	n := 0
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -238,12 +241,20 @@ func TestRemoteDoesNotRetryPermanentRefusals(t *testing.T) {
 	cfg := remoteTestConfig(t, srv.URL+"/api/v1/write", nil)
 	cfg.Remote.QueueConfig.GetOrInsertDefault().WaitForResult = true
 	exp := startRemote(t, cfg, exportertest.NewNopSettings(component.MustNewType(typeStr)))
-	err := exp.ConsumeMetrics(context.Background(), fixture("west", 1))
-	require.Error(t, err)
-	assert.True(t, consumererror.IsPermanent(err), "%v", err)
-	assert.Contains(t, err.Error(), "HTTP 400: cannot parse")
+	md := fixture("west", 1)
+	require.NoError(t, exp.ConsumeMetrics(context.Background(), md), "refused for good, kept on disk: the request is done")
 	require.NoError(t, exp.Shutdown(context.Background()))
-	assert.Equal(t, 1, n)
+	assert.Equal(t, 1, n, "not retried")
+	files, err := deadletter.Files(cfg.Remote.DeadLetter.Directory)
+	require.NoError(t, err)
+	require.Len(t, files, 1)
+	var kept []deadletter.Entry
+	require.NoError(t, deadletter.ReadFile(files[0], 0, func(_ int64, e deadletter.Entry) error { kept = append(kept, e); return nil }, nil))
+	require.Len(t, kept, 1)
+	assert.Equal(t, "west", kept[0].Tenant)
+	assert.Equal(t, "metrics", kept[0].Signal)
+	assert.Contains(t, kept[0].Detail, "HTTP 400: cannot parse")
+	assert.Equal(t, md.DataPointCount(), kept[0].Items)
 }
 
 func TestRemoteConfigValidateNamesKeys(t *testing.T) {
@@ -263,6 +274,7 @@ func TestRemoteConfigValidateNamesKeys(t *testing.T) {
 		{"shared account", func(c *Config) { c.Remote.TenantAccountIDs["east"] = 1 }, `tenants "east" and "west" share account_id 1`},
 		{"tiny requests", func(c *Config) { c.Remote.MaxRequestBytes = 10 }, "remote.max_request_bytes"},
 		{"compression", func(c *Config) { c.Remote.Compression = "gzip" }, "remote.compression"},
+		{"no dead letter", func(c *Config) { c.Remote.DeadLetter.Directory = "" }, "remote.dead_letter.directory"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -270,6 +282,7 @@ func TestRemoteConfigValidateNamesKeys(t *testing.T) {
 			cfg.Mode = ModeRemote
 			cfg.Remote.Endpoint = "http://vminsert:8480/insert/{account_id}/prometheus/api/v1/write"
 			cfg.Remote.TenantAccountIDs = map[string]uint32{"west": 1}
+			cfg.Remote.DeadLetter.Directory = "/var/lib/scadaotel/deadletter/vm"
 			require.NoError(t, cfg.Validate())
 			tc.edit(cfg)
 			err := cfg.Validate()
