@@ -64,7 +64,8 @@ exporters:
     brokers: [%[4]s]
     trace_url: %[5]s/trace/{trace_id}
     spans: {topic: scada.alert-spans}
-    dead_letter: {directory: ${env:SCADAOTEL_DATA_DIR}/deadletter/kafka_alerts}
+    dead_letter:
+      directory: ${env:SCADAOTEL_DATA_DIR}/deadletter/kafka_alerts
     retry_on_failure: {initial_interval: 200ms, max_interval: 1s}
     sending_queue: {storage: file_storage}
 service:

@@ -51,7 +51,8 @@ exporters:
       endpoint: "http://%s/api/v1/write?extra_label=vm_account_id={account_id}"
       tenant_account_ids: {west: 11, east: 12}
       timeout: 2s
-      dead_letter: {directory: ${env:SCADAOTEL_DATA_DIR}/deadletter/victoriametrics}
+      dead_letter:
+        directory: ${env:SCADAOTEL_DATA_DIR}/deadletter/victoriametrics
       sending_queue:
         storage: file_storage/vmqueue
         num_consumers: 2
