@@ -20,9 +20,9 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/scadaotel/scadaotel/extensions/tenantauthextension"
 	"github.com/scadaotel/scadaotel/internal/readmeconfig"
 	"github.com/scadaotel/scadaotel/tenants"
-	"github.com/scadaotel/scadaotel/extensions/tenantauthextension"
 )
 
 func TestConfigExamples(t *testing.T) {

@@ -499,9 +499,7 @@ func (p *traceProcessor) process(td ptrace.Traces) {
 		p.finish(h, res, now)
 	}
 	p.flushEvictions()
-	for _, g := range p.order {
-		p.pool = append(p.pool, g)
-	}
+	p.pool = append(p.pool, p.order...)
 }
 
 // index records g's trace as an original, with its producers, and notes
