@@ -2,6 +2,7 @@ package tenantstampprocessor
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -61,6 +62,9 @@ func TestStartNeedsTheAuthenticator(t *testing.T) {
 	err = p.Start(context.Background(), componenttest.NewNopHost())
 	if err == nil || !strings.Contains(err.Error(), "tenantauth") {
 		t.Errorf("Start without the extension: %v", err)
+	}
+	if !errors.Is(err, tenants.ErrExtensionNotFound) {
+		t.Errorf("Start without the extension: %v does not wrap tenants.ErrExtensionNotFound", err)
 	}
 }
 
