@@ -17,7 +17,7 @@ JAEGER_LDFLAGS := -X github.com/jaegertracing/jaeger/internal/version.latestVers
 GOTESTFLAGS ?=
 TEST_TIMEOUT ?= 18m
 
-.PHONY: all build build-appliance build-testbench victoria-metrics ui-assets test-deps run test cross lint bench soak clean
+.PHONY: all build build-appliance build-testbench victoria-metrics ui-assets check-ui-dist test-deps run test cross lint bench soak clean
 
 all: build
 
@@ -53,6 +53,11 @@ run: build
 ui-assets:
 	ui/web/build.sh
 
+# Checks that the committed ui/dist is what ui/web/src builds to (needs node,
+# npm and `npm ci` in ui/web, as `make test-deps` does); touches no file.
+check-ui-dist:
+	./scripts/check-ui-dist.sh
+
 # Debian packages and locked npm packages the tests use (idempotent).
 test-deps:
 	./scripts/install-test-deps.sh
@@ -80,9 +85,15 @@ cross:
 		./scripts/check-static.sh $(DIST)/scadaotel-linux-$$arch; \
 	done
 
+# gofmt, go vet and staticcheck (a tool dependency in go.mod: `go tool`
+# builds it from the module proxy); vet and staticcheck run twice, for the
+# unit tests and with the end-to-end tests (build tag e2e).
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) vet -tags e2e ./...
+	$(GO) tool staticcheck ./...
+	$(GO) tool staticcheck -tags e2e ./...
 
 # Side by side with a vanilla collector, VictoriaMetrics and Telegraf (about
 # 10 minutes; refuses on a busy machine). Development run on a busy machine:

@@ -2,6 +2,7 @@ package tenants
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 
@@ -23,11 +24,15 @@ type HTTPAuthenticator interface {
 	Middleware(next http.Handler) http.Handler
 }
 
+// ErrExtensionNotFound is wrapped by RegistryFromHost and
+// AuthenticatorFromHost when the host has no extension of that id.
+var ErrExtensionNotFound = errors.New("not found")
+
 // RegistryFromHost returns the registry of extension id (e.g. "tenantauth").
 func RegistryFromHost(host component.Host, id component.ID) (*Registry, error) {
 	ext, ok := host.GetExtensions()[id]
 	if !ok {
-		return nil, fmt.Errorf("extension %q not found: add it to service.extensions", id)
+		return nil, fmt.Errorf("extension %q %w: add it to service.extensions", id, ErrExtensionNotFound)
 	}
 	p, ok := ext.(Provider)
 	if !ok {
@@ -40,7 +45,7 @@ func RegistryFromHost(host component.Host, id component.ID) (*Registry, error) {
 func AuthenticatorFromHost(host component.Host, id component.ID) (HTTPAuthenticator, error) {
 	ext, ok := host.GetExtensions()[id]
 	if !ok {
-		return nil, fmt.Errorf("extension %q not found: add it to service.extensions", id)
+		return nil, fmt.Errorf("extension %q %w: add it to service.extensions", id, ErrExtensionNotFound)
 	}
 	a, ok := ext.(HTTPAuthenticator)
 	if !ok {

@@ -3,18 +3,17 @@ package promqueryextension
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
-	"sync"
 
 	"go.opentelemetry.io/collector/component"
-	"go.opentelemetry.io/collector/component/componentstatus"
 	"go.opentelemetry.io/collector/extension"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
+	"github.com/scadaotel/scadaotel/internal/httpjson"
+	"github.com/scadaotel/scadaotel/internal/httpserver"
 	"github.com/scadaotel/scadaotel/internal/vmstore"
 	"github.com/scadaotel/scadaotel/tenants"
 )
@@ -22,8 +21,7 @@ import (
 type queryExtension struct {
 	cfg    *Config
 	set    extension.Settings
-	server *http.Server
-	wg     sync.WaitGroup
+	server *httpserver.Server
 
 	mRequests metric.Int64Counter
 }
@@ -50,27 +48,20 @@ func (e *queryExtension) Start(ctx context.Context, host component.Host) error {
 	if err != nil {
 		return fmt.Errorf("prometheus_query: endpoint %s: %w", e.cfg.NetAddr.Endpoint, err)
 	}
-	e.server, err = e.cfg.ToServer(ctx, host.GetExtensions(), e.set.TelemetrySettings, http.HandlerFunc(e.serve))
+	srv, err := e.cfg.ToServer(ctx, host.GetExtensions(), e.set.TelemetrySettings, http.HandlerFunc(e.serve))
 	if err != nil {
 		_ = ln.Close()
 		return fmt.Errorf("prometheus_query: %w", err)
 	}
-	e.wg.Add(1)
-	go func() {
-		defer e.wg.Done()
-		if err := e.server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			e.set.Logger.Error("prometheus_query server failed", zap.Error(err))
-			componentstatus.ReportStatus(host, componentstatus.NewFatalErrorEvent(err))
-		}
-	}()
+	e.server = httpserver.Start("prometheus_query", srv, ln, host, e.set.Logger)
 	e.set.Logger.Info("Tenant-scoped Prometheus query API listening", zap.String("endpoint", ln.Addr().String()))
 	return nil
 }
 
 func (e *queryExtension) serve(w http.ResponseWriter, r *http.Request) {
-	rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
+	rec := httpjson.NewStatusRecorder(w)
 	defer func() {
-		e.mRequests.Add(r.Context(), 1, metric.WithAttributes(attribute.Int("code", rec.code/100*100)))
+		e.mRequests.Add(r.Context(), 1, metric.WithAttributes(attribute.Int("code", rec.Class())))
 	}()
 	st := vmstore.Current()
 	if st == nil {
@@ -95,21 +86,6 @@ func (e *queryExtension) serve(w http.ResponseWriter, r *http.Request) {
 	st.ServeAPI(rec, r, tenant)
 }
 
-type statusRecorder struct {
-	http.ResponseWriter
-	code int
-}
-
-func (s *statusRecorder) WriteHeader(code int) {
-	s.code = code
-	s.ResponseWriter.WriteHeader(code)
-}
-
 func (e *queryExtension) Shutdown(ctx context.Context) error {
-	if e.server == nil {
-		return nil
-	}
-	err := e.server.Shutdown(ctx)
-	e.wg.Wait()
-	return err
+	return e.server.Shutdown(ctx)
 }

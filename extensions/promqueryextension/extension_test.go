@@ -2,6 +2,7 @@ package promqueryextension
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -20,7 +21,9 @@ import (
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/confmap/confmaptest"
 	"go.opentelemetry.io/collector/extension/extensiontest"
+	"go.uber.org/goleak"
 
+	"github.com/scadaotel/scadaotel/internal/leaktest"
 	"github.com/scadaotel/scadaotel/internal/vmstore"
 	"github.com/scadaotel/scadaotel/tenants"
 	"github.com/scadaotel/scadaotel/tenants/tenantauthtest"
@@ -40,6 +43,14 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	store.Close()
 	_ = os.RemoveAll(dir)
+	if code == 0 {
+		// goleak.VerifyTestMain, after the store is closed; the embedded
+		// VictoriaMetrics leaves package-level workers running.
+		if err := goleak.Find(leaktest.VictoriaMetrics()...); err != nil {
+			fmt.Fprintf(os.Stderr, "goleak: errors on successful test run: %v\n", err)
+			code = 1
+		}
+	}
 	os.Exit(code)
 }
 

@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/scadaotel/scadaotel/exporters/durableotlpexporter"
+	"github.com/scadaotel/scadaotel/internal/httpjson"
 	"github.com/scadaotel/scadaotel/internal/vmstore"
 )
 
@@ -761,11 +762,11 @@ func historyKey(s promSample) (string, bool) {
 
 func (e *uiExtension) appliance(w http.ResponseWriter, _ *http.Request, id identity) {
 	if e.scraper == nil {
-		writeJSON(w, http.StatusNotFound, map[string]string{"error": "the Appliance view is off (telemetry_endpoint is empty)"})
+		httpjson.Write(w, http.StatusNotFound, map[string]string{"error": "the Appliance view is off (telemetry_endpoint is empty)"})
 		return
 	}
 	snaps, disk, scrapeErr := e.scraper.state()
-	writeJSON(w, http.StatusOK, buildAppliance(snaps, disk, scrapeErr, id.tenant, e.cfg.SharedFigures, e.cfg.TelemetryInterval, e.now()))
+	httpjson.Write(w, http.StatusOK, buildAppliance(snaps, disk, scrapeErr, id.tenant, e.cfg.SharedFigures, e.cfg.TelemetryInterval, e.now()))
 }
 
 // diskPaths: the metrics store's directory and the configured ones.

@@ -23,6 +23,7 @@ import (
 	"github.com/simonvetter/modbus"
 
 	"github.com/scadaotel/scadaotel/internal/e2e"
+	"github.com/scadaotel/scadaotel/internal/httpjson"
 )
 
 // rtu is a simulated RTU: a real Modbus TCP server whose holding register 0
@@ -323,7 +324,7 @@ service:
 		}
 		at := time.Now()
 		_ = a3.srv.Stop()
-		writeJSON(w, http.StatusOK, map[string]int64{"stopped_ms": at.UnixMilli()})
+		httpjson.Write(w, http.StatusOK, map[string]int64{"stopped_ms": at.UnixMilli()})
 	}))
 	defer control.Close()
 	for _, script := range []string{filepath.Join(web, "test", "ui.mjs")} {

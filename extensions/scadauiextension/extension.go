@@ -3,7 +3,6 @@ package scadauiextension
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -14,12 +13,13 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/component"
-	"go.opentelemetry.io/collector/component/componentstatus"
 	"go.opentelemetry.io/collector/extension"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
+	"github.com/scadaotel/scadaotel/internal/httpjson"
+	"github.com/scadaotel/scadaotel/internal/httpserver"
 	"github.com/scadaotel/scadaotel/tenants"
 )
 
@@ -38,7 +38,7 @@ type uiExtension struct {
 	full     fullCache
 	stop     context.CancelFunc
 	client   *http.Client
-	server   *http.Server
+	server   *httpserver.Server
 	addr     string // the address listened on
 	wg       sync.WaitGroup
 	now      func() time.Time
@@ -78,21 +78,13 @@ func (e *uiExtension) Start(_ context.Context, host component.Host) error {
 		return fmt.Errorf("scada_ui: endpoint %s: %w", e.cfg.Endpoint, err)
 	}
 	e.addr = ln.Addr().String()
-	e.server = &http.Server{
+	e.server = httpserver.Start("scada_ui", &http.Server{
 		Handler:           e.handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		WriteTimeout:      2*e.cfg.Timeout + 30*time.Second,
 		IdleTimeout:       time.Minute,
 		MaxHeaderBytes:    64 << 10,
-	}
-	e.wg.Add(1)
-	go func() {
-		defer e.wg.Done()
-		if err := e.server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			e.set.Logger.Error("scada_ui server failed", zap.Error(err))
-			componentstatus.ReportStatus(host, componentstatus.NewFatalErrorEvent(err))
-		}
-	}()
+	}, ln, host, e.set.Logger)
 	if e.cfg.TelemetryEndpoint != "" {
 		e.scraper = &scraper{fetch: httpFetch(e.client, e.cfg.TelemetryEndpoint), interval: e.cfg.TelemetryInterval,
 			paths: e.diskPaths, logger: e.set.Logger}
@@ -109,7 +101,7 @@ func (e *uiExtension) Shutdown(ctx context.Context) error {
 	if e.server == nil {
 		return nil
 	}
-	err := e.server.Shutdown(ctx)
+	err := e.server.Shutdown(ctx) // waits for the server's goroutine
 	if e.stop != nil {
 		e.stop()
 	}
@@ -131,7 +123,7 @@ func (e *uiExtension) handler() http.Handler {
 	api.Handle("GET /ui/api/traces/", e.authed(e.traces))
 	api.Handle("GET /ui/api/appliance", e.authed(e.appliance))
 	api.HandleFunc("/ui/api/", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusNotFound, map[string]string{"error": "unknown UI API path"})
+		httpjson.Write(w, http.StatusNotFound, map[string]string{"error": "unknown UI API path"})
 	})
 	assets := assetHandler()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -146,29 +138,13 @@ func (e *uiExtension) handler() http.Handler {
 			// Tenant data: never stored by the browser or a proxy.
 			h.Set("Cache-Control", "no-store")
 			h.Set("Pragma", "no-cache")
-			rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
+			rec := httpjson.NewStatusRecorder(w)
 			api.ServeHTTP(rec, r)
-			e.mRequests.Add(r.Context(), 1, metric.WithAttributes(attribute.Int("code", rec.code/100*100)))
+			e.mRequests.Add(r.Context(), 1, metric.WithAttributes(attribute.Int("code", rec.Class())))
 			return
 		}
 		assets.ServeHTTP(w, r)
 	})
-}
-
-type statusRecorder struct {
-	http.ResponseWriter
-	code int
-}
-
-func (s *statusRecorder) WriteHeader(code int) {
-	s.code = code
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
 }
 
 // identity is who a UI API request acts for.
@@ -225,13 +201,13 @@ func (e *uiExtension) authed(next func(http.ResponseWriter, *http.Request, ident
 		}
 		c, err := r.Cookie(cookieName)
 		if err != nil {
-			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "not logged in"})
+			httpjson.Write(w, http.StatusUnauthorized, map[string]string{"error": "not logged in"})
 			return
 		}
 		ses := e.sessions.get(c.Value)
 		if ses == nil {
 			clearCookie(w)
-			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "session expired or unknown: log in again"})
+			httpjson.Write(w, http.StatusUnauthorized, map[string]string{"error": "session expired or unknown: log in again"})
 			return
 		}
 		// The token is checked again on every request, so a token revoked
@@ -239,7 +215,7 @@ func (e *uiExtension) authed(next func(http.ResponseWriter, *http.Request, ident
 		if t, _, _ := e.resolveToken(r, ses.token); t != ses.tenant {
 			e.sessions.remove(c.Value)
 			clearCookie(w)
-			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "the token of this session is no longer accepted: log in again"})
+			httpjson.Write(w, http.StatusUnauthorized, map[string]string{"error": "the token of this session is no longer accepted: log in again"})
 			return
 		}
 		next(w, r, identity{tenant: ses.tenant, token: ses.token})
@@ -263,18 +239,18 @@ func sameOrigin(r *http.Request) bool {
 
 func (e *uiExtension) login(w http.ResponseWriter, r *http.Request) {
 	if !sameOrigin(r) {
-		writeJSON(w, http.StatusForbidden, map[string]string{"error": "cross-origin login refused"})
+		httpjson.Write(w, http.StatusForbidden, map[string]string{"error": "cross-origin login refused"})
 		return
 	}
 	if !strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
-		writeJSON(w, http.StatusUnsupportedMediaType, map[string]string{"error": "send the token as JSON {\"token\": \"...\"}"})
+		httpjson.Write(w, http.StatusUnsupportedMediaType, map[string]string{"error": "send the token as JSON {\"token\": \"...\"}"})
 		return
 	}
 	var body struct {
 		Token string `json:"token"`
 	}
 	if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&body); err != nil || body.Token == "" {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "send the token as JSON {\"token\": \"...\"}"})
+		httpjson.Write(w, http.StatusBadRequest, map[string]string{"error": "send the token as JSON {\"token\": \"...\"}"})
 		return
 	}
 	// Every attempt from an address counts, before its token is checked:
@@ -296,7 +272,7 @@ func (e *uiExtension) login(w http.ResponseWriter, r *http.Request) {
 	if tenant == "" {
 		e.mLogins.Add(r.Context(), 1, metric.WithAttributes(attribute.String("outcome", "refused")))
 		e.set.Logger.Info("UI login refused", zap.String("remote", r.RemoteAddr), zap.String("reason", reason))
-		writeJSON(w, code, map[string]string{"error": "token not accepted"})
+		httpjson.Write(w, code, map[string]string{"error": "token not accepted"})
 		return
 	}
 	id, exp := e.sessions.create(tenant, body.Token)
@@ -305,7 +281,7 @@ func (e *uiExtension) login(w http.ResponseWriter, r *http.Request) {
 		Name: cookieName, Value: id, Path: "/", Expires: exp, MaxAge: int(e.cfg.SessionTTL.Seconds()),
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil,
 	})
-	writeJSON(w, http.StatusOK, map[string]any{"tenant": tenant, "expires": exp.UTC().Format(time.RFC3339)})
+	httpjson.Write(w, http.StatusOK, map[string]any{"tenant": tenant, "expires": exp.UTC().Format(time.RFC3339)})
 }
 
 // tooManyLogins answers 429 with Retry-After (whole seconds) and the limit.
@@ -314,19 +290,19 @@ func (e *uiExtension) tooManyLogins(w http.ResponseWriter, r *http.Request, wait
 	e.mLogins.Add(r.Context(), 1, metric.WithAttributes(attribute.String("outcome", "limited")))
 	e.set.Logger.Info("UI login rate-limited", zap.String("remote", r.RemoteAddr), zap.String("limit", msg))
 	w.Header().Set("Retry-After", strconv.Itoa(secs))
-	writeJSON(w, http.StatusTooManyRequests, map[string]any{"error": msg, "retry_after_s": secs})
+	httpjson.Write(w, http.StatusTooManyRequests, map[string]any{"error": msg, "retry_after_s": secs})
 }
 
 func (e *uiExtension) logout(w http.ResponseWriter, r *http.Request) {
 	if !sameOrigin(r) {
-		writeJSON(w, http.StatusForbidden, map[string]string{"error": "cross-origin logout refused"})
+		httpjson.Write(w, http.StatusForbidden, map[string]string{"error": "cross-origin logout refused"})
 		return
 	}
 	if c, err := r.Cookie(cookieName); err == nil {
 		e.sessions.remove(c.Value)
 	}
 	clearCookie(w)
-	writeJSON(w, http.StatusOK, map[string]string{})
+	httpjson.Write(w, http.StatusOK, map[string]string{})
 }
 
 // meOrAnonymous answers 200 {"tenant": ""} to a browser that is not logged
@@ -339,7 +315,7 @@ func (e *uiExtension) meOrAnonymous(w http.ResponseWriter, r *http.Request) {
 			if err == nil {
 				clearCookie(w)
 			}
-			writeJSON(w, http.StatusOK, map[string]any{"tenant": ""})
+			httpjson.Write(w, http.StatusOK, map[string]any{"tenant": ""})
 			return
 		}
 	}
@@ -347,7 +323,7 @@ func (e *uiExtension) meOrAnonymous(w http.ResponseWriter, r *http.Request) {
 }
 
 func (e *uiExtension) me(w http.ResponseWriter, _ *http.Request, id identity) {
-	writeJSON(w, http.StatusOK, map[string]any{
+	httpjson.Write(w, http.StatusOK, map[string]any{
 		"tenant": id.tenant,
 		"views": map[string]bool{
 			"alerts":    e.cfg.AlertsEndpoint != "",

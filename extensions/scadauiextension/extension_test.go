@@ -21,8 +21,8 @@ import (
 	"go.opentelemetry.io/collector/confmap/confmaptest"
 	"go.opentelemetry.io/collector/extension/extensiontest"
 
-	"github.com/scadaotel/scadaotel/tenants"
 	"github.com/scadaotel/scadaotel/extensions/tenantauthextension"
+	"github.com/scadaotel/scadaotel/tenants"
 )
 
 type host struct {

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/scadaotel/scadaotel/internal/httpjson"
 	"github.com/scadaotel/scadaotel/internal/vmstore"
 )
 
@@ -94,7 +95,7 @@ func stateRank(s string) int {
 func (e *uiExtension) overview(w http.ResponseWriter, r *http.Request, id identity) {
 	st := vmstore.Current()
 	if st == nil {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": errStoreNotOpened})
+		httpjson.Write(w, http.StatusServiceUnavailable, map[string]string{"error": errStoreNotOpened})
 		return
 	}
 	now := e.now()
@@ -103,7 +104,7 @@ func (e *uiExtension) overview(w http.ResponseWriter, r *http.Request, id identi
 		s, err := st.QueryInstant(id.tenant, q, now)
 		if err != nil {
 			e.set.Logger.Warn("scada_ui: overview query failed")
-			writeJSON(w, http.StatusBadGateway, map[string]string{"error": "metrics query failed: " + err.Error()})
+			httpjson.Write(w, http.StatusBadGateway, map[string]string{"error": "metrics query failed: " + err.Error()})
 			return
 		}
 		res[i] = s
@@ -150,7 +151,7 @@ func (e *uiExtension) overview(w http.ResponseWriter, r *http.Request, id identi
 	}
 	full, err := e.fullPressure(st, id.tenant, now)
 	if err != nil {
-		writeJSON(w, http.StatusBadGateway, map[string]string{"error": "metrics query failed: " + err.Error()})
+		httpjson.Write(w, http.StatusBadGateway, map[string]string{"error": "metrics query failed: " + err.Error()})
 		return
 	}
 	latest := map[string]latestPoint{}
@@ -214,7 +215,7 @@ func (e *uiExtension) overview(w http.ResponseWriter, r *http.Request, id identi
 		}
 		return cmp.Compare(a.Station, b.Station)
 	})
-	writeJSON(w, http.StatusOK, out)
+	httpjson.Write(w, http.StatusOK, out)
 }
 
 type latestPoint struct {

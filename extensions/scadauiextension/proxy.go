@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+
+	"github.com/scadaotel/scadaotel/internal/httpjson"
 )
 
 // maxUpstreamBody bounds what is read from an upstream API per call.
@@ -86,15 +88,15 @@ func (e *uiExtension) fetchAlerts(r *http.Request, id identity, service string) 
 
 func (e *uiExtension) alerts(w http.ResponseWriter, r *http.Request, id identity) {
 	if e.cfg.AlertsEndpoint == "" {
-		writeJSON(w, http.StatusNotFound, map[string]string{"error": "alerts view is off (alerts_endpoint is empty)"})
+		httpjson.Write(w, http.StatusNotFound, map[string]string{"error": "alerts view is off (alerts_endpoint is empty)"})
 		return
 	}
 	h, err := e.fetchAlerts(r, id, r.URL.Query().Get("service"))
 	if err != nil {
-		writeJSON(w, http.StatusBadGateway, map[string]string{"error": err.Error()})
+		httpjson.Write(w, http.StatusBadGateway, map[string]string{"error": err.Error()})
 		return
 	}
-	writeJSON(w, http.StatusOK, h)
+	httpjson.Write(w, http.StatusOK, h)
 }
 
 var (
@@ -107,7 +109,7 @@ var (
 // /ui/api/traces/trace/{id} to the tenant_trace_query extension.
 func (e *uiExtension) traces(w http.ResponseWriter, r *http.Request, id identity) {
 	if e.cfg.TraceQueryEndpoint == "" {
-		writeJSON(w, http.StatusNotFound, map[string]string{"error": "traces view is off (trace_query_endpoint is empty)"})
+		httpjson.Write(w, http.StatusNotFound, map[string]string{"error": "traces view is off (trace_query_endpoint is empty)"})
 		return
 	}
 	rest := strings.TrimPrefix(r.URL.Path, "/ui/api/traces/")
@@ -127,16 +129,16 @@ func (e *uiExtension) traces(w http.ResponseWriter, r *http.Request, id identity
 	case strings.HasPrefix(rest, "trace/") && traceIDPattern.MatchString(strings.TrimPrefix(rest, "trace/")):
 		path = "/api/traces/" + strings.TrimPrefix(rest, "trace/")
 	default:
-		writeJSON(w, http.StatusNotFound, map[string]string{"error": "unknown traces path"})
+		httpjson.Write(w, http.StatusNotFound, map[string]string{"error": "unknown traces path"})
 		return
 	}
 	code, body, err := e.upstream(r, id, e.cfg.TraceQueryEndpoint, path, q)
 	if err != nil {
-		writeJSON(w, http.StatusBadGateway, map[string]string{"error": "trace query: " + err.Error()})
+		httpjson.Write(w, http.StatusBadGateway, map[string]string{"error": "trace query: " + err.Error()})
 		return
 	}
 	if !json.Valid(body) {
-		writeJSON(w, http.StatusBadGateway, map[string]string{"error": fmt.Sprintf("trace query: HTTP %d, answer is not JSON", code)})
+		httpjson.Write(w, http.StatusBadGateway, map[string]string{"error": fmt.Sprintf("trace query: HTTP %d, answer is not JSON", code)})
 		return
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")

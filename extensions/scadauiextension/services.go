@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/scadaotel/scadaotel/internal/httpjson"
 	"github.com/scadaotel/scadaotel/internal/vmstore"
 )
 
@@ -33,12 +34,12 @@ type servicesDetail struct {
 func (e *uiExtension) services(w http.ResponseWriter, r *http.Request, id identity) {
 	st := vmstore.Current()
 	if st == nil {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": errStoreNotOpened})
+		httpjson.Write(w, http.StatusServiceUnavailable, map[string]string{"error": errStoreNotOpened})
 		return
 	}
 	win, err := parseWindow(r.URL.Query().Get("range"), e.now())
 	if err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+		httpjson.Write(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
 		return
 	}
 	step, stepMs, startMs, endMs := win.step, win.stepMs, win.startMs, win.endMs
@@ -54,7 +55,7 @@ func (e *uiExtension) services(w http.ResponseWriter, r *http.Request, id identi
 	for qi, qs := range queries {
 		res, err := st.QueryRange(id.tenant, qs, time.UnixMilli(startMs), time.UnixMilli(endMs), step)
 		if err != nil {
-			writeJSON(w, http.StatusBadGateway, map[string]string{"error": "metrics query failed: " + err.Error()})
+			httpjson.Write(w, http.StatusBadGateway, map[string]string{"error": "metrics query failed: " + err.Error()})
 			return
 		}
 		for _, s := range res {
@@ -99,5 +100,5 @@ func (e *uiExtension) services(w http.ResponseWriter, r *http.Request, id identi
 		}
 		return cmp.Compare(a.Service, b.Service)
 	})
-	writeJSON(w, http.StatusOK, out)
+	httpjson.Write(w, http.StatusOK, out)
 }

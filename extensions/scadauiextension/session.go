@@ -87,12 +87,6 @@ func (s *sessions) remove(id string) {
 	s.mu.Unlock()
 }
 
-func (s *sessions) len() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.m)
-}
-
 func (s *sessions) sweepLocked(now time.Time) {
 	for k, v := range s.m {
 		if !now.Before(v.expires) {

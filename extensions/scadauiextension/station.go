@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/scadaotel/scadaotel/internal/httpjson"
 	"github.com/scadaotel/scadaotel/internal/vmstore"
 )
 
@@ -92,18 +93,18 @@ func parseWindow(v string, now time.Time) (window, error) {
 func (e *uiExtension) station(w http.ResponseWriter, r *http.Request, id identity) {
 	st := vmstore.Current()
 	if st == nil {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": errStoreNotOpened})
+		httpjson.Write(w, http.StatusServiceUnavailable, map[string]string{"error": errStoreNotOpened})
 		return
 	}
 	q := r.URL.Query()
 	name := q.Get("station")
 	if name == "" || len(name) > 1024 {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "station: required (at most 1024 bytes)"})
+		httpjson.Write(w, http.StatusBadRequest, map[string]string{"error": "station: required (at most 1024 bytes)"})
 		return
 	}
 	win, err := parseWindow(q.Get("range"), e.now())
 	if err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+		httpjson.Write(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
 		return
 	}
 	step, stepMs, startMs, endMs := win.step, win.stepMs, win.startMs, win.endMs
@@ -122,7 +123,7 @@ func (e *uiExtension) station(w http.ResponseWriter, r *http.Request, id identit
 	for i, qs := range queries {
 		s, err := st.QueryRange(id.tenant, qs, time.UnixMilli(startMs), time.UnixMilli(endMs), step)
 		if err != nil {
-			writeJSON(w, http.StatusBadGateway, map[string]string{"error": "metrics query failed: " + err.Error()})
+			httpjson.Write(w, http.StatusBadGateway, map[string]string{"error": "metrics query failed: " + err.Error()})
 			return
 		}
 		res[i] = s
@@ -202,5 +203,5 @@ func (e *uiExtension) station(w http.ResponseWriter, r *http.Request, id identit
 		out.Valves = append(out.Valves, vv)
 	}
 	slices.SortFunc(out.Valves, func(a, b valveView) int { return cmp.Compare(a.ValveID, b.ValveID) })
-	writeJSON(w, http.StatusOK, out)
+	httpjson.Write(w, http.StatusOK, out)
 }

@@ -2,19 +2,17 @@ package tracequeryextension
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/url"
-	"sync"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
-	"go.opentelemetry.io/collector/component/componentstatus"
 	"go.opentelemetry.io/collector/extension"
 	"go.uber.org/zap"
 
+	"github.com/scadaotel/scadaotel/internal/httpserver"
 	"github.com/scadaotel/scadaotel/tenants"
 )
 
@@ -22,8 +20,7 @@ type queryExtension struct {
 	cfg    *Config
 	set    extension.Settings
 	proxy  *proxy
-	server *http.Server
-	wg     sync.WaitGroup
+	server *httpserver.Server
 }
 
 func newExtension(cfg *Config, set extension.Settings) (*queryExtension, error) {
@@ -49,30 +46,17 @@ func (e *queryExtension) Start(_ context.Context, host component.Host) error {
 	if err != nil {
 		return fmt.Errorf("tenant_trace_query: endpoint %s: %w", e.cfg.Endpoint, err)
 	}
-	e.server = &http.Server{
+	e.server = httpserver.Start("tenant_trace_query", &http.Server{
 		Handler:           auth.Middleware(e.proxy.routes()),
 		ReadHeaderTimeout: 10 * time.Second,
 		WriteTimeout:      2 * e.cfg.Timeout,
 		IdleTimeout:       time.Minute,
-	}
-	e.wg.Add(1)
-	go func() {
-		defer e.wg.Done()
-		if err := e.server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			e.set.Logger.Error("tenant_trace_query server failed", zap.Error(err))
-			componentstatus.ReportStatus(host, componentstatus.NewFatalErrorEvent(err))
-		}
-	}()
+	}, ln, host, e.set.Logger)
 	e.set.Logger.Info("Tenant-scoped trace query API listening", zap.String("endpoint", ln.Addr().String()),
 		zap.String("jaeger_endpoint", e.cfg.JaegerEndpoint))
 	return nil
 }
 
 func (e *queryExtension) Shutdown(ctx context.Context) error {
-	if e.server == nil {
-		return nil
-	}
-	err := e.server.Shutdown(ctx)
-	e.wg.Wait()
-	return err
+	return e.server.Shutdown(ctx)
 }

@@ -15,6 +15,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/scadaotel/scadaotel/internal/httpjson"
 	"github.com/scadaotel/scadaotel/tenants"
 )
 
@@ -74,9 +75,9 @@ func (p *proxy) routes() http.Handler {
 		if route == "" {
 			route = "unknown"
 		}
-		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
+		rec := httpjson.NewStatusRecorder(w)
 		mux.ServeHTTP(rec, r)
-		p.tel.request(r.Context(), route, tenant, rec.code, time.Since(start))
+		p.tel.request(r.Context(), route, tenant, rec.Code, time.Since(start))
 	})
 }
 
@@ -126,11 +127,6 @@ func (p *proxy) fail(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	p.logger.Warn("tenant_trace_query: request failed", zap.String("path", r.URL.Path), zap.Error(err))
 	http.Error(w, "trace store answer unreadable", http.StatusBadGateway)
-}
-
-func writeJSON(w http.ResponseWriter, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(v)
 }
 
 func notFound(w http.ResponseWriter, body string) {
@@ -353,7 +349,7 @@ func (p *proxy) servicesV1(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, err)
 		return
 	}
-	writeJSON(w, map[string]any{"data": svcs, "total": len(svcs), "limit": 0, "offset": 0, "errors": nil})
+	httpjson.Write(w, http.StatusOK, map[string]any{"data": svcs, "total": len(svcs), "limit": 0, "offset": 0, "errors": nil})
 }
 
 func (p *proxy) serviceOperationsV1(w http.ResponseWriter, r *http.Request) {
@@ -370,7 +366,7 @@ func (p *proxy) serviceOperationsV1(w http.ResponseWriter, r *http.Request) {
 			names = append(names, op.Name)
 		}
 	}
-	writeJSON(w, map[string]any{"data": names, "total": len(names), "limit": 0, "offset": 0, "errors": nil})
+	httpjson.Write(w, http.StatusOK, map[string]any{"data": names, "total": len(names), "limit": 0, "offset": 0, "errors": nil})
 }
 
 func (p *proxy) operationsV1(w http.ResponseWriter, r *http.Request) {
@@ -380,7 +376,7 @@ func (p *proxy) operationsV1(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, err)
 		return
 	}
-	writeJSON(w, map[string]any{"data": ops, "total": len(ops), "limit": 0, "offset": 0, "errors": nil})
+	httpjson.Write(w, http.StatusOK, map[string]any{"data": ops, "total": len(ops), "limit": 0, "offset": 0, "errors": nil})
 }
 
 // v1SearchParams are the search parameters passed on to Jaeger; anything
@@ -406,7 +402,7 @@ func (p *proxy) findTracesV1(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, err)
 		return
 	}
-	writeJSON(w, v1Response{Data: traces, Total: len(traces)})
+	httpjson.Write(w, http.StatusOK, v1Response{Data: traces, Total: len(traces)})
 }
 
 func (p *proxy) getTraceV1(w http.ResponseWriter, r *http.Request) {
@@ -450,7 +446,7 @@ func (p *proxy) getTraceV1(w http.ResponseWriter, r *http.Request) {
 		notFound(w, notFoundV1)
 		return
 	}
-	writeJSON(w, v1Response{Data: kept, Total: len(kept)})
+	httpjson.Write(w, http.StatusOK, v1Response{Data: kept, Total: len(kept)})
 }
 
 // ---- v3 (OTLP JSON) ----
@@ -521,7 +517,7 @@ func (p *proxy) v3Filtered(w http.ResponseWriter, r *http.Request, path string, 
 		notFound(w, notFoundV3)
 		return
 	}
-	writeJSON(w, out)
+	httpjson.Write(w, http.StatusOK, out)
 }
 
 func (p *proxy) getTraceV3(w http.ResponseWriter, r *http.Request) {
@@ -559,7 +555,7 @@ func (p *proxy) servicesV3(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, err)
 		return
 	}
-	writeJSON(w, map[string]any{"services": svcs})
+	httpjson.Write(w, http.StatusOK, map[string]any{"services": svcs})
 }
 
 func (p *proxy) operationsV3(w http.ResponseWriter, r *http.Request) {
@@ -569,5 +565,5 @@ func (p *proxy) operationsV3(w http.ResponseWriter, r *http.Request) {
 		p.fail(w, r, err)
 		return
 	}
-	writeJSON(w, map[string]any{"operations": ops})
+	httpjson.Write(w, http.StatusOK, map[string]any{"operations": ops})
 }

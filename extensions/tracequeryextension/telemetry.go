@@ -2,7 +2,6 @@ package tracequeryextension
 
 import (
 	"context"
-	"net/http"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -55,15 +54,4 @@ func (t *telemetry) upstreamFailure(ctx context.Context, reason string) {
 		return
 	}
 	t.upstream.Add(ctx, 1, metric.WithAttributes(attribute.String("reason", reason)))
-}
-
-// statusRecorder keeps the status a handler wrote.
-type statusRecorder struct {
-	http.ResponseWriter
-	code int
-}
-
-func (s *statusRecorder) WriteHeader(code int) {
-	s.code = code
-	s.ResponseWriter.WriteHeader(code)
 }

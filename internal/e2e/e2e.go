@@ -128,8 +128,6 @@ type Process struct {
 	log  *lockedBuffer
 	done chan struct{}
 	err  error // set when done is closed
-
-	stopped bool
 }
 
 type lockedBuffer struct {

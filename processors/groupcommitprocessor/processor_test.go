@@ -164,6 +164,7 @@ func TestTenantsNeverShareAWrite(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	close(sink.entered) // every write is done: ends the releasing goroutine
 	sink.mu.Lock()
 	defer sink.mu.Unlock()
 	spans := 0
@@ -202,6 +203,7 @@ func TestFullGroupClosesEarly(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	close(sink.entered) // every write is done: ends the releasing goroutine
 	sink.mu.Lock()
 	defer sink.mu.Unlock()
 	for _, w := range sink.writes {

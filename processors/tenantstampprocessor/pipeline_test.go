@@ -24,8 +24,8 @@ import (
 	"google.golang.org/grpc/metadata"
 	"gopkg.in/yaml.v3"
 
-	"github.com/scadaotel/scadaotel/tenants"
 	"github.com/scadaotel/scadaotel/extensions/tenantauthextension"
+	"github.com/scadaotel/scadaotel/tenants"
 )
 
 // host serves extensions to components, as the collector service does.

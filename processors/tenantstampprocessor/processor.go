@@ -3,6 +3,7 @@ package tenantstampprocessor
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -65,7 +66,7 @@ func newStamp(set processor.Settings, cfg *Config, signal string) (*stamp, error
 func (s *stamp) Start(_ context.Context, host component.Host) error {
 	reg, err := tenants.RegistryFromHost(host, s.cfg.Authenticator)
 	if err != nil {
-		return errors.New("tenantstamp: authenticator: " + err.Error())
+		return fmt.Errorf("tenantstamp: authenticator: %w", err)
 	}
 	s.registry = reg
 	return nil

@@ -2,6 +2,7 @@ package tenantstampprocessor
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -20,9 +21,9 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/scadaotel/scadaotel/extensions/tenantauthextension"
 	"github.com/scadaotel/scadaotel/internal/readmeconfig"
 	"github.com/scadaotel/scadaotel/tenants"
-	"github.com/scadaotel/scadaotel/extensions/tenantauthextension"
 )
 
 func TestConfigExamples(t *testing.T) {
@@ -61,6 +62,9 @@ func TestStartNeedsTheAuthenticator(t *testing.T) {
 	err = p.Start(context.Background(), componenttest.NewNopHost())
 	if err == nil || !strings.Contains(err.Error(), "tenantauth") {
 		t.Errorf("Start without the extension: %v", err)
+	}
+	if !errors.Is(err, tenants.ErrExtensionNotFound) {
+		t.Errorf("Start without the extension: %v does not wrap tenants.ErrExtensionNotFound", err)
 	}
 }
 

@@ -304,15 +304,14 @@ func (p *traceProcessor) ConsumeTraces(ctx context.Context, td ptrace.Traces) er
 }
 
 // process repairs td in place; spans to hold are moved out of it into parts
-// of held fragments that p.cur waits for.
+// of held fragments that p.cur waits for. It runs in three passes: group the
+// spans and collect their clues, classify the groups (indexing originals),
+// then resolve the candidates and rewrite td; last, held fragments that this
+// batch's originals may complete are decided.
 func (p *traceProcessor) process(td ptrace.Traces) {
 	now := p.now()
-	rss := td.ResourceSpans()
-	var last *group
-	var lastKey groupKey
 	p.order = p.order[:0]
 	clear(p.groups)
-	zeroHalf := p.cfg.Carriers.ZeroHalf
 	p.batch++
 	p.callHeld = 0
 	var cutoff uint32
@@ -320,7 +319,26 @@ func (p *traceProcessor) process(td ptrace.Traces) {
 		cutoff = now - p.window
 	}
 
-	// Pass 1: group spans by (tenant, trace id) and collect clues.
+	p.groupSpans(td.ResourceSpans(), cutoff)
+	if len(p.order) == 0 {
+		return
+	}
+	if p.classify(now) {
+		p.resolveCandidates(now)
+		p.apply(td)
+	}
+	p.completeFired(now)
+	p.flushEvictions()
+	p.pool = append(p.pool, p.order...)
+}
+
+// groupSpans is pass 1: it groups the spans by (tenant, trace id) into
+// p.groups and p.order and collects each group's clues. A tenant's first
+// batch of the call expires its state older than cutoff first.
+func (p *traceProcessor) groupSpans(rss ptrace.ResourceSpansSlice, cutoff uint32) {
+	var last *group
+	var lastKey groupKey
+	zeroHalf := p.cfg.Carriers.ZeroHalf
 	for i := 0; i < rss.Len(); i++ {
 		rs := rss.At(i)
 		st := p.state(tenants.FromResource(rs.Resource()))
@@ -353,63 +371,69 @@ func (p *traceProcessor) process(td ptrace.Traces) {
 					}
 					last, lastKey = g, key
 				}
-				g.spans++
-				if span.ParentSpanID().IsEmpty() {
-					g.d.hasRoot = true
-				}
-				hi, lo := halves(id)
-				if zeroHalf && (hi == 0) != (lo == 0) {
-					g.clues.addHalf(hi | lo)
-				}
-				producer := span.Kind() == ptrace.SpanKindProducer
-				if producer {
-					if start := uint64(span.StartTimestamp()); g.producer == 0 || start >= g.producerStart {
-						g.producer, g.producerStart = spanU64(span.SpanID()), start
-					}
-				}
-				for name, v := range span.Attributes().All() {
-					kind := p.keys.kind(name)
-					if kind == keyNone {
-						continue
-					}
-					if kind == keyTrace {
-						if v.Type() == pcommon.ValueTypeStr {
-							if c, ok := parseTraceCarrier(v.Str()); ok {
-								g.clues.addTrace(c)
-							}
-						}
-						continue
-					}
-					var val string
-					switch v.Type() {
-					case pcommon.ValueTypeStr:
-						val = v.Str()
-					case pcommon.ValueTypeInt:
-						val = v.AsString()
-					default:
-						continue
-					}
-					if val == "" || len(val) > 1024 {
-						continue
-					}
-					ck := p.corrKey(kind-keyCorr, val)
-					if producer {
-						if g.npc < maxClues {
-							g.prodCorr[g.npc] = [2]uint64{ck, spanU64(span.SpanID())}
-							g.npc++
-						}
-					} else {
-						g.clues.addCorr(ck)
-					}
-				}
+				p.collect(g, span, zeroHalf)
 			}
 		}
 	}
-	if len(p.order) == 0 {
-		return
-	}
+}
 
-	// Classify, and index every trace with a full id as an original.
+// collect adds span to g: its count, root flag, producer span and clues.
+func (p *traceProcessor) collect(g *group, span ptrace.Span, zeroHalf bool) {
+	g.spans++
+	if span.ParentSpanID().IsEmpty() {
+		g.d.hasRoot = true
+	}
+	hi, lo := halves(g.id) // the span's trace id
+	if zeroHalf && (hi == 0) != (lo == 0) {
+		g.clues.addHalf(hi | lo)
+	}
+	producer := span.Kind() == ptrace.SpanKindProducer
+	if producer {
+		if start := uint64(span.StartTimestamp()); g.producer == 0 || start >= g.producerStart {
+			g.producer, g.producerStart = spanU64(span.SpanID()), start
+		}
+	}
+	for name, v := range span.Attributes().All() {
+		kind := p.keys.kind(name)
+		if kind == keyNone {
+			continue
+		}
+		if kind == keyTrace {
+			if v.Type() == pcommon.ValueTypeStr {
+				if c, ok := parseTraceCarrier(v.Str()); ok {
+					g.clues.addTrace(c)
+				}
+			}
+			continue
+		}
+		var val string
+		switch v.Type() {
+		case pcommon.ValueTypeStr:
+			val = v.Str()
+		case pcommon.ValueTypeInt:
+			val = v.AsString()
+		default:
+			continue
+		}
+		if val == "" || len(val) > 1024 {
+			continue
+		}
+		ck := p.corrKey(kind-keyCorr, val)
+		if producer {
+			if g.npc < maxClues {
+				g.prodCorr[g.npc] = [2]uint64{ck, spanU64(span.SpanID())}
+				g.npc++
+			}
+		} else {
+			g.clues.addCorr(ck)
+		}
+	}
+}
+
+// classify is pass 2: it sets each group's state (joining held fragments,
+// following earlier repairs, marking candidates) and indexes every trace
+// with a full id as an original. It reports whether any group needs work.
+func (p *traceProcessor) classify(now uint32) bool {
 	p.fired = p.fired[:0]
 	work := false
 	for _, g := range p.order {
@@ -444,33 +468,26 @@ func (p *traceProcessor) process(td ptrace.Traces) {
 			p.index(g, hi, lo, now)
 		}
 	}
+	return work
+}
 
-	if work {
-		// Resolve candidates now that the batch's originals are indexed.
-		for _, g := range p.order {
-			if g.state != gCandidate {
-				continue
-			}
-			hi, lo := halves(g.id)
-			var res int
-			res, p.cands = g.st.resolve(&g.clues, hi, lo, p.cands)
-			switch res {
-			case resIntact:
-				g.state = gNormal
-			case resRepaired:
-				if p.cands[0].producer == 0 && g.d.hasRoot {
-					// The original is known but not yet the producer to hang
-					// the root under: wait for it (bounded by hold.wait).
-					if p.hold(g) != nil {
-						continue
-					}
-					if p.refuse {
-						g.state = gNormal
-						continue
-					}
-				}
-				p.decide(g.st, &g.d, g.id, res, p.cands, now)
-			case resNone:
+// resolveCandidates is pass 3: now that the batch's originals are indexed,
+// each candidate group is resolved and decided, or held for a late original.
+func (p *traceProcessor) resolveCandidates(now uint32) {
+	for _, g := range p.order {
+		if g.state != gCandidate {
+			continue
+		}
+		hi, lo := halves(g.id)
+		var res int
+		res, p.cands = g.st.resolve(&g.clues, hi, lo, p.cands)
+		switch res {
+		case resIntact:
+			g.state = gNormal
+		case resRepaired:
+			if p.cands[0].producer == 0 && g.d.hasRoot {
+				// The original is known but not yet the producer to hang
+				// the root under: wait for it (bounded by hold.wait).
 				if p.hold(g) != nil {
 					continue
 				}
@@ -478,14 +495,26 @@ func (p *traceProcessor) process(td ptrace.Traces) {
 					g.state = gNormal
 					continue
 				}
-				p.decide(g.st, &g.d, g.id, resUnmatched, nil, now)
-			default:
-				p.decide(g.st, &g.d, g.id, res, p.cands, now)
 			}
+			p.decide(g.st, &g.d, g.id, res, p.cands, now)
+		case resNone:
+			if p.hold(g) != nil {
+				continue
+			}
+			if p.refuse {
+				g.state = gNormal
+				continue
+			}
+			p.decide(g.st, &g.d, g.id, resUnmatched, nil, now)
+		default:
+			p.decide(g.st, &g.d, g.id, res, p.cands, now)
 		}
-		p.apply(td)
 	}
-	// Held fragments that this batch's originals may complete.
+}
+
+// completeFired decides the held fragments that this batch's originals may
+// complete; the others keep waiting (for the original, or its producer span).
+func (p *traceProcessor) completeFired(now uint32) {
 	for _, h := range p.fired {
 		if h.done {
 			continue
@@ -494,13 +523,9 @@ func (p *traceProcessor) process(td ptrace.Traces) {
 		var res int
 		res, p.cands = h.st.resolve(&h.clues, hi, lo, p.cands)
 		if res == resNone || (res == resRepaired && p.cands[0].producer == 0 && h.hasRoot) {
-			continue // keep waiting (for the original, or for its producer span)
+			continue
 		}
 		p.finish(h, res, now)
-	}
-	p.flushEvictions()
-	for _, g := range p.order {
-		p.pool = append(p.pool, g)
 	}
 }
 

@@ -1,6 +1,7 @@
 package scadareceiver
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net"
@@ -9,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"go.opentelemetry.io/collector/confmap"
 
 	"github.com/scadaotel/scadaotel/tenants"
 )
@@ -136,6 +139,54 @@ func createDefaultConfig() *Config {
 
 const defaultTimeout = time.Second
 
+// Unmarshal loads the configuration (confmap.Unmarshaler) and fills each
+// point's derivable defaults, so that Validate only checks.
+func (c *Config) Unmarshal(conf *confmap.Conf) error {
+	if err := conf.Unmarshal(c); err != nil {
+		return err
+	}
+	c.applyDefaults()
+	return nil
+}
+
+// applyDefaults fills the derivable defaults of every point (see
+// PointConfig.withDefaults). It is idempotent.
+func (c *Config) applyDefaults() {
+	for _, pts := range c.PointSets {
+		for j := range pts {
+			pts[j] = pts[j].withDefaults()
+		}
+	}
+	for i := range c.RTUs {
+		pts := c.RTUs[i].Points
+		for j := range pts {
+			pts[j] = pts[j].withDefaults()
+		}
+	}
+}
+
+// withDefaults returns p with its derivable defaults filled: type bool for
+// coil and discrete registers and uint16 for the others, byte order ABCD
+// (upper-cased), scale 1 and the poll group named after the kind.
+func (p PointConfig) withDefaults() PointConfig {
+	if p.Type == "" {
+		switch p.Register {
+		case RegCoil, RegDiscrete:
+			p.Type = "bool"
+		default:
+			p.Type = "uint16"
+		}
+	}
+	p.ByteOrder = strings.ToUpper(cmp.Or(p.ByteOrder, "ABCD"))
+	if p.Scale == 0 {
+		p.Scale = 1
+	}
+	if p.PollGroup == "" {
+		p.PollGroup = p.Kind
+	}
+	return p
+}
+
 var pointNameRe = func(s string) bool {
 	if s == "" || len(s) > 200 {
 		return false
@@ -214,7 +265,7 @@ func (c *Config) Validate() error {
 
 	for name, pts := range c.PointSets {
 		for j := range pts {
-			if err := c.validatePoint(&pts[j]); err != nil {
+			if err := c.validatePoint(pts[j]); err != nil {
 				add("point_sets.%s[%d]: %w", name, j, err)
 			}
 		}
@@ -266,7 +317,7 @@ func (c *Config) Validate() error {
 			}
 		}
 		for j := range r.Points {
-			if err := c.validatePoint(&r.Points[j]); err != nil {
+			if err := c.validatePoint(r.Points[j]); err != nil {
 				add("%s.points[%d]: %w", key, j, err)
 			}
 		}
@@ -320,9 +371,11 @@ func checkEndpoint(ep string) error {
 
 var validByteOrders = []string{"ABCD", "DCBA", "BADC", "CDAB"}
 
-// validatePoint checks p and fills derivable defaults (kind-based poll group,
-// byte order ABCD, scale 1). It is idempotent.
-func (c *Config) validatePoint(p *PointConfig) error {
+// validatePoint checks p as it is with its derivable defaults (see
+// PointConfig.withDefaults); it changes nothing.
+func (c *Config) validatePoint(p PointConfig) error {
+	given := p
+	p = p.withDefaults()
 	var errs []error
 	add := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
 	if !pointNameRe(p.Name) {
@@ -346,13 +399,6 @@ func (c *Config) validatePoint(p *PointConfig) error {
 	if p.Address < 0 || p.Address > 0xffff {
 		add("address: %d must be in [0, 65535]", p.Address)
 	}
-	if p.Type == "" {
-		if bits {
-			p.Type = "bool"
-		} else {
-			p.Type = "uint16"
-		}
-	}
 	t, ok := parseType(p.Type)
 	if !ok {
 		add("type: %q must be one of bool, int16, uint16, int32, uint32, int64, uint64, float32, float64", p.Type)
@@ -367,13 +413,9 @@ func (c *Config) validatePoint(p *PointConfig) error {
 			add("address: %d + %d registers runs past 65535", p.Address, t.words())
 		}
 	}
-	if p.ByteOrder == "" {
-		p.ByteOrder = "ABCD"
+	if !slices.Contains(validByteOrders, p.ByteOrder) {
+		add("byte_order: %q must be ABCD, DCBA, BADC or CDAB", given.ByteOrder)
 	}
-	if !slices.Contains(validByteOrders, strings.ToUpper(p.ByteOrder)) {
-		add("byte_order: %q must be ABCD, DCBA, BADC or CDAB", p.ByteOrder)
-	}
-	p.ByteOrder = strings.ToUpper(p.ByteOrder)
 	if p.Kind == KindValve {
 		if len(p.States) == 0 {
 			add("states: a valve needs a map from raw value to status name")
@@ -394,17 +436,11 @@ func (c *Config) validatePoint(p *PointConfig) error {
 		if t.isFloat() {
 			add("type: a valve's raw value must be an integer or bool type, not %s", p.Type)
 		}
-		if p.Scale != 0 && p.Scale != 1 || p.Offset != 0 {
+		if p.Scale != 1 || p.Offset != 0 {
 			add("scale/offset: not applicable to valves (states map raw values)")
 		}
 	} else if len(p.States) != 0 {
 		add("states: only valid for kind valve")
-	}
-	if p.Scale == 0 {
-		p.Scale = 1
-	}
-	if p.PollGroup == "" {
-		p.PollGroup = p.Kind
 	}
 	if _, ok := c.PollGroups[p.PollGroup]; !ok && p.Kind != "" {
 		add("poll_group: unknown poll group %q (define it under poll_groups)", p.PollGroup)

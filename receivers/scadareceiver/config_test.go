@@ -156,3 +156,21 @@ func TestReadmeEmbedsExampleConfig(t *testing.T) {
 		t.Fatal("README.md does not contain testdata/config.yaml verbatim: update the README example")
 	}
 }
+
+// Validate only checks: the derivable defaults are filled when the config is
+// unmarshalled (and when the receiver compiles it), never by Validate.
+func TestValidateChangesNothing(t *testing.T) {
+	cfg := createDefaultConfig()
+	cfg.RTUs = []RTUConfig{{Name: "r", Endpoint: "tcp://127.0.0.1:502", Tenant: "t1", Station: "s",
+		Points: []PointConfig{{Name: "p", Kind: KindPressure, Register: RegHolding, ByteOrder: "cdab"}}}}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.RTUs[0].Points[0]; got.Type != "" || got.ByteOrder != "cdab" || got.Scale != 0 || got.PollGroup != "" {
+		t.Errorf("Validate changed the point: %+v", got)
+	}
+	got := cfg.RTUs[0].Points[0].withDefaults()
+	if got.Type != "uint16" || got.ByteOrder != "CDAB" || got.Scale != 1 || got.PollGroup != KindPressure {
+		t.Errorf("withDefaults: %+v", got)
+	}
+}

@@ -1,7 +1,6 @@
 package scadareceiver
 
 import (
-	"encoding/binary"
 	"fmt"
 	"math"
 )
@@ -170,15 +169,6 @@ func rawInt(regs []uint16, t dataType, o byteOrder) (int64, bool) {
 		return 0, true
 	}
 	return 0, false
-}
-
-// registersFromBytes converts a big-endian Modbus register payload.
-func registersFromBytes(dst []uint16, b []byte) []uint16 {
-	dst = dst[:0]
-	for i := 0; i+1 < len(b); i += 2 {
-		dst = append(dst, binary.BigEndian.Uint16(b[i:]))
-	}
-	return dst
 }
 
 // scaled applies scale and offset: value = raw*scale + offset.

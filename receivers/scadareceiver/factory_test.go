@@ -48,11 +48,7 @@ func TestShutdownFlushesRefusedBatches(t *testing.T) {
 	s := &sink{}
 	s.setRefuse(errors.New("refused"))
 	r, tel := startReceiver(t, cfg, s)
-	time.Sleep(300 * time.Millisecond)
-	refused := counterSum(t, tel, metricRefused, nil)
-	if refused < 3 {
-		t.Fatalf("refused %d", refused)
-	}
+	eventually(t, 5*time.Second, "3 refused batches", func() bool { return counterSum(t, tel, metricRefused, nil) >= 3 })
 	s.setRefuse(nil)
 	start := time.Now()
 	if err := r.Shutdown(context.Background()); err != nil {
@@ -68,7 +64,7 @@ func TestShutdownFlushesRefusedBatches(t *testing.T) {
 		t.Errorf("dropped %d", d)
 	}
 	n := len(s.all())
-	time.Sleep(150 * time.Millisecond)
+	time.Sleep(150 * time.Millisecond) // an absence: ~6 poll intervals in which nothing may come
 	if len(s.all()) != n {
 		t.Error("polling continued after Shutdown")
 	}

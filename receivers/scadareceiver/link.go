@@ -24,7 +24,6 @@ type link struct {
 	everUp   bool
 	failures int
 	nextDial time.Time
-	bits     []bool
 }
 
 // libWatch receives the library's log lines; a frame with a foreign

@@ -220,13 +220,11 @@ func TestReceiverIsolatesHungAndGarbageRTUs(t *testing.T) {
 		_, _ = c.Write([]byte("\x00\x01\x00\x00\xff\xff garbage"))
 		return true
 	})
-	var goods []*simRTU
 	var rtus []any
 	pt := []any{map[string]any{"name": "p", "kind": "pressure", "register": "holding", "address": 0, "unit": "bar"}}
 	for i := range 3 {
 		s := startSim(t)
 		s.set(func(u func(uint8) *image) { u(1).holding[0] = uint16(100 + i) })
-		goods = append(goods, s)
 		rtus = append(rtus, map[string]any{"name": "good" + string(rune('0'+i)), "endpoint": s.url(), "unit_id": 1, "tenant": "t1", "station": "s", "timeout": "100ms", "points": pt})
 	}
 	rtus = append(rtus,

@@ -149,6 +149,7 @@ func (r *scadaReceiver) compile() error {
 }
 
 func compilePoint(pc PointConfig) (*point, error) {
+	pc = pc.withDefaults() // a Config built in code was not unmarshalled
 	t, ok := parseType(pc.Type)
 	if !ok {
 		return nil, fmt.Errorf("point %q: bad type %q", pc.Name, pc.Type)

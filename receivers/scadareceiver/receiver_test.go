@@ -143,21 +143,28 @@ func TestReceiverMergesRequests(t *testing.T) {
 	})
 	s := &sink{}
 	r, _ := startReceiver(t, cfg, s)
-	time.Sleep(600 * time.Millisecond)
-	_ = r.Shutdown(t.Context())
 	var pressurePolls, valvePolls int
-	for _, b := range s.all() {
-		names := map[string]bool{}
-		for _, m := range b.md.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics().All() {
-			names[m.Name()] = true
-		}
-		if names[metricPressure] {
-			pressurePolls++
-		}
-		if names[metricValve] {
-			valvePolls++
+	count := func() {
+		pressurePolls, valvePolls = 0, 0
+		for _, b := range s.all() {
+			names := map[string]bool{}
+			for _, m := range b.md.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics().All() {
+				names[m.Name()] = true
+			}
+			if names[metricPressure] {
+				pressurePolls++
+			}
+			if names[metricValve] {
+				valvePolls++
+			}
 		}
 	}
+	eventually(t, 5*time.Second, "5 pressure and 2 valve polls", func() bool {
+		count()
+		return pressurePolls >= 5 && valvePolls >= 2
+	})
+	_ = r.Shutdown(t.Context())
+	count() // after Shutdown: every poll's batch, to compare with the server's count
 	if pressurePolls < 5 || valvePolls < 2 {
 		t.Fatalf("only %d pressure and %d valve polls", pressurePolls, valvePolls)
 	}
@@ -242,11 +249,9 @@ func TestReceiverQualityWhenRTUDiesAndReturns(t *testing.T) {
 	if ends != 1 {
 		t.Errorf("%d end-of-good-series markers, want 1", ends)
 	}
+	// Polls go on while the RTU is down: lost samples must not be silent gaps.
 	n := len(s.all())
-	time.Sleep(300 * time.Millisecond)
-	if len(s.all())-n < 4 {
-		t.Errorf("only %d batches in 300ms while the RTU is down: lost samples must not be silent gaps", len(s.all())-n)
-	}
+	eventually(t, 5*time.Second, "4 more batches while the RTU is down", func() bool { return len(s.all())-n >= 4 })
 	faults := counterSum(t, tel, metricErrors, map[string]string{"rtu": "r", "kind": "refused"}) +
 		counterSum(t, tel, metricErrors, map[string]string{"rtu": "r", "kind": "disconnect"})
 	if faults == 0 {
@@ -299,12 +304,9 @@ func TestReceiverKeepsRefusedBatches(t *testing.T) {
 	s := &sink{}
 	s.setRefuse(errors.New("data refused due to high memory usage"))
 	r, tel := startReceiver(t, cfg, s)
-	time.Sleep(400 * time.Millisecond) // ~8 polls refused
-	if refused := counterSum(t, tel, metricRefused, nil); refused < 4 {
-		t.Fatalf("refused = %d", refused)
-	}
+	eventually(t, 5*time.Second, "4 refused polls", func() bool { return counterSum(t, tel, metricRefused, nil) >= 4 })
 	s.setRefuse(nil)
-	time.Sleep(200 * time.Millisecond)
+	eventually(t, 5*time.Second, "10 batches delivered", func() bool { return len(s.all()) >= 10 })
 	_ = r.Shutdown(t.Context())
 	bs := s.all()
 	if len(bs) < 10 {
@@ -340,8 +342,7 @@ func TestReceiverRetryBufferIsBoundedAndCounted(t *testing.T) {
 	s := &sink{}
 	s.setRefuse(errors.New("refused"))
 	_, tel := startReceiver(t, cfg, s)
-	time.Sleep(400 * time.Millisecond)
-	if d := counterSum(t, tel, metricDropped, map[string]string{"reason": "retry_limit"}); d < 3 {
-		t.Errorf("dropped = %d, want the overflow counted", d)
-	}
+	eventually(t, 5*time.Second, "the retry buffer's overflow counted (3 dropped)", func() bool {
+		return counterSum(t, tel, metricDropped, map[string]string{"reason": "retry_limit"}) >= 3
+	})
 }

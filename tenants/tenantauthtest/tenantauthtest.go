@@ -11,8 +11,8 @@ import (
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/extension/extensiontest"
 
-	"github.com/scadaotel/scadaotel/tenants"
 	"github.com/scadaotel/scadaotel/extensions/tenantauthextension"
+	"github.com/scadaotel/scadaotel/tenants"
 )
 
 // ID is the id the extension is registered under in Host.

@@ -8,10 +8,6 @@ import (
 	"github.com/google/gopacket/layers"
 )
 
-// mbapHeaderLen is the MBAP header: transaction id, protocol id, length
-// (2 bytes each) and the unit id.
-const mbapHeaderLen = 7
-
 // maxMBAPLength is the largest MBAP length field accepted: unit id plus the
 // 253-byte maximum PDU, with slack for non-conforming devices.
 const maxMBAPLength = 260

@@ -6,11 +6,10 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
-	"sync"
 	"time"
 
+	"github.com/scadaotel/scadaotel/internal/procstat"
 	"github.com/scadaotel/scadaotel/testbench/rtusim"
 	"github.com/scadaotel/scadaotel/testbench/traffic"
 )
@@ -156,96 +155,14 @@ type Usage struct {
 	LastRSSMiB  float64 `json:"last_rss_mib"`
 }
 
-type usageSampler struct {
-	pid   int
-	start time.Time
-	cpu0  float64
-	stopC chan struct{}
-	wg    sync.WaitGroup
-	mu    sync.Mutex
-	u     Usage
-}
+// startUsage follows pid's CPU time and resident set every 500 ms until
+// usageSampler.stop.
+func startUsage(pid int) usageSampler { return usageSampler{procstat.Start(pid, 500*time.Millisecond)} }
 
-func startUsage(pid int) *usageSampler {
-	s := &usageSampler{pid: pid, start: time.Now(), stopC: make(chan struct{})}
-	s.cpu0, _ = procCPU(pid)
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		t := time.NewTicker(500 * time.Millisecond)
-		defer t.Stop()
-		for {
-			s.sample()
-			select {
-			case <-s.stopC:
-				return
-			case <-t.C:
-			}
-		}
-	}()
-	return s
-}
+type usageSampler struct{ s *procstat.Sampler }
 
-func (s *usageSampler) sample() {
-	rss, err := procRSS(s.pid)
-	if err != nil {
-		return
-	}
-	cpu, _ := procCPU(s.pid)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.u.LastRSSMiB = rss
-	s.u.PeakRSSMiB = max(s.u.PeakRSSMiB, rss)
-	s.u.CPUSeconds = cpu - s.cpu0
-}
-
-func (s *usageSampler) stop() *Usage {
-	s.sample()
-	close(s.stopC)
-	s.wg.Wait()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	u := s.u
-	u.WallSeconds = time.Since(s.start).Seconds()
-	if u.WallSeconds > 0 {
-		u.CPUPercent = 100 * u.CPUSeconds / u.WallSeconds
-	}
-	return &u
-}
-
-// procCPU is utime+stime in seconds (Linux, USER_HZ 100).
-func procCPU(pid int) (float64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: short", pid)
-	}
-	ut, _ := strconv.ParseFloat(f[11], 64)
-	st, _ := strconv.ParseFloat(f[12], 64)
-	return (ut + st) / 100, nil
-}
-
-func procRSS(pid int) (float64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(l, "VmRSS:") {
-			f := strings.Fields(l)
-			if len(f) >= 2 {
-				kb, _ := strconv.ParseFloat(f[1], 64)
-				return kb / 1024, nil
-			}
-		}
-	}
-	return 0, fmt.Errorf("/proc/%d/status: no VmRSS", pid)
+func (u usageSampler) stop() *Usage {
+	m := u.s.Stop()
+	return &Usage{CPUSeconds: m.CPUSeconds, WallSeconds: m.WallSeconds, CPUPercent: m.CPUPercent(),
+		PeakRSSMiB: m.PeakRSSMiB, LastRSSMiB: m.LastRSSMiB}
 }

@@ -90,192 +90,301 @@ func Run(ctx context.Context, s *Scenario, opt Options) (*Report, error) {
 	if opt.Log == nil {
 		opt.Log = io.Discard
 	}
-	logf := func(format string, a ...any) {
-		fmt.Fprintf(opt.Log, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, a...)...)
-	}
 	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
 	defer cancel()
 	if err := os.MkdirAll(opt.OutDir, 0o755); err != nil {
 		return nil, err
 	}
-	rep := &Report{Scenario: s.Name, Description: s.Description, Started: time.Now(), OutDir: opt.OutDir}
-	comps, err := Components(opt.Appliance)
+	r := &runner{s: s, opt: opt, rep: &Report{Scenario: s.Name, Description: s.Description, Started: time.Now(), OutDir: opt.OutDir}}
+	defer r.cleanup()
+	built, err := r.checkComponents()
 	if err != nil {
 		return nil, err
 	}
+	if !built {
+		return r.finish(), nil
+	}
+	if err := r.allocate(); err != nil {
+		return nil, err
+	}
+	if err := r.startKafka(ctx); err != nil {
+		return nil, err
+	}
+	if err := r.startJaeger(ctx); err != nil {
+		return nil, err
+	}
+	if err := r.startRTUs(); err != nil {
+		return nil, err
+	}
+	r.addTenants()
+	app, healthy, err := r.startAppliance(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !healthy {
+		return r.rep, nil
+	}
+	usage := startUsage(app.Pid())
+	r.runLoad(ctx)
+	r.checkRTUs(ctx)
+	r.checkTraffic(ctx)
+	r.checkIsolation(ctx)
+	r.rep.Appliance = usage.stop()
+	return r.finish(), nil
+}
+
+// runner is one run of a scenario: what Run's steps set up and find.
+type runner struct {
+	s   *Scenario
+	opt Options
+	rep *Report
+
+	comps    map[string]bool
+	dataDir  string
+	d        TemplateData
+	cfg      string // the appliance config
+	cleanups []func()
+
+	consumer *alertconsumer.Consumer
+	sim      *rtusim.Sim
+
+	// What the load phase found.
+	runStart time.Time
+	verifier *rtusim.Verifier
+	simErr   error
+	qapi     *queryAPI
+	qix      *pointIndex
+	qver     *rtusim.Verifier
+	qerrs    []string
+	tres     *traffic.Result
+	terr     error
+}
+
+func (r *runner) logf(format string, a ...any) {
+	fmt.Fprintf(r.opt.Log, "%s "+format+"\n", append([]any{time.Now().Format("15:04:05")}, a...)...)
+}
+
+// cleanup stops what the steps started, last first.
+func (r *runner) cleanup() {
+	for i := len(r.cleanups) - 1; i >= 0; i-- {
+		r.cleanups[i]()
+	}
+	r.cleanups = nil
+}
+
+func (r *runner) finish() *Report {
+	r.rep.Finished = time.Now()
+	r.rep.Seconds = r.rep.Finished.Sub(r.rep.Started).Seconds()
+	return r.rep
+}
+
+// checkComponents lists the appliance's components in the report and
+// reports false (with a not_built check) when it lacks one the scenario needs.
+func (r *runner) checkComponents() (bool, error) {
+	comps, err := Components(r.opt.Appliance)
+	if err != nil {
+		return false, err
+	}
+	r.comps = comps
 	for c := range comps {
 		if strings.Contains(c, "/") {
-			rep.Components = append(rep.Components, c)
+			r.rep.Components = append(r.rep.Components, c)
 		}
 	}
 	var lacks []string
-	for _, c := range s.Requires {
+	for _, c := range r.s.Requires {
 		if !comps[c] {
 			lacks = append(lacks, c)
 		}
 	}
 	if len(lacks) > 0 {
-		rep.add(Check{Name: "scenario_components", Status: StatusNotBuilt, Detail: "appliance lacks " + strings.Join(lacks, ", ") + ", which this scenario needs"})
-		rep.Finished = time.Now()
-		rep.Seconds = rep.Finished.Sub(rep.Started).Seconds()
-		return rep, nil
+		r.rep.add(Check{Name: "scenario_components", Status: StatusNotBuilt, Detail: "appliance lacks " + strings.Join(lacks, ", ") + ", which this scenario needs"})
+		return false, nil
 	}
-	dataDir := filepath.Join(opt.OutDir, "data")
-	if err := os.MkdirAll(dataDir, 0o755); err != nil {
-		return nil, err
+	return true, nil
+}
+
+// allocate makes the data folder and picks the appliance's free addresses.
+func (r *runner) allocate() error {
+	r.dataDir = filepath.Join(r.opt.OutDir, "data")
+	if err := os.MkdirAll(r.dataDir, 0o755); err != nil {
+		return err
 	}
-	d := TemplateData{DataDir: dataDir, components: comps, Topic: s.Kafka.Topic}
-	for _, p := range []*string{&d.Health, &d.OTLPGRPC, &d.OTLPHTTP, &d.QueryAddr, &d.TraceQueryAddr} {
+	r.d = TemplateData{DataDir: r.dataDir, components: r.comps, Topic: r.s.Kafka.Topic}
+	var err error
+	for _, p := range []*string{&r.d.Health, &r.d.OTLPGRPC, &r.d.OTLPHTTP, &r.d.QueryAddr, &r.d.TraceQueryAddr} {
 		if *p, err = freeAddr(); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	mp, err := freeAddr()
 	if err != nil {
-		return nil, err
+		return err
 	}
-	d.MetricsPort = mp[strings.LastIndex(mp, ":")+1:]
+	r.d.MetricsPort = mp[strings.LastIndex(mp, ":")+1:]
+	return nil
+}
 
-	var cleanups []func()
-	defer func() {
-		for i := len(cleanups) - 1; i >= 0; i-- {
-			cleanups[i]()
-		}
-	}()
+// startKafka starts the loopback broker and the alert consumer.
+func (r *runner) startKafka(ctx context.Context) error {
+	s := r.s
+	if !s.Kafka.Enabled {
+		return nil
+	}
+	b, err := broker.Start(s.Kafka.Port, s.Kafka.Topic)
+	if err != nil {
+		return err
+	}
+	r.cleanups = append(r.cleanups, b.Close)
+	r.d.Kafka = b.Addr
+	f, err := os.Create(filepath.Join(r.opt.OutDir, "alerts.jsonl"))
+	if err != nil {
+		return err
+	}
+	r.cleanups = append(r.cleanups, func() { f.Close() })
+	r.consumer = alertconsumer.New(alertconsumer.Config{Brokers: []string{b.Addr}, Topic: s.Kafka.Topic, Out: f, Print: r.opt.Log})
+	cctx, ccancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	consumer := r.consumer
+	go func() { _ = consumer.Run(cctx); close(done) }()
+	r.cleanups = append(r.cleanups, func() { ccancel(); <-done })
+	r.logf("kafka: loopback broker (kfake) on %s, topic %s", b.Addr, s.Kafka.Topic)
+	return nil
+}
 
-	// Kafka broker and alert consumer.
-	var consumer *alertconsumer.Consumer
-	if s.Kafka.Enabled {
-		b, err := broker.Start(s.Kafka.Port, s.Kafka.Topic)
+// startJaeger starts Jaeger on free addresses and waits until it is healthy.
+func (r *runner) startJaeger(ctx context.Context) error {
+	s, d := r.s, &r.d
+	if !s.Jaeger.Enabled {
+		return nil
+	}
+	var err error
+	if d.JaegerOTLPGRPC, err = freeAddr(); err != nil {
+		return err
+	}
+	if d.JaegerQuery, err = freeAddr(); err != nil {
+		return err
+	}
+	env := []string{"SCADAOTEL_DATA_DIR=" + r.dataDir, "JAEGER_OTLP_GRPC_ENDPOINT=" + d.JaegerOTLPGRPC, "JAEGER_QUERY_HTTP_ENDPOINT=" + d.JaegerQuery}
+	var health string
+	for _, k := range []string{"JAEGER_OTLP_HTTP_ENDPOINT", "JAEGER_QUERY_GRPC_ENDPOINT", "JAEGER_HEALTH_ENDPOINT"} {
+		a, err := freeAddr()
 		if err != nil {
-			return nil, err
+			return err
 		}
-		cleanups = append(cleanups, b.Close)
-		d.Kafka = b.Addr
-		f, err := os.Create(filepath.Join(opt.OutDir, "alerts.jsonl"))
-		if err != nil {
-			return nil, err
+		env = append(env, k+"="+a)
+		if k == "JAEGER_HEALTH_ENDPOINT" {
+			health = a
 		}
-		cleanups = append(cleanups, func() { f.Close() })
-		consumer = alertconsumer.New(alertconsumer.Config{Brokers: []string{b.Addr}, Topic: s.Kafka.Topic, Out: f, Print: opt.Log})
-		cctx, ccancel := context.WithCancel(ctx)
-		done := make(chan struct{})
-		go func() { _ = consumer.Run(cctx); close(done) }()
-		cleanups = append(cleanups, func() { ccancel(); <-done })
-		logf("kafka: loopback broker (kfake) on %s, topic %s", b.Addr, s.Kafka.Topic)
 	}
+	jp, err := startProc("jaeger", r.opt.Jaeger, []string{"--config", filepath.Join(s.Root, "tools", "jaeger", "config.yaml")}, env,
+		filepath.Join(r.opt.OutDir, "jaeger.log"))
+	if err != nil {
+		return err
+	}
+	r.cleanups = append(r.cleanups, func() { jp.Stop(stopGrace) })
+	if err := waitHealthy(ctx, jp, "http://"+health+"/status", 60*time.Second); err != nil {
+		return err
+	}
+	r.logf("jaeger: OTLP gRPC %s, query http://%s", d.JaegerOTLPGRPC, d.JaegerQuery)
+	return nil
+}
 
-	// Jaeger.
-	if s.Jaeger.Enabled {
-		if d.JaegerOTLPGRPC, err = freeAddr(); err != nil {
-			return nil, err
-		}
-		if d.JaegerQuery, err = freeAddr(); err != nil {
-			return nil, err
-		}
-		env := []string{"SCADAOTEL_DATA_DIR=" + dataDir, "JAEGER_OTLP_GRPC_ENDPOINT=" + d.JaegerOTLPGRPC, "JAEGER_QUERY_HTTP_ENDPOINT=" + d.JaegerQuery}
-		var health string
-		for _, k := range []string{"JAEGER_OTLP_HTTP_ENDPOINT", "JAEGER_QUERY_GRPC_ENDPOINT", "JAEGER_HEALTH_ENDPOINT"} {
-			a, err := freeAddr()
-			if err != nil {
-				return nil, err
-			}
-			env = append(env, k+"="+a)
-			if k == "JAEGER_HEALTH_ENDPOINT" {
-				health = a
-			}
-		}
-		jp, err := startProc("jaeger", opt.Jaeger, []string{"--config", filepath.Join(s.Root, "tools", "jaeger", "config.yaml")}, env,
-			filepath.Join(opt.OutDir, "jaeger.log"))
-		if err != nil {
-			return nil, err
-		}
-		cleanups = append(cleanups, func() { jp.Stop(stopGrace) })
-		if err := waitHealthy(ctx, jp, "http://"+health+"/status", 60*time.Second); err != nil {
-			return nil, err
-		}
-		logf("jaeger: OTLP gRPC %s, query http://%s", d.JaegerOTLPGRPC, d.JaegerQuery)
+// startRTUs starts the simulated RTUs and renders the scada receiver's config.
+func (r *runner) startRTUs() error {
+	s := r.s
+	if s.RTUs == nil {
+		return nil
 	}
+	sim, err := rtusim.New(*s.RTUs, s.Root)
+	if err != nil {
+		return err
+	}
+	if err := sim.Start(); err != nil {
+		return err
+	}
+	r.sim = sim
+	r.cleanups = append(r.cleanups, sim.Stop)
+	sc, err := yaml.Marshal(sim.ScadaConfig())
+	if err != nil {
+		return err
+	}
+	r.d.Scada = string(sc)
+	r.logf("rtus: %d simulated RTUs, %d points, %d updates over %v of source time", len(sim.RTUs), len(sim.Replay.Points),
+		len(sim.Replay.Updates), sim.Replay.Duration())
+	return nil
+}
 
-	// RTUs.
-	var sim *rtusim.Sim
-	if s.RTUs != nil {
-		if sim, err = rtusim.New(*s.RTUs, s.Root); err != nil {
-			return nil, err
-		}
-		if err := sim.Start(); err != nil {
-			return nil, err
-		}
-		cleanups = append(cleanups, sim.Stop)
-		sc, err := yaml.Marshal(sim.ScadaConfig())
-		if err != nil {
-			return nil, err
-		}
-		d.Scada = string(sc)
-		logf("rtus: %d simulated RTUs, %d points, %d updates over %v of source time", len(sim.RTUs), len(sim.Replay.Points),
-			len(sim.Replay.Updates), sim.Replay.Duration())
+// addTenants gives the template the traffic's tenants and the RTUs' tenant
+// (with a token for the query API, made up when the traffic has none).
+func (r *runner) addTenants() {
+	d := &r.d
+	if r.s.Traffic != nil {
+		d.Tenants = append(d.Tenants, r.s.Traffic.Tenants...)
 	}
-	if s.Traffic != nil {
-		d.Tenants = append(d.Tenants, s.Traffic.Tenants...)
+	if r.sim == nil {
+		return
 	}
-	if sim != nil {
-		d.RTUTenant = sim.Config.Tenant
-		for _, t := range d.Tenants {
-			if t.ID == d.RTUTenant {
-				d.QueryToken = t.Token
-			}
-		}
-		if d.QueryToken == "" {
-			d.QueryToken = randomToken()
-			d.Tenants = append(d.Tenants, traffic.TenantConfig{ID: d.RTUTenant, Token: d.QueryToken})
+	d.RTUTenant = r.sim.Config.Tenant
+	for _, t := range d.Tenants {
+		if t.ID == d.RTUTenant {
+			d.QueryToken = t.Token
 		}
 	}
+	if d.QueryToken == "" {
+		d.QueryToken = randomToken()
+		d.Tenants = append(d.Tenants, traffic.TenantConfig{ID: d.RTUTenant, Token: d.QueryToken})
+	}
+}
 
-	// The appliance.
+// startAppliance renders the appliance config, starts the appliance and adds
+// the appliance_healthy check; healthy is false when it never became so.
+func (r *runner) startAppliance(ctx context.Context) (app *proc, healthy bool, err error) {
+	s, d := r.s, r.d
 	tmpl, err := template.New("appliance").Funcs(template.FuncMap{"indent": indent, "sha256": tenants.HashToken}).Parse(s.Appliance.Config)
 	if err != nil {
-		return nil, fmt.Errorf("appliance.config: %w", err)
+		return nil, false, fmt.Errorf("appliance.config: %w", err)
 	}
 	var cfg bytes.Buffer
 	if err := tmpl.Execute(&cfg, d); err != nil {
-		return nil, fmt.Errorf("appliance.config: %w", err)
+		return nil, false, fmt.Errorf("appliance.config: %w", err)
 	}
-	cfgPath := filepath.Join(opt.OutDir, "appliance.yaml")
+	r.cfg = cfg.String()
+	cfgPath := filepath.Join(r.opt.OutDir, "appliance.yaml")
 	if err := os.WriteFile(cfgPath, cfg.Bytes(), 0o644); err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	app, err := startProc("scadaotel", opt.Appliance, []string{"--config", cfgPath},
-		append([]string{"SCADAOTEL_DATA_DIR=" + dataDir}, s.Appliance.Env...), filepath.Join(opt.OutDir, "appliance.log"))
+	app, err = startProc("scadaotel", r.opt.Appliance, []string{"--config", cfgPath},
+		append([]string{"SCADAOTEL_DATA_DIR=" + r.dataDir}, s.Appliance.Env...), filepath.Join(r.opt.OutDir, "appliance.log"))
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	cleanups = append(cleanups, func() { rep.ShutdownSeconds = app.Stop(stopGrace).Seconds() })
+	rep := r.rep
+	r.cleanups = append(r.cleanups, func() { rep.ShutdownSeconds = app.Stop(stopGrace).Seconds() })
 	healthErr := waitHealthy(ctx, app, "http://"+d.Health+"/status", 60*time.Second)
 	rep.add(Check{Name: "appliance_healthy", Status: statusOf(healthErr == nil), Detail: errDetail(healthErr, "healthy at http://"+d.Health+"/status")})
 	if healthErr != nil {
-		return rep, nil
+		return app, false, nil
 	}
-	logf("appliance: healthy (config %s)", cfgPath)
-	usage := startUsage(app.Pid())
+	r.logf("appliance: healthy (config %s)", cfgPath)
+	return app, true, nil
+}
 
-	// Replay, read-back and traffic run together.
+// runLoad runs the replay, the read-back, the query loop and the traffic
+// together and waits for all of them.
+func (r *runner) runLoad(ctx context.Context) {
+	s, d, sim := r.s, r.d, r.sim
 	var wg sync.WaitGroup
 	runCtx, runCancel := context.WithCancel(ctx)
 	defer runCancel()
-	var verifier *rtusim.Verifier
-	var simErr error
-	var qapi *queryAPI
-	var qix *pointIndex
-	var qver *rtusim.Verifier
-	var qerrs []string
-	runStart := time.Now()
+	r.runStart = time.Now()
 	if sim != nil {
-		verifier = rtusim.NewVerifier(sim.Replay)
+		r.verifier = rtusim.NewVerifier(sim.Replay)
 		lastProgress := time.Now()
 		sim.Player.Progress = func(applied, total int) {
 			if time.Since(lastProgress) >= 10*time.Second {
 				lastProgress = time.Now()
-				logf("replay: %d/%d updates applied", applied, total)
+				r.logf("replay: %d/%d updates applied", applied, total)
 			}
 		}
 		simCtx, simCancel := context.WithTimeout(runCtx, s.Duration)
@@ -283,19 +392,19 @@ func Run(ctx context.Context, s *Scenario, opt Options) (*Report, error) {
 		go func() {
 			defer wg.Done()
 			defer simCancel()
-			simErr = sim.Run(simCtx)
+			r.simErr = sim.Run(simCtx)
 		}()
 		if s.Readback.Enabled {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				readback(simCtx, sim, verifier)
+				readback(simCtx, sim, r.verifier)
 			}()
 		}
-		if queryWired(d, cfg.String()) {
-			qapi = &queryAPI{addr: d.QueryAddr, token: d.QueryToken, client: &http.Client{Timeout: 5 * time.Second}}
-			qix = newPointIndex(sim)
-			qver = rtusim.NewVerifier(sim.Replay)
+		if queryWired(d, r.cfg) {
+			r.qapi = &queryAPI{addr: d.QueryAddr, token: d.QueryToken, client: &http.Client{Timeout: 5 * time.Second}}
+			r.qix = newPointIndex(sim)
+			r.qver = rtusim.NewVerifier(sim.Replay)
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -303,86 +412,95 @@ func Run(ctx context.Context, s *Scenario, opt Options) (*Report, error) {
 				// changes become visible.
 				qctx, qcancel := context.WithTimeout(runCtx, s.Duration+3*time.Second)
 				defer qcancel()
-				queryLoop(qctx, qapi, qix, qver, &qerrs)
+				queryLoop(qctx, r.qapi, r.qix, r.qver, &r.qerrs)
 			}()
 		}
 	}
-	var tres *traffic.Result
-	var terr error
 	if s.Traffic != nil {
 		tc := *s.Traffic
 		tc.Endpoint = "http://" + d.OTLPHTTP
 		if tc.Duration == 0 {
 			tc.Duration = s.Duration
 		}
-		tc.TruthFile = filepath.Join(opt.OutDir, "truth.json")
+		tc.TruthFile = filepath.Join(r.opt.OutDir, "truth.json")
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			tres, terr = traffic.Run(runCtx, tc, func(msg string) { logf("%s", msg) })
+			r.tres, r.terr = traffic.Run(runCtx, tc, func(msg string) { r.logf("%s", msg) })
 		}()
 	}
 	wg.Wait()
-	logf("run: replay and traffic finished")
+	r.logf("run: replay and traffic finished")
+}
 
-	// Checks.
-	if sim != nil {
-		c := Check{Name: "rtu_readback", Status: StatusNotRun, Detail: "readback disabled in the scenario"}
-		if simErr != nil {
-			c = Check{Name: "rtu_readback", Status: StatusFail, Detail: "replay: " + simErr.Error()}
-		} else if s.Readback.Enabled {
-			res := verifier.Result(sim.Player.Applied)
-			rep.Readback = &res
-			seen := 0.0
-			if res.Changes > 0 {
-				seen = float64(res.ChangesSeen) / float64(res.Changes)
-			}
-			ok := res.Reads > 0 && res.Mismatches == 0 && seen >= s.Readback.MinChangesSeen
-			c = Check{Name: "rtu_readback", Status: statusOf(ok), Detail: fmt.Sprintf(
-				"%d reads of %d points by a plain Modbus client, %d mismatches; %d of %d value changes read while current (need %.0f%%) %s",
-				res.Reads, res.Points, res.Mismatches, res.ChangesSeen, res.Changes, 100*s.Readback.MinChangesSeen, res.FirstMismatch),
-				Metrics: map[string]any{"reads": res.Reads, "mismatches": res.Mismatches, "changes": res.Changes, "changes_seen": res.ChangesSeen,
-					"read_latency_p50_ms": ms(percentile(res.Latencies, 50)), "read_latency_p99_ms": ms(percentile(res.Latencies, 99))}}
+// checkRTUs adds the read-back and stored-samples checks.
+func (r *runner) checkRTUs(ctx context.Context) {
+	s, sim, rep := r.s, r.sim, r.rep
+	if sim == nil {
+		return
+	}
+	c := Check{Name: "rtu_readback", Status: StatusNotRun, Detail: "readback disabled in the scenario"}
+	if r.simErr != nil {
+		c = Check{Name: "rtu_readback", Status: StatusFail, Detail: "replay: " + r.simErr.Error()}
+	} else if s.Readback.Enabled {
+		res := r.verifier.Result(sim.Player.Applied)
+		rep.Readback = &res
+		seen := 0.0
+		if res.Changes > 0 {
+			seen = float64(res.ChangesSeen) / float64(res.Changes)
 		}
-		rep.add(c)
-		if qapi != nil {
-			for _, c := range samplesResult(ctx, qapi, qix, qver, sim.Player.Applied, runStart, runStart.Add(s.Duration),
-				s.Checks.MinSamplesRatio, s.Checks.MaxChangeLatencyP99, qerrs) {
-				rep.add(c)
-			}
-		} else {
-			c := samplesCheck(d)
+		ok := res.Reads > 0 && res.Mismatches == 0 && seen >= s.Readback.MinChangesSeen
+		c = Check{Name: "rtu_readback", Status: statusOf(ok), Detail: fmt.Sprintf(
+			"%d reads of %d points by a plain Modbus client, %d mismatches; %d of %d value changes read while current (need %.0f%%) %s",
+			res.Reads, res.Points, res.Mismatches, res.ChangesSeen, res.Changes, 100*s.Readback.MinChangesSeen, res.FirstMismatch),
+			Metrics: map[string]any{"reads": res.Reads, "mismatches": res.Mismatches, "changes": res.Changes, "changes_seen": res.ChangesSeen,
+				"read_latency_p50_ms": ms(percentile(res.Latencies, 50)), "read_latency_p99_ms": ms(percentile(res.Latencies, 99))}}
+	}
+	rep.add(c)
+	if r.qapi != nil {
+		for _, c := range samplesResult(ctx, r.qapi, r.qix, r.qver, sim.Player.Applied, r.runStart, r.runStart.Add(s.Duration),
+			s.Checks.MinSamplesRatio, s.Checks.MaxChangeLatencyP99, r.qerrs) {
 			rep.add(c)
-			rep.add(Check{Name: "change_to_query_latency", Status: c.Status, Detail: c.Detail})
 		}
+	} else {
+		c := samplesCheck(r.d)
+		rep.add(c)
+		rep.add(Check{Name: "change_to_query_latency", Status: c.Status, Detail: c.Detail})
 	}
-	if s.Traffic != nil {
-		if terr != nil {
-			rep.add(Check{Name: "traffic_sent", Status: StatusFail, Detail: terr.Error()})
-		} else {
-			rep.Traffic = tres
-			rep.add(Check{Name: "traffic_sent", Status: statusOf(tres.SendError == ""), Detail: errDetail(errorsNew(tres.SendError),
-				fmt.Sprintf("%d requests sent over OTLP/HTTP, all accepted", len(tres.Requests)))})
-			if s.Jaeger.Enabled {
-				rep.add(tracesCheck(ctx, s, d, tres))
-				rep.add(repairCheck(ctx, s, d, cfg.String(), tres))
-			}
-			rep.add(alertCheck(ctx, s, d, cfg.String(), consumer, tres))
-		}
+}
+
+// checkTraffic adds the traffic, trace, repair and alert checks.
+func (r *runner) checkTraffic(ctx context.Context) {
+	s, d, rep, tres := r.s, r.d, r.rep, r.tres
+	if s.Traffic == nil {
+		return
 	}
-	if qapi != nil {
+	if r.terr != nil {
+		rep.add(Check{Name: "traffic_sent", Status: StatusFail, Detail: r.terr.Error()})
+		return
+	}
+	rep.Traffic = tres
+	rep.add(Check{Name: "traffic_sent", Status: statusOf(tres.SendError == ""), Detail: errDetail(errorsNew(tres.SendError),
+		fmt.Sprintf("%d requests sent over OTLP/HTTP, all accepted", len(tres.Requests)))})
+	if s.Jaeger.Enabled {
+		rep.add(tracesCheck(ctx, s, d, tres))
+		rep.add(repairCheck(ctx, s, d, r.cfg, tres))
+	}
+	rep.add(alertCheck(ctx, s, d, r.cfg, r.consumer, tres))
+}
+
+// checkIsolation adds the tenant isolation checks (queries, traces, writes).
+func (r *runner) checkIsolation(ctx context.Context) {
+	s, d, rep := r.s, r.d, r.rep
+	if r.qapi != nil {
 		rep.add(isolationCheck(ctx, d))
 	} else {
 		rep.add(Check{Name: "tenant_isolation", Status: StatusNotRun, Detail: "needs the query API wired (scada -> victoriametrics, prometheus_query, tenantauth)"})
 	}
-	if s.Traffic != nil && s.Jaeger.Enabled && terr == nil {
-		rep.add(traceIsolationCheck(ctx, s, d, cfg.String(), tres))
-		rep.add(writeIsolationCheck(ctx, s, d, cfg.String()))
+	if s.Traffic != nil && s.Jaeger.Enabled && r.terr == nil {
+		rep.add(traceIsolationCheck(ctx, s, d, r.cfg, r.tres))
+		rep.add(writeIsolationCheck(ctx, s, d, r.cfg))
 	}
-	rep.Appliance = usage.stop()
-	rep.Finished = time.Now()
-	rep.Seconds = rep.Finished.Sub(rep.Started).Seconds()
-	return rep, nil
 }
 
 // readback polls every point of every RTU with a plain Modbus client.

@@ -25,12 +25,12 @@ func TestTrafficSendsTenantsWithSchedule(t *testing.T) {
 		body, _ := io.ReadAll(r.Body)
 		req := ptraceotlp.NewExportRequest()
 		if err := req.UnmarshalProto(body); err != nil {
-			http.Error(w, err.Error(), 400)
+			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
 		tenant := r.Header.Get("X-SCADA-Tenant")
 		if r.Header.Get("Authorization") != "Bearer tok-"+tenant {
-			http.Error(w, "bad token", 401)
+			http.Error(w, "bad token", http.StatusUnauthorized)
 			return
 		}
 		td := req.Traces()

@@ -1,0 +1,13 @@
+package main
+
+import (
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/scadaotel/scadaotel/internal/leaktest"
+)
+
+// The embedded VictoriaMetrics (linked into the appliance) leaves
+// package-level workers running.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m, leaktest.VictoriaMetrics()...) }

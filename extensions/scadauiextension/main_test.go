@@ -1,0 +1,13 @@
+package scadauiextension
+
+import (
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/scadaotel/scadaotel/internal/leaktest"
+)
+
+// The embedded VictoriaMetrics (the Appliance view reads vmstore) leaves
+// package-level workers running.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m, leaktest.VictoriaMetrics()...) }

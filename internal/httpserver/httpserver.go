@@ -1,0 +1,53 @@
+// Package httpserver runs a component's HTTP server: it serves on a listener
+// in a goroutine, logs a failure (and reports it to the host as a fatal
+// component status), and Shutdown waits until that goroutine has ended.
+package httpserver
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/component/componentstatus"
+	"go.uber.org/zap"
+)
+
+// Server is an *http.Server serving in its own goroutine.
+type Server struct {
+	srv  *http.Server
+	addr string
+	done chan struct{}
+}
+
+// Start serves srv on ln until Shutdown. A failure other than the server
+// being closed is logged as "<name> server failed" and, when host is not
+// nil, reported as a fatal error event.
+func Start(name string, srv *http.Server, ln net.Listener, host component.Host, logger *zap.Logger) *Server {
+	s := &Server{srv: srv, addr: ln.Addr().String(), done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			logger.Error(name+" server failed", zap.Error(err))
+			if host != nil {
+				componentstatus.ReportStatus(host, componentstatus.NewFatalErrorEvent(err))
+			}
+		}
+	}()
+	return s
+}
+
+// Addr is the address listened on.
+func (s *Server) Addr() string { return s.addr }
+
+// Shutdown stops the server gracefully (http.Server.Shutdown) and waits
+// until its goroutine has ended. A nil Server (never started) is a no-op.
+func (s *Server) Shutdown(ctx context.Context) error {
+	if s == nil {
+		return nil
+	}
+	err := s.srv.Shutdown(ctx)
+	<-s.done
+	return err
+}

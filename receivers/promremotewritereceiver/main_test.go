@@ -1,0 +1,13 @@
+package promremotewritereceiver
+
+import (
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/scadaotel/scadaotel/internal/leaktest"
+)
+
+// The embedded VictoriaMetrics (the receiver writes to vmstore) leaves
+// package-level workers running.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m, leaktest.VictoriaMetrics()...) }
