@@ -176,12 +176,10 @@ func promtool(t *testing.T, target, token string, args ...string) string {
 	}
 	u, err := url.Parse("http://" + target)
 	require.NoError(t, err)
-	rp := httputil.NewSingleHostReverseProxy(u)
-	director := rp.Director
-	rp.Director = func(r *http.Request) {
-		director(r)
-		r.Header.Set("Authorization", "Bearer "+token)
-	}
+	rp := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
+		pr.SetURL(u)
+		pr.Out.Header.Set("Authorization", "Bearer "+token)
+	}}
 	srv := httptest.NewServer(rp)
 	defer srv.Close()
 	full := append([]string{"query", args[0], srv.URL}, args[1:]...)
