@@ -24,8 +24,9 @@ type Example struct {
 
 // Examples returns every `<kind>: {<typ>[/name]: ...}` entry of the ```yaml
 // blocks of readmePath (kind: "receivers", "processors", "exporters",
-// "connectors" or "extensions"), each unmarshalled into newConfig() and
-// validated. A block that is not YAML, or an entry that does not
+// "connectors" or "extensions"), and every top-level `<typ>[/name]:` entry
+// of a block that shows one component alone, each unmarshalled into
+// newConfig() and validated. A block that is not YAML, or an entry that does not
 // unmarshal (an unknown or mistyped key), fails the test.
 func Examples(t testing.TB, readmePath, kind, typ string, newConfig func() component.Config) []Example {
 	t.Helper()
@@ -40,6 +41,9 @@ func Examples(t testing.TB, readmePath, kind, typ string, newConfig func() compo
 			t.Fatalf("%s: a yaml block does not parse: %v\n%s", readmePath, err, b[1])
 		}
 		section, _ := m[kind].(map[string]any)
+		if section == nil {
+			section = m // a block of the component's own entries
+		}
 		for id, v := range section {
 			if id != typ && !strings.HasPrefix(id, typ+"/") {
 				continue

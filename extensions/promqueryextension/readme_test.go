@@ -1,0 +1,15 @@
+package promqueryextension
+
+import (
+	"testing"
+
+	"go.opentelemetry.io/collector/component"
+
+	"github.com/scadaotel/scadaotel/internal/readmeconfig"
+)
+
+// TestReadmeExamplesLoad: every prometheus_query example of the README loads into the
+// config and validates, so the documentation cannot drift from the code.
+func TestReadmeExamplesLoad(t *testing.T) {
+	readmeconfig.Check(t, "README.md", "extensions", "prometheus_query", func() component.Config { return createDefaultConfig() })
+}
