@@ -19,6 +19,11 @@ need node nodejs "runs the UI build and browser tests"
 need npm npm "installs the UI's locked npm packages"
 need curl curl "health waits of make run and the scripts"
 need file file "the static-binary check of make cross"
+need gcc gcc "a C compiler: go test -race needs cgo"
+if command -v dpkg >/dev/null && ! dpkg -s libc6-dev >/dev/null 2>&1; then
+  missing+=("libc6-dev (C library headers for cgo, go test -race)")
+  pkgs+=(libc6-dev)
+fi
 if command -v dpkg >/dev/null && ! dpkg -s fonts-wqy-microhei >/dev/null 2>&1; then
   missing+=("fonts-wqy-microhei (CJK glyphs for the UI screenshots)")
   pkgs+=(fonts-wqy-microhei)

@@ -13,6 +13,8 @@
 #                 ui/web/package-lock.json (npm ci), never by hand
 #   fonts-wqy-microhei - CJK glyphs, so 中文 screenshots are legible
 #   curl, file  - used by scripts (health waits, static-binary check)
+#   gcc, libc6-dev - a C toolchain: `go test -race` (make test's race run)
+#                 needs cgo
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need=()
@@ -24,6 +26,8 @@ command -v kcat >/dev/null     || need+=(kcat)
 command -v promtool >/dev/null || need+=(prometheus)
 command -v curl >/dev/null     || need+=(curl)
 command -v file >/dev/null     || need+=(file)
+command -v gcc >/dev/null      || need+=(gcc)
+dpkg -s libc6-dev >/dev/null 2>&1 || need+=(libc6-dev)
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
 if [ ${#need[@]} -eq 0 ]; then
