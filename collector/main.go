@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 
@@ -78,6 +79,9 @@ func newCommand() *cobra.Command {
 			if err := applyMemoryPlan(); err != nil {
 				return err
 			}
+			if err := defaultTraceURL(); err != nil {
+				return err
+			}
 			return prepareDataDir(dataDir)
 		}
 		return nil // components, tenants, ...: no state touched
@@ -115,6 +119,34 @@ func prepareDataDir(flagValue string) error {
 		}
 	}
 	return os.Setenv(tenantsFileEnv, tf)
+}
+
+// traceURLEnv is the link template of alert records (kafka_alerts
+// trace_url). Unset, it points at the UI's trace view on
+// SCADAOTEL_UI_ENDPOINT, so that moving the UI moves the links too. It is
+// set here rather than as a config default because "{trace_id}" inside a
+// ${env:...:-default} ends the reference at its first "}".
+const traceURLEnv = "SCADAOTEL_TRACE_URL"
+
+func defaultTraceURL() error {
+	if os.Getenv(traceURLEnv) != "" {
+		return nil
+	}
+	ui := os.Getenv("SCADAOTEL_UI_ENDPOINT")
+	if ui == "" {
+		ui = "127.0.0.1:8080"
+	}
+	host, port, err := net.SplitHostPort(ui)
+	if err != nil {
+		return nil // the endpoint check names the bad SCADAOTEL_UI_ENDPOINT
+	}
+	switch host {
+	case "", "0.0.0.0":
+		host = "127.0.0.1"
+	case "::":
+		host = "::1"
+	}
+	return os.Setenv(traceURLEnv, "http://"+net.JoinHostPort(host, port)+"/#/trace/{trace_id}")
 }
 
 func main() {
