@@ -18,6 +18,7 @@ import (
 	"go.opentelemetry.io/collector/confmap/provider/fileprovider"
 	"go.opentelemetry.io/collector/confmap/provider/yamlprovider"
 	"go.opentelemetry.io/collector/otelcol"
+	"go.uber.org/zap"
 
 	"github.com/scadaotel/scadaotel/exporters/durableotlpexporter"
 	"github.com/scadaotel/scadaotel/tenants"
@@ -55,6 +56,8 @@ func newCommand() *cobra.Command {
 			Version:     version + " (" + commit + ")",
 		},
 		Factories: components,
+		// A new queue's "legacy format" lookup is not a migration.
+		LoggingOptions: []zap.Option{queueLogFilterOption()},
 		ConfigProviderSettings: otelcol.ConfigProviderSettings{
 			ResolverSettings: confmap.ResolverSettings{
 				// Defaults; any --config flag replaces them.
