@@ -184,24 +184,26 @@ alive() { # pid -> 0 while running (a zombie is not running)
   [ "$state" != Z ]
 }
 stop_one() { # index: SIGTERM, then SIGKILL after 60 s
+  # (no `return` here: it runs from the EXIT trap, where bash's return
+  # after an `exit` inside a function ends the whole handler)
   local pid=${pids[$1]} name=${names[$1]} st=0 n
   if ! alive "$pid"; then
+    wait "$pid" 2>/dev/null || true
+    echo "$name (pid $pid) had already exited"
+  else
+    echo "stopping $name (pid $pid)..."
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((n = 0; n < 600; n++)); do
+      alive "$pid" || break
+      sleep 0.1
+    done
+    if alive "$pid"; then
+      echo "$name still runs 60 s after SIGTERM: SIGKILL"
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
     wait "$pid" 2>/dev/null || st=$?
-    echo "$name (pid $pid) had already exited (status $st)"
-    return
+    echo "$name stopped (status $st)"
   fi
-  echo "stopping $name (pid $pid)..."
-  kill -TERM "$pid" 2>/dev/null || true
-  for ((n = 0; n < 600; n++)); do
-    alive "$pid" || break
-    sleep 0.1
-  done
-  if alive "$pid"; then
-    echo "$name still runs 60 s after SIGTERM: SIGKILL"
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
-  wait "$pid" 2>/dev/null || st=$?
-  echo "$name stopped (status $st)"
 }
 stop_all() { # reverse start order: appliance, Jaeger, broker
   local i

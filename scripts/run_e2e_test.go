@@ -510,3 +510,83 @@ func TestRunScriptBusyPort(t *testing.T) {
 		t.Error("a tenants file (and a token nobody saw) was created although nothing started")
 	}
 }
+
+// TestRunScriptFailedStart: Jaeger fails at start. run.sh exits non-zero
+// naming it with the end of its log, prints no banner, stops the broker it
+// had started, and still shows the demo tenant's token it created (which
+// stays valid), so that the token is not lost.
+func TestRunScriptFailedStart(t *testing.T) {
+	env := movedPorts(t)
+	env["BIN"] = binDir(t)
+	env["DATA_DIR"] = t.TempDir()
+	fake := filepath.Join(env["BIN"], "jaeger")
+	if err := os.Remove(fake); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(fake, []byte("#!/bin/sh\necho 'jaeger: cannot open badger store: disk on fire' >&2\nexit 3\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s := startScript(t, env)
+	code := s.wait(t, 2*time.Minute)
+	out := s.out.String()
+	if code == 0 {
+		t.Errorf("exit status 0:\n%s", out)
+	}
+	for _, w := range []string{"error: jaeger exited during startup", "disk on fire", "stopping the local Kafka broker", "the local Kafka broker stopped"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("output lacks %q:\n%s", w, out)
+		}
+	}
+	if strings.Contains(out, "is running") {
+		t.Errorf("a running banner although Jaeger failed:\n%s", out)
+	}
+	m := regexp.MustCompile(`The demo tenant west-pipeline-01 was created in .*\n  (\S+)\n`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("the token created before the failed start is not shown:\n%s", out)
+	}
+	tf, err := os.ReadFile(filepath.Join(env["DATA_DIR"], "tenants.yaml"))
+	if err != nil || !strings.Contains(string(tf), tenants.HashToken(m[1])) {
+		t.Errorf("the shown token is not the stored one: %v\n%s", err, tf)
+	}
+}
+
+// TestRunScriptChildDies: a process that dies after the banner ends make
+// run with an error naming it, and the others are stopped.
+func TestRunScriptChildDies(t *testing.T) {
+	env := movedPorts(t)
+	env["BIN"] = binDir(t)
+	env["DATA_DIR"] = t.TempDir()
+	s := startScript(t, env)
+	s.waitOutput(t, "Ctrl-C stops everything", 4*time.Minute)
+	kids := children(t, s.cmd.Process.Pid)
+	broker := -1
+	for _, k := range kids {
+		if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", k)); strings.Contains(string(b), "scadaotel-testbench") {
+			broker = k
+		}
+	}
+	if broker < 0 {
+		t.Fatalf("no broker among run.sh's children %v", kids)
+	}
+	if err := syscall.Kill(broker, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	code := s.wait(t, 2*time.Minute)
+	out := s.out.String()
+	if code == 0 {
+		t.Errorf("exit status 0 after the broker died")
+	}
+	if !strings.Contains(out, fmt.Sprintf("error: the local Kafka broker (pid %d) exited", broker)) {
+		t.Errorf("the dead broker is not named:\n%s", out)
+	}
+	for _, w := range []string{"scadaotel stopped", "jaeger stopped"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("output lacks %q:\n%s", w, out)
+		}
+	}
+	for _, k := range kids {
+		if running(k) {
+			t.Errorf("process %d still runs", k)
+		}
+	}
+}
