@@ -39,8 +39,11 @@ const dataDirEnv = "SCADAOTEL_DATA_DIR"
 const tenantsFileEnv = "SCADAOTEL_TENANTS_FILE"
 
 const emptyTenantsFile = `# scadaotel tenants, re-read while the appliance runs.
-# Add a tenant (one pipeline) with the SHA-256 of its bearer token:
-#   echo -n "$TOKEN" | scadaotel tenants hash-token
+# Add a tenant (one pipeline); its new bearer token is printed once and only
+# its SHA-256 is stored here:
+#   scadaotel tenants add west-pipeline-01
+# (also: tenants list, rotate-token <id>, remove <id>). By hand, with the
+# SHA-256 of a token of your own: echo -n "$TOKEN" | scadaotel tenants hash-token
 # tenants:
 #   - id: west-pipeline-01
 #     token_sha256: [<hash>]
