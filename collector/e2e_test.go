@@ -333,6 +333,7 @@ service:
 	}{
 		{"unknown key", strings.Replace(good, "debug: {}", "debug: {verbosty: basic}", 1), "verbosty"},
 		{"bad endpoint", strings.Replace(good, "127.0.0.1:0", "127.0.0.1:notaport", 1), "notaport"},
+		{"bare port", strings.Replace(good, "127.0.0.1:0", "31428", 1), "want host:port"},
 		{"unknown component", strings.Replace(good, "exporters: [debug]", "exporters: [kafkaa]", 1), "kafkaa"},
 		{"missing file", "", "no such file"},
 	}
@@ -397,6 +398,17 @@ func TestValidateEmbeddedDefault(t *testing.T) {
 		if !strings.Contains(string(out), "name: "+name) {
 			t.Errorf("components output lacks %s", name)
 		}
+	}
+	if strings.Contains(string(out), `module: ""`) {
+		t.Errorf("components shows an empty module:\n%s", out)
+	}
+
+	// A bare port in an endpoint variable expands to a number: validate
+	// refuses it, naming the key, instead of the start failing later.
+	cmd = exec.Command(bin, "validate")
+	cmd.Env = append(cmd.Environ(), "SCADAOTEL_DATA_DIR="+t.TempDir(), "SCADAOTEL_QUERY_ENDPOINT=31428")
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "extensions::prometheus_query::endpoint") {
+		t.Errorf("validate with SCADAOTEL_QUERY_ENDPOINT=31428: %v\n%s", err, out)
 	}
 }
 

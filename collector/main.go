@@ -58,7 +58,9 @@ func newCommand() *cobra.Command {
 			Description: "scadaotel: observability appliance for SCADA pipelines",
 			Version:     version + " (" + commit + ")",
 		},
-		Factories: components,
+		Factories:        components,
+		ProviderModules:  providerModules(),
+		ConverterModules: converterModules(),
 		// A new queue's "legacy format" lookup is not a migration.
 		LoggingOptions: []zap.Option{queueLogFilterOption()},
 		ConfigProviderSettings: otelcol.ConfigProviderSettings{

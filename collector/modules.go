@@ -29,6 +29,23 @@ func setModules(f *otelcol.Factories) {
 	f.ConnectorModules = modulesOf(bi, f.Connectors)
 }
 
+// providerModules and converterModules are what `scadaotel components`
+// shows for the config providers (by scheme) and converters.
+func providerModules() map[string]string {
+	bi, _ := debug.ReadBuildInfo()
+	return map[string]string{
+		"env":          packageModule(bi, "go.opentelemetry.io/collector/confmap/provider/envprovider"),
+		"file":         packageModule(bi, "go.opentelemetry.io/collector/confmap/provider/fileprovider"),
+		"yaml":         packageModule(bi, "go.opentelemetry.io/collector/confmap/provider/yamlprovider"),
+		embeddedScheme: packageModule(bi, "github.com/scadaotel/scadaotel/collector"),
+	}
+}
+
+func converterModules() []string {
+	bi, _ := debug.ReadBuildInfo()
+	return []string{packageModule(bi, "github.com/scadaotel/scadaotel/collector")}
+}
+
 func modulesOf[F component.Factory](bi *debug.BuildInfo, factories map[component.Type]F) map[component.Type]string {
 	out := make(map[component.Type]string, len(factories))
 	for t, fac := range factories {

@@ -38,6 +38,11 @@ func TestComponentModules(t *testing.T) {
 			t.Errorf("processor %s: module %q, want it to start with %q", typ, got, want)
 		}
 	}
+	for scheme, m := range providerModules() {
+		if len(strings.Fields(m)) != 2 {
+			t.Errorf("provider %s: module %q", scheme, m)
+		}
+	}
 	if got := f.ExtensionModules[component.MustNewType("healthcheckv2")]; !strings.Contains(got, "/extension/healthcheckv2extension ") {
 		t.Errorf("healthcheckv2: module %q", got)
 	}
