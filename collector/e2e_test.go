@@ -124,6 +124,9 @@ func TestDefaultApplianceEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	for _, exp := range []sdktrace.SpanExporter{grpcExp, httpExp} {
+		t.Cleanup(func() { _ = exp.Shutdown(context.Background()) }) // no client connection left (goleak)
+	}
 	var ids []string
 	for i, exp := range []sdktrace.SpanExporter{grpcExp, httpExp} {
 		spans, id := makeSpans(res, fmt.Sprintf("read-holding-registers-%d", i))
@@ -139,6 +142,7 @@ func TestDefaultApplianceEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = anon.Shutdown(context.Background()) })
 	spans, _ := makeSpans(res, "anonymous")
 	if err := anon.ExportSpans(ctx, spans); err == nil || !strings.Contains(err.Error(), "401") {
 		t.Fatalf("export without a token: err = %v, want a 401 refusal", err)
