@@ -22,9 +22,13 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/scadaotel/scadaotel/internal/e2e"
 	"github.com/scadaotel/scadaotel/tenants"
 )
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // endpointVars are the host:port variables of the configs; portVars hold a
 // bare port.
@@ -285,6 +289,7 @@ func get(t *testing.T, url, token string) (int, http.Header, string) {
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
+	req.Close = true // no idle connection (and its goroutines) left behind
 	c := &http.Client{Timeout: 10 * time.Second}
 	resp, err := c.Do(req)
 	if err != nil {
