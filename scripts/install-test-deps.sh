@@ -17,6 +17,9 @@
 #                 needs cgo
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Paths a test of this script points elsewhere (scripts/deps_test.go).
+policy=${SCADAOTEL_POLICY_RC_D:-/usr/sbin/policy-rc.d}
+systemd_run=${SCADAOTEL_SYSTEMD_RUN_DIR:-/run/systemd/system}
 need=()
 command -v chromium >/dev/null || need+=(chromium)
 command -v node >/dev/null     || need+=(nodejs)
@@ -37,7 +40,6 @@ else
   # No service of these packages may start during the install (Debian's
   # policy-rc.d protocol, honoured by invoke-rc.d and deb-systemd-invoke);
   # an existing policy is left as it is.
-  policy=/usr/sbin/policy-rc.d
   own_policy=""
   if [ ! -e "$policy" ]; then
     $SUDO sh -c "printf '#!/bin/sh\n# scadaotel install-test-deps.sh: no service starts during the install\nexit 101\n' >$policy && chmod 755 $policy"
@@ -53,7 +55,7 @@ else
   if [[ " ${need[*]} " == *" prometheus "* ]]; then
     # The tests run their own Prometheus; the package's server service
     # must not stay enabled (or running) on a workstation.
-    if [ -d /run/systemd/system ]; then
+    if [ -d "$systemd_run" ]; then
       $SUDO systemctl disable --now prometheus.service >/dev/null 2>&1 || true
     else
       # No systemd running (a container): the unit may still be enabled

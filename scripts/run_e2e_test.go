@@ -1,8 +1,9 @@
 //go:build e2e
 
-// Package scripts_test runs scripts/run.sh (make run) as a user would: with
-// every port moved, with the default ports held by other programs, with a
-// tenants file that another command created empty, and with a port taken.
+// The tests of scripts/run.sh (make run) run it as a user would: with every
+// port moved, with the default ports held by other programs, with a tenants
+// file that another command created empty, and with a port taken.
+
 package scripts_test
 
 import (
@@ -22,13 +23,9 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/scadaotel/scadaotel/internal/e2e"
 	"github.com/scadaotel/scadaotel/tenants"
 )
-
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // endpointVars are the host:port variables of the configs; portVars hold a
 // bare port.
