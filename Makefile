@@ -1,6 +1,7 @@
 # scadaotel: two commands for a new user, `make run` and `make test`.
 # Everything else the build needs comes from the Go module proxy; tools the
-# tests need are installed by .ci/run (scripts/install-test-deps.sh).
+# tests need are installed by `make test-deps` (scripts/install-test-deps.sh,
+# which .ci/run calls), never by `make test` itself.
 
 GO        ?= go
 BIN       := $(CURDIR)/bin
@@ -17,7 +18,7 @@ JAEGER_LDFLAGS := -X github.com/jaegertracing/jaeger/internal/version.latestVers
 GOTESTFLAGS ?=
 TEST_TIMEOUT ?= 18m
 
-.PHONY: all build build-appliance build-testbench victoria-metrics ui-assets check-ui-dist test-deps run test cross lint bench soak clean
+.PHONY: all build build-appliance build-testbench victoria-metrics ui-assets check-ui-dist test-deps check-test-deps run test cross lint bench soak clean
 
 all: build
 
@@ -58,9 +59,15 @@ ui-assets:
 check-ui-dist:
 	./scripts/check-ui-dist.sh
 
-# Debian packages and locked npm packages the tests use (idempotent).
+# Debian packages and locked npm packages the tests use (idempotent; root
+# or sudo; no system service is left enabled).
 test-deps:
 	./scripts/install-test-deps.sh
+
+# What make test needs, checked (nothing installed): names what is missing
+# and says to run `make test-deps`.
+check-test-deps:
+	@./scripts/check-test-deps.sh
 
 # Packages whose tests also run under the race detector (in-process,
 # concurrent code; -short keeps the long property runs out of it).
@@ -71,7 +78,7 @@ RACE_PKGS := ./tenants/... ./processors/... ./connectors/... ./testbench/mqbridg
 # Unit tests and the end-to-end tests (build tag e2e: they run the binaries
 # built here and real peer processes), never from the test cache (-count=1).
 # Plain `go test ./...` runs the unit tests alone and needs no binaries.
-test: build $(BIN)/victoria-metrics test-deps
+test: check-test-deps build $(BIN)/victoria-metrics
 	SCADAOTEL_BIN=$(BIN)/scadaotel JAEGER_BIN=$(BIN)/jaeger TESTBENCH_BIN=$(BIN)/scadaotel-testbench \
 		VICTORIAMETRICS_BIN=$(BIN)/victoria-metrics $(GO) test -tags e2e -count=1 -timeout $(TEST_TIMEOUT) $(GOTESTFLAGS) ./...
 	$(GO) test -count=1 -race -short -timeout $(TEST_TIMEOUT) $(RACE_PKGS)

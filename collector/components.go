@@ -84,5 +84,6 @@ func components() (otelcol.Factories, error) {
 	); err != nil {
 		return f, err
 	}
+	setModules(&f)
 	return f, nil
 }

@@ -124,6 +124,9 @@ func TestDefaultApplianceEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	for _, exp := range []sdktrace.SpanExporter{grpcExp, httpExp} {
+		t.Cleanup(func() { _ = exp.Shutdown(context.Background()) }) // no client connection left (goleak)
+	}
 	var ids []string
 	for i, exp := range []sdktrace.SpanExporter{grpcExp, httpExp} {
 		spans, id := makeSpans(res, fmt.Sprintf("read-holding-registers-%d", i))
@@ -139,6 +142,7 @@ func TestDefaultApplianceEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = anon.Shutdown(context.Background()) })
 	spans, _ := makeSpans(res, "anonymous")
 	if err := anon.ExportSpans(ctx, spans); err == nil || !strings.Contains(err.Error(), "401") {
 		t.Fatalf("export without a token: err = %v, want a 401 refusal", err)
@@ -333,6 +337,7 @@ service:
 	}{
 		{"unknown key", strings.Replace(good, "debug: {}", "debug: {verbosty: basic}", 1), "verbosty"},
 		{"bad endpoint", strings.Replace(good, "127.0.0.1:0", "127.0.0.1:notaport", 1), "notaport"},
+		{"bare port", strings.Replace(good, "127.0.0.1:0", "31428", 1), "want host:port"},
 		{"unknown component", strings.Replace(good, "exporters: [debug]", "exporters: [kafkaa]", 1), "kafkaa"},
 		{"missing file", "", "no such file"},
 	}
@@ -397,6 +402,17 @@ func TestValidateEmbeddedDefault(t *testing.T) {
 		if !strings.Contains(string(out), "name: "+name) {
 			t.Errorf("components output lacks %s", name)
 		}
+	}
+	if strings.Contains(string(out), `module: ""`) {
+		t.Errorf("components shows an empty module:\n%s", out)
+	}
+
+	// A bare port in an endpoint variable expands to a number: validate
+	// refuses it, naming the key, instead of the start failing later.
+	cmd = exec.Command(bin, "validate")
+	cmd.Env = append(cmd.Environ(), "SCADAOTEL_DATA_DIR="+t.TempDir(), "SCADAOTEL_QUERY_ENDPOINT=31428")
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "extensions::prometheus_query::endpoint") {
+		t.Errorf("validate with SCADAOTEL_QUERY_ENDPOINT=31428: %v\n%s", err, out)
 	}
 }
 

@@ -22,6 +22,9 @@ func newEndpointCheckFactory() confmap.ConverterFactory {
 	return confmap.NewConverterFactory(func(confmap.ConverterSettings) confmap.Converter { return endpointCheck{} })
 }
 
+// It also splits comma-separated entries of a `brokers` list: the default
+// config can only write ${env:SCADAOTEL_KAFKA_BROKERS} as one list element,
+// and "k1:9092,k2:9092" there means two bootstrap brokers.
 func (endpointCheck) Convert(_ context.Context, conf *confmap.Conf) error {
 	var errs []error
 	keys := conf.AllKeys()
@@ -30,12 +33,79 @@ func (endpointCheck) Convert(_ context.Context, conf *confmap.Conf) error {
 		if key != "endpoint" && !strings.HasSuffix(key, confmap.KeyDelimiter+"endpoint") {
 			continue
 		}
-		s, ok := conf.Get(key).(string)
-		if !ok || s == "" {
+		var s string
+		switch v := conf.Get(key).(type) {
+		case nil:
+			continue
+		case string:
+			s = v
+		default:
+			// A bare port (SCADAOTEL_QUERY_ENDPOINT=31428) expands to a
+			// number: the collector would only refuse it when binding.
+			errs = append(errs, fmt.Errorf("%s: %v: want host:port (e.g. 127.0.0.1:%v), got a %T", key, v, v, v))
+			continue
+		}
+		if s == "" {
 			continue
 		}
 		if err := checkEndpoint(s); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %q: %w", key, s, err))
+		}
+	}
+	if err := splitBrokers(conf); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// splitBrokers rewrites every `brokers` list so that an element "a,b" is
+// two elements, and checks each broker is host:port.
+func splitBrokers(conf *confmap.Conf) error {
+	var errs []error
+	update := map[string]any{}
+	for _, key := range conf.AllKeys() {
+		if key != "brokers" && !strings.HasSuffix(key, confmap.KeyDelimiter+"brokers") {
+			continue
+		}
+		list, ok := conf.Get(key).([]any)
+		if !ok {
+			continue
+		}
+		var out []any
+		changed := false
+		for _, el := range list {
+			s, ok := el.(string)
+			if !ok {
+				out = append(out, el)
+				continue
+			}
+			parts := strings.Split(s, ",")
+			if len(parts) > 1 {
+				changed = true
+			}
+			for _, p := range parts {
+				p = strings.TrimSpace(p)
+				if p == "" {
+					continue
+				}
+				if _, port, err := net.SplitHostPort(p); err != nil {
+					errs = append(errs, fmt.Errorf("%s: broker %q: want host:port: %w", key, p, err))
+				} else if err := checkPort(port); err != nil {
+					errs = append(errs, fmt.Errorf("%s: broker %q: %w", key, p, err))
+				}
+				out = append(out, p)
+			}
+		}
+		if changed {
+			update[key] = out
+		}
+	}
+	for key := range update {
+		conf.Delete(key) // a merge could append to the old list
+	}
+	if len(update) > 0 {
+		if err := conf.Merge(confmap.NewFromStringMap(update)); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 
@@ -17,6 +18,7 @@ import (
 	"go.opentelemetry.io/collector/confmap/provider/fileprovider"
 	"go.opentelemetry.io/collector/confmap/provider/yamlprovider"
 	"go.opentelemetry.io/collector/otelcol"
+	"go.uber.org/zap"
 
 	"github.com/scadaotel/scadaotel/exporters/durableotlpexporter"
 	"github.com/scadaotel/scadaotel/tenants"
@@ -37,8 +39,11 @@ const dataDirEnv = "SCADAOTEL_DATA_DIR"
 const tenantsFileEnv = "SCADAOTEL_TENANTS_FILE"
 
 const emptyTenantsFile = `# scadaotel tenants, re-read while the appliance runs.
-# Add a tenant (one pipeline) with the SHA-256 of its bearer token:
-#   echo -n "$TOKEN" | scadaotel tenants hash-token
+# Add a tenant (one pipeline); its new bearer token is printed once and only
+# its SHA-256 is stored here:
+#   scadaotel tenants add west-pipeline-01
+# (also: tenants list, rotate-token <id>, remove <id>). By hand, with the
+# SHA-256 of a token of your own: echo -n "$TOKEN" | scadaotel tenants hash-token
 # tenants:
 #   - id: west-pipeline-01
 #     token_sha256: [<hash>]
@@ -53,7 +58,11 @@ func newCommand() *cobra.Command {
 			Description: "scadaotel: observability appliance for SCADA pipelines",
 			Version:     version + " (" + commit + ")",
 		},
-		Factories: components,
+		Factories:        components,
+		ProviderModules:  providerModules(),
+		ConverterModules: converterModules(),
+		// A new queue's "legacy format" lookup is not a migration.
+		LoggingOptions: []zap.Option{queueLogFilterOption()},
 		ConfigProviderSettings: otelcol.ConfigProviderSettings{
 			ResolverSettings: confmap.ResolverSettings{
 				// Defaults; any --config flag replaces them.
@@ -76,6 +85,9 @@ func newCommand() *cobra.Command {
 		switch c.Name() {
 		case "scadaotel", "validate", "print-config":
 			if err := applyMemoryPlan(); err != nil {
+				return err
+			}
+			if err := defaultTraceURL(); err != nil {
 				return err
 			}
 			return prepareDataDir(dataDir)
@@ -115,6 +127,34 @@ func prepareDataDir(flagValue string) error {
 		}
 	}
 	return os.Setenv(tenantsFileEnv, tf)
+}
+
+// traceURLEnv is the link template of alert records (kafka_alerts
+// trace_url). Unset, it points at the UI's trace view on
+// SCADAOTEL_UI_ENDPOINT, so that moving the UI moves the links too. It is
+// set here rather than as a config default because "{trace_id}" inside a
+// ${env:...:-default} ends the reference at its first "}".
+const traceURLEnv = "SCADAOTEL_TRACE_URL"
+
+func defaultTraceURL() error {
+	if os.Getenv(traceURLEnv) != "" {
+		return nil
+	}
+	ui := os.Getenv("SCADAOTEL_UI_ENDPOINT")
+	if ui == "" {
+		ui = "127.0.0.1:8080"
+	}
+	host, port, err := net.SplitHostPort(ui)
+	if err != nil {
+		return nil // the endpoint check names the bad SCADAOTEL_UI_ENDPOINT
+	}
+	switch host {
+	case "", "0.0.0.0":
+		host = "127.0.0.1"
+	case "::":
+		host = "::1"
+	}
+	return os.Setenv(traceURLEnv, "http://"+net.JoinHostPort(host, port)+"/#/trace/{trace_id}")
 }
 
 func main() {

@@ -5,19 +5,54 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
+	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 )
 
-// NewCommand returns `tenants`, whose `hash-token` subcommand prints the
+// Environment variables that locate the tenants file (as the appliance
+// itself does): SCADAOTEL_TENANTS_FILE, else <data dir>/tenants.yaml with
+// the data dir from --data-dir, SCADAOTEL_DATA_DIR or ./data.
+const (
+	tenantsFileEnv = "SCADAOTEL_TENANTS_FILE"
+	dataDirEnv     = "SCADAOTEL_DATA_DIR"
+)
+
+// NewCommand returns `tenants`: add, list, rotate-token and remove edit the
+// tenants file the running appliance re-reads; hash-token prints the
 // SHA-256 hash to put in token_sha256 for a bearer token read from stdin
 // (one token per line; never from argv, which other users can read in ps).
 func NewCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "tenants",
-		Short: "Tenant administration helpers",
+		Short: "Manage tenants and their bearer tokens (the tenants file the appliance re-reads while running)",
 	}
+	var file string
+	cmd.PersistentFlags().StringVar(&file, "file", "",
+		"tenants file (default $"+tenantsFileEnv+", else <data dir>/tenants.yaml)")
+	resolve := func(c *cobra.Command) string {
+		if file != "" {
+			return file
+		}
+		if v := os.Getenv(tenantsFileEnv); v != "" {
+			return v
+		}
+		dir := ""
+		if fl := c.Flag("data-dir"); fl != nil {
+			dir = fl.Value.String()
+		}
+		if dir == "" {
+			dir = os.Getenv(dataDirEnv)
+		}
+		if dir == "" {
+			dir = "data"
+		}
+		return filepath.Join(dir, "tenants.yaml")
+	}
+
 	hash := &cobra.Command{
 		Use:   "hash-token",
 		Short: "Print the token_sha256 value of each bearer token read from stdin (one per line)",
@@ -26,10 +61,150 @@ func NewCommand() *cobra.Command {
 			return hashTokens(c.InOrStdin(), c.OutOrStdout())
 		},
 	}
-	cmd.AddCommand(hash)
+
+	var kafkaTopic string
+	add := &cobra.Command{
+		Use:   "add <id>",
+		Short: "Add a tenant with a new bearer token; prints the token once (only its SHA-256 is stored)",
+		Args:  exactlyOneID,
+		RunE: func(c *cobra.Command, args []string) error {
+			path := resolve(c)
+			f, err := LoadFile(path, true)
+			if err != nil {
+				return err
+			}
+			token, err := NewToken()
+			if err != nil {
+				return err
+			}
+			if err := f.Add(args[0], HashToken(token), kafkaTopic); err != nil {
+				return err
+			}
+			if err := f.Save(); err != nil {
+				return err
+			}
+			return printToken(c, fmt.Sprintf("tenant %s added to %s", args[0], path), token)
+		},
+	}
+	add.Flags().StringVar(&kafkaTopic, "kafka-topic", "", "alert topic of this tenant (default: the exporter's topic)")
+
+	rotate := &cobra.Command{
+		Use:   "rotate-token <id>",
+		Short: "Give a tenant a new bearer token and revoke its old ones; prints the new token once",
+		Args:  exactlyOneID,
+		RunE: func(c *cobra.Command, args []string) error {
+			path := resolve(c)
+			f, err := LoadFile(path, false)
+			if err != nil {
+				return err
+			}
+			token, err := NewToken()
+			if err != nil {
+				return err
+			}
+			if err := f.SetTokens(args[0], HashToken(token)); err != nil {
+				return err
+			}
+			if err := f.Save(); err != nil {
+				return err
+			}
+			return printToken(c, fmt.Sprintf("new token for tenant %s in %s; its old tokens are revoked", args[0], path), token)
+		},
+	}
+
+	remove := &cobra.Command{
+		Use:   "remove <id>",
+		Short: "Remove a tenant (its tokens stop working within seconds; its stored data stays)",
+		Args:  exactlyOneID,
+		RunE: func(c *cobra.Command, args []string) error {
+			path := resolve(c)
+			f, err := LoadFile(path, false)
+			if err != nil {
+				return err
+			}
+			if err := f.Remove(args[0]); err != nil {
+				return err
+			}
+			if err := f.Save(); err != nil {
+				return err
+			}
+			_, err = fmt.Fprintf(c.ErrOrStderr(), "tenant %s removed from %s; a running appliance refuses its tokens within seconds\n", args[0], path)
+			return err
+		},
+	}
+
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List the tenants of the tenants file (ids, number of tokens, topic, limits; never hashes)",
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			f, err := LoadFile(resolve(c), false)
+			if err != nil {
+				return err
+			}
+			specs, err := f.Specs()
+			if err != nil {
+				return err
+			}
+			return listSpecs(c.OutOrStdout(), specs)
+		},
+	}
+
+	cmd.AddCommand(hash, add, list, rotate, remove)
 	return cmd
 }
 
+func exactlyOneID(_ *cobra.Command, args []string) error {
+	if len(args) != 1 {
+		return fmt.Errorf("want one tenant id, got %d arguments", len(args))
+	}
+	return CheckID(args[0])
+}
+
+// printToken shows a new token: the explanation on stderr, the token alone
+// on stdout (so that `token=$(scadaotel tenants add x)` captures just it).
+func printToken(c *cobra.Command, what, token string) error {
+	if _, err := fmt.Fprintf(c.ErrOrStderr(), "%s; a running appliance picks it up within seconds.\n"+
+		"Bearer token, shown only now (only its SHA-256 is stored); send it as `Authorization: Bearer <token>`:\n", what); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintln(c.OutOrStdout(), token)
+	return err
+}
+
+func listSpecs(out io.Writer, specs []Spec) error {
+	if len(specs) == 0 {
+		_, err := fmt.Fprintln(out, "no tenants: add one with `scadaotel tenants add <id>`")
+		return err
+	}
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tTOKENS\tKAFKA_TOPIC\tLIMITS")
+	for _, s := range specs {
+		topic := s.KafkaTopic
+		if topic == "" {
+			topic = "(default)"
+		}
+		var lim []string
+		if v := s.Limits.SamplesPerSecond; v > 0 {
+			lim = append(lim, fmt.Sprintf("samples_per_second=%g", v))
+		}
+		if v := s.Limits.SpansPerSecond; v > 0 {
+			lim = append(lim, fmt.Sprintf("spans_per_second=%g", v))
+		}
+		if v := s.Limits.BytesPerSecond; v > 0 {
+			lim = append(lim, fmt.Sprintf("bytes_per_second=%g", v))
+		}
+		if v := s.Limits.ActiveSeries; v > 0 {
+			lim = append(lim, fmt.Sprintf("active_series=%d", v))
+		}
+		limits := "none"
+		if len(lim) > 0 {
+			limits = strings.Join(lim, ",")
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", s.ID, len(s.TokenSHA256), topic, limits)
+	}
+	return tw.Flush()
+}
 func hashTokens(in io.Reader, out io.Writer) error {
 	sc := bufio.NewScanner(in)
 	n := 0

@@ -74,6 +74,17 @@ func RefusalFromContext(ctx context.Context) (string, bool) {
 	return string(r), ok
 }
 
+// Challenge is the WWW-Authenticate value every 401 of the appliance's
+// HTTP APIs carries (RFC 9110 §11.6.1; the scheme of RFC 6750).
+const Challenge = `Bearer realm="scadaotel"`
+
+// SetChallenge adds the WWW-Authenticate challenge to h when code is 401.
+func SetChallenge(h http.Header, code int) {
+	if code == http.StatusUnauthorized {
+		h.Set("WWW-Authenticate", Challenge)
+	}
+}
+
 // NoTenantStatus is the HTTP answer of an API reached by a request without
 // an authenticated tenant (confighttp `auth:` defers a tenant header
 // mismatch as a Refusal): 403 with the refusal's one-line reason, else 401.

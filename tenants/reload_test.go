@@ -3,10 +3,15 @@
 package tenants_test
 
 import (
+	"bytes"
 	"fmt"
+	"os"
+	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/scadaotel/scadaotel/internal/e2e"
 	"github.com/scadaotel/scadaotel/tenants"
 )
 
@@ -56,5 +61,49 @@ func TestTenantsFileReload(t *testing.T) {
 	time.Sleep(2500 * time.Millisecond)
 	if r := send(eastToken); r.code != 200 {
 		t.Errorf("a broken tenants file must keep the previous tenants: %d %s", r.code, r.body)
+	}
+}
+
+// TestTenantsRotateTokenReload: `scadaotel tenants rotate-token` (the real
+// binary) on the file of a running appliance: the new token is accepted
+// and the old one refused with 401 within 5 s, without a restart.
+func TestTenantsRotateTokenReload(t *testing.T) {
+	a := startAppliance(t, nil, tenantsYAML("", eastToken))
+	send := func(token string) int {
+		return a.postHTTP(t, traces(t, "svc", "op", newTraceID(t), 1, nil, nil), "Authorization", "Bearer "+token).code
+	}
+	if code := send(westToken); code != 200 {
+		t.Fatalf("west before rotation: %d", code)
+	}
+	cmd := exec.Command(e2e.Binary(t), "tenants", "rotate-token", westID, "--file", a.tenantsFile)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("rotate-token: %v\n%s", err, stderr.String())
+	}
+	rotated := time.Now()
+	newToken := strings.TrimSpace(stdout.String())
+	if newToken == "" || strings.Contains(newToken, "\n") {
+		t.Fatalf("rotate-token stdout %q: want the token alone", stdout.String())
+	}
+	if b, _ := os.ReadFile(a.tenantsFile); strings.Contains(string(b), newToken) {
+		t.Fatal("the new token itself is in the tenants file")
+	}
+	var okAfter, refusedAfter time.Duration
+	for time.Since(rotated) < 5*time.Second && (okAfter == 0 || refusedAfter == 0) {
+		if okAfter == 0 && send(newToken) == 200 {
+			okAfter = time.Since(rotated)
+		}
+		if refusedAfter == 0 && send(westToken) == 401 {
+			refusedAfter = time.Since(rotated)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if okAfter == 0 || refusedAfter == 0 {
+		t.Fatalf("after 5 s: new token accepted after %v, old token refused after %v (0 = never)", okAfter, refusedAfter)
+	}
+	t.Logf("new token accepted after %v, old token refused after %v", okAfter, refusedAfter)
+	if code := send(eastToken); code != 200 {
+		t.Errorf("the other tenant's token after the rotation: %d", code)
 	}
 }

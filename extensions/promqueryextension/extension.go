@@ -2,11 +2,11 @@ package promqueryextension
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/confighttp"
 	"go.opentelemetry.io/collector/extension"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
@@ -48,7 +48,8 @@ func (e *queryExtension) Start(ctx context.Context, host component.Host) error {
 	if err != nil {
 		return fmt.Errorf("prometheus_query: endpoint %s: %w", e.cfg.NetAddr.Endpoint, err)
 	}
-	srv, err := e.cfg.ToServer(ctx, host.GetExtensions(), e.set.TelemetrySettings, http.HandlerFunc(e.serve))
+	srv, err := e.cfg.ToServer(ctx, host.GetExtensions(), e.set.TelemetrySettings, http.HandlerFunc(e.serve),
+		confighttp.WithErrorHandler(writeServerError))
 	if err != nil {
 		_ = ln.Close()
 		return fmt.Errorf("prometheus_query: %w", err)
@@ -77,10 +78,7 @@ func (e *queryExtension) serve(w http.ResponseWriter, r *http.Request) {
 		if code == http.StatusForbidden {
 			errType = "forbidden"
 		}
-		body, _ := json.Marshal(map[string]string{"status": "error", "errorType": errType, "error": reason})
-		rec.Header().Set("Content-Type", "application/json")
-		rec.WriteHeader(code)
-		_, _ = rec.Write(body)
+		writeAPIError(rec, code, errType, reason)
 		return
 	}
 	st.ServeAPI(rec, r, tenant)
@@ -88,4 +86,27 @@ func (e *queryExtension) serve(w http.ResponseWriter, r *http.Request) {
 
 func (e *queryExtension) Shutdown(ctx context.Context) error {
 	return e.server.Shutdown(ctx)
+}
+
+// writeServerError answers the errors confighttp produces before the API
+// handler runs (the authenticator's 401, a bad request encoding) in the
+// Prometheus API's JSON error format, like the API's own 401 and 403.
+func writeServerError(w http.ResponseWriter, _ *http.Request, msg string, code int) {
+	errType := "bad_data"
+	switch {
+	case code == http.StatusUnauthorized:
+		errType = "unauthorized"
+	case code == http.StatusForbidden:
+		errType = "forbidden"
+	case code >= 500:
+		errType = "internal"
+	}
+	writeAPIError(w, code, errType, msg)
+}
+
+// writeAPIError writes a Prometheus API error; a 401 carries the bearer
+// challenge (WWW-Authenticate).
+func writeAPIError(w http.ResponseWriter, code int, errType, msg string) {
+	tenants.SetChallenge(w.Header(), code)
+	httpjson.Write(w, code, map[string]string{"status": "error", "errorType": errType, "error": msg})
 }

@@ -3,6 +3,7 @@ package promqueryextension
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -122,6 +123,23 @@ func TestQueriesAreScopedToTheAuthenticatedTenant(t *testing.T) {
 	_, _, err = client(t, url, "").Query(ctx, `line_pressure`, at)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "401")
+	// Both 401s (no token, unknown token) are Prometheus JSON errors with
+	// the bearer challenge, like the API's 403s.
+	for _, token := range []string{"", "not-a-known-token"} {
+		req, err := http.NewRequest(http.MethodGet, url+"/api/v1/query?query=up", nil)
+		require.NoError(t, err)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+		assert.Equal(t, tenants.Challenge, resp.Header.Get("WWW-Authenticate"))
+		assert.Contains(t, resp.Header.Get("Content-Type"), "application/json")
+		assert.Contains(t, string(body), `"errorType":"unauthorized"`)
+	}
 }
 
 func TestLatencyOffsetMakesFreshPointsVisible(t *testing.T) {

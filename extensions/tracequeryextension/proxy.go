@@ -67,6 +67,7 @@ func (p *proxy) routes() http.Handler {
 		tenant := tenants.FromContext(r.Context())
 		if tenant == "" {
 			code, reason := tenants.NoTenantStatus(r.Context())
+			tenants.SetChallenge(w.Header(), code)
 			http.Error(w, reason, code)
 			return
 		}

@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/collector/extension/extensiontest"
 
 	"github.com/scadaotel/scadaotel/internal/readmeconfig"
+	"github.com/scadaotel/scadaotel/tenants"
 )
 
 func TestConfigExamples(t *testing.T) {
@@ -124,5 +125,8 @@ func TestRoutesRefuseWithoutTenant(t *testing.T) {
 	p.routes().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/services", nil))
 	if rec.Code != http.StatusUnauthorized {
 		t.Errorf("got %d", rec.Code)
+	}
+	if got := rec.Header().Get("WWW-Authenticate"); got != tenants.Challenge {
+		t.Errorf("WWW-Authenticate %q, want %q", got, tenants.Challenge)
 	}
 }
