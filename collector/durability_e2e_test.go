@@ -37,6 +37,7 @@ func TestAcknowledgedTracesSurviveOutageAndCrash(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer func() { _ = exp.Shutdown(ctx) }()
 	res := resource.NewSchemaless(attribute.String("service.name", "dispatch-service"))
 	const n = 50
 	ids := make([]string, 0, n)

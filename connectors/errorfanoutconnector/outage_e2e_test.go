@@ -290,8 +290,12 @@ func runOutage(t *testing.T, sc outageScenario, mode restartMode) {
 		assert.False(t, at.Before(last), "record %d (%s %s at %v) before the previous one (%v)", i, r.State, r.Service, at, last)
 		last = at
 	}
-	assert.Equal(t, []string{"firing plc-gateway", "firing rtu-poller", "resolved plc-gateway", "resolved rtu-poller"}, seq,
-		"every alert delivered in order, none for the cold key %v", cold)
+	// Both keys fire (hot1's burst starts first) and then both resolve; which
+	// one resolves first depends on the windows under load, and the records
+	// must follow event time, checked above.
+	require.Len(t, seq, 4, "every alert delivered, none for the cold key %v: %v", cold, seq)
+	assert.Equal(t, []string{"firing plc-gateway", "firing rtu-poller"}, seq[:2], "firing records in order")
+	assert.ElementsMatch(t, []string{"resolved plc-gateway", "resolved rtu-poller"}, seq[2:], "both keys resolved after both fired")
 
 	// Every trace of the run is in Jaeger, with all its spans.
 	drainStart := time.Now()
