@@ -248,6 +248,7 @@ func (h *history) handler() http.Handler {
 		tenant := tenants.FromContext(r.Context())
 		if tenant == "" {
 			code, reason := tenants.NoTenantStatus(r.Context())
+			tenants.SetChallenge(w.Header(), code)
 			writeJSON(w, code, map[string]string{"error": reason})
 			return
 		}

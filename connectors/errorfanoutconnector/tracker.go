@@ -68,7 +68,7 @@ type Event struct {
 	Spans      uint64    `json:"spans"`
 	Errors     uint64    `json:"errors"`
 	StartedAt  time.Time `json:"started_at"`
-	ResolvedAt time.Time `json:"resolved_at"`
+	ResolvedAt time.Time `json:"resolved_at,omitzero"` // absent until resolved (never 0001-01-01)
 	TraceIDs   []string  `json:"trace_ids"`
 }
 
