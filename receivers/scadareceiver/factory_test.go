@@ -49,7 +49,7 @@ func TestShutdownFlushesRefusedBatches(t *testing.T) {
 	s.setRefuse(errors.New("refused"))
 	r, tel := startReceiver(t, cfg, s)
 	time.Sleep(300 * time.Millisecond)
-	refused := counterSum(t, tel, metricRefused, nil)
+	refused := counterSum(t, tel, MetricRefused, nil)
 	if refused < 3 {
 		t.Fatalf("refused %d", refused)
 	}
@@ -64,7 +64,7 @@ func TestShutdownFlushesRefusedBatches(t *testing.T) {
 	if n := len(s.all()); n < 3 {
 		t.Errorf("%d batches delivered at shutdown, want the kept ones", n)
 	}
-	if d := counterSum(t, tel, metricDropped, nil); d != 0 {
+	if d := counterSum(t, tel, MetricDropped, nil); d != 0 {
 		t.Errorf("dropped %d", d)
 	}
 	n := len(s.all())

@@ -42,10 +42,10 @@ func TestReceiverBehindRealMemoryLimiter(t *testing.T) {
 	})
 	r, tel := startReceiver(t, cfg, ml)
 	time.Sleep(200 * time.Millisecond) // ~4 polls: all kept
-	if d := counterSum(t, tel, metricDropped, nil); d != 0 {
+	if d := counterSum(t, tel, MetricDropped, nil); d != 0 {
 		t.Fatalf("memory_limiter refusal dropped %d batches; it must be retried", d)
 	}
-	if n := counterSum(t, tel, metricRefused, nil); n < 2 {
+	if n := counterSum(t, tel, MetricRefused, nil); n < 2 {
 		t.Fatalf("refused = %d", n)
 	}
 	time.Sleep(400 * time.Millisecond) // ~12 polls: more than retry_batches
@@ -53,7 +53,7 @@ func TestReceiverBehindRealMemoryLimiter(t *testing.T) {
 	if len(s.all()) != 0 {
 		t.Fatalf("%d batches passed a memory_limiter set below the heap", len(s.all()))
 	}
-	if d := counterSum(t, tel, metricDropped, map[string]string{"reason": "retry_limit"}); d == 0 {
+	if d := counterSum(t, tel, MetricDropped, map[string]string{"reason": "retry_limit"}); d == 0 {
 		t.Error("overflow of the retry buffer not counted")
 	}
 }

@@ -247,8 +247,8 @@ func TestReceiverQualityWhenRTUDiesAndReturns(t *testing.T) {
 	if len(s.all())-n < 4 {
 		t.Errorf("only %d batches in 300ms while the RTU is down: lost samples must not be silent gaps", len(s.all())-n)
 	}
-	faults := counterSum(t, tel, metricErrors, map[string]string{"rtu": "r", "kind": "refused"}) +
-		counterSum(t, tel, metricErrors, map[string]string{"rtu": "r", "kind": "disconnect"})
+	faults := counterSum(t, tel, MetricErrors, map[string]string{"rtu": "r", "kind": "refused"}) +
+		counterSum(t, tel, MetricErrors, map[string]string{"rtu": "r", "kind": "disconnect"})
 	if faults == 0 {
 		t.Error("no refused/disconnect errors counted")
 	}
@@ -259,7 +259,7 @@ func TestReceiverQualityWhenRTUDiesAndReturns(t *testing.T) {
 		p, up := latest()
 		return p.attrs["quality"] == "good" && p.value == 8 && up.value == 1
 	})
-	if got := counterSum(t, tel, metricReconnects, map[string]string{"rtu": "r"}); got < 1 {
+	if got := counterSum(t, tel, MetricReconnects, map[string]string{"rtu": "r"}); got < 1 {
 		t.Errorf("reconnects = %d", got)
 	}
 }
@@ -280,10 +280,10 @@ func TestReceiverExceptionIsBadQuality(t *testing.T) {
 		up, _ := find(pts, metricRTUUp, nil)
 		return ok && p.attrs["quality"] == "bad" && p.noValue && up.value == 1
 	})
-	if got := counterSum(t, tel, metricErrors, map[string]string{"kind": "exception", "code": "2"}); got == 0 {
+	if got := counterSum(t, tel, MetricErrors, map[string]string{"kind": "exception", "code": "2"}); got == 0 {
 		t.Error("exception code 2 not counted")
 	}
-	if got := counterSum(t, tel, metricReconnects, nil); got != 0 {
+	if got := counterSum(t, tel, MetricReconnects, nil); got != 0 {
 		t.Errorf("an exception caused %d reconnects; the connection is healthy", got)
 	}
 }
@@ -300,7 +300,7 @@ func TestReceiverKeepsRefusedBatches(t *testing.T) {
 	s.setRefuse(errors.New("data refused due to high memory usage"))
 	r, tel := startReceiver(t, cfg, s)
 	time.Sleep(400 * time.Millisecond) // ~8 polls refused
-	if refused := counterSum(t, tel, metricRefused, nil); refused < 4 {
+	if refused := counterSum(t, tel, MetricRefused, nil); refused < 4 {
 		t.Fatalf("refused = %d", refused)
 	}
 	s.setRefuse(nil)
@@ -318,13 +318,13 @@ func TestReceiverKeepsRefusedBatches(t *testing.T) {
 			ts = append(ts, p.ts)
 		}
 	}
-	if produced := counterSum(t, tel, metricSamples, nil); int64(len(ts)) != produced {
+	if produced := counterSum(t, tel, MetricSamples, nil); int64(len(ts)) != produced {
 		t.Errorf("consumer got %d samples, receiver produced %d: refused batches were lost", len(ts), produced)
 	}
 	if !slices.IsSortedFunc(ts, func(a, b time.Time) int { return a.Compare(b) }) {
 		t.Error("retried batches delivered out of order")
 	}
-	if d := counterSum(t, tel, metricDropped, nil); d != 0 {
+	if d := counterSum(t, tel, MetricDropped, nil); d != 0 {
 		t.Errorf("dropped = %d", d)
 	}
 }
@@ -341,7 +341,7 @@ func TestReceiverRetryBufferIsBoundedAndCounted(t *testing.T) {
 	s.setRefuse(errors.New("refused"))
 	_, tel := startReceiver(t, cfg, s)
 	time.Sleep(400 * time.Millisecond)
-	if d := counterSum(t, tel, metricDropped, map[string]string{"reason": "retry_limit"}); d < 3 {
+	if d := counterSum(t, tel, MetricDropped, map[string]string{"reason": "retry_limit"}); d < 3 {
 		t.Errorf("dropped = %d, want the overflow counted", d)
 	}
 }
