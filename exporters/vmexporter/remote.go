@@ -91,15 +91,15 @@ func newRemoteExporter(cfg *Config, set exporter.Settings) (*remoteExporter, err
 	r := &remoteExporter{cfg: cfg, logger: set.Logger, tel: set.TelemetrySettings, conv: conv,
 		ua: "scadaotel/" + set.BuildInfo.Version}
 	m := set.MeterProvider.Meter("github.com/scadaotel/scadaotel/exporters/vmexporter")
-	r.mSamples, err = m.Int64Counter("vmexporter.remote.samples", metric.WithDescription("Samples accepted by the VictoriaMetrics server, by tenant."))
+	r.mSamples, err = m.Int64Counter(MetricRemoteSamples, metric.WithDescription("Samples accepted by the VictoriaMetrics server, by tenant."), metric.WithUnit("{sample}"))
 	if err == nil {
-		r.mRequests, err = m.Int64Counter("vmexporter.remote.requests", metric.WithDescription("Remote-write requests by result (ok, retryable, permanent)."))
+		r.mRequests, err = m.Int64Counter(MetricRemoteRequests, metric.WithDescription("Remote-write requests by result (ok, retryable, permanent)."), metric.WithUnit("{request}"))
 	}
 	if err == nil {
-		r.mBytes, err = m.Int64Counter("vmexporter.remote.sent_bytes", metric.WithDescription("Snappy-compressed request bytes accepted by the server."), metric.WithUnit("By"))
+		r.mBytes, err = m.Int64Counter(MetricRemoteSentBytes, metric.WithDescription("Snappy-compressed request bytes accepted by the server."), metric.WithUnit("By"))
 	}
 	if err == nil {
-		r.mRefused, err = m.Int64Counter("vmexporter.refused_batches", metric.WithDescription("Batches refused (no tenant, tenant without account_id)."))
+		r.mRefused, err = m.Int64Counter(MetricRefusedBatches, metric.WithDescription("Batches refused (no tenant, tenant without account_id)."), metric.WithUnit("{batch}"))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("victoriametrics exporter: cannot create self-metrics: %w", err)
@@ -208,7 +208,7 @@ func (r *remoteExporter) push(ctx context.Context, md pmetric.Metrics) error {
 		w := sink.by[tenant]
 		err := r.writeTenant(ctx, tenant, w, r.metadataFor(md, tenant))
 		if err == nil {
-			r.mSamples.Add(ctx, int64(w.samples), metric.WithAttributes(attribute.String("tenant", tenant)))
+			r.mSamples.Add(ctx, int64(w.samples), metric.WithAttributes(attribute.String(AttrTenant, tenant)))
 			continue
 		}
 		if consumererror.IsPermanent(err) {
