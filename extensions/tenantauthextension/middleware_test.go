@@ -98,12 +98,12 @@ func TestMiddlewareRefusesBlockedTenantUnread(t *testing.T) {
 	}
 
 	// The refusal is counted with the tenant and the limit.
-	m, err := tel.GetMetric("tenantauth_refused_before_read")
+	m, err := tel.GetMetric(MetricRateLimitedRequests)
 	if err != nil {
 		t.Fatal(err)
 	}
 	sum := m.Data.(metricdata.Sum[int64])
-	want := attribute.NewSet(attribute.String("tenant", "west-pipeline-01"), attribute.String("limit", tenants.LimitSpans))
+	want := attribute.NewSet(attribute.String(AttrTenant, "west-pipeline-01"), attribute.String("limit", tenants.LimitSpans))
 	got := int64(0)
 	for _, dp := range sum.DataPoints {
 		if dp.Attributes.Equals(&want) {
@@ -111,7 +111,7 @@ func TestMiddlewareRefusesBlockedTenantUnread(t *testing.T) {
 		}
 	}
 	if got != 1 {
-		t.Errorf("tenantauth_refused_before_read{west, spans_per_second} = %d, want 1 (%+v)", got, sum.DataPoints)
+		t.Errorf("rate limited requests{west, spans_per_second} = %d, want 1 (%+v)", got, sum.DataPoints)
 	}
 
 	time.Sleep(time.Until(now.Add(time.Second + 10*time.Millisecond)))
