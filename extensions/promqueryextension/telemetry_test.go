@@ -1,0 +1,22 @@
+package promqueryextension
+
+import (
+	"testing"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/extension/extensiontest"
+
+	"github.com/scadaotel/scadaotel/internal/telemetrytest"
+)
+
+// TestMetricNamesRegistered holds MetricNames() (and documentation.md) to
+// the instruments the extension creates.
+func TestMetricNamesRegistered(t *testing.T) {
+	rec := telemetrytest.NewRecorder()
+	set := extensiontest.NewNopSettings(component.MustNewType(typeStr))
+	set.MeterProvider = rec
+	if _, err := newExtension(createDefaultConfig().(*Config), set); err != nil {
+		t.Fatal(err)
+	}
+	telemetrytest.CheckDeclared(t, typeStr, MetricNames(), rec)
+}
