@@ -25,6 +25,11 @@ const (
 	attrReason = "reason"
 )
 
+// MetricNames lists every self-metric the exporter registers.
+func MetricNames() []string {
+	return []string{MetricDeadLetterSpans, MetricDeadLetterStored, MetricSplits, MetricRejectedSpans}
+}
+
 type telemetry struct {
 	deadSpans metric.Int64Counter
 	splits    metric.Int64Counter
