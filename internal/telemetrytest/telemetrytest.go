@@ -1,7 +1,7 @@
 // Package telemetrytest checks a component's self-metrics against the
-// distribution's telemetry convention (docs/telemetry.md): every instrument
-// is registered under a declared name, and every declared name is
-// registered, with a unit.
+// distribution's telemetry convention (docs/README.md, "Self-metrics: one
+// convention"): every instrument is registered under a declared name, and
+// every declared name is registered, with a unit.
 package telemetrytest
 
 import (
