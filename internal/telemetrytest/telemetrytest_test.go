@@ -15,7 +15,9 @@ type fakeTB struct {
 
 func (f *fakeTB) Helper() {}
 
-func (f *fakeTB) Errorf(format string, args ...any) { f.errs = append(f.errs, fmt.Sprintf(format, args...)) }
+func (f *fakeTB) Errorf(format string, args ...any) {
+	f.errs = append(f.errs, fmt.Sprintf(format, args...))
+}
 
 func TestCheckDeclared(t *testing.T) {
 	r := NewRecorder()
