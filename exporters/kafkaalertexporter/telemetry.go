@@ -2,8 +2,8 @@ package kafkaalertexporter
 
 import "github.com/scadaotel/scadaotel/tenants"
 
-// Self-metric names, listed in documentation.md (the Prometheus exposition
-// adds _total to counters).
+// Self-metric names, listed in documentation.md (the Prometheus endpoint
+// exposes them unchanged).
 const (
 	MetricSentRecords        = "scadaotel_kafka_alerts_sent_records"
 	MetricSendFailures       = "scadaotel_kafka_alerts_send_failures"

@@ -2,8 +2,8 @@ package vmexporter
 
 import "github.com/scadaotel/scadaotel/tenants"
 
-// Self-metric names, listed in documentation.md (the Prometheus exposition
-// adds _total to counters).
+// Self-metric names, listed in documentation.md (the Prometheus endpoint
+// exposes them unchanged).
 const (
 	MetricSamples                   = "scadaotel_victoriametrics_samples"
 	MetricRefusedBatches            = "scadaotel_victoriametrics_refused_batches"

@@ -1,7 +1,7 @@
 package promqueryextension
 
-// Self-metric names, listed in documentation.md (the Prometheus exposition
-// adds _total to counters).
+// Self-metric names, listed in documentation.md (the Prometheus endpoint
+// exposes them unchanged).
 const (
 	MetricRequests = "scadaotel_prometheus_query_requests"
 )

@@ -24,7 +24,8 @@ import (
 // 4 trace requests/s (40 spans/s) and has 1 refused/s, 25 metric data
 // points/s and 3 log records/s; east 100 requests/s (777 spans/s); the otlp
 // receiver accepts 50 spans/s; Jaeger's queue holds 7 of 1000. The items
-// counter is written as the collector's exporter does (`_total`, TYPE).
+// counter is written as a reader with type suffixes writes it (`_total`,
+// TYPE); the default reader writes the registered names.
 func exposition(sec int64) string {
 	return fmt.Sprintf(`# HELP otelcol_receiver_accepted_spans Number of spans successfully pushed into the pipeline.
 # TYPE otelcol_receiver_accepted_spans counter

@@ -10,8 +10,8 @@ import (
 	"github.com/scadaotel/scadaotel/receivers/scadareceiver"
 )
 
-// Self-metric names, listed in documentation.md (the Prometheus exposition
-// adds _total to counters).
+// Self-metric names, listed in documentation.md (the Prometheus endpoint
+// exposes them unchanged).
 const (
 	MetricRequests = "scadaotel_scada_ui_requests"
 	MetricLogins   = "scadaotel_scada_ui_logins"
@@ -23,7 +23,7 @@ func MetricNames() []string { return []string{MetricRequests, MetricLogins} }
 // readMetric is a self-metric of another component the Appliance view reads.
 type readMetric struct {
 	name    string // as the component's meter registers it
-	counter bool   // the exposition adds _total
+	counter bool   // a reader with type suffixes adds _total
 }
 
 // repairCounter is a traceidrepair counter the view shows and the key the
@@ -80,9 +80,10 @@ func ReadMetrics() []string {
 	return out
 }
 
-// ExposedName is a self-metric's name on the collector's Prometheus
-// endpoint: counters get _total (parseExposition drops it again, so the
-// view compares registered names).
+// ExposedName is a self-metric's name on a Prometheus endpoint whose reader
+// adds type suffixes (without_type_suffix: false): counters get _total. The
+// default config's reader adds none; parseExposition drops a _total, so the
+// view compares registered names either way.
 func ExposedName(name string, counter bool) string {
 	if counter {
 		return name + "_total"

@@ -2,8 +2,8 @@ package tenantauthextension
 
 import "github.com/scadaotel/scadaotel/tenants"
 
-// Self-metric names, listed in documentation.md (the Prometheus exposition
-// adds _total to counters).
+// Self-metric names, listed in documentation.md (the Prometheus endpoint
+// exposes them unchanged).
 const (
 	MetricRequests            = "scadaotel_tenantauth_requests"
 	MetricRateLimitedRequests = "scadaotel_tenantauth_rate_limited_requests"

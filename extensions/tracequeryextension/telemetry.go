@@ -11,8 +11,8 @@ import (
 	"github.com/scadaotel/scadaotel/tenants"
 )
 
-// Self-metric names, listed in documentation.md (the Prometheus exposition
-// adds _total to counters).
+// Self-metric names, listed in documentation.md (the Prometheus endpoint
+// exposes them unchanged).
 const (
 	MetricRequests         = "scadaotel_tenant_trace_query_requests"
 	MetricDuration         = "scadaotel_tenant_trace_query_duration"

@@ -2,8 +2,8 @@ package tenantstampprocessor
 
 import "github.com/scadaotel/scadaotel/tenants"
 
-// Self-metric names, listed in documentation.md (the Prometheus exposition
-// adds _total to counters).
+// Self-metric names, listed in documentation.md (the Prometheus endpoint
+// exposes them unchanged).
 const (
 	MetricRefusedRequests  = "scadaotel_tenantstamp_refused_requests"
 	MetricAcceptedRequests = "scadaotel_tenantstamp_accepted_requests"

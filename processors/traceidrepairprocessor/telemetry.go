@@ -10,8 +10,8 @@ import (
 
 const scopeName = "github.com/scadaotel/scadaotel/processors/traceidrepairprocessor"
 
-// Self-metric names, listed in documentation.md (the Prometheus exposition
-// adds _total to counters).
+// Self-metric names, listed in documentation.md (the Prometheus endpoint
+// exposes them unchanged).
 const (
 	MetricRepaired      = "scadaotel_traceidrepair_repaired_fragments"
 	MetricRepairedSpans = "scadaotel_traceidrepair_repaired_spans"

@@ -1,7 +1,7 @@
 package promremotewritereceiver
 
-// Self-metric names, listed in documentation.md (the Prometheus exposition
-// adds _total to counters).
+// Self-metric names, listed in documentation.md (the Prometheus endpoint
+// exposes them unchanged).
 const (
 	MetricSamples           = "scadaotel_prometheus_remote_write_samples"
 	MetricRefusedRequests   = "scadaotel_prometheus_remote_write_refused_requests"

@@ -10,8 +10,8 @@ import (
 	"go.uber.org/zap"
 )
 
-// Self-metric names, listed in documentation.md (the Prometheus exposition
-// adds _total to counters).
+// Self-metric names, listed in documentation.md (the Prometheus endpoint
+// exposes them unchanged).
 const (
 	MetricPollDuration = "scadaotel_scada_poll_duration"
 	MetricPollLag      = "scadaotel_scada_poll_lag"
