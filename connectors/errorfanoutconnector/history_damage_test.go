@@ -262,7 +262,7 @@ func TestConnectorStartsOnDamagedHistory(t *testing.T) {
 	tc, _ := newTracesInstanceWith(t, cfg, tel.NewTelemetrySettings())
 	require.NoError(t, tc.Start(context.Background(), componenttest.NewNopHost()))
 	defer func() { require.NoError(t, tc.Shutdown(context.Background())) }()
-	m, err := tel.GetMetric("errorfanout_history_damaged_records")
+	m, err := tel.GetMetric(MetricHistoryDamagedRecords)
 	require.NoError(t, err)
 	assert.EqualValues(t, 1, m.Data.(metricdata.Sum[int64]).DataPoints[0].Value)
 	eps := tc.(*tracesConnector).core.hist.forTenant("t1")

@@ -95,7 +95,7 @@ func TestHistoryDiskReserve(t *testing.T) {
 		assert.Zero(t, onDisk())
 		assert.Equal(t, []componentstatus.Status{componentstatus.StatusRecoverableError}, host.statuses())
 		failures := func() int64 {
-			m, err := tel.GetMetric("errorfanout_history_write_failures")
+			m, err := tel.GetMetric(MetricHistoryWriteFailures)
 			if err != nil {
 				return 0
 			}

@@ -8,6 +8,28 @@ import (
 	"go.opentelemetry.io/otel/metric"
 )
 
+// Self-metric names, listed in documentation.md (the Prometheus endpoint
+// exposes them unchanged).
+const (
+	MetricAlertEvents           = "scadaotel_errorfanout_alert_events"
+	MetricSpans                 = "scadaotel_errorfanout_spans"
+	MetricHistoryDamagedRecords = "scadaotel_errorfanout_history_damaged_records"
+	MetricHistoryDamagedBytes   = "scadaotel_errorfanout_history_damaged_bytes"
+	MetricHistoryWriteFailures  = "scadaotel_errorfanout_history_write_failures"
+	MetricHistoryUnsaved        = "scadaotel_errorfanout_history_unsaved"
+	MetricKeys                  = "scadaotel_errorfanout_keys"
+	MetricFiringKeys            = "scadaotel_errorfanout_firing_keys"
+	MetricEvictedKeys           = "scadaotel_errorfanout_evicted_keys"
+	MetricRefusedKeys           = "scadaotel_errorfanout_refused_keys"
+	MetricExpiredKeys           = "scadaotel_errorfanout_expired_keys"
+	MetricPendingAlertEvents    = "scadaotel_errorfanout_pending_alert_events"
+)
+
+// MetricNames lists every self-metric the connector registers.
+func MetricNames() []string {
+	return []string{MetricAlertEvents, MetricSpans, MetricHistoryDamagedRecords, MetricHistoryDamagedBytes, MetricHistoryWriteFailures, MetricHistoryUnsaved, MetricKeys, MetricFiringKeys, MetricEvictedKeys, MetricRefusedKeys, MetricExpiredKeys, MetricPendingAlertEvents}
+}
+
 // telemetry holds the connector's self-metrics.
 type telemetry struct {
 	alerts metric.Int64Counter
@@ -25,46 +47,46 @@ func newTelemetry(set component.TelemetrySettings, c *core) (*telemetry, error) 
 		StateResolved: metric.WithAttributeSet(attribute.NewSet(attribute.String("state", StateResolved))),
 	}}
 	var err error
-	if t.alerts, err = m.Int64Counter("errorfanout_alert_events", metric.WithDescription("Alert state changes, by state."), metric.WithUnit("{event}")); err != nil {
+	if t.alerts, err = m.Int64Counter(MetricAlertEvents, metric.WithDescription("Alert state changes, by state."), metric.WithUnit("{event}")); err != nil {
 		return nil, err
 	}
-	if t.spansC, err = m.Int64Counter("errorfanout_spans", metric.WithDescription("Spans counted."), metric.WithUnit("{span}")); err != nil {
+	if t.spansC, err = m.Int64Counter(MetricSpans, metric.WithDescription("Spans counted."), metric.WithUnit("{span}")); err != nil {
 		return nil, err
 	}
-	if t.damagedRecords, err = m.Int64Counter("errorfanout_history_damaged_records", metric.WithDescription("Damaged parts of the alert history skipped at start (each a byte range of one or more records, or a whole unreadable file)."), metric.WithUnit("{record}")); err != nil {
+	if t.damagedRecords, err = m.Int64Counter(MetricHistoryDamagedRecords, metric.WithDescription("Damaged parts of the alert history skipped at start (each a byte range of one or more records, or a whole unreadable file)."), metric.WithUnit("{record}")); err != nil {
 		return nil, err
 	}
-	if t.damagedBytes, err = m.Int64Counter("errorfanout_history_damaged_bytes", metric.WithDescription("Bytes of the alert history skipped as damaged at start."), metric.WithUnit("By")); err != nil {
+	if t.damagedBytes, err = m.Int64Counter(MetricHistoryDamagedBytes, metric.WithDescription("Bytes of the alert history skipped as damaged at start."), metric.WithUnit("By")); err != nil {
 		return nil, err
 	}
-	if t.writeFailures, err = m.Int64Counter("errorfanout_history_write_failures", metric.WithDescription("Alert history writes that failed (reason disk_reserve: refused inside the disk reserve; io: the write failed); the history is kept in memory and written again."), metric.WithUnit("{write}")); err != nil {
+	if t.writeFailures, err = m.Int64Counter(MetricHistoryWriteFailures, metric.WithDescription("Alert history writes that failed (reason disk_reserve: refused inside the disk reserve; io: the write failed); the history is kept in memory and written again."), metric.WithUnit("{write}")); err != nil {
 		return nil, err
 	}
-	unsaved, err := m.Int64ObservableGauge("errorfanout_history_unsaved", metric.WithDescription("1 while the alert history in memory holds changes not yet on disk."), metric.WithUnit("1"))
+	unsaved, err := m.Int64ObservableGauge(MetricHistoryUnsaved, metric.WithDescription("1 while the alert history in memory holds changes not yet on disk."), metric.WithUnit("1"))
 	if err != nil {
 		return nil, err
 	}
-	keys, err := m.Int64ObservableGauge("errorfanout_keys", metric.WithDescription("Tracked (tenant, service) keys."), metric.WithUnit("{key}"))
+	keys, err := m.Int64ObservableGauge(MetricKeys, metric.WithDescription("Tracked (tenant, service) keys."), metric.WithUnit("{key}"))
 	if err != nil {
 		return nil, err
 	}
-	firing, err := m.Int64ObservableGauge("errorfanout_keys_firing", metric.WithDescription("Keys currently firing."), metric.WithUnit("{key}"))
+	firing, err := m.Int64ObservableGauge(MetricFiringKeys, metric.WithDescription("Keys currently firing."), metric.WithUnit("{key}"))
 	if err != nil {
 		return nil, err
 	}
-	evicted, err := m.Int64ObservableCounter("errorfanout_keys_evicted", metric.WithDescription("Keys evicted at max_keys."), metric.WithUnit("{key}"))
+	evicted, err := m.Int64ObservableCounter(MetricEvictedKeys, metric.WithDescription("Keys evicted at max_keys."), metric.WithUnit("{key}"))
 	if err != nil {
 		return nil, err
 	}
-	refused, err := m.Int64ObservableCounter("errorfanout_keys_refused", metric.WithDescription("New keys not tracked because every tracked key was firing at max_keys."), metric.WithUnit("{key}"))
+	refused, err := m.Int64ObservableCounter(MetricRefusedKeys, metric.WithDescription("New keys not tracked because every tracked key was firing at max_keys."), metric.WithUnit("{key}"))
 	if err != nil {
 		return nil, err
 	}
-	expired, err := m.Int64ObservableCounter("errorfanout_keys_expired", metric.WithDescription("Idle keys forgotten after idle_timeout."), metric.WithUnit("{key}"))
+	expired, err := m.Int64ObservableCounter(MetricExpiredKeys, metric.WithDescription("Idle keys forgotten after idle_timeout."), metric.WithUnit("{key}"))
 	if err != nil {
 		return nil, err
 	}
-	pending, err := m.Int64ObservableGauge("errorfanout_alert_events_pending", metric.WithDescription("Alert events not yet accepted by the alert logs pipeline."), metric.WithUnit("{event}"))
+	pending, err := m.Int64ObservableGauge(MetricPendingAlertEvents, metric.WithDescription("Alert events not yet accepted by the alert logs pipeline."), metric.WithUnit("{event}"))
 	if err != nil {
 		return nil, err
 	}

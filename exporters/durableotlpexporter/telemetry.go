@@ -13,8 +13,8 @@ import (
 	"github.com/scadaotel/scadaotel/tenants"
 )
 
-// Self-metric names, listed in documentation.md (the Prometheus exposition
-// adds _total to counters).
+// Self-metric names, listed in documentation.md (the Prometheus endpoint
+// exposes them unchanged).
 const (
 	MetricDeadLetterSpans  = "scadaotel_durable_otlp_dead_letter_spans"
 	MetricDeadLetterStored = "scadaotel_durable_otlp_dead_letter_stored_spans"
@@ -24,6 +24,11 @@ const (
 	AttrTenant = tenants.SelfMetricAttribute
 	attrReason = "reason"
 )
+
+// MetricNames lists every self-metric the exporter registers.
+func MetricNames() []string {
+	return []string{MetricDeadLetterSpans, MetricDeadLetterStored, MetricSplits, MetricRejectedSpans}
+}
 
 type telemetry struct {
 	deadSpans metric.Int64Counter

@@ -62,19 +62,19 @@ func newAlertExporter(cfg *Config, set exporter.Settings, signal string) (*alert
 		id: set.ID, stopCh: make(chan struct{})}
 	m := set.MeterProvider.Meter("github.com/scadaotel/scadaotel/exporters/kafkaalertexporter")
 	var err error
-	if e.sentN, err = m.Int64Counter("kafka_alerts_records_sent", metric.WithDescription("Alert records acknowledged by Kafka (acks=all)."), metric.WithUnit("{record}")); err != nil {
+	if e.sentN, err = m.Int64Counter(MetricSentRecords, metric.WithDescription("Alert records acknowledged by Kafka (acks=all)."), metric.WithUnit("{record}")); err != nil {
 		return nil, err
 	}
-	if e.failedN, err = m.Int64Counter("kafka_alerts_send_failures", metric.WithDescription("Failed send attempts (retried; nothing is dropped)."), metric.WithUnit("{attempt}")); err != nil {
+	if e.failedN, err = m.Int64Counter(MetricSendFailures, metric.WithDescription("Failed send attempts (retried; nothing is dropped)."), metric.WithUnit("{attempt}")); err != nil {
 		return nil, err
 	}
-	if e.ignoredN, err = m.Int64Counter("kafka_alerts_records_ignored", metric.WithDescription("Log records that are not alert events."), metric.WithUnit("{record}")); err != nil {
+	if e.ignoredN, err = m.Int64Counter(MetricIgnoredRecords, metric.WithDescription("Log records that are not alert events."), metric.WithUnit("{record}")); err != nil {
 		return nil, err
 	}
-	if e.spansN, err = m.Int64Counter("kafka_alerts_spans_sent", metric.WithDescription("Raw error spans written to spans.topic."), metric.WithUnit("{span}")); err != nil {
+	if e.spansN, err = m.Int64Counter(MetricSentSpans, metric.WithDescription("Raw error spans written to spans.topic."), metric.WithUnit("{span}")); err != nil {
 		return nil, err
 	}
-	if e.accepted, err = m.Int64Counter("kafka_alerts_records_dequeued", metric.WithDescription("Alert records read from the sending queue for delivery (including retries after a restart)."), metric.WithUnit("{record}")); err != nil {
+	if e.accepted, err = m.Int64Counter(MetricDequeuedRecords, metric.WithDescription("Alert records read from the sending queue for delivery (including retries after a restart)."), metric.WithUnit("{record}")); err != nil {
 		return nil, err
 	}
 	if e.deadN, err = m.Int64Counter(MetricDeadLetterSpans, metric.WithDescription("Raw error spans Kafka refused for good, kept in the dead-letter area, by tenant and reason."), metric.WithUnit("{span}")); err != nil {
@@ -85,14 +85,14 @@ func newAlertExporter(cfg *Config, set exporter.Settings, signal string) (*alert
 			return nil, err
 		}
 	}
-	if e.headDamagedN, err = m.Int64Counter("kafka_alerts_head_damaged_records", metric.WithDescription("Damaged parts of the stored head skipped at start (each a byte range of one or more records)."), metric.WithUnit("{record}")); err != nil {
+	if e.headDamagedN, err = m.Int64Counter(MetricHeadDamagedRecords, metric.WithDescription("Damaged parts of the stored head skipped at start (each a byte range of one or more records)."), metric.WithUnit("{record}")); err != nil {
 		return nil, err
 	}
-	queued, err := m.Int64ObservableGauge("kafka_alerts_in_flight", metric.WithDescription("Alert records read from the queue and not yet acknowledged (the head: waiting on Kafka)."), metric.WithUnit("{record}"))
+	queued, err := m.Int64ObservableGauge(MetricInFlightRecords, metric.WithDescription("Alert records read from the queue and not yet acknowledged (the head: waiting on Kafka)."), metric.WithUnit("{record}"))
 	if err != nil {
 		return nil, err
 	}
-	age, err := m.Float64ObservableGauge("kafka_alerts_oldest_queued_age", metric.WithDescription("Age of the oldest undelivered alert record (the queue is FIFO with one consumer, so it is the record being sent); 0 when idle."), metric.WithUnit("s"))
+	age, err := m.Float64ObservableGauge(MetricOldestQueuedAge, metric.WithDescription("Age of the oldest undelivered alert record (the queue is FIFO with one consumer, so it is the record being sent); 0 when idle."), metric.WithUnit("s"))
 	if err != nil {
 		return nil, err
 	}
@@ -486,6 +486,3 @@ func (e *alertExporter) registryTopic(tenant string) string {
 	t, _ := e.registry.Tenant(tenant)
 	return t.KafkaTopic
 }
-
-// MetricDeadLetterSpans counts raw spans kept in the dead-letter area.
-const MetricDeadLetterSpans = "kafka_alerts_dead_letter_spans"

@@ -223,7 +223,7 @@ func killChild(t *testing.T, dir, broker string, round int) {
 // handedOverAndStored: the queue handed at least one record over and the
 // head on disk equals the head in memory.
 func handedOverAndStored(t *testing.T, tel *componenttest.Telemetry, e *alertExporter) bool {
-	m, err := tel.GetMetric("kafka_alerts_records_dequeued")
+	m, err := tel.GetMetric(MetricDequeuedRecords)
 	if err != nil {
 		return false
 	}

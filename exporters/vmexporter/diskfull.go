@@ -89,8 +89,9 @@ func (e *vmExporter) setFull(err error) {
 }
 
 func (e *vmExporter) registerReserveGauges(m metric.Meter) error {
-	_, err := m.Int64ObservableGauge("vmexporter.disk_reserve.full",
+	_, err := m.Int64ObservableGauge(MetricDiskReserveFull,
 		metric.WithDescription("1 while new metrics are refused because the metrics volume is inside its disk reserve."),
+		metric.WithUnit("1"),
 		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {
 			v := int64(0)
 			if e.full.Load() {
@@ -102,7 +103,7 @@ func (e *vmExporter) registerReserveGauges(m metric.Meter) error {
 	if err != nil {
 		return err
 	}
-	_, err = m.Int64ObservableGauge("vmexporter.disk_reserve.free_bytes",
+	_, err = m.Int64ObservableGauge(MetricDiskReserveFreeBytes,
 		metric.WithDescription("Free bytes on the metrics volume (as an unprivileged writer sees them)."),
 		metric.WithUnit("By"),
 		metric.WithInt64Callback(func(_ context.Context, o metric.Int64Observer) error {

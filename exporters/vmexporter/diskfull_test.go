@@ -98,15 +98,15 @@ func TestDiskReserveRefusesRetryablyReportsStatusAndResumes(t *testing.T) {
 	}
 	assert.Equal(t, walBefore, walDataBytes(t, filepath.Join(dir, "wal")), "nothing of a refused batch reaches the WAL")
 	assert.Equal(t, componentstatus.StatusRecoverableError, host.last())
-	assert.Equal(t, int64(3), counter(t, reader, "vmexporter.disk_reserve.refused_batches"))
-	assert.Equal(t, int64(1), counter(t, reader, "vmexporter.disk_reserve.full"))
-	assert.Equal(t, int64(10<<20), counter(t, reader, "vmexporter.disk_reserve.free_bytes"))
+	assert.Equal(t, int64(3), counter(t, reader, MetricDiskReserveRefusedBatches))
+	assert.Equal(t, int64(1), counter(t, reader, MetricDiskReserveFull))
+	assert.Equal(t, int64(10<<20), counter(t, reader, MetricDiskReserveFreeBytes))
 
 	// Space returns: reported OK without any traffic (the checkpoint loop
 	// reads the volume every second), then writes are accepted again.
 	vol.set(1 << 30)
 	require.Eventually(t, func() bool { return host.last() == componentstatus.StatusOK }, 5*time.Second, 50*time.Millisecond)
-	assert.Equal(t, int64(0), counter(t, reader, "vmexporter.disk_reserve.full"))
+	assert.Equal(t, int64(0), counter(t, reader, MetricDiskReserveFull))
 	require.NoError(t, exp.ConsumeMetrics(context.Background(), fixture("acme", 50)))
 
 	st := vmstore.Current()

@@ -77,34 +77,34 @@ func newExporter(cfg *Config, set exporter.Settings) (*vmExporter, error) {
 		guard: newReserveGuard(cfg.Directory, cfg.DiskReserve), persistNow: make(chan struct{}, 1)}
 	e.batches.New = func() any { return &batch{} }
 	m := set.MeterProvider.Meter("github.com/scadaotel/scadaotel/exporters/vmexporter")
-	e.mSamples, err = m.Int64Counter("vmexporter.samples", metric.WithDescription("Samples written to the storage (after the WAL fsync)."))
+	e.mSamples, err = m.Int64Counter(MetricSamples, metric.WithDescription("Samples written to the storage (after the WAL fsync)."), metric.WithUnit("{sample}"))
 	if err == nil {
-		e.mRefused, err = m.Int64Counter("vmexporter.refused_batches", metric.WithDescription("Batches refused (no tenant, WAL full or failed)."))
+		e.mRefused, err = m.Int64Counter(MetricRefusedBatches, metric.WithDescription("Batches refused (no tenant, WAL full or failed)."), metric.WithUnit("{batch}"))
 	}
 	if err == nil {
-		e.mCommits, err = m.Int64Counter("vmexporter.wal.commits", metric.WithDescription("WAL group commits (one fsync each)."))
+		e.mCommits, err = m.Int64Counter(MetricWALCommits, metric.WithDescription("WAL group commits (one fsync each)."), metric.WithUnit("{commit}"))
 	}
 	if err == nil {
-		e.mWALBytes, err = m.Int64Counter("vmexporter.wal.bytes", metric.WithDescription("Bytes written to the WAL."), metric.WithUnit("By"))
+		e.mWALBytes, err = m.Int64Counter(MetricWALBytes, metric.WithDescription("Bytes written to the WAL."), metric.WithUnit("By"))
 	}
 	if err == nil {
-		e.mCheckpoints, err = m.Int64Counter("vmexporter.checkpoints", metric.WithDescription("Checkpoints: storage persisted and WAL segments removed."))
+		e.mCheckpoints, err = m.Int64Counter(MetricCheckpoints, metric.WithDescription("Checkpoints: storage persisted and WAL segments removed."), metric.WithUnit("{checkpoint}"))
 	}
 	if err == nil {
-		e.mReplayed, err = m.Int64Counter("vmexporter.wal.replayed_samples", metric.WithDescription("Samples replayed from the WAL at startup."))
+		e.mReplayed, err = m.Int64Counter(MetricWALReplayedSamples, metric.WithDescription("Samples replayed from the WAL at startup."), metric.WithUnit("{sample}"))
 	}
 	counters := []struct {
 		dst        *metric.Int64Counter
 		name, desc string
 		unit       string
 	}{
-		{&e.mDamagedRegions, "vmexporter.wal.damaged_regions", "Damaged WAL spans skipped at replay (each one or more records).", ""},
-		{&e.mDamagedBytes, "vmexporter.wal.damaged_bytes", "WAL bytes skipped at replay because of damage (unreadable segments: their size).", "By"},
-		{&e.mDamagedSegments, "vmexporter.wal.damaged_segments", "Damaged or unreadable WAL segments moved aside (<name>.damaged-<unix>).", ""},
-		{&e.mTornTails, "vmexporter.wal.torn_tails", "Incomplete final records (crash mid-write, never acknowledged) dropped at replay.", ""},
-		{&e.mTornBytes, "vmexporter.wal.torn_bytes", "Bytes of incomplete final records dropped at replay.", "By"},
-		{&e.mWriteErrors, "vmexporter.wal.write_errors", "Failed WAL writes or fsyncs (batch refused, segment cut back to its last good record).", ""},
-		{&e.mReserveRefused, "vmexporter.disk_reserve.refused_batches", "Batches refused because the metrics volume is inside its disk reserve.", ""},
+		{&e.mDamagedRegions, MetricWALDamagedRegions, "Damaged WAL spans skipped at replay (each one or more records).", "{region}"},
+		{&e.mDamagedBytes, MetricWALDamagedBytes, "WAL bytes skipped at replay because of damage (unreadable segments: their size).", "By"},
+		{&e.mDamagedSegments, MetricWALDamagedSegments, "Damaged or unreadable WAL segments moved aside (<name>.damaged-<unix>).", "{segment}"},
+		{&e.mTornTails, MetricWALTornTails, "Incomplete final records (crash mid-write, never acknowledged) dropped at replay.", "{record}"},
+		{&e.mTornBytes, MetricWALTornBytes, "Bytes of incomplete final records dropped at replay.", "By"},
+		{&e.mWriteErrors, MetricWALWriteErrors, "Failed WAL writes or fsyncs (batch refused, segment cut back to its last good record).", "{error}"},
+		{&e.mReserveRefused, MetricDiskReserveRefusedBatches, "Batches refused because the metrics volume is inside its disk reserve.", "{batch}"},
 	}
 	for _, c := range counters {
 		if err != nil {

@@ -97,15 +97,15 @@ func newRemoteExporter(cfg *Config, set exporter.Settings) (*remoteExporter, err
 	r := &remoteExporter{cfg: cfg, logger: set.Logger, tel: set.TelemetrySettings, conv: conv,
 		ua: "scadaotel/" + set.BuildInfo.Version}
 	m := set.MeterProvider.Meter("github.com/scadaotel/scadaotel/exporters/vmexporter")
-	r.mSamples, err = m.Int64Counter("vmexporter.remote.samples", metric.WithDescription("Samples accepted by the VictoriaMetrics server, by tenant."))
+	r.mSamples, err = m.Int64Counter(MetricRemoteSamples, metric.WithDescription("Samples accepted by the VictoriaMetrics server, by tenant."), metric.WithUnit("{sample}"))
 	if err == nil {
-		r.mRequests, err = m.Int64Counter("vmexporter.remote.requests", metric.WithDescription("Remote-write requests by result (ok, retryable, permanent)."))
+		r.mRequests, err = m.Int64Counter(MetricRemoteRequests, metric.WithDescription("Remote-write requests by result (ok, retryable, permanent)."), metric.WithUnit("{request}"))
 	}
 	if err == nil {
-		r.mBytes, err = m.Int64Counter("vmexporter.remote.sent_bytes", metric.WithDescription("Snappy-compressed request bytes accepted by the server."), metric.WithUnit("By"))
+		r.mBytes, err = m.Int64Counter(MetricRemoteSentBytes, metric.WithDescription("Snappy-compressed request bytes accepted by the server."), metric.WithUnit("By"))
 	}
 	if err == nil {
-		r.mRefused, err = m.Int64Counter("vmexporter.refused_batches", metric.WithDescription("Batches refused (no tenant, tenant without account_id)."))
+		r.mRefused, err = m.Int64Counter(MetricRefusedBatches, metric.WithDescription("Batches refused (no tenant, tenant without account_id)."), metric.WithUnit("{batch}"))
 	}
 	if err == nil {
 		r.mDead, err = m.Int64Counter(MetricRemoteDeadLetterPoints, metric.WithDescription("Data points the server refused for good, kept in the dead-letter area, by tenant."), metric.WithUnit("{datapoint}"))
@@ -221,7 +221,7 @@ func (r *remoteExporter) push(ctx context.Context, md pmetric.Metrics) error {
 		w := sink.by[tenant]
 		err := r.writeTenant(ctx, tenant, w, r.metadataFor(md, tenant))
 		if err == nil {
-			r.mSamples.Add(ctx, int64(w.samples), metric.WithAttributes(attribute.String("tenant", tenant)))
+			r.mSamples.Add(ctx, int64(w.samples), metric.WithAttributes(attribute.String(AttrTenant, tenant)))
 			continue
 		}
 		if consumererror.IsPermanent(err) {
@@ -376,9 +376,6 @@ func (r *remoteExporter) send(ctx context.Context, u string, body []byte) error 
 	r.mRequests.Add(ctx, 1, metric.WithAttributes(attribute.String("result", "permanent")))
 	return consumererror.NewPermanent(err)
 }
-
-// MetricRemoteDeadLetterPoints counts data points kept in the dead-letter area.
-const MetricRemoteDeadLetterPoints = "vmexporter.remote.dead_letter.datapoints"
 
 // deadLetter keeps the resources of md of the given tenants (all when nil)
 // in the dead-letter area, one entry per tenant, each fsync'ed. An error

@@ -128,7 +128,7 @@ func TestRemoteWritesEachTenantToItsAccount(t *testing.T) {
 	assert.Equal(t, "gauge", meta.Data["pipeline_pressure_bar"][0].Type)
 
 	// Self-metrics: samples per tenant, requests by result.
-	m, err := tel.GetMetric("vmexporter.remote.samples")
+	m, err := tel.GetMetric(MetricRemoteSamples)
 	require.NoError(t, err)
 	perTenant := map[string]int64{}
 	for _, dp := range m.Data.(metricdata.Sum[int64]).DataPoints {
@@ -137,7 +137,7 @@ func TestRemoteWritesEachTenantToItsAccount(t *testing.T) {
 	}
 	assert.Equal(t, perTenant["west"], perTenant["east"])
 	assert.Positive(t, perTenant["west"])
-	r, err := tel.GetMetric("vmexporter.remote.requests")
+	r, err := tel.GetMetric(MetricRemoteRequests)
 	require.NoError(t, err)
 	for _, dp := range r.Data.(metricdata.Sum[int64]).DataPoints {
 		v, _ := dp.Attributes.Value("result")

@@ -327,7 +327,7 @@ func TestReplayRecoversPastDamageInSeveralSegments(t *testing.T) {
 		got[id] = true
 	}
 	assert.Equal(t, want, got, "every record outside the damage is replayed, nothing else")
-	assert.Equal(t, int64(len(want)*samples), counter(t, reader, "vmexporter.wal.replayed_samples"))
+	assert.Equal(t, int64(len(want)*samples), counter(t, reader, MetricWALReplayedSamples))
 	t.Logf("%d of %d records replayed", len(got), 4*perSeg)
 
 	// Damage: logged at error level with file and byte range; segments 1,
@@ -343,11 +343,11 @@ func TestReplayRecoversPastDamageInSeveralSegments(t *testing.T) {
 		}
 	}
 	assert.GreaterOrEqual(t, ranges, 3, "at least one damaged range per damaged segment")
-	assert.Equal(t, int64(ranges), counter(t, reader, "vmexporter.wal.damaged_regions"))
-	assert.GreaterOrEqual(t, counter(t, reader, "vmexporter.wal.damaged_bytes"), damagedBytes)
-	assert.Equal(t, int64(4), counter(t, reader, "vmexporter.wal.damaged_segments"))
-	assert.Equal(t, int64(1), counter(t, reader, "vmexporter.wal.torn_tails"))
-	assert.Equal(t, int64(40), counter(t, reader, "vmexporter.wal.torn_bytes"))
+	assert.Equal(t, int64(ranges), counter(t, reader, MetricWALDamagedRegions))
+	assert.GreaterOrEqual(t, counter(t, reader, MetricWALDamagedBytes), damagedBytes)
+	assert.Equal(t, int64(4), counter(t, reader, MetricWALDamagedSegments))
+	assert.Equal(t, int64(1), counter(t, reader, MetricWALTornTails))
+	assert.Equal(t, int64(40), counter(t, reader, MetricWALTornBytes))
 	assert.Len(t, logs.FilterMessageSnippet("cannot be read").All(), 1)
 	assert.Len(t, logs.FilterMessageSnippet("incomplete record").FilterLevelExact(zapcore.WarnLevel).All(), 1)
 	aside, err := filepath.Glob(filepath.Join(walDir, "*.damaged-*"))
@@ -418,8 +418,8 @@ func TestTornTailBeforeEmptySegmentsIsStillTorn(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, exp.Start(context.Background(), componenttest.NewNopHost()))
 	defer func() { require.NoError(t, exp.Shutdown(context.Background())) }()
-	assert.Equal(t, int64(1), counter(t, reader, "vmexporter.wal.torn_tails"))
-	assert.Zero(t, counter(t, reader, "vmexporter.wal.damaged_regions"))
+	assert.Equal(t, int64(1), counter(t, reader, MetricWALTornTails))
+	assert.Zero(t, counter(t, reader, MetricWALDamagedRegions))
 	assert.Empty(t, logs.FilterLevelExact(zapcore.ErrorLevel).All())
-	assert.Equal(t, int64(15), counter(t, reader, "vmexporter.wal.replayed_samples"))
+	assert.Equal(t, int64(15), counter(t, reader, MetricWALReplayedSamples))
 }

@@ -25,6 +25,12 @@ const (
 	attrKind              = "kind"
 )
 
+// MetricNames lists every self-metric the extension registers.
+func MetricNames() []string {
+	return []string{MetricFsyncs, MetricAppendedBytes, MetricAppendedRecords, MetricSyncedRecords, MetricLiveBytes,
+		MetricDiskBytes, MetricSegments, MetricCompactions, MetricReplaySeconds, MetricDamagedBytes}
+}
+
 type telemetry struct {
 	reg  metric.Registration
 	mu   sync.Mutex

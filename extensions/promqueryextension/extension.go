@@ -30,7 +30,7 @@ func newExtension(cfg *Config, set extension.Settings) (*queryExtension, error) 
 	e := &queryExtension{cfg: cfg, set: set}
 	var err error
 	e.mRequests, err = set.MeterProvider.Meter("github.com/scadaotel/scadaotel/extensions/promqueryextension").
-		Int64Counter("promquery.requests", metric.WithDescription("Query API requests by HTTP status class."))
+		Int64Counter(MetricRequests, metric.WithDescription("Query API requests by HTTP status class."), metric.WithUnit("{request}"))
 	if err != nil {
 		return nil, fmt.Errorf("prometheus_query: cannot create self-metrics: %w", err)
 	}

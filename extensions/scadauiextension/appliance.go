@@ -19,17 +19,25 @@ import (
 	"github.com/prometheus/common/model"
 	"go.uber.org/zap"
 
+	"github.com/scadaotel/scadaotel/connectors/errorfanoutconnector"
 	"github.com/scadaotel/scadaotel/exporters/durableotlpexporter"
+	"github.com/scadaotel/scadaotel/exporters/kafkaalertexporter"
+	"github.com/scadaotel/scadaotel/exporters/vmexporter"
 	"github.com/scadaotel/scadaotel/internal/httpjson"
 	"github.com/scadaotel/scadaotel/internal/vmstore"
+	"github.com/scadaotel/scadaotel/processors/tenantstampprocessor"
+	"github.com/scadaotel/scadaotel/processors/traceidrepairprocessor"
+	"github.com/scadaotel/scadaotel/receivers/scadareceiver"
+	"github.com/scadaotel/scadaotel/tenants"
 )
 
 // The Appliance view: what the appliance itself is doing, from its own
 // metrics (the collector's Prometheus telemetry endpoint), scraped every
 // telemetry_interval and kept for applianceWindow to compute rates.
 //
-// Only known metrics are shown. A series carrying a tenant label (`tenant`
-// or `scada_tenant`: tenant ingest, trace-ID repair, dead letter) is shown
+// Only known metrics are shown (readMetrics). A series carrying the
+// self-metric tenant attribute (`tenant`: tenant ingest, trace-ID repair,
+// dead letter) is shown
 // to that tenant only and never summed into
 // anything another tenant sees; the appliance-wide ones (per receiver,
 // exporter, queue; disk) carry no tenant and are shown when
@@ -92,11 +100,13 @@ func labelMap(ls []*dto.LabelPair) map[string]string {
 }
 
 // sampleTenant is the tenant a series belongs to ("" when appliance-wide).
+// Self-metrics name it tenants.SelfMetricAttribute; a series carrying the
+// stored series' label instead (none should) is still kept to its tenant.
 func sampleTenant(l map[string]string) (string, bool) {
-	if v, ok := l["tenant"]; ok {
+	if v, ok := l[tenants.SelfMetricAttribute]; ok {
 		return v, true
 	}
-	if v, ok := l["scada_tenant"]; ok {
+	if v, ok := l[tenants.MetricLabel]; ok {
 		return v, true
 	}
 	return "", false
@@ -476,15 +486,15 @@ func (p *panels) tenantIngest(s promSample) bool {
 		return p.ingest[sig]
 	}
 	switch s.name {
-	case "tenantstamp_accepted_requests":
+	case tenantstampprocessor.MetricAcceptedRequests:
 		ts := row()
 		ts.AcceptedTot += s.value
 		addPtr(&ts.AcceptedPerS, p.rate(s))
-	case "tenantstamp_accepted_items":
+	case tenantstampprocessor.MetricAcceptedItems:
 		ts := row()
 		ts.ItemsTot += s.value
 		addPtr(&ts.ItemsPerS, p.rate(s))
-	case "tenantstamp_refused_requests":
+	case tenantstampprocessor.MetricRefusedRequests:
 		ts := row()
 		ts.RefusedTot += s.value
 		ts.Reasons[s.labels["reason"]] += s.value
@@ -543,9 +553,9 @@ func (p *panels) export(s promSample) bool {
 		}
 		row = p.exportRow(s.labels["exporter"], sig)
 		sent = strings.HasPrefix(s.name, "otelcol_exporter_sent_")
-	case s.name == "kafka_alerts_records_sent" || s.name == "kafka_alerts_send_failures":
+	case s.name == kafkaalertexporter.MetricSentRecords || s.name == kafkaalertexporter.MetricSendFailures:
 		row = p.exportRow("kafka_alerts", "alert_records")
-		sent = s.name == "kafka_alerts_records_sent"
+		sent = s.name == kafkaalertexporter.MetricSentRecords
 	default:
 		return false
 	}
@@ -579,16 +589,16 @@ func (p *panels) queue(s promSample) bool {
 	case s.name == "otelcol_exporter_queue_capacity" && !own:
 		c := s.value
 		p.queueRow(s.labels["exporter"], "items", false).Capacity = &c
-	case s.name == "kafka_alerts_in_flight":
+	case s.name == kafkaalertexporter.MetricInFlightRecords:
 		p.queueRow("kafka_alerts", "records", own).Depth += s.value
-	case s.name == "kafka_alerts_oldest_queued_age":
+	case s.name == kafkaalertexporter.MetricOldestQueuedAge:
 		a := s.value
 		p.queueRow("kafka_alerts", "records", own).OldestAgeS = &a
-	case s.name == "errorfanout_alert_events_pending":
+	case s.name == errorfanoutconnector.MetricPendingAlertEvents:
 		p.queueRow("errorfanout", "events", own).Depth += s.value
-	case s.name == "scada_receiver_batches_pending" && !own:
+	case s.name == scadareceiver.MetricPendingRetry && !own:
 		p.queueRow("scada", "batches", false).Depth += s.value
-	case s.name == "traceidrepair_held_spans" && own:
+	case s.name == traceidrepairprocessor.MetricHeldSpans && own:
 		p.queueRow("traceidrepair", "spans", true).Depth += s.value
 	default:
 		return false
@@ -603,18 +613,16 @@ func (p *panels) queueRow(name, unit string, own bool) *queueRow {
 	return p.queues[name]
 }
 
-// repairCounters are the traceidrepair counters shown, in display order.
-var repairCounters = []string{"repaired", "repaired_spans", "ambiguous", "unmatched", "held", "refused", "release_failed"}
-
-// repairCounter: the caller's trace-ID repair counters.
+// repairCounter: the caller's trace-ID repair counters (repairCounters).
 func (p *panels) repairCounter(s promSample) bool {
-	if _, own := sampleTenant(s.labels); !own || !strings.HasPrefix(s.name, "traceidrepair_") {
+	if _, own := sampleTenant(s.labels); !own || !strings.HasPrefix(s.name, repairPrefix) {
 		return false
 	}
-	c := strings.TrimPrefix(s.name, "traceidrepair_")
-	if !slices.Contains(repairCounters, c) {
+	i := slices.IndexFunc(repairCounters, func(c repairCounter) bool { return c.metric == s.name })
+	if i < 0 {
 		return true // a repair series this view does not show
 	}
+	c := repairCounters[i].key
 	if p.repair[c] == nil {
 		p.repair[c] = &counterRow{Counter: c}
 	}
@@ -664,7 +672,7 @@ func (p *panels) process(s promSample, out *applianceView) bool {
 	}
 	v := s.value
 	switch s.name {
-	case "vmexporter_samples":
+	case vmexporter.MetricSamples:
 		out.StoredPerS = p.rate(s)
 	case "otelcol_process_uptime":
 		out.UptimeS = &v
@@ -709,8 +717,8 @@ func (p *panels) queueRows() []queueRow {
 func (p *panels) repairRows() []counterRow {
 	out := []counterRow{}
 	for _, c := range repairCounters {
-		if p.repair[c] != nil {
-			out = append(out, *p.repair[c])
+		if p.repair[c.key] != nil {
+			out = append(out, *p.repair[c.key])
 		}
 	}
 	return out
@@ -748,7 +756,7 @@ func ingestHistory(views []tview) applianceSeries {
 // "all.<signal>".
 func historyKey(s promSample) (string, bool) {
 	switch {
-	case s.name == "tenantstamp_accepted_items":
+	case s.name == tenantstampprocessor.MetricAcceptedItems:
 		if _, own := sampleTenant(s.labels); own {
 			return "tenant." + s.labels["signal"], true
 		}

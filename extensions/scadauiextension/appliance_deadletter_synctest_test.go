@@ -22,7 +22,7 @@ import (
 // spans stored before the start; east 9 spans/s as permission_denied and
 // 31337 stored. One series carries no tenant (never shown per tenant).
 func deadLetterExposition(sec int64) string {
-	spans, stored := durableotlpexporter.MetricDeadLetterSpans+"_total", durableotlpexporter.MetricDeadLetterStored
+	spans, stored := ExposedName(durableotlpexporter.MetricDeadLetterSpans, true), ExposedName(durableotlpexporter.MetricDeadLetterStored, false)
 	return fmt.Sprintf(`# HELP %[1]s Spans the destination refused for good.
 # TYPE %[1]s counter
 %[1]s{reason="invalid_argument",tenant="west"} %[3]d

@@ -24,7 +24,8 @@ import (
 // 4 trace requests/s (40 spans/s) and has 1 refused/s, 25 metric data
 // points/s and 3 log records/s; east 100 requests/s (777 spans/s); the otlp
 // receiver accepts 50 spans/s; Jaeger's queue holds 7 of 1000. The items
-// counter is written as the collector's exporter does (`_total`, TYPE).
+// counter is written as a reader with type suffixes writes it (`_total`,
+// TYPE); the default reader writes the registered names.
 func exposition(sec int64) string {
 	return fmt.Sprintf(`# HELP otelcol_receiver_accepted_spans Number of spans successfully pushed into the pipeline.
 # TYPE otelcol_receiver_accepted_spans counter
@@ -36,27 +37,28 @@ otelcol_exporter_queue_size{data_type="traces",exporter="otlp_grpc/jaeger"} 7
 otelcol_exporter_queue_capacity{data_type="traces",exporter="otlp_grpc/jaeger"} 1000
 otelcol_exporter_sent_spans{exporter="otlp_grpc/jaeger"} %[1]d
 otelcol_exporter_send_failed_spans{exporter="otlp_grpc/jaeger"} 0
-# TYPE kafka_alerts_records_sent_total counter
-kafka_alerts_records_sent_total 12
-kafka_alerts_in_flight 2
-kafka_alerts_oldest_queued_age 3.5
-tenantstamp_accepted_requests{signal="traces",tenant="west"} %[3]d
-tenantstamp_refused_requests{reason="spans_per_second",signal="traces",tenant="west"} %[4]d
-tenantstamp_accepted_requests{signal="traces",tenant="east"} %[5]d
-# HELP tenantstamp_accepted_items_total Spans, metric data points or log records stamped and passed on, by tenant and signal: each tenant's ingest rate.
-# TYPE tenantstamp_accepted_items_total counter
-tenantstamp_accepted_items_total{signal="traces",tenant="west"} %[7]d
-tenantstamp_accepted_items_total{signal="metrics",tenant="west"} %[8]d
-tenantstamp_accepted_items_total{signal="logs",tenant="west"} %[9]d
-tenantstamp_accepted_items_total{signal="traces",tenant="east"} %[10]d
-tenantstamp_refused_requests{reason="no_tenant",signal="traces"} 9
-traceidrepair_repaired{scada_tenant="west"} 5
-traceidrepair_unmatched{scada_tenant="west"} 1
-traceidrepair_repaired{scada_tenant="east"} 987654
-traceidrepair_held_spans{scada_tenant="east"} 424242
-scada_receiver_batches_pending{rtu="east-secret-rtu"} 1
-scada_receiver_samples{quality="good",rtu="east-secret-rtu"} 999
-vmexporter_samples %[2]d
+# TYPE scadaotel_kafka_alerts_sent_records_total counter
+scadaotel_kafka_alerts_sent_records_total 12
+scadaotel_kafka_alerts_in_flight_records 2
+scadaotel_kafka_alerts_oldest_queued_age 3.5
+scadaotel_tenantstamp_accepted_requests{signal="traces",tenant="west"} %[3]d
+scadaotel_tenantstamp_refused_requests{reason="spans_per_second",signal="traces",tenant="west"} %[4]d
+scadaotel_tenantstamp_accepted_requests{signal="traces",tenant="east"} %[5]d
+# HELP scadaotel_tenantstamp_accepted_items_total Spans, metric data points or log records stamped and passed on, by tenant and signal: each tenant's ingest rate.
+# TYPE scadaotel_tenantstamp_accepted_items_total counter
+scadaotel_tenantstamp_accepted_items_total{signal="traces",tenant="west"} %[7]d
+scadaotel_tenantstamp_accepted_items_total{signal="metrics",tenant="west"} %[8]d
+scadaotel_tenantstamp_accepted_items_total{signal="logs",tenant="west"} %[9]d
+scadaotel_tenantstamp_accepted_items_total{signal="traces",tenant="east"} %[10]d
+scadaotel_tenantstamp_refused_requests{reason="no_tenant",signal="traces"} 9
+scadaotel_traceidrepair_repaired_fragments_total{tenant="west"} 5
+scadaotel_traceidrepair_unmatched_fragments_total{tenant="west"} 1
+scadaotel_traceidrepair_repaired_fragments_total{tenant="east"} 987654
+# the stored series label (no self-metric carries it) still keeps a series to its tenant
+scadaotel_traceidrepair_held_spans{scada_tenant="east"} 424242
+scadaotel_scada_pending_batches{rtu="east-secret-rtu"} 1
+scadaotel_scada_samples_total{quality="good",rtu="east-secret-rtu"} 999
+scadaotel_victoriametrics_samples_total %[2]d
 otelcol_process_uptime %[6]d
 otelcol_process_memory_rss 5.1e+07
 `, 50*sec, 20*sec, 4*sec, sec, 100*sec, sec, 40*sec, 25*sec, 3*sec, 777*sec)

@@ -58,10 +58,10 @@ func newExtension(cfg *Config, set extension.Settings) (*uiExtension, error) {
 	}
 	m := set.MeterProvider.Meter("github.com/scadaotel/scadaotel/extensions/scadauiextension")
 	var err error
-	if e.mRequests, err = m.Int64Counter("scada_ui_requests", metric.WithDescription("UI API requests by HTTP status class."), metric.WithUnit("{request}")); err != nil {
+	if e.mRequests, err = m.Int64Counter(MetricRequests, metric.WithDescription("UI API requests by HTTP status class."), metric.WithUnit("{request}")); err != nil {
 		return nil, fmt.Errorf("scada_ui: self-metrics: %w", err)
 	}
-	if e.mLogins, err = m.Int64Counter("scada_ui_logins", metric.WithDescription("Login attempts by outcome (accepted, refused, limited)."), metric.WithUnit("{login}")); err != nil {
+	if e.mLogins, err = m.Int64Counter(MetricLogins, metric.WithDescription("Login attempts by outcome (accepted, refused, limited)."), metric.WithUnit("{login}")); err != nil {
 		return nil, fmt.Errorf("scada_ui: self-metrics: %w", err)
 	}
 	return e, nil

@@ -43,14 +43,14 @@ func newExtension(cfg *Config, set extension.Settings) (*Extension, error) {
 		return nil, err
 	}
 	requests, err := set.MeterProvider.Meter("github.com/scadaotel/scadaotel/extensions/tenantauthextension").Int64Counter(
-		"tenantauth_requests",
+		MetricRequests,
 		metric.WithDescription("Authentication decisions by outcome (accepted, unauthenticated, forbidden) and tenant."),
 		metric.WithUnit("{request}"))
 	if err != nil {
 		return nil, err
 	}
 	limited, err := set.MeterProvider.Meter("github.com/scadaotel/scadaotel/extensions/tenantauthextension").Int64Counter(
-		"tenantauth_refused_before_read",
+		MetricRateLimitedRequests,
 		metric.WithDescription("Requests of a tenant over a rate limit refused (429 / ResourceExhausted) before their bodies were read, by tenant and limit."),
 		metric.WithUnit("{request}"))
 	if err != nil {
@@ -140,7 +140,7 @@ func (e *Extension) count(ctx context.Context, d decision) {
 	opt, ok := e.attrs.Load(key)
 	if !ok {
 		opt, _ = e.attrs.LoadOrStore(key, metric.WithAttributeSet(attribute.NewSet(
-			attribute.String("outcome", outcome), attribute.String("tenant", d.tenant))))
+			attribute.String("outcome", outcome), attribute.String(AttrTenant, d.tenant))))
 	}
 	e.requests.Add(ctx, 1, opt.(metric.AddOption))
 }

@@ -101,7 +101,7 @@ func TestMiddlewareRefusesBlockedTenantUnread(t *testing.T) {
 		}
 
 		// The refusal is counted with the tenant and the limit.
-		m, err := tel.GetMetric("tenantauth_refused_before_read")
+		m, err := tel.GetMetric(MetricRateLimitedRequests)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -114,7 +114,7 @@ func TestMiddlewareRefusesBlockedTenantUnread(t *testing.T) {
 			}
 		}
 		if got != 1 {
-			t.Errorf("tenantauth_refused_before_read{west, spans_per_second} = %d, want 1 (%+v)", got, sum.DataPoints)
+			t.Errorf("%s{west, spans_per_second} = %d, want 1 (%+v)", MetricRateLimitedRequests, got, sum.DataPoints)
 		}
 
 		// synctest: the bubble's clock moves on at once, no real wait.

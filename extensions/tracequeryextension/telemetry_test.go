@@ -47,18 +47,18 @@ func TestSelfMetrics(t *testing.T) {
 		}
 		return n
 	}
-	if n := sumOf("tenant_trace_query_requests", attribute.String("route", "GET /api/services"),
-		attribute.Int("code", 502), attribute.String("tenant", "west")); n != 1 {
-		t.Errorf("tenant_trace_query_requests{GET /api/services, 502, west} = %d, want 1", n)
+	if n := sumOf(MetricRequests, attribute.String("route", "GET /api/services"),
+		attribute.Int("code", 502), attribute.String(AttrTenant, "west")); n != 1 {
+		t.Errorf("requests{GET /api/services, 502, west} = %d, want 1", n)
 	}
-	if n := sumOf("tenant_trace_query_upstream_failures", attribute.String("reason", "unavailable")); n < 1 {
-		t.Errorf("tenant_trace_query_upstream_failures{unavailable} = %d, want >= 1", n)
+	if n := sumOf(MetricUpstreamFailures, attribute.String("reason", "unavailable")); n < 1 {
+		t.Errorf("upstream failures{unavailable} = %d, want >= 1", n)
 	}
-	m, err := tel.GetMetric("tenant_trace_query_duration")
+	m, err := tel.GetMetric(MetricDuration)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if dps := m.Data.(metricdata.Histogram[float64]).DataPoints; len(dps) != 1 || dps[0].Count != 1 {
-		t.Errorf("tenant_trace_query_duration: %+v, want one observation", dps)
+		t.Errorf("duration: %+v, want one observation", dps)
 	}
 }

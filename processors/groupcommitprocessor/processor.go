@@ -45,7 +45,7 @@ type groupCommit struct {
 
 func newProcessor(set processor.Settings, cfg *Config, next consumer.Traces) (*groupCommit, error) {
 	m := set.MeterProvider.Meter("github.com/scadaotel/scadaotel/processors/groupcommitprocessor")
-	h, err := m.Int64Histogram("groupcommit_group_requests",
+	h, err := m.Int64Histogram(MetricGroupRequests,
 		metric.WithDescription("Requests merged into one downstream write, by tenant: how many callers one disk write acknowledged."),
 		metric.WithUnit("{request}"),
 		metric.WithExplicitBucketBoundaries(1, 2, 4, 8, 16, 32, 64, 128))
@@ -119,7 +119,7 @@ func (p *groupCommit) ConsumeTraces(ctx context.Context, td ptrace.Traces) error
 	p.mu.Unlock()
 	g.err = p.next.ConsumeTraces(g.ctx, g.td)
 	<-l.writing
-	p.groupRequests.Record(ctx, int64(g.requests), metric.WithAttributes(attribute.String("tenant", tenant)))
+	p.groupRequests.Record(ctx, int64(g.requests), metric.WithAttributes(attribute.String(AttrTenant, tenant)))
 	close(g.done)
 	return g.err
 }

@@ -41,19 +41,19 @@ type stamp struct {
 
 func newStamp(set processor.Settings, cfg *Config, signal string) (*stamp, error) {
 	m := set.MeterProvider.Meter("github.com/scadaotel/scadaotel/processors/tenantstampprocessor")
-	refused, err := m.Int64Counter("tenantstamp_refused_requests",
+	refused, err := m.Int64Counter(MetricRefusedRequests,
 		metric.WithDescription("Requests refused, by tenant, signal and reason (no_tenant, forbidden, or the limit name)."),
 		metric.WithUnit("{request}"))
 	if err != nil {
 		return nil, err
 	}
-	stamped, err := m.Int64Counter("tenantstamp_accepted_requests",
+	stamped, err := m.Int64Counter(MetricAcceptedRequests,
 		metric.WithDescription("Requests stamped and passed on, by tenant and signal."),
 		metric.WithUnit("{request}"))
 	if err != nil {
 		return nil, err
 	}
-	items, err := m.Int64Counter("tenantstamp_accepted_items",
+	items, err := m.Int64Counter(MetricAcceptedItems,
 		metric.WithDescription("Spans, metric data points or log records stamped and passed on, by tenant and signal: each tenant's ingest rate."),
 		metric.WithUnit("{item}"))
 	if err != nil {
@@ -107,7 +107,7 @@ func (s *stamp) admit(ctx context.Context, tenant string, usage func(l tenants.L
 			reason = le.Limit
 		}
 		s.refused.Add(ctx, 1, metric.WithAttributes(attribute.String("signal", s.signal),
-			attribute.String("tenant", tenant), attribute.String("reason", reason)))
+			attribute.String(AttrTenant, tenant), attribute.String("reason", reason)))
 	}
 	return err
 }
@@ -116,7 +116,7 @@ func (s *stamp) accepted(ctx context.Context, tenant string, items int) {
 	opt, ok := s.acceptedAttrs.Load(tenant)
 	if !ok { // attribute sets built once per tenant, not per request
 		opt, _ = s.acceptedAttrs.LoadOrStore(tenant, metric.WithAttributeSet(attribute.NewSet(
-			attribute.String("signal", s.signal), attribute.String("tenant", tenant))))
+			attribute.String("signal", s.signal), attribute.String(AttrTenant, tenant))))
 	}
 	s.stamped.Add(ctx, 1, opt.(metric.AddOption))
 	s.items.Add(ctx, int64(items), opt.(metric.AddOption))

@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
+	"github.com/scadaotel/scadaotel/internal/telemetrytest"
 	"github.com/scadaotel/scadaotel/tenants"
 )
 
@@ -62,19 +63,33 @@ func testRefusalsCounted(t *testing.T) {
 		}
 		return n
 	}
-	if n := count("tenantstamp_refused_requests", attribute.String("tenant", "west-pipeline-01"), attribute.String("reason", tenants.LimitSpans)); n != 2 {
+	if n := count(MetricRefusedRequests, attribute.String(AttrTenant, "west-pipeline-01"), attribute.String("reason", tenants.LimitSpans)); n != 2 {
 		t.Errorf("west refusals counted: %d, want 2", n)
 	}
-	if n := count("tenantstamp_refused_requests", attribute.String("tenant", "east-pipeline-02")); n != 0 {
+	if n := count(MetricRefusedRequests, attribute.String(AttrTenant, "east-pipeline-02")); n != 0 {
 		t.Errorf("east refusals counted: %d, want 0", n)
 	}
-	if n := count("tenantstamp_accepted_requests", attribute.String("tenant", "east-pipeline-02")); n != 1 {
+	if n := count(MetricAcceptedRequests, attribute.String(AttrTenant, "east-pipeline-02")); n != 1 {
 		t.Errorf("east accepted: %d, want 1", n)
 	}
 	// Items: west's first 900 spans (then refused), east's 900.
 	for _, tenant := range []string{"west-pipeline-01", "east-pipeline-02"} {
-		if n := count("tenantstamp_accepted_items", attribute.String("tenant", tenant), attribute.String("signal", "traces")); n != 900 {
+		if n := count(MetricAcceptedItems, attribute.String(AttrTenant, tenant), attribute.String("signal", "traces")); n != 900 {
 			t.Errorf("%s accepted items: %d, want 900", tenant, n)
 		}
 	}
+}
+
+// TestMetricNamesRegistered holds MetricNames() (and documentation.md) to
+// the instruments the processor creates; TestRefusalsCountedPerTenant
+// checks each one is produced.
+func TestMetricNamesRegistered(t *testing.T) {
+	rec := telemetrytest.NewRecorder()
+	set := processortest.NewNopSettings(Type)
+	set.MeterProvider = rec
+	f := NewFactory()
+	if _, err := f.CreateTraces(context.Background(), set, f.CreateDefaultConfig(), consumertest.NewNop()); err != nil {
+		t.Fatal(err)
+	}
+	telemetrytest.CheckDeclared(t, typeStr, MetricNames(), rec)
 }

@@ -119,7 +119,7 @@ func (h *harness) counter(t *testing.T, name, tenant string) int64 {
 	}
 	var sum int64
 	for _, dp := range sumPoints(m) {
-		if v, ok := dp.Attributes.Value(tenants.MetricLabel); ok && v.AsString() == tenant {
+		if v, ok := dp.Attributes.Value(AttrTenant); ok && v.AsString() == tenant {
 			sum += dp.Value
 		}
 	}

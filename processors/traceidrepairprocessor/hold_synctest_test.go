@@ -155,7 +155,7 @@ func TestHeldCallBlocksUntilRelease(t *testing.T) {
 		synctest.Wait()
 		require.False(t, c.returned(), "not acknowledged while held")
 		assert.Zero(t, sink.deliveries())
-		assert.Equal(t, int64(2), h.counter(t, "traceidrepair.held.spans", tenantA))
+		assert.Equal(t, int64(2), h.counter(t, MetricHeldSpans, tenantA))
 		time.Sleep(time.Millisecond)
 		synctest.Wait()
 		require.True(t, c.returned(), "acknowledged when the wait ends")
@@ -166,7 +166,7 @@ func TestHeldCallBlocksUntilRelease(t *testing.T) {
 		assert.Equal(t, "unmatched", repairAttr(s))
 		assert.Equal(t, tenantA, d.ctxTenant)
 		assert.Equal(t, d.at, c.at, "acknowledged only after the delivery")
-		assert.Equal(t, int64(0), h.counter(t, "traceidrepair.held.spans", tenantA))
+		assert.Equal(t, int64(0), h.counter(t, MetricHeldSpans, tenantA))
 		require.NoError(t, h.p.Shutdown(context.Background()))
 	})
 }
@@ -180,8 +180,8 @@ func TestHoldUntilOriginalArrives(t *testing.T) {
 		synctest.Wait()
 		_, _, ok := sink.find("cccccccccccccccc")
 		require.False(t, ok, "the fragment is held, not passed on")
-		assert.Equal(t, int64(1), h.counter(t, "traceidrepair.held", tenantA))
-		assert.Equal(t, int64(2), h.counter(t, "traceidrepair.held.spans", tenantA))
+		assert.Equal(t, int64(1), h.counter(t, MetricHeld, tenantA))
+		assert.Equal(t, int64(2), h.counter(t, MetricHeldSpans, tenantA))
 
 		// A later batch of the held fragment joins it (and its call waits too).
 		c2 := h.async(context.Background(), batch(tenantA, sp{trace: zeroPadded, span: "eeeeeeeeeeeeeeee", parent: "cccccccccccccccc"}))
@@ -207,8 +207,8 @@ func TestHoldUntilOriginalArrives(t *testing.T) {
 		}
 		_, root, _ := sink.find("cccccccccccccccc")
 		assert.Equal(t, bridgeID, root.ParentSpanID().String())
-		assert.Equal(t, int64(0), h.counter(t, "traceidrepair.held.spans", tenantA))
-		assert.Equal(t, int64(1), h.counter(t, "traceidrepair.repaired", tenantA))
+		assert.Equal(t, int64(0), h.counter(t, MetricHeldSpans, tenantA))
+		assert.Equal(t, int64(1), h.counter(t, MetricRepaired, tenantA))
 		require.NoError(t, h.p.Shutdown(context.Background()))
 	})
 }
@@ -276,8 +276,8 @@ func TestHeldCallGetsDownstreamError(t *testing.T) {
 		for _, id := range []string{"cccccccccccccccc", "0000000000000066", "0000000000000056"} {
 			assert.Zero(t, sink.count(id), "refused spans were not taken: %s", id)
 		}
-		assert.Equal(t, int64(3), h.counter(t, "traceidrepair.release.failed", tenantA))
-		assert.Equal(t, int64(0), h.counter(t, "traceidrepair.held.spans", tenantA))
+		assert.Equal(t, int64(3), h.counter(t, MetricReleaseFailed, tenantA))
+		assert.Equal(t, int64(0), h.counter(t, MetricHeldSpans, tenantA))
 
 		// The sender retries once the next consumer takes data again.
 		sink.setRefuse(nil)
@@ -311,7 +311,7 @@ func TestCancelWithdrawsHeldSpans(t *testing.T) {
 		require.True(t, c.returned(), "cancel unblocks the caller")
 		require.ErrorIs(t, c.err, context.Canceled)
 		assert.Equal(t, time.Second, c.at.Sub(start))
-		assert.Equal(t, int64(0), h.counter(t, "traceidrepair.held.spans", tenantA))
+		assert.Equal(t, int64(0), h.counter(t, MetricHeldSpans, tenantA))
 		assert.Equal(t, 0, h.p.heldSpans)
 		// The original arrives, the wait would have ended: nothing of the
 		// withdrawn fragment comes out.
@@ -409,8 +409,8 @@ func TestHoldExpiresUnmatched(t *testing.T) {
 		assert.Equal(t, tenantB, tenants.FromResource(d.td.ResourceSpans().At(0).Resource()))
 		// An original arriving later does not change what was released.
 		h.send(t, original(tenantB))
-		assert.Equal(t, int64(1), h.counter(t, "traceidrepair.unmatched", tenantB))
-		assert.Equal(t, int64(0), h.counter(t, "traceidrepair.repaired", tenantB))
+		assert.Equal(t, int64(1), h.counter(t, MetricUnmatched, tenantB))
+		assert.Equal(t, int64(0), h.counter(t, MetricRepaired, tenantB))
 		require.NoError(t, h.p.Shutdown(context.Background()))
 	})
 }
@@ -435,7 +435,7 @@ func TestHoldIsBounded(t *testing.T) {
 		err := h.p.ConsumeTraces(context.Background(), second()) // 2 more would exceed 3
 		require.ErrorIs(t, err, errHoldFull)
 		assert.False(t, consumererror.IsPermanent(err), "the sender retries")
-		assert.Equal(t, int64(2), h.counter(t, "traceidrepair.refused", tenantA))
+		assert.Equal(t, int64(2), h.counter(t, MetricRefused, tenantA))
 		// A later batch of the held fragment that does not fit is refused too.
 		err = h.p.ConsumeTraces(context.Background(), batch(tenantA,
 			sp{trace: "00000000000000000000000000000001", span: "0000000000000031", parent: "cccccccccccccccc"},
@@ -505,7 +505,7 @@ func TestShutdownUnblocksHeldCalls(t *testing.T) {
 			assert.Equal(t, "unmatched", repairAttr(s))
 		}
 		assert.Equal(t, map[string]string{tenantA: tenantA, tenantB: tenantB}, got, "each release keeps its tenant")
-		assert.Equal(t, int64(0), h.counter(t, "traceidrepair.held.spans", tenantA))
+		assert.Equal(t, int64(0), h.counter(t, MetricHeldSpans, tenantA))
 		// After shutdown nothing is held any more.
 		h.send(t, fragment(tenantA, "0000000000000000"+origLo, "", nil))
 		assert.Equal(t, 3, sink.deliveries())
@@ -555,7 +555,7 @@ func TestIndexWindowAndCapacity(t *testing.T) {
 
 func evicted(t *testing.T, h *harness, index, reason string) int64 {
 	t.Helper()
-	m, err := h.tel.GetMetric("traceidrepair.evicted")
+	m, err := h.tel.GetMetric(MetricEvicted)
 	if err != nil {
 		return 0
 	}

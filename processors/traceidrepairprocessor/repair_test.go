@@ -165,7 +165,7 @@ func TestAmbiguousZeroHalf(t *testing.T) {
 				}, got)
 			}
 			require.NoError(t, h.p.Shutdown(t.Context()))
-			assert.Equal(t, int64(1), h.counter(t, "traceidrepair.ambiguous", tenantA))
+			assert.Equal(t, int64(1), h.counter(t, MetricAmbiguous, tenantA))
 		})
 	}
 }
@@ -200,8 +200,8 @@ func TestLaterBatchesFollowTheFragment(t *testing.T) {
 	assert.Equal(t, "repaired", repairAttr(e))
 	assert.Equal(t, "cccccccccccccccc", e.ParentSpanID().String())
 	require.NoError(t, h.p.Shutdown(t.Context()))
-	assert.Equal(t, int64(1), h.counter(t, "traceidrepair.repaired", tenantA))
-	assert.Equal(t, int64(2), h.counter(t, "traceidrepair.repaired.spans", tenantA))
+	assert.Equal(t, int64(1), h.counter(t, MetricRepaired, tenantA))
+	assert.Equal(t, int64(2), h.counter(t, MetricRepairedSpans, tenantA))
 }
 
 // Fragment and original in one batch.

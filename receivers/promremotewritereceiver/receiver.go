@@ -45,13 +45,13 @@ func newReceiver(cfg *Config, set receiver.Settings, next consumer.Metrics) (*rw
 	r := &rwReceiver{cfg: cfg, set: set, next: next}
 	m := set.MeterProvider.Meter("github.com/scadaotel/scadaotel/receivers/promremotewritereceiver")
 	var err error
-	if r.mSamples, err = m.Int64Counter("promremotewrite.samples", metric.WithDescription("Samples accepted (acknowledged after the pipeline returned).")); err != nil {
+	if r.mSamples, err = m.Int64Counter(MetricSamples, metric.WithDescription("Samples accepted (acknowledged after the pipeline returned)."), metric.WithUnit("{sample}")); err != nil {
 		return nil, err
 	}
-	if r.mRefused, err = m.Int64Counter("promremotewrite.refused_requests", metric.WithDescription("Requests refused (bad body, no tenant, pipeline error).")); err != nil {
+	if r.mRefused, err = m.Int64Counter(MetricRefusedRequests, metric.WithDescription("Requests refused (bad body, no tenant, pipeline error)."), metric.WithUnit("{request}")); err != nil {
 		return nil, err
 	}
-	if r.mSkipped, err = m.Int64Counter("promremotewrite.skipped_histograms", metric.WithDescription("Native histogram points not converted (float counts or custom buckets).")); err != nil {
+	if r.mSkipped, err = m.Int64Counter(MetricSkippedHistograms, metric.WithDescription("Native histogram points not converted (float counts or custom buckets)."), metric.WithUnit("{point}")); err != nil {
 		return nil, err
 	}
 	return r, nil

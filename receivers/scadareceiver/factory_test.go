@@ -48,7 +48,7 @@ func TestShutdownFlushesRefusedBatches(t *testing.T) {
 	s := &sink{}
 	s.setRefuse(errors.New("refused"))
 	r, tel := startReceiver(t, cfg, s)
-	eventually(t, 5*time.Second, "3 refused batches", func() bool { return counterSum(t, tel, metricRefused, nil) >= 3 })
+	eventually(t, 5*time.Second, "3 refused batches", func() bool { return counterSum(t, tel, MetricRefused, nil) >= 3 })
 	s.setRefuse(nil)
 	start := time.Now()
 	if err := r.Shutdown(context.Background()); err != nil {
@@ -60,7 +60,7 @@ func TestShutdownFlushesRefusedBatches(t *testing.T) {
 	if n := len(s.all()); n < 3 {
 		t.Errorf("%d batches delivered at shutdown, want the kept ones", n)
 	}
-	if d := counterSum(t, tel, metricDropped, nil); d != 0 {
+	if d := counterSum(t, tel, MetricDropped, nil); d != 0 {
 		t.Errorf("dropped %d", d)
 	}
 	n := len(s.all())

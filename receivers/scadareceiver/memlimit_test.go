@@ -41,19 +41,19 @@ func TestReceiverBehindRealMemoryLimiter(t *testing.T) {
 			"points": []any{map[string]any{"name": "p", "kind": "pressure", "register": "holding", "address": 0, "unit": "bar"}}}},
 	})
 	r, tel := startReceiver(t, cfg, ml)
-	eventually(t, 5*time.Second, "2 refused polls", func() bool { return counterSum(t, tel, metricRefused, nil) >= 2 })
-	if d := counterSum(t, tel, metricDropped, nil); d != 0 && counterSum(t, tel, metricRefused, nil) <= 5 {
+	eventually(t, 5*time.Second, "2 refused polls", func() bool { return counterSum(t, tel, MetricRefused, nil) >= 2 })
+	if d := counterSum(t, tel, MetricDropped, nil); d != 0 && counterSum(t, tel, MetricRefused, nil) <= 5 {
 		t.Fatalf("memory_limiter refusal dropped %d batches within retry_batches; it must be retried", d)
 	}
 	// More refused polls than retry_batches: the overflow is dropped.
 	eventually(t, 5*time.Second, "more refused polls than retry_batches", func() bool {
-		return counterSum(t, tel, metricDropped, map[string]string{"reason": "retry_limit"}) > 0
+		return counterSum(t, tel, MetricDropped, map[string]string{"reason": "retry_limit"}) > 0
 	})
 	_ = r.Shutdown(context.Background())
 	if len(s.all()) != 0 {
 		t.Fatalf("%d batches passed a memory_limiter set below the heap", len(s.all()))
 	}
-	if d := counterSum(t, tel, metricDropped, map[string]string{"reason": "retry_limit"}); d == 0 {
+	if d := counterSum(t, tel, MetricDropped, map[string]string{"reason": "retry_limit"}); d == 0 {
 		t.Error("overflow of the retry buffer not counted")
 	}
 }

@@ -282,10 +282,10 @@ func TestReceiverIsolatesHungAndGarbageRTUs(t *testing.T) {
 			}
 		}
 	}
-	if n := counterSum(t, tel, metricErrors, map[string]string{"rtu": "hung", "kind": "timeout"}); n == 0 {
+	if n := counterSum(t, tel, MetricErrors, map[string]string{"rtu": "hung", "kind": "timeout"}); n == 0 {
 		t.Error("hung RTU: no timeouts counted")
 	}
-	malformed := counterSum(t, tel, metricErrors, map[string]string{"rtu": "garbage", "kind": "malformed"})
+	malformed := counterSum(t, tel, MetricErrors, map[string]string{"rtu": "garbage", "kind": "malformed"})
 	if malformed < 10 {
 		t.Errorf("garbage RTU: %d malformed replies counted", malformed)
 	}
@@ -295,7 +295,7 @@ func TestReceiverIsolatesHungAndGarbageRTUs(t *testing.T) {
 	if lines != 1 {
 		t.Errorf("%d log lines for %d malformed replies, want 1 (rate-limited)", lines, malformed)
 	}
-	if n := counterSum(t, tel, metricSkipped, map[string]string{"rtu": "hung"}); n == 0 {
+	if n := counterSum(t, tel, MetricSkipped, map[string]string{"rtu": "hung"}); n == 0 {
 		t.Error("hung RTU: overrunning polls not counted as skipped")
 	}
 }

@@ -252,8 +252,8 @@ func TestReceiverQualityWhenRTUDiesAndReturns(t *testing.T) {
 	// Polls go on while the RTU is down: lost samples must not be silent gaps.
 	n := len(s.all())
 	eventually(t, 5*time.Second, "4 more batches while the RTU is down", func() bool { return len(s.all())-n >= 4 })
-	faults := counterSum(t, tel, metricErrors, map[string]string{"rtu": "r", "kind": "refused"}) +
-		counterSum(t, tel, metricErrors, map[string]string{"rtu": "r", "kind": "disconnect"})
+	faults := counterSum(t, tel, MetricErrors, map[string]string{"rtu": "r", "kind": "refused"}) +
+		counterSum(t, tel, MetricErrors, map[string]string{"rtu": "r", "kind": "disconnect"})
 	if faults == 0 {
 		t.Error("no refused/disconnect errors counted")
 	}
@@ -264,7 +264,7 @@ func TestReceiverQualityWhenRTUDiesAndReturns(t *testing.T) {
 		p, up := latest()
 		return p.attrs["quality"] == "good" && p.value == 8 && up.value == 1
 	})
-	if got := counterSum(t, tel, metricReconnects, map[string]string{"rtu": "r"}); got < 1 {
+	if got := counterSum(t, tel, MetricReconnects, map[string]string{"rtu": "r"}); got < 1 {
 		t.Errorf("reconnects = %d", got)
 	}
 }
@@ -285,10 +285,10 @@ func TestReceiverExceptionIsBadQuality(t *testing.T) {
 		up, _ := find(pts, metricRTUUp, nil)
 		return ok && p.attrs["quality"] == "bad" && p.noValue && up.value == 1
 	})
-	if got := counterSum(t, tel, metricErrors, map[string]string{"kind": "exception", "code": "2"}); got == 0 {
+	if got := counterSum(t, tel, MetricErrors, map[string]string{"kind": "exception", "code": "2"}); got == 0 {
 		t.Error("exception code 2 not counted")
 	}
-	if got := counterSum(t, tel, metricReconnects, nil); got != 0 {
+	if got := counterSum(t, tel, MetricReconnects, nil); got != 0 {
 		t.Errorf("an exception caused %d reconnects; the connection is healthy", got)
 	}
 }
@@ -304,7 +304,7 @@ func TestReceiverKeepsRefusedBatches(t *testing.T) {
 	s := &sink{}
 	s.setRefuse(errors.New("data refused due to high memory usage"))
 	r, tel := startReceiver(t, cfg, s)
-	eventually(t, 5*time.Second, "4 refused polls", func() bool { return counterSum(t, tel, metricRefused, nil) >= 4 })
+	eventually(t, 5*time.Second, "4 refused polls", func() bool { return counterSum(t, tel, MetricRefused, nil) >= 4 })
 	s.setRefuse(nil)
 	eventually(t, 5*time.Second, "10 batches delivered", func() bool { return len(s.all()) >= 10 })
 	_ = r.Shutdown(t.Context())
@@ -320,13 +320,13 @@ func TestReceiverKeepsRefusedBatches(t *testing.T) {
 			ts = append(ts, p.ts)
 		}
 	}
-	if produced := counterSum(t, tel, metricSamples, nil); int64(len(ts)) != produced {
+	if produced := counterSum(t, tel, MetricSamples, nil); int64(len(ts)) != produced {
 		t.Errorf("consumer got %d samples, receiver produced %d: refused batches were lost", len(ts), produced)
 	}
 	if !slices.IsSortedFunc(ts, func(a, b time.Time) int { return a.Compare(b) }) {
 		t.Error("retried batches delivered out of order")
 	}
-	if d := counterSum(t, tel, metricDropped, nil); d != 0 {
+	if d := counterSum(t, tel, MetricDropped, nil); d != 0 {
 		t.Errorf("dropped = %d", d)
 	}
 }
@@ -343,6 +343,6 @@ func TestReceiverRetryBufferIsBoundedAndCounted(t *testing.T) {
 	s.setRefuse(errors.New("refused"))
 	_, tel := startReceiver(t, cfg, s)
 	eventually(t, 5*time.Second, "the retry buffer's overflow counted (3 dropped)", func() bool {
-		return counterSum(t, tel, metricDropped, map[string]string{"reason": "retry_limit"}) >= 3
+		return counterSum(t, tel, MetricDropped, map[string]string{"reason": "retry_limit"}) >= 3
 	})
 }

@@ -10,18 +10,25 @@ import (
 	"go.uber.org/zap"
 )
 
-// Self-metric names, prefixed by the component.
+// Self-metric names, listed in documentation.md (the Prometheus endpoint
+// exposes them unchanged).
 const (
-	metricPollDuration = "scada_receiver_poll_duration"
-	metricPollLag      = "scada_receiver_poll_lag"
-	metricErrors       = "scada_receiver_errors"
-	metricReconnects   = "scada_receiver_reconnects"
-	metricSkipped      = "scada_receiver_polls_skipped"
-	metricRefused      = "scada_receiver_batches_refused"
-	metricDropped      = "scada_receiver_batches_dropped"
-	metricSamples      = "scada_receiver_samples"
-	metricPendingRetry = "scada_receiver_batches_pending"
+	MetricPollDuration = "scadaotel_scada_poll_duration"
+	MetricPollLag      = "scadaotel_scada_poll_lag"
+	MetricErrors       = "scadaotel_scada_errors"
+	MetricReconnects   = "scadaotel_scada_reconnects"
+	MetricSkipped      = "scadaotel_scada_skipped_polls"
+	MetricRefused      = "scadaotel_scada_refused_batches"
+	MetricDropped      = "scadaotel_scada_dropped_batches"
+	MetricSamples      = "scadaotel_scada_samples"
+	MetricPendingRetry = "scadaotel_scada_pending_batches"
 )
+
+// MetricNames lists every self-metric the receiver registers.
+func MetricNames() []string {
+	return []string{MetricPollDuration, MetricPollLag, MetricErrors, MetricReconnects, MetricSkipped,
+		MetricRefused, MetricDropped, MetricSamples, MetricPendingRetry}
+}
 
 type telemetry struct {
 	pollDuration metric.Float64Histogram
@@ -39,41 +46,41 @@ func newTelemetry(mp metric.MeterProvider) (*telemetry, error) {
 	m := mp.Meter(scopeName)
 	t := &telemetry{}
 	var err error
-	if t.pollDuration, err = m.Float64Histogram(metricPollDuration, metric.WithUnit("s"),
+	if t.pollDuration, err = m.Float64Histogram(MetricPollDuration, metric.WithUnit("s"),
 		metric.WithDescription("Duration of one poll (all reads of one RTU's poll group)."),
 		metric.WithExplicitBucketBoundaries(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)); err != nil {
 		return nil, err
 	}
-	if t.pollLag, err = m.Float64Histogram(metricPollLag, metric.WithUnit("s"),
+	if t.pollLag, err = m.Float64Histogram(MetricPollLag, metric.WithUnit("s"),
 		metric.WithDescription("Delay from a poll's scheduled tick to its start (poll jitter)."),
 		metric.WithExplicitBucketBoundaries(0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1)); err != nil {
 		return nil, err
 	}
-	if t.errors, err = m.Int64Counter(metricErrors, metric.WithUnit("{error}"),
+	if t.errors, err = m.Int64Counter(MetricErrors, metric.WithUnit("{error}"),
 		metric.WithDescription("Failed Modbus reads by kind: timeout, refused, exception (with code), malformed, disconnect, other.")); err != nil {
 		return nil, err
 	}
-	if t.reconnects, err = m.Int64Counter(metricReconnects, metric.WithUnit("{reconnect}"),
+	if t.reconnects, err = m.Int64Counter(MetricReconnects, metric.WithUnit("{reconnect}"),
 		metric.WithDescription("Connections re-established after a fault.")); err != nil {
 		return nil, err
 	}
-	if t.skipped, err = m.Int64Counter(metricSkipped, metric.WithUnit("{poll}"),
+	if t.skipped, err = m.Int64Counter(MetricSkipped, metric.WithUnit("{poll}"),
 		metric.WithDescription("Polls skipped because the previous one overran or the link was busy.")); err != nil {
 		return nil, err
 	}
-	if t.refused, err = m.Int64Counter(metricRefused, metric.WithUnit("{batch}"),
+	if t.refused, err = m.Int64Counter(MetricRefused, metric.WithUnit("{batch}"),
 		metric.WithDescription("Batches the next consumer refused; they are kept and retried on the next poll.")); err != nil {
 		return nil, err
 	}
-	if t.dropped, err = m.Int64Counter(metricDropped, metric.WithUnit("{batch}"),
+	if t.dropped, err = m.Int64Counter(MetricDropped, metric.WithUnit("{batch}"),
 		metric.WithDescription("Batches given up: retry buffer full or permanent consumer error.")); err != nil {
 		return nil, err
 	}
-	if t.samples, err = m.Int64Counter(metricSamples, metric.WithUnit("{sample}"),
+	if t.samples, err = m.Int64Counter(MetricSamples, metric.WithUnit("{sample}"),
 		metric.WithDescription("Point samples produced, by quality.")); err != nil {
 		return nil, err
 	}
-	if t.pending, err = m.Int64UpDownCounter(metricPendingRetry, metric.WithUnit("{batch}"),
+	if t.pending, err = m.Int64UpDownCounter(MetricPendingRetry, metric.WithUnit("{batch}"),
 		metric.WithDescription("Batches waiting to be retried.")); err != nil {
 		return nil, err
 	}
