@@ -304,9 +304,11 @@ type exportRow struct {
 	FailedTot  float64  `json:"failed_total"`
 }
 
-// deadLetterView: the caller's spans the trace store refused for good,
-// kept in the durable_otlp exporter's dead-letter area (summed over
-// durable_otlp exporters).
+// deadLetterView: the caller's data a destination refused for good, kept
+// in a dead-letter area: the trace store's (durable_otlp: spans on disk,
+// spans written), and, as reasons prefixed with their exporter, the raw
+// error spans Kafka refused (kafka_alerts) and the data points a remote
+// VictoriaMetrics refused (victoriametrics remote mode).
 type deadLetterView struct {
 	StoredSpans float64           `json:"stored_spans"` // on disk now
 	PerS        *float64          `json:"spans_per_s"`  // written to the area per second
@@ -641,8 +643,14 @@ func (p *panels) deadLetter(s promSample) bool {
 	switch s.name {
 	case durableotlpexporter.MetricDeadLetterStored:
 		p.dlStored += s.value
-	case durableotlpexporter.MetricDeadLetterSpans:
+	case durableotlpexporter.MetricDeadLetterSpans, kafkaalertexporter.MetricDeadLetterSpans, vmexporter.MetricRemoteDeadLetterPoints:
 		r := s.labels["reason"]
+		switch s.name {
+		case kafkaalertexporter.MetricDeadLetterSpans:
+			r = "kafka_alerts: " + r
+		case vmexporter.MetricRemoteDeadLetterPoints:
+			r = "victoriametrics: " + r
+		}
 		if p.dlReasons[r] == nil {
 			p.dlReasons[r] = &deadLetterCause{Reason: r}
 		}

@@ -14,6 +14,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/scadaotel/scadaotel/exporters/durableotlpexporter"
+	"github.com/scadaotel/scadaotel/exporters/kafkaalertexporter"
+	"github.com/scadaotel/scadaotel/exporters/vmexporter"
 )
 
 // deadLetterExposition is the durable_otlp exporter's dead-letter
@@ -98,5 +100,43 @@ func TestApplianceDeadLetterPerTenant(t *testing.T) {
 		// A tenant without dead letters gets zeros, not another's figures.
 		v = buildAppliance(snaps, disk, errText, "north", true, s.interval, time.Now())
 		assert.Equal(t, deadLetterView{Reasons: []deadLetterCause{}}, v.DeadLetter)
+	})
+}
+
+// The dead letter of kafka_alerts (raw error spans Kafka refused) and of
+// the victoriametrics exporter's remote mode (data points the server
+// refused) show as reasons prefixed with their exporter, per tenant only.
+func TestApplianceDeadLetterOfEveryExporter(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		kafka := ExposedName(kafkaalertexporter.MetricDeadLetterSpans, true)
+		vm := ExposedName(vmexporter.MetricRemoteDeadLetterPoints, true)
+		s := &scraper{interval: 5 * time.Second, paths: func() []string { return nil },
+			fetch: func(context.Context) (io.ReadCloser, error) {
+				sec := int64(time.Since(start) / time.Second)
+				return io.NopCloser(strings.NewReader(fmt.Sprintf(`# TYPE %[1]s counter
+%[1]s{reason="too_large",tenant="west"} %[3]d
+%[1]s{reason="too_large",tenant="east"} 999
+# TYPE %[2]s counter
+%[2]s{reason="refused",tenant="west"} %[4]d
+otelcol_process_uptime %[5]d
+`, kafka, vm, sec, 10*sec, sec))), nil
+			}}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); s.run(ctx) }()
+		time.Sleep(2 * time.Minute)
+		synctest.Wait()
+		cancel()
+		<-done
+		snaps, disk, errText := s.state()
+		v := buildAppliance(snaps, disk, errText, "west", true, s.interval, time.Now())
+		require.Len(t, v.DeadLetter.Reasons, 2)
+		assert.Equal(t, "kafka_alerts: too_large", v.DeadLetter.Reasons[0].Reason)
+		assert.InDelta(t, 1, *v.DeadLetter.Reasons[0].PerS, 1e-9)
+		assert.Equal(t, "victoriametrics: refused", v.DeadLetter.Reasons[1].Reason)
+		assert.InDelta(t, 10, *v.DeadLetter.Reasons[1].PerS, 1e-9)
+		b, _ := json.Marshal(v)
+		assert.NotContains(t, string(b), "999", "east's dead letter in west's answer")
 	})
 }

@@ -61,6 +61,8 @@ var readMetrics = func() []readMetric {
 		{traceidrepairprocessor.MetricHeldSpans, false},
 		{durableotlpexporter.MetricDeadLetterStored, false},
 		{durableotlpexporter.MetricDeadLetterSpans, true},
+		{kafkaalertexporter.MetricDeadLetterSpans, true},
+		{vmexporter.MetricRemoteDeadLetterPoints, true},
 		{vmexporter.MetricSamples, true},
 	}
 	for _, c := range repairCounters {
