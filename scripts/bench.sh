@@ -26,10 +26,9 @@ CGO_ENABLED=0 $GO build -o bin/scadaotel-bench ./testbench/cmd/scadaotel-bench
 telegraf_note=""
 if [ ! -x bin/telegraf ]; then
   echo "building Telegraf v1.37.2 (inputs.modbus, outputs.discard) into bin/ (about a minute, once)" >&2
-  mkdir -p bench
   if ! GOBIN="$PWD/bin" CGO_ENABLED=0 $GO install -tags "custom,inputs.modbus,outputs.discard" \
-      github.com/influxdata/telegraf/cmd/telegraf@v1.37.2 >bench/telegraf-build.log 2>&1; then
-    telegraf_note="go install github.com/influxdata/telegraf/cmd/telegraf@v1.37.2 failed: $(tail -n 3 bench/telegraf-build.log | tr '\n' ' ')"
+      github.com/influxdata/telegraf/cmd/telegraf@v1.37.2 >bin/telegraf-build.log 2>&1; then
+    telegraf_note="go install github.com/influxdata/telegraf/cmd/telegraf@v1.37.2 failed: $(tail -n 3 bin/telegraf-build.log | tr '\n' ' ')"
     echo "warning: $telegraf_note" >&2
   fi
 fi
