@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"sync"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.uber.org/zap"
 
+	"github.com/scadaotel/scadaotel/internal/httpserver"
 	"github.com/scadaotel/scadaotel/tenants"
 )
 
@@ -46,12 +46,11 @@ type core struct {
 	histFailing bool           // the last history write failed
 	host        component.Host // for status reports; set by start
 
-	lifeMu   sync.Mutex
-	started  int
-	stop     chan struct{}
-	done     chan struct{}
-	server   *http.Server
-	serverWG sync.WaitGroup
+	lifeMu  sync.Mutex
+	started int
+	stop    chan struct{}
+	done    chan struct{}
+	server  *httpserver.Server
 }
 
 func newCore(set connector.Settings, cfg *Config) *core {
@@ -143,15 +142,8 @@ func (c *core) startLocked(ctx context.Context, host component.Host) (err error)
 			ln.Close()
 			return fmt.Errorf("%s: http: %w", c.set.ID, err)
 		}
-		c.server = srv
-		c.serverWG.Add(1)
-		go func() {
-			defer c.serverWG.Done()
-			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				c.logger.Error("alert history API stopped", zap.Error(err))
-			}
-		}()
-		c.logger.Info("alert history API listening", zap.String("endpoint", ln.Addr().String()))
+		c.server = httpserver.Start("alert history API", srv, ln, host, c.logger)
+		c.logger.Info("alert history API listening", zap.String("endpoint", c.server.Addr()))
 	}
 
 	c.stop, c.done = make(chan struct{}), make(chan struct{})
@@ -178,7 +170,6 @@ func (c *core) shutdown(ctx context.Context) error {
 	var errs []error
 	if c.server != nil {
 		errs = append(errs, c.server.Shutdown(ctx))
-		c.serverWG.Wait()
 		c.server = nil
 	}
 	c.flush(ctx)

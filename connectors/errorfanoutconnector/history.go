@@ -1,7 +1,6 @@
 package errorfanoutconnector
 
 import (
-	"encoding/json"
 	"net/http"
 	"sort"
 	"sync"
@@ -9,6 +8,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/scadaotel/scadaotel/internal/httpjson"
 	"github.com/scadaotel/scadaotel/tenants"
 )
 
@@ -249,7 +249,7 @@ func (h *history) handler() http.Handler {
 		if tenant == "" {
 			code, reason := tenants.NoTenantStatus(r.Context())
 			tenants.SetChallenge(w.Header(), code)
-			writeJSON(w, code, map[string]string{"error": reason})
+			httpjson.Write(w, code, map[string]string{"error": reason})
 			return
 		}
 		eps := h.forTenant(tenant)
@@ -262,14 +262,7 @@ func (h *history) handler() http.Handler {
 			}
 			eps = kept
 		}
-		writeJSON(w, http.StatusOK, historyResponse{Tenant: tenant, Episodes: eps})
+		httpjson.Write(w, http.StatusOK, historyResponse{Tenant: tenant, Episodes: eps})
 	})
 	return mux
-}
-
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
 }
