@@ -1,0 +1,216 @@
+package vmstore
+
+import (
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/VictoriaMetrics/metricsql"
+
+	"github.com/scadaotel/scadaotel/tenants"
+)
+
+// The tenant label is how the storage keeps tenants apart (the enforced
+// filter {scada_tenant="<tenant>"} selects a tenant's series), but it is
+// not a label the user wrote: Prometheus would not have it. The query API
+// removes it from every series before the expression above the series
+// selector sees it, so matching, grouping and the answer are Prometheus'.
+//
+// VictoriaMetrics v1.151 has no hook between the storage search and the
+// engine (app/vmselect/promql reads netstorage.Results itself, and
+// storage.Search is a concrete type), so the removal is done inside the
+// expression the engine evaluates: every leaf that produces series from
+// storage (a selector, a rollup function over a selector, an aggregation
+// over those) is wrapped in label_del(<leaf>, "scada_tenant"). The leaves
+// keep their form, so the engine's own optimisations (incremental
+// aggregation of sum(rate(x[5m])), label filter push-down through
+// label_del, the rollup result cache) still apply. The enforced filter is
+// unchanged: this never widens what a query can read. The only case left
+// as it is is a bare range selector at the top of an instant query
+// (x[5m], answered with raw samples): nothing is evaluated above it, so
+// its answer is cleaned afterwards (see serveRawRange).
+
+// hiddenQuery is a query prepared for evaluation.
+type hiddenQuery struct {
+	text     string // what the engine evaluates
+	rawRange bool   // a bare range selector: strip the label from the answer
+}
+
+// hideTenant returns the query the engine evaluates for q. A query that
+// does not parse is returned unchanged, so the engine reports its own
+// parse error about the caller's text.
+func hideTenant(q string) hiddenQuery {
+	e, err := metricsql.Parse(q)
+	if err != nil {
+		return hiddenQuery{text: q}
+	}
+	if isRawRange(e) {
+		return hiddenQuery{text: q, rawRange: true}
+	}
+	e = metricsql.Optimize(e)
+	e = stripExpr(e)
+	return hiddenQuery{text: string(e.AppendString(nil))}
+}
+
+// isRawRange reports whether e is a range selector with nothing above it
+// (x[5m], x[5m] offset 1h): VictoriaMetrics answers it with raw samples.
+func isRawRange(e metricsql.Expr) bool {
+	re, ok := e.(*metricsql.RollupExpr)
+	if !ok || re.Window == nil || re.Step != nil || re.InheritStep {
+		return false
+	}
+	_, ok = re.Expr.(*metricsql.MetricExpr)
+	return ok
+}
+
+func labelDel(e metricsql.Expr) metricsql.Expr {
+	return &metricsql.FuncExpr{Name: "label_del", Args: []metricsql.Expr{e, &metricsql.StringExpr{S: tenants.MetricLabel}}}
+}
+
+// isSelectorArg reports whether e is a series selector as a function's
+// series argument: x, x[5m], x offset 5m, x[5m] @ t (not a subquery).
+func isSelectorArg(e metricsql.Expr) bool {
+	switch t := e.(type) {
+	case *metricsql.MetricExpr:
+		return true
+	case *metricsql.RollupExpr:
+		if t.Step != nil || t.InheritStep {
+			return false
+		}
+		_, ok := t.Expr.(*metricsql.MetricExpr)
+		return ok
+	}
+	return false
+}
+
+// isLeaf reports whether e reads series from storage directly: a selector
+// or a rollup function whose series argument is a selector. Its series
+// carry the tenant label.
+func isLeaf(e metricsql.Expr) bool {
+	if isSelectorArg(e) {
+		return true
+	}
+	fe, ok := e.(*metricsql.FuncExpr)
+	if !ok || !metricsql.IsRollupFunc(fe.Name) {
+		return false
+	}
+	for _, a := range fe.Args {
+		if isSelectorArg(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// stripExpr returns e rewritten so that none of its series carries the
+// tenant label: leaves are wrapped in label_del, subqueries and the
+// arguments of every function, aggregation and binary operation are
+// rewritten the same way.
+func stripExpr(e metricsql.Expr) metricsql.Expr {
+	switch t := e.(type) {
+	case *metricsql.MetricExpr:
+		return labelDel(t)
+	case *metricsql.RollupExpr:
+		if isSelectorArg(t) {
+			return labelDel(t)
+		}
+		// A subquery: its inner expression is evaluated on its own.
+		c := *t
+		c.Expr = stripExpr(t.Expr)
+		return &c
+	case *metricsql.FuncExpr:
+		name := strings.ToLower(t.Name)
+		c := *t
+		c.Args = make([]metricsql.Expr, len(t.Args))
+		leaf := false
+		for i, a := range t.Args {
+			switch {
+			case (name == "absent" || metricsql.IsRollupFunc(name)) && isSelectorArg(a):
+				// Kept as a selector: rollup functions need their range
+				// argument, and absent() takes its answer's labels from
+				// the selector's own filters (never the enforced one).
+				c.Args[i] = a
+				leaf = name != "absent"
+			case metricsql.IsRollupFunc(name):
+				if re, ok := a.(*metricsql.RollupExpr); ok {
+					// rate(expr[10m:1m]): a subquery.
+					rc := *re
+					rc.Expr = stripExpr(re.Expr)
+					c.Args[i] = &rc
+					continue
+				}
+				c.Args[i] = stripExpr(a)
+			default:
+				c.Args[i] = stripExpr(a)
+			}
+		}
+		if leaf {
+			return labelDel(&c)
+		}
+		return &c
+	case *metricsql.AggrFuncExpr:
+		c := *t
+		c.Args = make([]metricsql.Expr, len(t.Args))
+		leaf := false
+		for i, a := range t.Args {
+			if isLeaf(a) {
+				// Kept as is, so that the engine aggregates the leaf
+				// incrementally; the aggregate is cleaned instead (the
+				// label has one value in every series of a query, so
+				// grouping by it never splits a group).
+				c.Args[i] = a
+				leaf = true
+				continue
+			}
+			c.Args[i] = stripExpr(a)
+		}
+		if leaf {
+			// Also when the grouping drops the label: topk, limitk,
+			// outliersk and the like return their input series whatever
+			// the grouping, and one label_del over an aggregate is cheap.
+			return labelDel(&c)
+		}
+		return &c
+	case *metricsql.BinaryOpExpr:
+		c := *t
+		c.Left = stripExpr(t.Left)
+		c.Right = stripExpr(t.Right)
+		return &c
+	}
+	return e
+}
+
+// cleanError removes the rewritten query and the enforced filter from an
+// engine error about q, so that an error names only what the caller wrote.
+func cleanError(msg, q string, hq hiddenQuery) string {
+	if !strings.Contains(msg, tenants.MetricLabel) {
+		return msg
+	}
+	pairs := [][2]string{{hq.text, q}}
+	if e, err := metricsql.Parse(q); err == nil && !hq.rawRange {
+		metricsql.VisitAll(metricsql.Optimize(e), func(n metricsql.Expr) {
+			orig := string(n.AppendString(nil))
+			pairs = append(pairs, [2]string{string(stripExpr(n).AppendString(nil)), orig})
+		})
+	}
+	for _, p := range pairs {
+		if p[0] == p[1] {
+			continue
+		}
+		msg = strings.ReplaceAll(msg, p[0], p[1])
+		// The same text inside a %q-quoted part of the message.
+		msg = strings.ReplaceAll(msg, quoteInner(p[0]), quoteInner(p[1]))
+	}
+	msg = enforcedFilterRE.ReplaceAllString(msg, "")
+	return msg
+}
+
+func quoteInner(s string) string {
+	q := strconv.Quote(s)
+	return q[1 : len(q)-1]
+}
+
+// enforcedFilterRE matches the enforced filter as VictoriaMetrics prints a
+// search query's filters (plain or inside a %q-quoted message), and the
+// wrapping of a leaf left over in a message.
+var enforcedFilterRE = regexp.MustCompile(`,?\s*` + tenants.MetricLabel + `=~?(?:"[^"]*"|\\"(?:[^"\\]|\\[^"])*\\")|label_del\(|, \\?"` + tenants.MetricLabel + `\\?"\)`)
