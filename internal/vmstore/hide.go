@@ -63,8 +63,34 @@ func isRawRange(e metricsql.Expr) bool {
 	return ok
 }
 
-func labelDel(e metricsql.Expr) metricsql.Expr {
-	return &metricsql.FuncExpr{Name: "label_del", Args: []metricsql.Expr{e, &metricsql.StringExpr{S: tenants.MetricLabel}}}
+// labelDel wraps e in label_del(e, labels...).
+func labelDel(e metricsql.Expr, labels ...string) metricsql.Expr {
+	args := []metricsql.Expr{e}
+	for _, l := range labels {
+		args = append(args, &metricsql.StringExpr{S: l})
+	}
+	return &metricsql.FuncExpr{Name: "label_del", Args: args}
+}
+
+// promDropsName are the PromQL range functions whose answer has no metric
+// name in Prometheus while MetricsQL keeps it (VictoriaMetrics has no
+// setting for this). Since the leaves are wrapped anyway, their metric
+// name is removed in the same label_del, unless the query asks for
+// keep_metric_names.
+var promDropsName = map[string]bool{
+	"avg_over_time":      true,
+	"min_over_time":      true,
+	"max_over_time":      true,
+	"quantile_over_time": true,
+	"holt_winters":       true,
+	"predict_linear":     true,
+}
+
+// dropsName reports whether e is a call Prometheus answers without the
+// metric name but MetricsQL with it.
+func dropsName(e metricsql.Expr) bool {
+	fe, ok := e.(*metricsql.FuncExpr)
+	return ok && promDropsName[strings.ToLower(fe.Name)] && !fe.KeepMetricNames
 }
 
 // isSelectorArg reports whether e is a series selector as a function's
@@ -109,10 +135,10 @@ func isLeaf(e metricsql.Expr) bool {
 func stripExpr(e metricsql.Expr) metricsql.Expr {
 	switch t := e.(type) {
 	case *metricsql.MetricExpr:
-		return labelDel(t)
+		return labelDel(t, tenants.MetricLabel)
 	case *metricsql.RollupExpr:
 		if isSelectorArg(t) {
-			return labelDel(t)
+			return labelDel(t, tenants.MetricLabel)
 		}
 		// A subquery: its inner expression is evaluated on its own.
 		c := *t
@@ -144,16 +170,22 @@ func stripExpr(e metricsql.Expr) metricsql.Expr {
 				c.Args[i] = stripExpr(a)
 			}
 		}
-		if leaf {
-			return labelDel(&c)
+		switch {
+		case leaf && dropsName(t):
+			return labelDel(&c, tenants.MetricLabel, "__name__")
+		case leaf:
+			return labelDel(&c, tenants.MetricLabel)
+		case dropsName(t):
+			return labelDel(&c, "__name__")
 		}
 		return &c
 	case *metricsql.AggrFuncExpr:
 		c := *t
 		c.Args = make([]metricsql.Expr, len(t.Args))
-		leaf := false
+		leaf, name := false, false
 		for i, a := range t.Args {
 			if isLeaf(a) {
+				name = name || dropsName(a)
 				// Kept as is, so that the engine aggregates the leaf
 				// incrementally; the aggregate is cleaned instead (the
 				// label has one value in every series of a query, so
@@ -168,7 +200,10 @@ func stripExpr(e metricsql.Expr) metricsql.Expr {
 			// Also when the grouping drops the label: topk, limitk,
 			// outliersk and the like return their input series whatever
 			// the grouping, and one label_del over an aggregate is cheap.
-			return labelDel(&c)
+			if name {
+				return labelDel(&c, tenants.MetricLabel, "__name__")
+			}
+			return labelDel(&c, tenants.MetricLabel)
 		}
 		return &c
 	case *metricsql.BinaryOpExpr:

@@ -222,17 +222,21 @@ func TestQueryExemplarsChecksTheQuery(t *testing.T) {
 // The rewritten expression keeps each leaf as the engine optimises it.
 func TestHideTenantRewrite(t *testing.T) {
 	for q, want := range map[string]string{
-		`x`:                              `label_del(x, "scada_tenant")`,
-		`x[5m]`:                          `x[5m]`,
-		`rate(x[5m])`:                    `label_del(rate(x[5m]), "scada_tenant")`,
-		`sum(rate(x[5m])) by (a)`:        `label_del(sum(rate(x[5m])) by(a), "scada_tenant")`,
-		`x / on(a) group_left sum(y)`:    `label_del(x, "scada_tenant") / on(a) group_left() label_del(sum(y), "scada_tenant")`,
-		`max_over_time(x[10m:1m])`:       `max_over_time(label_del(x, "scada_tenant")[10m:1m])`,
-		`absent(x{a="b"})`:               `absent(x{a="b"})`,
-		`histogram_quantile(0.9, x)`:     `histogram_quantile(0.9, label_del(x, "scada_tenant"))`,
-		`x offset 5m`:                    `label_del(x offset 5m, "scada_tenant")`,
-		`quantile_over_time(0.5, x[1m])`: `label_del(quantile_over_time(0.5, x[1m]), "scada_tenant")`,
-		`x{`:                             `x{`,
+		`x`:                                      `label_del(x, "scada_tenant")`,
+		`x[5m]`:                                  `x[5m]`,
+		`rate(x[5m])`:                            `label_del(rate(x[5m]), "scada_tenant")`,
+		`sum(rate(x[5m])) by (a)`:                `label_del(sum(rate(x[5m])) by(a), "scada_tenant")`,
+		`x / on(a) group_left sum(y)`:            `label_del(x, "scada_tenant") / on(a) group_left() label_del(sum(y), "scada_tenant")`,
+		`max_over_time(x[10m:1m])`:               `label_del(max_over_time(label_del(x, "scada_tenant")[10m:1m]), "__name__")`,
+		`absent(x{a="b"})`:                       `absent(x{a="b"})`,
+		`histogram_quantile(0.9, x)`:             `histogram_quantile(0.9, label_del(x, "scada_tenant"))`,
+		`x offset 5m`:                            `label_del(x offset 5m, "scada_tenant")`,
+		`quantile_over_time(0.5, x[1m])`:         `label_del(quantile_over_time(0.5, x[1m]), "scada_tenant", "__name__")`,
+		`max_over_time(x[1m]) keep_metric_names`: `label_del(max_over_time(x[1m]) keep_metric_names, "scada_tenant")`,
+		`last_over_time(x[1m])`:                  `label_del(last_over_time(x[1m]), "scada_tenant")`,
+		`topk(1, min_over_time(x[1m]))`:          `label_del(topk(1, min_over_time(x[1m])), "scada_tenant", "__name__")`,
+		`max_over_time(rate(x[1m])[5m:1m])`:      `label_del(max_over_time(label_del(rate(x[1m]), "scada_tenant")[5m:1m]), "__name__")`,
+		`x{`:                                     `x{`,
 	} {
 		assert.Equal(t, want, hideTenant(q).text, q)
 	}
