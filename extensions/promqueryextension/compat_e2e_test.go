@@ -93,7 +93,7 @@ var compatQueries = []struct {
 	{`demo_api_request_duration_seconds_sum / demo_api_request_duration_seconds_count`, exact},
 	{`demo_rpc_duration_seconds{quantile="0.9"}`, exact},
 	// Subqueries.
-	{`max_over_time(demo_memory_usage_bytes[30s:5s])`, exact},
+	{`max_over_time(demo_memory_usage_bytes[30s:5s])`, labelsOnly},
 	{`max_over_time(rate(demo_api_requests_total[10s])[30s:5s])`, labelsOnly},
 	// label_replace, label_join.
 	{`label_replace(demo_memory_usage_bytes, "kind", "$1", "type", "(.*)")`, exact},
@@ -114,7 +114,12 @@ var compatQueries = []struct {
 //   - rate, increase (and sums, histogram_quantile and subqueries built on
 //     them): no extrapolation to the window's edges, and the last sample
 //     before the window is part of the computation;
-//   - changes: counts the change from the last sample before the window.
+//   - changes: counts the change from the last sample before the window;
+//   - subqueries: Prometheus 2.x range windows are closed on the left
+//     ([t-30s, t]), MetricsQL's are open ((t-30s, t], as in Prometheus 3);
+//     a subquery's points lie on the step grid, so the point at t-30s
+//     counts in Prometheus 2.42 only (raw samples almost never sit exactly
+//     on the boundary).
 //
 // Label sets agree everywhere. MetricsQL keeps the metric name in
 // avg/min/max/quantile_over_time, holt_winters and predict_linear, where
@@ -278,6 +283,33 @@ remote_write:
 		}
 		return nil
 	})
+	// Queries PromQL rejects (MetricsQL would accept the first three):
+	// the same status and errorType from both.
+	for _, q := range []string{
+		`{__name__=~".*"}`,
+		`label_replace(demo_memory_usage_bytes, "invalid-name", "x", "type", "(.*)")`,
+		`label_join(demo_memory_usage_bytes, "x", "-", "in-valid")`,
+		`demo_memory_usage_bytes{`,
+		`sum(demo_memory_usage_bytes) by (`,
+	} {
+		for _, kind := range []string{"query", "query_range"} {
+			qv := url.Values{"query": {q}, "time": {unix(at)}}
+			if kind == "query_range" {
+				qv = url.Values{"query": {q}}
+				for k, v := range rng {
+					qv[k] = v
+				}
+			}
+			pc, pb := prom("/api/v1/"+kind, qv)
+			ac, ab := appl("/api/v1/"+kind, qv)
+			if pc != ac || errorTypeOf(pb) != errorTypeOf(ab) || pc/100 != 4 {
+				t.Errorf("%s %s: prometheus %d %s; appliance %d %s", kind, q, pc, pb, ac, ab)
+			}
+			if strings.Contains(ab, tenants.MetricLabel) {
+				t.Errorf("%s %s: the error names the tenant label: %s", kind, q, ab)
+			}
+		}
+	}
 	// query_exemplars: 400 for a query that does not parse, in both.
 	pc, _ := prom("/api/v1/query_exemplars", url.Values{"query": {`demo_memory_usage_bytes{`}})
 	ac, ab := appl("/api/v1/query_exemplars", url.Values{"query": {`demo_memory_usage_bytes{`}})
@@ -511,4 +543,12 @@ func metadataOf(t *testing.T, body, prefix string) string {
 	}
 	sort.Strings(out)
 	return strings.Join(out, " ")
+}
+
+func errorTypeOf(body string) string {
+	var r struct {
+		ErrorType string `json:"errorType"`
+	}
+	_ = json.Unmarshal([]byte(body), &r)
+	return r.ErrorType
 }

@@ -2,6 +2,7 @@ package promqueryextension
 
 import (
 	"context"
+	"flag"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -29,6 +30,9 @@ import (
 var store *vmstore.Store
 
 func TestMain(m *testing.M) {
+	// vmstore.Open parses flag.CommandLine when nobody has; parse the test
+	// flags first so -v and -run still work.
+	flag.Parse()
 	dir, err := os.MkdirTemp("", "promquery-test-")
 	if err != nil {
 		panic(err)

@@ -75,6 +75,10 @@ func (s *Store) ServeAPI(w http.ResponseWriter, r *http.Request, tenant string) 
 	query := r2.Form.Get("query")
 	if path == "/api/v1/query" || path == "/api/v1/query_range" {
 		hq = hideTenant(query)
+		if bad := hq.invalid; bad != nil {
+			writeError(w, bad.code, bad.errType, bad.msg)
+			return
+		}
 		r2.Form.Set("query", hq.text)
 		r2.URL.RawQuery = r2.Form.Encode()
 	}

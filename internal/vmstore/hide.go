@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/VictoriaMetrics/metricsql"
 
@@ -32,24 +33,63 @@ import (
 
 // hiddenQuery is a query prepared for evaluation.
 type hiddenQuery struct {
-	text     string // what the engine evaluates
-	rawRange bool   // a bare range selector: strip the label from the answer
+	text     string        // what the engine evaluates
+	rawRange bool          // a bare range selector: strip the label from the answer
+	invalid  *invalidQuery // PromQL rejects it (see checkPromQL)
 }
 
 // hideTenant returns the query the engine evaluates for q. A query that
 // does not parse is returned unchanged, so the engine reports its own
 // parse error about the caller's text.
 func hideTenant(q string) hiddenQuery {
+	if hq, ok := preparedCache.get(q); ok {
+		return hq
+	}
+	hq := prepare(q)
+	preparedCache.put(q, hq)
+	return hq
+}
+
+func prepare(q string) hiddenQuery {
 	e, err := metricsql.Parse(q)
 	if err != nil {
 		return hiddenQuery{text: q}
 	}
+	invalid := checkPromQL(e)
 	if isRawRange(e) {
-		return hiddenQuery{text: q, rawRange: true}
+		return hiddenQuery{text: q, rawRange: true, invalid: invalid}
 	}
 	e = metricsql.Optimize(e)
 	e = stripExpr(e)
-	return hiddenQuery{text: string(e.AppendString(nil))}
+	return hiddenQuery{text: string(e.AppendString(nil)), invalid: invalid}
+}
+
+// preparedCache keeps prepared queries by text: dashboards repeat the same
+// queries, and preparing one costs a parse (tens of microseconds).
+var preparedCache = &queryCache{m: map[string]hiddenQuery{}}
+
+type queryCache struct {
+	mu sync.Mutex
+	m  map[string]hiddenQuery
+}
+
+// maxPreparedQueries bounds the cache; past it, it starts over.
+const maxPreparedQueries = 10000
+
+func (c *queryCache) get(q string) (hiddenQuery, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	hq, ok := c.m[q]
+	return hq, ok
+}
+
+func (c *queryCache) put(q string, hq hiddenQuery) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.m) >= maxPreparedQueries {
+		c.m = map[string]hiddenQuery{}
+	}
+	c.m[q] = hq
 }
 
 // isRawRange reports whether e is a range selector with nothing above it
@@ -249,3 +289,79 @@ func quoteInner(s string) string {
 // search query's filters (plain or inside a %q-quoted message), and the
 // wrapping of a leaf left over in a message.
 var enforcedFilterRE = regexp.MustCompile(`,?\s*` + tenants.MetricLabel + `=~?(?:"[^"]*"|\\"(?:[^"\\]|\\[^"])*\\")|label_del\(|, \\?"` + tenants.MetricLabel + `\\?"\)`)
+
+// invalidQuery is a query MetricsQL accepts but PromQL rejects; code and
+// errType are Prometheus' (a parse error is 400 bad_data, a function's
+// refusal 422 execution).
+type invalidQuery struct {
+	code    int
+	errType string
+	msg     string
+}
+
+func (e *invalidQuery) Error() string { return e.msg }
+
+var promLabelNameRE = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
+
+// checkPromQL returns the error Prometheus gives for q when q is one of
+// the queries MetricsQL accepts but PromQL does not: a selector whose
+// every matcher matches the empty string ({__name__=~".*"}), or an invalid
+// label name in label_replace / label_join. It is nil otherwise.
+func checkPromQL(e metricsql.Expr) *invalidQuery {
+	var bad *invalidQuery
+	metricsql.VisitAll(e, func(n metricsql.Expr) {
+		if bad != nil {
+			return
+		}
+		switch t := n.(type) {
+		case *metricsql.MetricExpr:
+			for _, lfs := range t.LabelFilterss {
+				if allMatchEmpty(lfs) {
+					bad = &invalidQuery{400, "bad_data", "vector selector must contain at least one non-empty matcher"}
+					return
+				}
+			}
+		case *metricsql.FuncExpr:
+			name := strings.ToLower(t.Name)
+			check := func(i int, what string) {
+				if bad != nil || i >= len(t.Args) {
+					return
+				}
+				if s, ok := t.Args[i].(*metricsql.StringExpr); ok && !promLabelNameRE.MatchString(s.S) {
+					bad = &invalidQuery{422, "execution", "invalid " + what + " label name in " + name + "(): " + s.S}
+				}
+			}
+			switch name {
+			case "label_replace":
+				check(1, "destination")
+			case "label_join":
+				check(1, "destination")
+				for i := 3; i < len(t.Args); i++ {
+					check(i, "source")
+				}
+			}
+		}
+	})
+	return bad
+}
+
+// allMatchEmpty reports whether every filter of lfs matches a series
+// without that label (the empty value), as Prometheus decides it.
+func allMatchEmpty(lfs []metricsql.LabelFilter) bool {
+	for _, f := range lfs {
+		var m bool
+		if f.IsRegexp {
+			re, err := regexp.Compile("^(?:" + f.Value + ")$")
+			if err != nil {
+				return false // the engine reports the regexp
+			}
+			m = re.MatchString("")
+		} else {
+			m = f.Value == ""
+		}
+		if m == f.IsNegative {
+			return false
+		}
+	}
+	return true
+}

@@ -2,6 +2,7 @@ package vmstore
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"math"
 	"net/http"
@@ -27,6 +28,9 @@ import (
 var testStore *Store
 
 func TestMain(m *testing.M) {
+	// Open parses flag.CommandLine when nobody has (VictoriaMetrics needs
+	// it parsed); parse the test flags first so -v and -bench still work.
+	flag.Parse()
 	dir, err := os.MkdirTemp("", "vmstore-test-")
 	if err != nil {
 		panic(err)
