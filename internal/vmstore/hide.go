@@ -56,8 +56,13 @@ func prepare(q string) hiddenQuery {
 		return hiddenQuery{text: q}
 	}
 	invalid := checkPromQL(e)
+	e, changed := mapSelectors(e, userTenantFilters)
 	if isRawRange(e) {
-		return hiddenQuery{text: q, rawRange: true, invalid: invalid}
+		text := q
+		if changed {
+			text = string(e.AppendString(nil))
+		}
+		return hiddenQuery{text: text, rawRange: true, invalid: invalid}
 	}
 	e = metricsql.Optimize(e)
 	e = stripExpr(e)
@@ -364,4 +369,115 @@ func allMatchEmpty(lfs []metricsql.LabelFilter) bool {
 		}
 	}
 	return true
+}
+
+// userTenantFilters gives the caller's own filters on the tenant label
+// PromQL's meaning for a label no series has: one that matches the empty
+// value ({scada_tenant=""}, {scada_tenant!="x"}) is always true and is
+// dropped; one that does not ({scada_tenant="x"}, {scada_tenant=~"x.*"})
+// is never true, so its group selects nothing. The enforced filter is not
+// one of these (it is applied by the engine, outside the query): this can
+// only narrow a read or leave it at the tenant's own series.
+func userTenantFilters(me *metricsql.MetricExpr) (*metricsql.MetricExpr, bool) {
+	has := false
+	for _, lfs := range me.LabelFilterss {
+		for _, f := range lfs {
+			has = has || f.Label == tenants.MetricLabel
+		}
+	}
+	if !has {
+		return me, false
+	}
+	var out [][]metricsql.LabelFilter
+	var first []metricsql.LabelFilter // the first group's other filters
+	for i, lfs := range me.LabelFilterss {
+		var g []metricsql.LabelFilter
+		never := false
+		for _, f := range lfs {
+			if f.Label != tenants.MetricLabel {
+				g = append(g, f)
+			} else if !allMatchEmpty([]metricsql.LabelFilter{f}) {
+				never = true
+			}
+		}
+		if i == 0 {
+			first = g
+		}
+		if never {
+			continue
+		}
+		if len(g) == 0 {
+			// Only always-true filters: every series (the Go API; the
+			// HTTP API refuses such a selector, as Prometheus does).
+			g = []metricsql.LabelFilter{{Label: "__name__", Value: ".+", IsRegexp: true}}
+		}
+		out = append(out, g)
+	}
+	if len(out) == 0 {
+		// Selects nothing: no value, not even the empty one, fails ".*".
+		g := append(first, metricsql.LabelFilter{Label: tenants.MetricLabel, Value: ".*", IsRegexp: true, IsNegative: true})
+		out = [][]metricsql.LabelFilter{g}
+	}
+	return &metricsql.MetricExpr{LabelFilterss: out}, true
+}
+
+// mapSelectors returns e with every selector replaced by f's answer, and
+// whether anything changed (unchanged subtrees are shared).
+func mapSelectors(e metricsql.Expr, f func(*metricsql.MetricExpr) (*metricsql.MetricExpr, bool)) (metricsql.Expr, bool) {
+	mapArgs := func(args []metricsql.Expr) ([]metricsql.Expr, bool) {
+		out := make([]metricsql.Expr, len(args))
+		any := false
+		for i, a := range args {
+			var ch bool
+			out[i], ch = mapSelectors(a, f)
+			any = any || ch
+		}
+		return out, any
+	}
+	switch t := e.(type) {
+	case *metricsql.MetricExpr:
+		return f(t)
+	case *metricsql.RollupExpr:
+		inner, ch := mapSelectors(t.Expr, f)
+		var at metricsql.Expr
+		atCh := false
+		if t.At != nil {
+			at, atCh = mapSelectors(t.At, f)
+		}
+		if !ch && !atCh {
+			return e, false
+		}
+		c := *t
+		c.Expr = inner
+		if atCh {
+			c.At = at
+		}
+		return &c, true
+	case *metricsql.FuncExpr:
+		args, ch := mapArgs(t.Args)
+		if !ch {
+			return e, false
+		}
+		c := *t
+		c.Args = args
+		return &c, true
+	case *metricsql.AggrFuncExpr:
+		args, ch := mapArgs(t.Args)
+		if !ch {
+			return e, false
+		}
+		c := *t
+		c.Args = args
+		return &c, true
+	case *metricsql.BinaryOpExpr:
+		l, lch := mapSelectors(t.Left, f)
+		r, rch := mapSelectors(t.Right, f)
+		if !lch && !rch {
+			return e, false
+		}
+		c := *t
+		c.Left, c.Right = l, r
+		return &c, true
+	}
+	return e, false
 }

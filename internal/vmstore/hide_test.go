@@ -238,10 +238,14 @@ func TestHideTenantRewrite(t *testing.T) {
 		`topk(1, min_over_time(x[1m]))`:          `label_del(topk(1, min_over_time(x[1m])), "scada_tenant", "__name__")`,
 		`max_over_time(rate(x[1m])[5m:1m])`:      `label_del(max_over_time(label_del(rate(x[1m]), "scada_tenant")[5m:1m]), "__name__")`,
 		`x{`:                                     `x{`,
+		`x{scada_tenant="a"}`:                    `label_del(x{scada_tenant!~".*"}, "scada_tenant")`,
+		`x{scada_tenant!="a",b="c"}`:             `label_del(x{b="c"}, "scada_tenant")`,
+		`rate(x{scada_tenant=~".*"}[5m]) / y{scada_tenant="a" or b="c"}`: `label_del(rate(x{b="c"}[5m]), "scada_tenant") / label_del(y{b="c"}, "scada_tenant")`,
 	} {
 		assert.Equal(t, want, hideTenant(q).text, q)
 	}
 	assert.True(t, hideTenant(`x[5m] offset 1h`).rawRange)
+	assert.Equal(t, hiddenQuery{text: `x[5m]`, rawRange: true}, hideTenant(`x{scada_tenant=""}[5m]`))
 	assert.False(t, hideTenant(`x[5m:1m]`).rawRange)
 }
 
@@ -317,6 +321,37 @@ func BenchmarkHideTenantCached(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		if hideTenant(q).text == q {
 			b.Fatal("not rewritten")
+		}
+	}
+}
+
+// A filter on the tenant label means what it means in Prometheus for a
+// label no series has; the enforced filter still bounds every read.
+func TestTenantLabelFiltersMeanAbsentLabel(t *testing.T) {
+	end := time.Now().Truncate(time.Second).Add(-6 * time.Minute)
+	writeDemoMemory(t, "flt-acme", end, 0)
+	writeDemoMemory(t, "flt-rival", end, 1000)
+	testStore.Flush()
+	p := promClient(t, apiServer(t).URL, "flt-acme")
+	for q, want := range map[string]int{
+		`demo_memory_usage_bytes{scada_tenant=""}`:                                 6,
+		`demo_memory_usage_bytes{scada_tenant!="flt-rival"}`:                       6,
+		`demo_memory_usage_bytes{scada_tenant="flt-acme"}`:                         0,
+		`demo_memory_usage_bytes{scada_tenant="flt-rival"}`:                        0,
+		`demo_memory_usage_bytes{scada_tenant=~"flt.*"}`:                           0,
+		`demo_memory_usage_bytes{scada_tenant=~".*"}`:                              6,
+		`max_over_time(demo_memory_usage_bytes{scada_tenant=~"flt.*"}[1m])`:        0,
+		`demo_memory_usage_bytes{scada_tenant="flt-rival" or type="free"}`:         2,
+		`sum(demo_memory_usage_bytes{scada_tenant!=""}) or vector(0)`:              1,
+		`count(demo_memory_usage_bytes{type="free", scada_tenant!~"flt-acme"})`:    1,
+		`demo_memory_usage_bytes{scada_tenant=""} unless on(type) {type="cached"}`: 4,
+	} {
+		v, _, err := p.Query(context.Background(), q, end)
+		require.NoError(t, err, q)
+		vec := v.(model.Vector)
+		assert.Len(t, vec, want, "%s: %v", q, vec)
+		for _, s := range vec {
+			assert.Less(t, float64(s.Value), 1000.0, "%s: the rival's value %v", q, s)
 		}
 	}
 }
