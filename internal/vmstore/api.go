@@ -53,8 +53,13 @@ func (s *Store) ServeAPI(w http.ResponseWriter, r *http.Request, tenant string) 
 			writeError(w, http.StatusBadRequest, "bad_data", "cannot parse request parameters: "+err.Error())
 			return
 		}
-		if _, err := metricsql.Parse(r.Form.Get("query")); err != nil {
+		q := r.Form.Get("query")
+		if _, err := metricsql.Parse(q); err != nil {
 			writeError(w, http.StatusBadRequest, "bad_data", err.Error())
+			return
+		}
+		if bad := hideTenant(q).invalid; bad != nil && bad.code == http.StatusBadRequest {
+			writeError(w, bad.code, bad.errType, bad.msg)
 			return
 		}
 		writeJSON(w, `{"status":"success","data":[]}`)

@@ -147,8 +147,13 @@ func TestNoAnswerContainsTheTenantLabel(t *testing.T) {
 		assert.Equal(t, 200, code, "%s: %s", q, body)
 		clean("query_range "+q, code, body)
 	}
+	// A subquery at the top (evaluated as a range query of its body).
+	code, body := get(t, base, tenant, "/api/v1/query", url.Values{"query": {`demo_memory_usage_bytes{type="free"}[30s:10s]`}, "time": {at}})
+	assert.Equal(t, 200, code, body)
+	assert.Contains(t, body, `"metric":{"__name__":"demo_memory_usage_bytes","instance":"i1","job":"demo","type":"free"}`)
+	clean("top subquery", code, body)
 	// A bare range selector is answered with raw samples.
-	code, body := get(t, base, tenant, "/api/v1/query", url.Values{"query": {`demo_memory_usage_bytes{instance="i1",type="free"}[5s]`}, "time": {at}})
+	code, body = get(t, base, tenant, "/api/v1/query", url.Values{"query": {`demo_memory_usage_bytes{instance="i1",type="free"}[5s]`}, "time": {at}})
 	assert.Equal(t, 200, code, body)
 	assert.Contains(t, body, `"metric":{"__name__":"demo_memory_usage_bytes","instance":"i1","job":"demo","type":"free"}`)
 	assert.Contains(t, body, `"resultType":"matrix"`)
@@ -214,6 +219,8 @@ func TestQueryExemplarsChecksTheQuery(t *testing.T) {
 	assert.Equal(t, 400, code, body)
 	assert.Contains(t, body, `"errorType":"bad_data"`)
 	code, _ = get(t, base, "ex-tenant", "/api/v1/query_exemplars", nil)
+	assert.Equal(t, 400, code)
+	code, _ = get(t, base, "ex-tenant", "/api/v1/query_exemplars", url.Values{"query": {`{__name__=~".*"}`}})
 	assert.Equal(t, 400, code)
 	code, body = get(t, base, "ex-tenant", "/api/v1/query_exemplars", url.Values{"query": {`rate(up[5m])`}})
 	assert.Equal(t, 200, code)
