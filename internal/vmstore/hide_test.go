@@ -262,7 +262,7 @@ func TestHideTenantRewrite(t *testing.T) {
 func TestMetadataListsFamiliesNotTheirSeries(t *testing.T) {
 	const tn = "meta-hist"
 	bare := MetricMetadata{Type: "gauge"}
-	for _, f := range []string{"req_seconds_bucket", "req_seconds_sum", "req_seconds_count", "rpc_seconds_sum", "rpc_seconds_count", "rpc_seconds", "plain_count"} {
+	for _, f := range []string{"req_seconds_bucket", "req_seconds_sum", "req_seconds_count", "rpc_seconds_sum", "rpc_seconds_count", "rpc_seconds", "plain_count", "up", "scrape_duration_seconds"} {
 		require.True(t, testStore.SetMetadata(tn, f, bare))
 	}
 	require.True(t, testStore.SetMetadata(tn, "req_seconds", MetricMetadata{Type: "histogram", Help: "Request time."}))

@@ -206,12 +206,30 @@ var familySuffixes = map[string][]string{
 	"summary":        {"_sum", "_count", "_created"},
 }
 
+// scrapeSeries are the series Prometheus adds to every scrape; they have
+// no metadata in Prometheus (nor is any sent by remote write), so a bare
+// entry recorded from them is not listed.
+var scrapeSeries = map[string]bool{
+	"up":                                    true,
+	"scrape_duration_seconds":               true,
+	"scrape_samples_scraped":                true,
+	"scrape_samples_post_metric_relabeling": true,
+	"scrape_series_added":                   true,
+	"scrape_timeout_seconds":                true,
+	"scrape_sample_limit":                   true,
+	"scrape_body_size_bytes":                true,
+}
+
 // isSeriesOfFamily reports whether name is a bare entry for one of the
 // series of a histogram or summary family that has its own metadata
-// (x_bucket, x_sum, x_count of histogram x).
+// (x_bucket, x_sum, x_count of histogram x), or one of Prometheus' own
+// scrape series (up, scrape_*).
 func isSeriesOfFamily(fams map[string]MetricMetadata, name string, md MetricMetadata) bool {
 	if !isBare(md) {
 		return false
+	}
+	if scrapeSeries[name] {
+		return true
 	}
 	for typ, sufs := range familySuffixes {
 		for _, suf := range sufs {
