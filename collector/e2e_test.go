@@ -207,7 +207,7 @@ func TestDefaultApplianceEndToEnd(t *testing.T) {
 				return err
 			}
 			if len(body.Data.Result) != 1 || body.Data.Result[0].Value[1] != "42.5" ||
-				body.Data.Result[0].Metric["scada_tenant"] != "west-pipeline-01" {
+				body.Data.Result[0].Metric["scada_tenant"] != "" {
 				return fmt.Errorf("query %s: %+v", q.Get("query"), body)
 			}
 			return nil

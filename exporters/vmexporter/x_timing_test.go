@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
@@ -339,4 +340,55 @@ func benchConvert(b *testing.B, translatorOnly bool, gen func(int) pmetric.Metri
 		}
 	}
 	b.ReportMetric(float64(b.N*benchSeries*benchPerSeries)/time.Since(start).Seconds(), "samples/s")
+}
+
+// BenchmarkQueryShapes10kSeries: instant queries of the shapes dashboards
+// use (incremental aggregation of a rollup, grouping, vector matching)
+// over 10,000 series of 60 samples each, through the HTTP API; the tenant
+// label is removed from every series before evaluation (issue 23), so
+// these show what that costs.
+func BenchmarkQueryShapes10kSeries(b *testing.B) {
+	st := openBenchStore(b)
+	at := time.Now().Add(-time.Minute).Truncate(time.Second)
+	rows := make([]vmstore.Row, 0, 60_000)
+	for s := 0; s < 10_000; s++ {
+		name, err := vmstore.MarshalName(nil, []vmstore.Label{
+			{Name: "__name__", Value: "valve_position_ratio"}, {Name: "valve", Value: "v" + strconv.Itoa(s)},
+			{Name: "station", Value: "s" + strconv.Itoa(s%50)}, {Name: tenants.MetricLabel, Value: "bench"},
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i := 0; i < 60; i++ {
+			rows = append(rows, vmstore.Row{MetricNameRaw: name, Timestamp: at.Add(-time.Duration(59-i) * 10 * time.Second).UnixMilli(), Value: float64((s + i) % 100)})
+		}
+		if len(rows) == cap(rows) {
+			if err := st.Add(rows); err != nil {
+				b.Fatal(err)
+			}
+			rows = rows[:0]
+		}
+	}
+	st.Flush()
+	for _, c := range []struct {
+		name, query string
+		series      int
+	}{
+		{"sum_rate", `sum(rate(valve_position_ratio[5m]))`, 1},
+		{"sum_by_station", `sum by (station) (valve_position_ratio)`, 50},
+		{"ratio_to_group", `valve_position_ratio / on(station) group_left sum by (station) (valve_position_ratio)`, 10_000},
+		{"max_over_time", `max_over_time(valve_position_ratio[5m])`, 10_000},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			u := fmt.Sprintf("/api/v1/query?query=%s&time=%d&nocache=1", url.QueryEscape(c.query), at.Unix())
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				w := httptest.NewRecorder()
+				st.ServeAPI(w, httptest.NewRequest(http.MethodGet, u, nil), "bench")
+				if w.Code != http.StatusOK || strings.Count(w.Body.String(), `"metric":`) != c.series {
+					b.Fatalf("code %d, %d series: %.300s", w.Code, strings.Count(w.Body.String(), `"metric":`), w.Body.String())
+				}
+			}
+		})
+	}
 }

@@ -1,6 +1,8 @@
 package vmstore
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -9,6 +11,7 @@ import (
 
 	"github.com/VictoriaMetrics/VictoriaMetrics/app/vmselect/prometheus"
 	"github.com/VictoriaMetrics/VictoriaMetrics/lib/httpserver"
+	"github.com/VictoriaMetrics/metricsql"
 
 	"github.com/scadaotel/scadaotel/tenants"
 )
@@ -44,6 +47,21 @@ func (s *Store) ServeAPI(w http.ResponseWriter, r *http.Request, tenant string) 
 		s.serveMetadata(w, r, tenant)
 		return
 	case "/api/v1/query_exemplars":
+		// No exemplars are stored; the query is still checked, as
+		// Prometheus does (400 bad_data for one that does not parse).
+		if err := r.ParseForm(); err != nil {
+			writeError(w, http.StatusBadRequest, "bad_data", "cannot parse request parameters: "+err.Error())
+			return
+		}
+		q := r.Form.Get("query")
+		if _, err := metricsql.Parse(q); err != nil {
+			writeError(w, http.StatusBadRequest, "bad_data", err.Error())
+			return
+		}
+		if bad := hideTenant(q).invalid; bad != nil && bad.code == http.StatusBadRequest {
+			writeError(w, bad.code, bad.errType, bad.msg)
+			return
+		}
 		writeJSON(w, `{"status":"success","data":[]}`)
 		return
 	case "/api/v1/rules":
@@ -58,7 +76,20 @@ func (s *Store) ServeAPI(w http.ResponseWriter, r *http.Request, tenant string) 
 		writeError(w, http.StatusBadRequest, "bad_data", err.Error())
 		return
 	}
+	var hq hiddenQuery
+	query := r2.Form.Get("query")
+	if path == "/api/v1/query" || path == "/api/v1/query_range" {
+		hq = hideTenant(query)
+		if bad := hq.invalid; bad != nil {
+			writeError(w, bad.code, bad.errType, bad.msg)
+			return
+		}
+		r2.Form.Set("query", hq.text)
+		r2.URL.RawQuery = r2.Form.Encode()
+	}
 	switch {
+	case path == "/api/v1/query" && hq.rawRange:
+		err = serveRawRange(w, func(w http.ResponseWriter) error { return prometheus.QueryHandler(nil, startTime, w, r2) })
 	case path == "/api/v1/query":
 		err = prometheus.QueryHandler(nil, startTime, w, r2)
 	case path == "/api/v1/query_range":
@@ -79,8 +110,43 @@ func (s *Store) ServeAPI(w http.ResponseWriter, r *http.Request, tenant string) 
 		return
 	}
 	if err != nil {
-		httpserver.SendPrometheusError(w, r2, err)
+		sendError(w, err, query, hq)
 	}
+}
+
+// sendError is httpserver.SendPrometheusError with a message that names
+// only what the caller wrote: not the rewritten query, not the enforced
+// filter.
+func sendError(w http.ResponseWriter, err error, query string, hq hiddenQuery) {
+	code := http.StatusUnprocessableEntity
+	var esc *httpserver.ErrorWithStatusCode
+	if errors.As(err, &esc) {
+		code = esc.StatusCode
+	}
+	msg := err.Error()
+	var ure *httpserver.UserReadableError
+	if errors.As(err, &ure) {
+		msg = ure.Error()
+	}
+	writeError(w, code, errorType(code), cleanError(msg, query, hq))
+}
+
+// errorType is Prometheus' errorType for a status code (VictoriaMetrics
+// writes the code itself there).
+func errorType(code int) string {
+	switch code {
+	case http.StatusBadRequest:
+		return "bad_data"
+	case http.StatusUnprocessableEntity:
+		return "execution"
+	case http.StatusServiceUnavailable:
+		return "unavailable"
+	case http.StatusGatewayTimeout:
+		return "timeout"
+	case http.StatusNotFound:
+		return "not_found"
+	}
+	return "internal"
 }
 
 // scopedRequest returns a GET copy of r whose parameters are r's (URL query
@@ -120,5 +186,10 @@ func writeJSON(w http.ResponseWriter, body string) {
 func writeError(w http.ResponseWriter, code int, typ, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
-	_, _ = fmt.Fprintf(w, `{"status":"error","errorType":%q,"error":%q}`, typ, msg)
+	b, _ := json.Marshal(struct {
+		Status    string `json:"status"`
+		ErrorType string `json:"errorType"`
+		Error     string `json:"error"`
+	}{"error", typ, msg})
+	_, _ = w.Write(b)
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/scadaotel/scadaotel/tenants"
@@ -109,6 +110,12 @@ func (s *Store) SetMetadata(tenant, family string, md MetricMetadata) bool {
 	if _, ok := fams[family]; !ok && len(fams) >= MaxMetadataPerTenant {
 		return false
 	}
+	if cur, ok := fams[family]; ok && isBare(md) && !isBare(cur) {
+		// A series seen without its family's metadata (a remote-written
+		// series arrives as a gauge with no help) never replaces the
+		// family's own metadata (Prometheus sends it separately).
+		return true
+	}
 	fams[family] = md
 	m.dirty = true
 	return true
@@ -124,14 +131,16 @@ func (s *Store) Metadata(tenant, metric string, limit int) ([]string, map[string
 	out := map[string]MetricMetadata{}
 	var names []string
 	if metric != "" {
-		if md, ok := fams[metric]; ok {
+		if md, ok := fams[metric]; ok && !isSeriesOfFamily(fams, metric, md) {
 			out[metric] = md
 			names = append(names, metric)
 		}
 		return names, out
 	}
-	for n := range fams {
-		names = append(names, n)
+	for n, md := range fams {
+		if !isSeriesOfFamily(fams, n, md) {
+			names = append(names, n)
+		}
 	}
 	sort.Strings(names)
 	if limit > 0 && len(names) > limit {
@@ -181,4 +190,53 @@ func (s *Store) serveMetadata(w http.ResponseWriter, r *http.Request, tenant str
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(b)
+}
+
+// isBare reports whether md says nothing but "gauge": what a series
+// without its family's metadata is recorded as.
+func isBare(md MetricMetadata) bool {
+	return (md.Type == "gauge" || md.Type == "unknown" || md.Type == "") && md.Help == "" && md.Unit == ""
+}
+
+// familySuffixes are the series a histogram or summary family is exposed
+// as; Prometheus lists the family only, not these.
+var familySuffixes = map[string][]string{
+	"histogram":      {"_bucket", "_sum", "_count", "_created"},
+	"gaugehistogram": {"_bucket", "_gsum", "_gcount"},
+	"summary":        {"_sum", "_count", "_created"},
+}
+
+// scrapeSeries are the series Prometheus adds to every scrape; they have
+// no metadata in Prometheus (nor is any sent by remote write), so a bare
+// entry recorded from them is not listed.
+var scrapeSeries = map[string]bool{
+	"up":                                    true,
+	"scrape_duration_seconds":               true,
+	"scrape_samples_scraped":                true,
+	"scrape_samples_post_metric_relabeling": true,
+	"scrape_series_added":                   true,
+	"scrape_timeout_seconds":                true,
+	"scrape_sample_limit":                   true,
+	"scrape_body_size_bytes":                true,
+}
+
+// isSeriesOfFamily reports whether name is a bare entry for one of the
+// series of a histogram or summary family that has its own metadata
+// (x_bucket, x_sum, x_count of histogram x), or one of Prometheus' own
+// scrape series (up, scrape_*).
+func isSeriesOfFamily(fams map[string]MetricMetadata, name string, md MetricMetadata) bool {
+	if !isBare(md) {
+		return false
+	}
+	if scrapeSeries[name] {
+		return true
+	}
+	for typ, sufs := range familySuffixes {
+		for _, suf := range sufs {
+			if base, ok := strings.CutSuffix(name, suf); ok && base != "" && fams[base].Type == typ {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -29,6 +29,8 @@ func tenantFilters(tenant string) ([][]storage.TagFilter, error) {
 }
 
 // QueryRange evaluates a MetricsQL query over [start, end] for one tenant.
+// As in ServeAPI, the tenant label is removed from every series before
+// the expression sees it (see hide.go) and is in no answer.
 func (s *Store) QueryRange(tenant, query string, start, end time.Time, step time.Duration) ([]Series, error) {
 	if step <= 0 || end.Before(start) {
 		return nil, fmt.Errorf("vmstore: bad range start=%s end=%s step=%s", start, end, step)
@@ -58,10 +60,11 @@ func (s *Store) exec(tenant, query string, start, end, step int64, firstPointOnl
 		EnforcedTagFilterss: etfs,
 		CacheTagFilters:     etfs,
 	}
-	ec.QueryStats = promql.NewQueryStats(query, nil, ec)
-	res, err := promql.Exec(nil, ec, query, firstPointOnly)
+	hq := hideTenant(query)
+	ec.QueryStats = promql.NewQueryStats(hq.text, nil, ec)
+	res, err := promql.Exec(nil, ec, hq.text, firstPointOnly)
 	if err != nil {
-		return nil, fmt.Errorf("vmstore: query %q: %w", query, err)
+		return nil, fmt.Errorf("vmstore: query %q: %s", query, cleanError(err.Error(), query, hq))
 	}
 	out := make([]Series, 0, len(res))
 	for i := range res {
@@ -71,7 +74,9 @@ func (s *Store) exec(tenant, query string, start, end, step int64, firstPointOnl
 			lb["__name__"] = string(r.MetricName.MetricGroup)
 		}
 		for _, t := range r.MetricName.Tags {
-			lb[string(t.Key)] = string(t.Value)
+			if string(t.Key) != tenants.MetricLabel {
+				lb[string(t.Key)] = string(t.Value)
+			}
 		}
 		out = append(out, Series{
 			Labels:     lb,

@@ -111,6 +111,7 @@ func Open(cfg Config) (*Store, error) {
 		metrics.UnregisterAllMetrics()
 	}
 	vmstorage.Init(4, 10*time.Second, promql.ResetRollupResultCacheIfNeeded)
+	installHidingAPI()
 	tmp := filepath.Join(cfg.Path, "tmp")
 	_ = os.RemoveAll(tmp)
 	netstorage.InitTmpBlocksDir(tmp)

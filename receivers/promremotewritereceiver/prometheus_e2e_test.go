@@ -151,8 +151,8 @@ remote_write:
 		return nil
 	})
 	m := got.Data.Result[0].Metric
-	if m["unit"] != "c1" || m["job"] != "compressors" || m["site"] != "compressor-station-7" || m[tenants.MetricLabel] != "east-pipeline-02" {
-		t.Errorf("labels = %v, want unit, job, external label and the tenant label", m)
+	if m["unit"] != "c1" || m["job"] != "compressors" || m["site"] != "compressor-station-7" || m[tenants.MetricLabel] != "" {
+		t.Errorf("labels = %v, want unit, job and external label (the tenant is implicit)", m)
 	}
 	// Prometheus' own series (up, scrape_*) came along too.
 	if code, body := get(eastToken, "/api/v1/query", url.Values{"query": {`up{job="compressors"}`}}); code != 200 || !strings.Contains(body, `"1"`) {
