@@ -22,6 +22,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 
+	"github.com/scadaotel/scadaotel/internal/thirdparty"
 	"github.com/scadaotel/scadaotel/internal/vmstore"
 	"github.com/scadaotel/scadaotel/tenants"
 )
@@ -139,26 +140,13 @@ func benchPush(b *testing.B, translatorOnly bool) {
 }
 
 // batadalPressure reads the 12 junction-pressure columns (P_J*) of the
-// BATADAL dataset (../shared/data/batadal).
+// BATADAL dataset (not in the repository: internal/thirdparty says where
+// to get it; without it the benchmark is skipped with that message).
 func batadalPressure(b *testing.B) [][]float64 {
-	dir, err := os.Getwd()
-	if err != nil {
-		b.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			b.Fatal("go.mod not found above the test directory")
-		}
-		dir = parent
-	}
-	path := filepath.Join(dir, "..", "shared", "data", "batadal", "BATADAL_test_dataset.csv")
+	path := thirdparty.Batadal(b)
 	f, err := os.Open(path)
 	if err != nil {
-		b.Fatalf("BATADAL data missing (%v): the benchmark needs ../shared/data beside the repo", err)
+		b.Fatal(err)
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
