@@ -96,9 +96,9 @@ func (e *durableExporter) pushTraces(ctx context.Context, td ptrace.Traces) erro
 // sendPart sends one request of at most MaxRequestBytes (or one span larger
 // than that) and deals with the answer.
 func (e *durableExporter) sendPart(ctx context.Context, td ptrace.Traces) error {
-	if sizer.TracesSize(td) > e.cfg.MaxRequestBytes {
+	if size := sizer.TracesSize(td); size > e.cfg.MaxRequestBytes {
 		return e.deadLetter(ctx, td, "too_large",
-			fmt.Sprintf("one span of %d bytes is larger than max_request_bytes %d", sizer.TracesSize(td), e.cfg.MaxRequestBytes))
+			fmt.Sprintf("one span of %d bytes is larger than max_request_bytes %d", size, e.cfg.MaxRequestBytes))
 	}
 	err := e.sender.export(ctx, td, e.tel.rejected)
 	switch out, delay := classify(err); out {

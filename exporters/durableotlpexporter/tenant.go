@@ -42,8 +42,8 @@ func firstTenant(td ptrace.Traces) string {
 }
 
 func resourceTenant(rs ptrace.ResourceSpans) string {
-	if v, ok := rs.Resource().Attributes().Get(tenants.ResourceAttribute); ok && v.Str() != "" {
-		return v.Str()
+	if t := tenants.FromResource(rs.Resource()); t != "" {
+		return t
 	}
 	return noTenant
 }
