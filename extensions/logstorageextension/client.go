@@ -37,12 +37,10 @@ func (c *client) Delete(ctx context.Context, key string) error {
 // one batch sees the new value.
 func (c *client) Batch(_ context.Context, ops ...*storage.Operation) error {
 	var writes []op
-	adds := false
 	for _, o := range ops {
 		switch o.Type {
 		case storage.Set:
 			writes = append(writes, op{typ: opSet, key: o.Key, value: o.Value})
-			adds = true
 		case storage.Delete:
 			writes = append(writes, op{typ: opDelete, key: o.Key})
 		case storage.Get:
@@ -56,14 +54,7 @@ func (c *client) Batch(_ context.Context, ops ...*storage.Operation) error {
 		return c.mixed(ops)
 	}
 	if len(writes) > 0 {
-		if adds {
-			// Only data that adds a key can be refused for space: cursor
-			// moves and deletes must always go through, they free space.
-			if err := c.checkSpace(writes); err != nil {
-				return err
-			}
-		}
-		return c.log.appendOps(writes, true)
+		return c.log.appendOps(writes, true, c.admit)
 	}
 	for _, o := range ops {
 		v, err := c.log.get(o.Key)
@@ -83,10 +74,7 @@ func (c *client) mixed(ops []*storage.Operation) error {
 		if len(run) == 0 {
 			return nil
 		}
-		if err := c.checkSpace(run); err != nil {
-			return err
-		}
-		err := c.log.appendOps(run, true)
+		err := c.log.appendOps(run, true, c.admit)
 		run = run[:0]
 		return err
 	}
@@ -110,12 +98,11 @@ func (c *client) mixed(ops []*storage.Operation) error {
 	return flush()
 }
 
-// checkSpace refuses writes that add keys while the volume is inside its
+// admit refuses a record that adds keys while the volume is inside its
 // reserve, with storage.ErrStorageFull (a retryable error for senders).
-func (c *client) checkSpace(writes []op) error {
-	if !c.log.addsKey(writes) {
-		return nil
-	}
+// Only data that adds a key is ever refused: cursor moves and deletes must
+// always go through, they free space.
+func (c *client) admit() error {
 	err := c.guard.Check()
 	c.onFull(err)
 	if err != nil {

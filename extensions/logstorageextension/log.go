@@ -221,9 +221,17 @@ func (l *segLog) applyLocked(seg *segment, payloadOff int64, ops []op, payload [
 var errClosed = errors.New("log storage is closed")
 
 // appendOps writes one record; with syncIfNew it returns only after an fsync
-// when the record adds a key that was not in the index.
-func (l *segLog) appendOps(ops []op, syncIfNew bool) error {
+// when the record adds a key that was not in the index. admit, when not
+// nil, is asked (under the same lock, so the answer holds) before a record
+// that adds a key is written: the disk reserve refuses new items there.
+func (l *segLog) appendOps(ops []op, syncIfNew bool, admit func() error) error {
 	l.mu.Lock()
+	if admit != nil && l.addsKeyLocked(ops) {
+		if err := admit(); err != nil {
+			l.mu.Unlock()
+			return err
+		}
+	}
 	pos, needSync, err := l.appendLocked(ops, syncIfNew)
 	l.mu.Unlock()
 	if err != nil {
@@ -241,17 +249,7 @@ func (l *segLog) appendLocked(ops []op, syncIfNew bool) (int64, bool, error) {
 	if l.closed {
 		return 0, false, errClosed
 	}
-	needSync := false
-	if syncIfNew {
-		for _, o := range ops {
-			if o.typ == opSet {
-				if _, ok := l.index[o.key]; !ok {
-					needSync = true
-					break
-				}
-			}
-		}
-	}
+	needSync := syncIfNew && l.addsKeyLocked(ops)
 	if cap(l.buf) < recordio.HeaderSize {
 		l.buf = make([]byte, recordio.HeaderSize, 4096)
 	}
@@ -483,10 +481,8 @@ func (l *segLog) closeFiles() {
 	}
 }
 
-// addsKey reports whether ops set a key that is not in the index.
-func (l *segLog) addsKey(ops []op) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+// addsKeyLocked reports whether ops set a key that is not in the index.
+func (l *segLog) addsKeyLocked(ops []op) bool {
 	for _, o := range ops {
 		if o.typ == opSet {
 			if _, ok := l.index[o.key]; !ok {

@@ -103,7 +103,7 @@ func TestGroupCommitSharesFsyncsAndCoversEachCaller(t *testing.T) {
 			defer wg.Done()
 			for i := range each {
 				key := itemKey(w*each + i)
-				if err := l.appendOps([]op{{typ: opSet, key: "meta", value: []byte(key)}, {typ: opSet, key: key, value: make([]byte, 300)}}, true); err != nil {
+				if err := l.appendOps([]op{{typ: opSet, key: "meta", value: []byte(key)}, {typ: opSet, key: key, value: make([]byte, 300)}}, true, nil); err != nil {
 					failures.Add(1)
 					return
 				}
@@ -229,7 +229,7 @@ func TestTornTailAtEveryOffsetOfTheLastRecord(t *testing.T) {
 			t.Fatalf("cut at %d: torn bytes %d", cut, l.stats.tornBytes.Load())
 		}
 		// And the log accepts writes again, on a clean record boundary.
-		if err := l.appendOps([]op{{typ: opSet, key: "after", value: []byte("x")}}, true); err != nil {
+		if err := l.appendOps([]op{{typ: opSet, key: "after", value: []byte("x")}}, true, nil); err != nil {
 			t.Fatal(err)
 		}
 		l.close()

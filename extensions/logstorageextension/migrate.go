@@ -47,7 +47,7 @@ func migrateFileStorage(path string, l *segLog, logger *zap.Logger) error {
 		if len(batch) == 0 {
 			return nil
 		}
-		err := l.appendOps(batch, false)
+		err := l.appendOps(batch, false, nil)
 		batch, size = nil, 0
 		return err
 	}
