@@ -68,22 +68,9 @@ func NewCommand() *cobra.Command {
 		Short: "Add a tenant with a new bearer token; prints the token once (only its SHA-256 is stored)",
 		Args:  exactlyOneID,
 		RunE: func(c *cobra.Command, args []string) error {
-			path := resolve(c)
-			f, err := LoadFile(path, true)
-			if err != nil {
-				return err
-			}
-			token, err := NewToken()
-			if err != nil {
-				return err
-			}
-			if err := f.Add(args[0], HashToken(token), kafkaTopic); err != nil {
-				return err
-			}
-			if err := f.Save(); err != nil {
-				return err
-			}
-			return printToken(c, fmt.Sprintf("tenant %s added to %s", args[0], path), token)
+			return withNewToken(c, resolve(c), true, fmt.Sprintf("tenant %s added to %%s", args[0]), func(f *File, hash string) error {
+				return f.Add(args[0], hash, kafkaTopic)
+			})
 		},
 	}
 	add.Flags().StringVar(&kafkaTopic, "kafka-topic", "", "alert topic of this tenant (default: the exporter's topic)")
@@ -93,22 +80,9 @@ func NewCommand() *cobra.Command {
 		Short: "Give a tenant a new bearer token and revoke its old ones; prints the new token once",
 		Args:  exactlyOneID,
 		RunE: func(c *cobra.Command, args []string) error {
-			path := resolve(c)
-			f, err := LoadFile(path, false)
-			if err != nil {
-				return err
-			}
-			token, err := NewToken()
-			if err != nil {
-				return err
-			}
-			if err := f.SetTokens(args[0], HashToken(token)); err != nil {
-				return err
-			}
-			if err := f.Save(); err != nil {
-				return err
-			}
-			return printToken(c, fmt.Sprintf("new token for tenant %s in %s; its old tokens are revoked", args[0], path), token)
+			return withNewToken(c, resolve(c), false, fmt.Sprintf("new token for tenant %s in %%s; its old tokens are revoked", args[0]), func(f *File, hash string) error {
+				return f.SetTokens(args[0], hash)
+			})
 		},
 	}
 
@@ -228,4 +202,25 @@ func hashTokens(in io.Reader, out io.Writer) error {
 		return errors.New("no token on stdin: usage `echo -n \"$TOKEN\" | scadaotel tenants hash-token`")
 	}
 	return nil
+}
+
+// withNewToken loads the tenants file, makes a token, lets edit store its
+// hash, saves the file atomically and prints the token once; what (with
+// %s for the file's path) says what was done.
+func withNewToken(c *cobra.Command, path string, create bool, what string, edit func(f *File, hash string) error) error {
+	f, err := LoadFile(path, create)
+	if err != nil {
+		return err
+	}
+	token, err := NewToken()
+	if err != nil {
+		return err
+	}
+	if err := edit(f, HashToken(token)); err != nil {
+		return err
+	}
+	if err := f.Save(); err != nil {
+		return err
+	}
+	return printToken(c, fmt.Sprintf(what, path), token)
 }
