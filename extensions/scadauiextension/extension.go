@@ -51,7 +51,7 @@ func newExtension(cfg *Config, set extension.Settings) (*uiExtension, error) {
 	e := &uiExtension{
 		cfg:      cfg,
 		set:      set,
-		sessions: newSessions(cfg.SessionTTL, cfg.MaxSessions),
+		sessions: newSessions(cfg.SessionTTL, cfg.MaxSessions, cfg.MaxSessionsPerTenant),
 		limiter:  newLoginLimiter(cfg.LoginLimit),
 		client:   &http.Client{Timeout: cfg.Timeout},
 		now:      time.Now,
