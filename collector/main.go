@@ -117,6 +117,13 @@ func prepareDataDir(flagValue string) error {
 	if err := os.Setenv(dataDirEnv, abs); err != nil {
 		return err
 	}
+	// Per-tenant self-metrics carry keyed pseudonyms, never tenant ids
+	// (docs/tenancy.md): the key is the appliance's, kept with its state.
+	key, err := tenants.LoadOrCreateSelfMetricKey(filepath.Join(abs, tenants.SelfMetricKeyFile))
+	if err != nil {
+		return err
+	}
+	tenants.SetSelfMetricKey(key)
 	if os.Getenv(tenantsFileEnv) != "" {
 		return nil
 	}

@@ -304,9 +304,9 @@ for i in "${!pids[@]}"; do alive "${pids[$i]}" || fail_start "$i" "exited just a
 started=1
 
 if [ -n "$local_kafka" ]; then
-  kafka_line="$SCADAOTEL_KAFKA_BROKERS  topic scada.alerts  (local broker, in memory only: records are lost when it stops)"
+  kafka_line="$SCADAOTEL_KAFKA_BROKERS  topics scada.alerts.<tenant>  (local broker, in memory only: records are lost when it stops)"
 else
-  kafka_line="$SCADAOTEL_KAFKA_BROKERS  topic scada.alerts"
+  kafka_line="$SCADAOTEL_KAFKA_BROKERS  topics scada.alerts.<tenant> (scada.alerts for tenants without one)"
 fi
 cat <<MSG
 

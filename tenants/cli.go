@@ -63,17 +63,28 @@ func NewCommand() *cobra.Command {
 	}
 
 	var kafkaTopic string
+	var sharedTopic bool
 	add := &cobra.Command{
 		Use:   "add <id>",
 		Short: "Add a tenant with a new bearer token; prints the token once (only its SHA-256 is stored)",
 		Args:  exactlyOneID,
 		RunE: func(c *cobra.Command, args []string) error {
+			topic := kafkaTopic
+			switch {
+			case sharedTopic && topic != "":
+				return fmt.Errorf("--kafka-topic and --shared-kafka-topic exclude each other")
+			case topic == "" && !sharedTopic:
+				// Every consumer of a shared topic reads every tenant's
+				// alerts: a tenant gets its own unless told otherwise.
+				topic = DefaultKafkaTopicPrefix + args[0]
+			}
 			return withNewToken(c, resolve(c), true, fmt.Sprintf("tenant %s added to %%s", args[0]), func(f *File, hash string) error {
-				return f.Add(args[0], hash, kafkaTopic)
+				return f.Add(args[0], hash, topic)
 			})
 		},
 	}
-	add.Flags().StringVar(&kafkaTopic, "kafka-topic", "", "alert topic of this tenant (default: the exporter's topic)")
+	add.Flags().StringVar(&kafkaTopic, "kafka-topic", "", "alert topic of this tenant (default: "+DefaultKafkaTopicPrefix+"<id>; its raw error spans go to <topic>"+SpansTopicSuffix+")")
+	add.Flags().BoolVar(&sharedTopic, "shared-kafka-topic", false, "no topic of its own: the exporter's topic, shared with other tenants")
 
 	rotate := &cobra.Command{
 		Use:   "rotate-token <id>",

@@ -70,11 +70,15 @@ func TestTenantsCommandsLifecycle(t *testing.T) {
 	if _, _, err := runCLI(t, "add", "east-pipeline-02", "--kafka-topic", "east.alerts", "--file", path); err != nil {
 		t.Fatal(err)
 	}
+	if _, _, err := runCLI(t, "add", "north-pipeline-03", "--shared-kafka-topic", "--file", path); err != nil {
+		t.Fatal(err)
+	}
 	out, _, err = runCLI(t, "list", "--file", path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"west-pipeline-01", "east-pipeline-02", "east.alerts", "(default)"} {
+	// A tenant gets an alert topic of its own unless told to share.
+	for _, want := range []string{"west-pipeline-01", "scada.alerts.west-pipeline-01", "east-pipeline-02", "east.alerts", "north-pipeline-03", "(default)"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("list output lacks %q:\n%s", want, out)
 		}
@@ -113,8 +117,10 @@ func TestTenantsCommandsLifecycle(t *testing.T) {
 	if _, ok := reg().Tenant("east-pipeline-02"); ok {
 		t.Error("removed tenant still declared")
 	}
-	if _, _, err := runCLI(t, "remove", "west-pipeline-01", "--file", path); err != nil {
-		t.Fatal(err)
+	for _, id := range []string{"west-pipeline-01", "north-pipeline-03"} {
+		if _, _, err := runCLI(t, "remove", id, "--file", path); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if got := reg().Tenants(); len(got) != 0 {
 		t.Errorf("tenants after removing all: %v", got)
@@ -207,6 +213,7 @@ func TestTenantsCommandErrors(t *testing.T) {
 		{[]string{"add", "west-pipeline-01", "--file", path}, `tenant "west-pipeline-01" already exists`},
 		{[]string{"add", "Bad ID", "--file", path}, "invalid tenant id"},
 		{[]string{"add", "east", "--kafka-topic", "a topic", "--file", path}, "not a valid Kafka topic name"},
+		{[]string{"add", "east", "--kafka-topic", "e", "--shared-kafka-topic", "--file", path}, "exclude each other"},
 		{[]string{"add", "--file", path}, "want one tenant id"},
 		{[]string{"rotate-token", "nobody", "--file", path}, `no tenant "nobody"`},
 		{[]string{"rotate-token", "nobody", "--file", path}, "tenants there: west-pipeline-01"},

@@ -48,6 +48,7 @@ type tokenEntry struct {
 type snapshot struct {
 	tenants map[string]Tenant
 	tokens  []tokenEntry
+	admins  []tokenEntry // tenant holds the administrator's name
 }
 
 // NewRegistry builds a registry from inline specs and an optional tenants
@@ -65,7 +66,7 @@ func NewRegistry(inline []Spec, file string, interval time.Duration, logger *zap
 	}
 	r := &Registry{inline: inline, file: file, interval: interval, logger: logger}
 	r.limiter = newLimiter(r)
-	var fileSpecs []Spec
+	var fileSpecs fileShape
 	if file != "" {
 		data, err := os.ReadFile(file)
 		switch {
@@ -77,7 +78,7 @@ func NewRegistry(inline []Spec, file string, interval time.Duration, logger *zap
 		case err != nil:
 			return nil, fmt.Errorf("tenants_file: %w", err)
 		default:
-			if fileSpecs, err = ParseFile(file, data); err != nil {
+			if fileSpecs, err = parseFile(file, data); err != nil {
 				return nil, fmt.Errorf("tenants_file: %w", err)
 			}
 			r.fileData = data
@@ -91,8 +92,8 @@ func NewRegistry(inline []Spec, file string, interval time.Duration, logger *zap
 	return r, nil
 }
 
-func buildSnapshot(inline, fromFile []Spec) (*snapshot, error) {
-	all := append(append([]Spec(nil), inline...), fromFile...)
+func buildSnapshot(inline []Spec, fromFile fileShape) (*snapshot, error) {
+	all := append(append([]Spec(nil), inline...), fromFile.Tenants...)
 	if err := ValidateSpecs("tenants (inline and file together)", all); err != nil {
 		return nil, err
 	}
@@ -104,7 +105,30 @@ func buildSnapshot(inline, fromFile []Spec) (*snapshot, error) {
 			s.tokens = append(s.tokens, tokenEntry{hash: sum, tenant: spec.ID})
 		}
 	}
+	if err := validateAdmins("administrators", fromFile.Administrators, all); err != nil {
+		return nil, err
+	}
+	for _, a := range fromFile.Administrators {
+		for _, h := range a.TokenSHA256 {
+			sum, _ := parseHash(h)
+			s.admins = append(s.admins, tokenEntry{hash: sum, tenant: a.Name})
+		}
+	}
 	return s, nil
+}
+
+// LookupAdministrator returns the administrator a bearer token names, in
+// constant time like Lookup. Administrators read appliance-wide figures
+// only: no component that serves tenant data accepts their tokens.
+func (r *Registry) LookupAdministrator(token string) (string, bool) {
+	sum := sha256.Sum256([]byte(token))
+	found := ""
+	for _, e := range r.snap.Load().admins {
+		if subtle.ConstantTimeCompare(sum[:], e.hash[:]) == 1 {
+			found = e.tenant
+		}
+	}
+	return found, found != ""
 }
 
 // Lookup returns the tenant a bearer token selects. It hashes the token and
@@ -161,7 +185,7 @@ func (r *Registry) Reload() error {
 		if wasMissing {
 			return nil
 		}
-		snap, err := buildSnapshot(r.inline, nil)
+		snap, err := buildSnapshot(r.inline, fileShape{})
 		if err != nil {
 			return r.reloadFailed(err)
 		}
@@ -179,7 +203,7 @@ func (r *Registry) Reload() error {
 	if same {
 		return nil
 	}
-	specs, err := ParseFile(r.file, data)
+	specs, err := parseFile(r.file, data)
 	if err != nil {
 		return r.reloadFailed(err)
 	}

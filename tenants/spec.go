@@ -115,24 +115,77 @@ func ValidateSpecs(prefix string, specs []Spec) error {
 	return nil
 }
 
-// fileShape is the tenants file: the same keys as inline tenants.
+// AdminSpec declares an appliance administrator: a named token that reads
+// the appliance-wide figures of every tenant (the UI's Appliance view API)
+// and no tenant's data.
+type AdminSpec struct {
+	Name        string   `yaml:"name"`
+	TokenSHA256 []string `yaml:"token_sha256"`
+}
+
+// fileShape is the tenants file: the same keys as inline tenants, and the
+// administrators.
 type fileShape struct {
-	Tenants []Spec `yaml:"tenants"`
+	Tenants        []Spec      `yaml:"tenants"`
+	Administrators []AdminSpec `yaml:"administrators"`
 }
 
 // ParseFile parses a tenants file (YAML, unknown keys rejected).
 func ParseFile(name string, data []byte) ([]Spec, error) {
+	f, err := parseFile(name, data)
+	return f.Tenants, err
+}
+
+func parseFile(name string, data []byte) (fileShape, error) {
 	var f fileShape
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("cannot parse tenants file %q: %w", name, err)
+		return fileShape{}, fmt.Errorf("cannot parse tenants file %q: %w", name, err)
 	}
 	if err := ValidateSpecs(name+": tenants", f.Tenants); err != nil {
-		return nil, err
+		return fileShape{}, err
 	}
-	return f.Tenants, nil
+	if err := validateAdmins(name+": administrators", f.Administrators, f.Tenants); err != nil {
+		return fileShape{}, err
+	}
+	return f, nil
 }
+
+// validateAdmins: names are ids, unique; a token is never both a tenant's
+// and an administrator's.
+func validateAdmins(prefix string, admins []AdminSpec, specs []Spec) error {
+	tenantHashes := map[string]string{}
+	for _, s := range specs {
+		for _, h := range s.TokenSHA256 {
+			tenantHashes[strings.ToLower(h)] = s.ID
+		}
+	}
+	names := map[string]bool{}
+	for i, a := range admins {
+		p := fmt.Sprintf("%s[%d]", prefix, i)
+		if err := CheckID(a.Name); err != nil {
+			return fmt.Errorf("%s.name: %w", p, err)
+		}
+		if names[a.Name] {
+			return fmt.Errorf("%s.name: administrator %q is declared twice", p, a.Name)
+		}
+		names[a.Name] = true
+		for j, h := range a.TokenSHA256 {
+			if _, err := parseHash(h); err != nil {
+				return fmt.Errorf("%s.token_sha256[%d]: %w", p, j, err)
+			}
+			if t, dup := tenantHashes[strings.ToLower(h)]; dup {
+				return fmt.Errorf("%s.token_sha256[%d]: the same token is tenant %q's; an administrator needs a token of its own", p, j, t)
+			}
+		}
+	}
+	return nil
+}
+
+// DefaultKafkaTopicPrefix: `scadaotel tenants add <id>` gives the tenant
+// the alert topic DefaultKafkaTopicPrefix+id of its own.
+const DefaultKafkaTopicPrefix = "scada.alerts."
 
 // SpansTopicSuffix names a tenant's raw error spans topic after its alert
 // topic (kafka_alerts: "<kafka_topic>.spans").

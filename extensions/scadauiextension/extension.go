@@ -35,6 +35,7 @@ type uiExtension struct {
 	sessions *sessions
 	limiter  *loginLimiter
 	scraper  *scraper // nil when the Appliance view is off
+	registry *tenants.Registry
 	full     fullCache
 	stop     context.CancelFunc
 	client   *http.Client
@@ -73,6 +74,9 @@ func (e *uiExtension) Start(_ context.Context, host component.Host) error {
 		return fmt.Errorf("scada_ui: authenticator: %w", err)
 	}
 	e.auth = auth
+	if e.registry, err = tenants.RegistryFromHost(host, e.cfg.Authenticator); err != nil {
+		return fmt.Errorf("scada_ui: authenticator: %w", err)
+	}
 	ln, err := net.Listen("tcp", e.cfg.Endpoint)
 	if err != nil {
 		return fmt.Errorf("scada_ui: endpoint %s: %w", e.cfg.Endpoint, err)
@@ -121,7 +125,7 @@ func (e *uiExtension) handler() http.Handler {
 	api.Handle("GET /ui/api/services", e.authed(e.services))
 	api.Handle("GET /ui/api/alerts", e.authed(e.alerts))
 	api.Handle("GET /ui/api/traces/", e.authed(e.traces))
-	api.Handle("GET /ui/api/appliance", e.authed(e.appliance))
+	api.Handle("GET /ui/api/appliance", e.authedOrAdministrator(e.appliance))
 	api.HandleFunc("/ui/api/", func(w http.ResponseWriter, _ *http.Request) {
 		httpjson.Write(w, http.StatusNotFound, map[string]string{"error": "unknown UI API path"})
 	})
@@ -147,10 +151,12 @@ func (e *uiExtension) handler() http.Handler {
 	})
 }
 
-// identity is who a UI API request acts for.
+// identity is who a UI API request acts for: a tenant, or (only where
+// authedOrAdministrator allows it) an appliance administrator.
 type identity struct {
 	tenant string
 	token  string
+	admin  string
 }
 
 // resolveToken asks the tenant authenticator which tenant token selects,
@@ -219,6 +225,22 @@ func (e *uiExtension) authed(next func(http.ResponseWriter, *http.Request, ident
 			return
 		}
 		next(w, r, identity{tenant: ses.tenant, token: ses.token})
+	})
+}
+
+// authedOrAdministrator is authed, except that a bearer token of an
+// administrator (tenants file, `administrators`) is accepted too, with no
+// tenant. Only handlers that serve appliance-wide figures use it.
+func (e *uiExtension) authedOrAdministrator(next func(http.ResponseWriter, *http.Request, identity)) http.Handler {
+	tenantOnly := e.authed(next)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && e.registry != nil {
+			if name, ok := e.registry.LookupAdministrator(tok); ok {
+				next(w, r, identity{admin: name})
+				return
+			}
+		}
+		tenantOnly.ServeHTTP(w, r)
 	})
 }
 

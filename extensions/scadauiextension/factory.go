@@ -38,8 +38,9 @@ func createDefaultConfig() component.Config {
 		Timeout:              10 * time.Second,
 		TelemetryEndpoint:    "http://127.0.0.1:8888/metrics",
 		TelemetryInterval:    5 * time.Second,
-		SharedFigures:        true,
-		LoginLimit:           LoginLimitConfig{PerAddress: 10, PerTenant: 30, Period: time.Minute},
+		// Appliance-wide figures add up every tenant's load: administrators only.
+		SharedFigures: false,
+		LoginLimit:    LoginLimitConfig{PerAddress: 10, PerTenant: 30, Period: time.Minute},
 	}
 }
 

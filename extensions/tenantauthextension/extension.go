@@ -140,7 +140,7 @@ func (e *Extension) count(ctx context.Context, d decision) {
 	opt, ok := e.attrs.Load(key)
 	if !ok {
 		opt, _ = e.attrs.LoadOrStore(key, metric.WithAttributeSet(attribute.NewSet(
-			attribute.String("outcome", outcome), attribute.String(AttrTenant, d.tenant))))
+			attribute.String("outcome", outcome), tenants.SelfMetricTenant(d.tenant))))
 	}
 	e.requests.Add(ctx, 1, opt.(metric.AddOption))
 }

@@ -60,7 +60,7 @@ func (t *telemetry) request(ctx context.Context, route, tenant string, code int,
 		return
 	}
 	t.requests.Add(ctx, 1, metric.WithAttributes(attribute.String("route", route),
-		attribute.Int("code", code), attribute.String(AttrTenant, tenant)))
+		attribute.Int("code", code), tenants.SelfMetricTenant(tenant)))
 	t.duration.Record(ctx, took.Seconds(), metric.WithAttributes(attribute.String("route", route)))
 }
 

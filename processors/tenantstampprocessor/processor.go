@@ -107,7 +107,7 @@ func (s *stamp) admit(ctx context.Context, tenant string, usage func(l tenants.L
 			reason = le.Limit
 		}
 		s.refused.Add(ctx, 1, metric.WithAttributes(attribute.String("signal", s.signal),
-			attribute.String(AttrTenant, tenant), attribute.String("reason", reason)))
+			tenants.SelfMetricTenant(tenant), attribute.String("reason", reason)))
 	}
 	return err
 }
@@ -116,7 +116,7 @@ func (s *stamp) accepted(ctx context.Context, tenant string, items int) {
 	opt, ok := s.acceptedAttrs.Load(tenant)
 	if !ok { // attribute sets built once per tenant, not per request
 		opt, _ = s.acceptedAttrs.LoadOrStore(tenant, metric.WithAttributeSet(attribute.NewSet(
-			attribute.String("signal", s.signal), attribute.String(AttrTenant, tenant))))
+			attribute.String("signal", s.signal), tenants.SelfMetricTenant(tenant))))
 	}
 	s.stamped.Add(ctx, 1, opt.(metric.AddOption))
 	s.items.Add(ctx, int64(items), opt.(metric.AddOption))
