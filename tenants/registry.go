@@ -24,6 +24,7 @@ import (
 // owns it, and other components reach it through Provider.
 type Registry struct {
 	inline   []Spec
+	defaults Limits
 	file     string
 	interval time.Duration
 	logger   *zap.Logger
@@ -55,6 +56,15 @@ type snapshot struct {
 // file (read now; an unreadable or invalid file is an error at startup).
 // interval is how often the file is checked for changes (<= 0: 1 s).
 func NewRegistry(inline []Spec, file string, interval time.Duration, logger *zap.Logger) (*Registry, error) {
+	return NewRegistryWithDefaults(inline, file, interval, logger, Limits{})
+}
+
+// NewRegistryWithDefaults is NewRegistry where each limit a tenant leaves
+// at 0 is the one in defaults (0 there too: unlimited).
+func NewRegistryWithDefaults(inline []Spec, file string, interval time.Duration, logger *zap.Logger, defaults Limits) (*Registry, error) {
+	if err := defaults.Validate("default_limits"); err != nil {
+		return nil, err
+	}
 	if logger == nil {
 		logger = zap.NewNop()
 	}
@@ -64,7 +74,7 @@ func NewRegistry(inline []Spec, file string, interval time.Duration, logger *zap
 	if err := ValidateSpecs("tenants", inline); err != nil {
 		return nil, err
 	}
-	r := &Registry{inline: inline, file: file, interval: interval, logger: logger}
+	r := &Registry{inline: inline, defaults: defaults, file: file, interval: interval, logger: logger}
 	r.limiter = newLimiter(r)
 	var fileSpecs fileShape
 	if file != "" {
@@ -84,7 +94,7 @@ func NewRegistry(inline []Spec, file string, interval time.Duration, logger *zap
 			r.fileData = data
 		}
 	}
-	snap, err := buildSnapshot(inline, fileSpecs)
+	snap, err := buildSnapshot(inline, fileSpecs, defaults)
 	if err != nil {
 		return nil, err
 	}
@@ -92,14 +102,14 @@ func NewRegistry(inline []Spec, file string, interval time.Duration, logger *zap
 	return r, nil
 }
 
-func buildSnapshot(inline []Spec, fromFile fileShape) (*snapshot, error) {
+func buildSnapshot(inline []Spec, fromFile fileShape, defaults Limits) (*snapshot, error) {
 	all := append(append([]Spec(nil), inline...), fromFile.Tenants...)
 	if err := ValidateSpecs("tenants (inline and file together)", all); err != nil {
 		return nil, err
 	}
 	s := &snapshot{tenants: make(map[string]Tenant, len(all))}
 	for _, spec := range all {
-		s.tenants[spec.ID] = Tenant{ID: spec.ID, Limits: spec.Limits, KafkaTopic: spec.KafkaTopic}
+		s.tenants[spec.ID] = Tenant{ID: spec.ID, Limits: spec.Limits.orDefaults(defaults), KafkaTopic: spec.KafkaTopic}
 		for _, h := range spec.TokenSHA256 {
 			sum, _ := parseHash(h) // validated above
 			s.tokens = append(s.tokens, tokenEntry{hash: sum, tenant: spec.ID})
@@ -185,7 +195,7 @@ func (r *Registry) Reload() error {
 		if wasMissing {
 			return nil
 		}
-		snap, err := buildSnapshot(r.inline, fileShape{})
+		snap, err := buildSnapshot(r.inline, fileShape{}, r.defaults)
 		if err != nil {
 			return r.reloadFailed(err)
 		}
@@ -207,7 +217,7 @@ func (r *Registry) Reload() error {
 	if err != nil {
 		return r.reloadFailed(err)
 	}
-	snap, err := buildSnapshot(r.inline, specs)
+	snap, err := buildSnapshot(r.inline, specs, r.defaults)
 	if err != nil {
 		return r.reloadFailed(err)
 	}

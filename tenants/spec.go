@@ -51,6 +51,41 @@ func HashToken(token string) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// Validate checks limits; errors name the key under prefix.
+func (l Limits) Validate(prefix string) error {
+	for _, kv := range []struct {
+		key string
+		v   float64
+	}{
+		{"samples_per_second", l.SamplesPerSecond},
+		{"spans_per_second", l.SpansPerSecond},
+		{"bytes_per_second", l.BytesPerSecond},
+		{"active_series", float64(l.ActiveSeries)},
+	} {
+		if kv.v < 0 || math.IsNaN(kv.v) || math.IsInf(kv.v, 0) {
+			return fmt.Errorf("%s.%s: must be a finite number >= 0 (0 = the default), got %v", prefix, kv.key, kv.v)
+		}
+	}
+	return nil
+}
+
+// orDefaults fills each limit left at 0 from d.
+func (l Limits) orDefaults(d Limits) Limits {
+	pick := func(v, dv float64) float64 {
+		if v == 0 {
+			return dv
+		}
+		return v
+	}
+	l.SamplesPerSecond = pick(l.SamplesPerSecond, d.SamplesPerSecond)
+	l.SpansPerSecond = pick(l.SpansPerSecond, d.SpansPerSecond)
+	l.BytesPerSecond = pick(l.BytesPerSecond, d.BytesPerSecond)
+	if l.ActiveSeries == 0 {
+		l.ActiveSeries = d.ActiveSeries
+	}
+	return l
+}
+
 // Validate checks one tenant spec; errors name the key (prefix is where the
 // spec sits, e.g. "tenants[1]").
 func (s Spec) Validate(prefix string) error {
@@ -62,15 +97,8 @@ func (s Spec) Validate(prefix string) error {
 			return fmt.Errorf("%s.token_sha256[%d]: %w", prefix, i, err)
 		}
 	}
-	for key, v := range map[string]float64{
-		"samples_per_second": s.Limits.SamplesPerSecond,
-		"spans_per_second":   s.Limits.SpansPerSecond,
-		"bytes_per_second":   s.Limits.BytesPerSecond,
-		"active_series":      float64(s.Limits.ActiveSeries),
-	} {
-		if v < 0 || math.IsNaN(v) || math.IsInf(v, 0) {
-			return fmt.Errorf("%s.limits.%s: must be a finite number >= 0 (0 = unlimited), got %v", prefix, key, v)
-		}
+	if err := s.Limits.Validate(prefix + ".limits"); err != nil {
+		return err
 	}
 	if s.KafkaTopic != "" && !validKafkaTopic(s.KafkaTopic) {
 		return fmt.Errorf("%s.kafka_topic: %q is not a valid Kafka topic name ([a-zA-Z0-9._-], at most %d characters, leaving room for %q)",

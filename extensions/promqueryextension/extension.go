@@ -22,12 +22,14 @@ type queryExtension struct {
 	cfg    *Config
 	set    extension.Settings
 	server *httpserver.Server
+	gate   *tenantGate
 
 	mRequests metric.Int64Counter
 }
 
 func newExtension(cfg *Config, set extension.Settings) (*queryExtension, error) {
-	e := &queryExtension{cfg: cfg, set: set}
+	e := &queryExtension{cfg: cfg, set: set,
+		gate: newTenantGate(cfg.Concurrency.perTenant(), cfg.Concurrency.QueuedPerTenant, cfg.Concurrency.QueueTimeout)}
 	var err error
 	e.mRequests, err = set.MeterProvider.Meter("github.com/scadaotel/scadaotel/extensions/promqueryextension").
 		Int64Counter(MetricRequests, metric.WithDescription("Query API requests by HTTP status class."), metric.WithUnit("{request}"))
@@ -81,6 +83,15 @@ func (e *queryExtension) serve(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(rec, code, errType, reason)
 		return
 	}
+	release, err := e.gate.acquire(r.Context(), tenant)
+	if err != nil {
+		// The tenant's own queries hold its slots: only it waits.
+		rec.Header().Set("Retry-After", "1")
+		writeAPIError(rec, http.StatusTooManyRequests, "unavailable",
+			fmt.Sprintf("%v (query_concurrency.per_tenant=%d, queued_per_tenant=%d): retry later", err, e.gate.running, e.gate.queued))
+		return
+	}
+	defer release()
 	st.ServeAPI(rec, r, tenant)
 }
 

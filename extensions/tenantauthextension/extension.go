@@ -38,7 +38,7 @@ var (
 )
 
 func newExtension(cfg *Config, set extension.Settings) (*Extension, error) {
-	reg, err := tenants.NewRegistry(cfg.Tenants, cfg.TenantsFile, cfg.ReloadInterval, set.Logger)
+	reg, err := tenants.NewRegistryWithDefaults(cfg.Tenants, cfg.TenantsFile, cfg.ReloadInterval, set.Logger, cfg.DefaultLimits)
 	if err != nil {
 		return nil, err
 	}
