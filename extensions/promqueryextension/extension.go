@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"runtime"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/config/confighttp"
@@ -45,6 +46,11 @@ func (e *queryExtension) Start(ctx context.Context, host component.Host) error {
 	}
 	if err := vmstore.SetQueryCache(e.cfg.QueryCache); err != nil {
 		return fmt.Errorf("prometheus_query: query_cache: %w", err)
+	}
+	// One tenant's queries together use at most half the cores: the other
+	// half stays for every other tenant's.
+	if err := vmstore.SetMaxWorkersPerQuery(max(1, runtime.GOMAXPROCS(0)/(2*e.gate.running))); err != nil {
+		return fmt.Errorf("prometheus_query: query_concurrency: %w", err)
 	}
 	ln, err := e.cfg.ToListener(ctx)
 	if err != nil {

@@ -279,6 +279,17 @@ func SetLatencyOffset(d time.Duration) error {
 	return nil
 }
 
+// SetMaxWorkersPerQuery bounds the CPU cores one query may use
+// (process-wide): by default the engine gives every query all of them.
+func SetMaxWorkersPerQuery(n int) error {
+	if !flag.CommandLine.Parsed() {
+		if err := flag.CommandLine.Parse(nil); err != nil {
+			return fmt.Errorf("vmstore: cannot parse VictoriaMetrics flags: %w", err)
+		}
+	}
+	return flag.Set("search.maxWorkersPerQuery", strconv.Itoa(n))
+}
+
 // SetQueryCache turns the engine's rollup result cache on or off
 // (process-wide). The cache can serve results computed before backfilled
 // samples (older than 5 minutes) became visible for up to ~10 s, so it is
