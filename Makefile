@@ -17,8 +17,9 @@ JAEGER_LDFLAGS := -X github.com/jaegertracing/jaeger/internal/version.latestVers
 # Go test flags; `make test GOTESTFLAGS=-race` for a race run.
 GOTESTFLAGS ?=
 TEST_TIMEOUT ?= 18m
+REPRO ?= 1
 
-.PHONY: all build build-appliance build-testbench victoria-metrics ui-assets check-ui-dist test-deps check-test-deps run test cross lint bench soak clean
+.PHONY: all build build-appliance build-testbench victoria-metrics ui-assets check-ui-dist test-deps check-test-deps run test cross dist lint bench soak clean
 
 all: build
 
@@ -79,18 +80,21 @@ RACE_PKGS := ./tenants/... ./processors/... ./connectors/... ./testbench/mqbridg
 # built here and real peer processes), never from the test cache (-count=1).
 # Plain `go test ./...` runs the unit tests alone and needs no binaries.
 test: check-test-deps build $(BIN)/victoria-metrics
-	SCADAOTEL_BIN=$(BIN)/scadaotel JAEGER_BIN=$(BIN)/jaeger TESTBENCH_BIN=$(BIN)/scadaotel-testbench \
+	SCADAOTEL_ALLOW_ROOT=1 SCADAOTEL_BIN=$(BIN)/scadaotel JAEGER_BIN=$(BIN)/jaeger TESTBENCH_BIN=$(BIN)/scadaotel-testbench \
 		VICTORIAMETRICS_BIN=$(BIN)/victoria-metrics $(GO) test -tags e2e -count=1 -timeout $(TEST_TIMEOUT) $(GOTESTFLAGS) ./...
 	$(GO) test -count=1 -race -short -timeout $(TEST_TIMEOUT) $(RACE_PKGS)
 
+# Static binaries for every architecture, then a reproducibility check: the
+# same commit rebuilt from a clone elsewhere with an empty build cache must
+# give byte-identical binaries (REPRO=0 skips it; it rebuilds everything).
 cross:
-	@mkdir -p $(DIST)
-	@set -e; for arch in $(CROSS_ARCHES); do \
-		echo "building linux/$$arch"; \
-		CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -ldflags "-s -w $(LDFLAGS)" \
-			-o $(DIST)/scadaotel-linux-$$arch ./collector; \
-		./scripts/check-static.sh $(DIST)/scadaotel-linux-$$arch; \
-	done
+	GO="$(GO)" DIST="$(DIST)" LDFLAGS="$(LDFLAGS)" CROSS_ARCHES="$(CROSS_ARCHES)" REPRO="$(REPRO)" ./scripts/cross.sh
+
+# Release tarballs per architecture: binaries, systemd units, default
+# configs, README (packaging/README.md says how to install one).
+dist:
+	GO="$(GO)" DIST="$(DIST)" LDFLAGS="$(LDFLAGS)" JAEGER_LDFLAGS="$(JAEGER_LDFLAGS)" VERSION="$(VERSION)" \
+		CROSS_ARCHES="$(CROSS_ARCHES)" ./scripts/dist.sh
 
 # gofmt, go vet and staticcheck (a tool dependency in go.mod: `go tool`
 # builds it from the module proxy); vet and staticcheck run twice, for the

@@ -77,13 +77,20 @@ func newCommand() *cobra.Command {
 		},
 	}
 	cmd := otelcol.NewCommand(set)
-	cmd.AddCommand(tenants.NewCommand(), durableotlpexporter.NewCommand())
+	cmd.AddCommand(tenants.NewCommand(), durableotlpexporter.NewCommand(), newVersionCommand())
 	var dataDir string
 	cmd.PersistentFlags().StringVar(&dataDir, "data-dir", "",
 		"directory for all appliance state (default $"+dataDirEnv+", else ./data)")
+	var allowRoot bool
+	cmd.Flags().BoolVar(&allowRoot, "allow-root", false, "run even as root (also "+allowRootEnv+"=1)")
 	cmd.PersistentPreRunE = func(c *cobra.Command, _ []string) error {
 		switch c.Name() {
 		case "scadaotel", "validate", "print-config":
+			if c.Name() == "scadaotel" {
+				if err := checkNotRoot(allowRoot); err != nil {
+					return err
+				}
+			}
 			if err := applyMemoryPlan(); err != nil {
 				return err
 			}
