@@ -19,7 +19,7 @@ GOTESTFLAGS ?=
 TEST_TIMEOUT ?= 18m
 REPRO ?= 1
 
-.PHONY: all build build-appliance build-testbench victoria-metrics ui-assets check-ui-dist test-deps check-test-deps run test cross dist lint bench soak clean
+.PHONY: all build build-appliance build-testbench victoria-metrics ui-assets check-ui-dist test-deps check-test-deps run test cross dist sbom lint bench soak clean
 
 all: build
 
@@ -96,15 +96,25 @@ dist:
 	GO="$(GO)" DIST="$(DIST)" LDFLAGS="$(LDFLAGS)" JAEGER_LDFLAGS="$(JAEGER_LDFLAGS)" VERSION="$(VERSION)" \
 		CROSS_ARCHES="$(CROSS_ARCHES)" ./scripts/dist.sh
 
+# CycloneDX SBOMs of scadaotel and Jaeger in dist/, schema-checked, naming
+# the pinned collector, VictoriaMetrics, sarama and Jaeger versions.
+sbom: $(BIN)/jaeger
+	GO="$(GO)" DIST="$(DIST)" BIN="$(BIN)" ./scripts/sbom.sh
+
 # gofmt, go vet and staticcheck (a tool dependency in go.mod: `go tool`
 # builds it from the module proxy); vet and staticcheck run twice, for the
-# unit tests and with the end-to-end tests (build tag e2e).
+# unit tests and with the end-to-end tests (build tag e2e); govulncheck
+# (tools/supplychain) when its database can be reached, else it says so.
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) vet -tags e2e ./...
 	$(GO) tool staticcheck ./...
 	$(GO) tool staticcheck -tags e2e ./...
+	@if curl -sf --max-time 5 -o /dev/null https://vuln.go.dev/index/db.json; then \
+		echo "$(GO) tool -modfile=tools/supplychain/go.mod govulncheck ./..."; \
+		$(GO) tool -modfile=tools/supplychain/go.mod govulncheck ./...; \
+	else echo "govulncheck skipped: the vulnerability database (vuln.go.dev) cannot be reached from here"; fi
 
 # Side by side with a vanilla collector, VictoriaMetrics and Telegraf (about
 # 10 minutes; refuses on a busy machine). Development run on a busy machine:
