@@ -214,4 +214,3 @@ func tsharkUType(u iec104.UFunc) int {
 	}
 	return -1
 }
-
