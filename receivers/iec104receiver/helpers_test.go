@@ -124,7 +124,7 @@ type harness struct {
 	sink *sink
 	tel  *componenttest.Telemetry
 	sims map[string]*outsim.Server // by address
-	down map[string]bool               // addresses that refuse
+	down map[string]bool           // addresses that refuse
 	mu   sync.Mutex
 	wg   sync.WaitGroup
 	ctx  context.Context
@@ -214,7 +214,7 @@ func attrsMatch(kvs []attributeKeyValue, want map[string]string) bool {
 	for k, v := range want {
 		found := false
 		for _, kv := range kvs {
-			if string(kv.Key) == k && kv.Value.Emit() == v {
+			if string(kv.Key) == k && kv.Value.String() == v {
 				found = true
 			}
 		}

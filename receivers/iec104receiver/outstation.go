@@ -47,13 +47,12 @@ type outstation struct {
 	params  iec104.Params
 	loc     *time.Location
 
-	up          bool
-	everUp      bool
-	objs        []iec104.Object
-	pending     []pmetric.Metrics
-	nextGI      time.Time
-	nextCI      time.Time
-	asduScratch []byte
+	up      bool
+	everUp  bool
+	objs    []iec104.Object
+	pending []pmetric.Metrics
+	nextGI  time.Time
+	nextCI  time.Time
 }
 
 // dialer opens a connection (replaced in tests).

@@ -14,9 +14,8 @@ import (
 
 // linkConfig is the link layer's parameters (IEC 60870-5-104 §9.6).
 type linkConfig struct {
-	k, w           int
-	t1, t2, t3     time.Duration
-	startDTTimeout time.Duration // 0: t1
+	k, w       int
+	t1, t2, t3 time.Duration
 }
 
 // Link faults, the kind attribute of scadaotel_iec104_link_errors.
