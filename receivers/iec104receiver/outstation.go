@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/otel/attribute"
 	"go.uber.org/zap"
 
 	"github.com/scadaotel/scadaotel/internal/iec104"
@@ -377,7 +378,7 @@ func (o *outstation) deliver(md pmetric.Metrics) {
 	}
 	o.pending = append(o.pending, md)
 	for len(o.pending) > o.r.cfg.RetryBatches {
-		o.r.tel.dropped.Add(context.Background(), 1, o.attrs.with())
+		o.r.tel.dropped.Add(context.Background(), 1, o.attrs.with(attribute.String("reason", "retry_limit")))
 		o.log.warn(o.r.logger, "drop/retry_limit", "Dropping the oldest refused batch: retry buffer full",
 			zap.String("outstation", o.name), zap.Int("retry_batches", o.r.cfg.RetryBatches))
 		o.pending[0] = pmetric.Metrics{}
@@ -392,7 +393,7 @@ func (o *outstation) send1(md pmetric.Metrics) bool {
 		return true
 	}
 	if consumererror.IsPermanent(err) {
-		o.r.tel.dropped.Add(context.Background(), 1, o.attrs.base)
+		o.r.tel.dropped.Add(context.Background(), 1, o.attrs.with(attribute.String("reason", "permanent")))
 		o.log.warn(o.r.logger, "drop/permanent", "Next consumer rejected a batch permanently; dropped",
 			zap.String("outstation", o.name), zap.Error(err))
 		return true
@@ -407,7 +408,7 @@ func (o *outstation) send1(md pmetric.Metrics) bool {
 func (o *outstation) flush() {
 	for len(o.pending) > 0 {
 		if !o.send1(o.pending[0]) {
-			o.r.tel.dropped.Add(context.Background(), int64(len(o.pending)), o.attrs.base)
+			o.r.tel.dropped.Add(context.Background(), int64(len(o.pending)), o.attrs.with(attribute.String("reason", "shutdown")))
 			o.r.logger.Warn("Shutdown: next consumer still refuses; batches dropped",
 				zap.String("outstation", o.name), zap.Int("batches", len(o.pending)))
 			o.pending = nil
