@@ -109,6 +109,20 @@ func VictoriaMetricsBinary(t testing.TB) string {
 	return p
 }
 
+// TestbenchBinary returns $TESTBENCH_BIN, or bin/scadaotel-testbench under
+// the repository root (make test builds it).
+func TestbenchBinary(t testing.TB) string {
+	t.Helper()
+	p := os.Getenv("TESTBENCH_BIN")
+	if p == "" {
+		p = filepath.Join(RepoRoot(t), "bin", "scadaotel-testbench")
+	}
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("scadaotel-testbench binary not found at %s (run `make build`, or set TESTBENCH_BIN): %v", p, err)
+	}
+	return p
+}
+
 // FreeAddr returns a free "127.0.0.1:port". The port is released before
 // returning, so a process started right after can bind it.
 func FreeAddr(t testing.TB) string {

@@ -67,8 +67,10 @@ type Config struct {
 	CounterInterrogationInterval time.Duration `mapstructure:"counter_interrogation_interval"`
 	// ClockSync sends C_CS_NA_1 with the appliance's time on connect.
 	ClockSync bool `mapstructure:"clock_sync"`
-	// CommLostInterval repeats the comm_lost samples while a link is down.
-	CommLostInterval time.Duration `mapstructure:"comm_lost_interval"`
+	// StatusInterval is how often scada_rtu_up is sent (1 while the link is
+	// started, as the scada receiver does per poll) and, while the link is
+	// down, the comm_lost samples of every point.
+	StatusInterval time.Duration `mapstructure:"status_interval"`
 	// TimeZone is the zone of the outstations' CP56Time2a time tags.
 	TimeZone string `mapstructure:"time_zone"`
 	// NotTopical is the quality of a value with NT set: not_topical or bad.
@@ -125,7 +127,7 @@ func createDefaultConfig() *Config {
 		K: 12, W: 8,
 		T0: 30 * time.Second, T1: 15 * time.Second, T2: 10 * time.Second, T3: 20 * time.Second,
 		InterrogationInterval: 2 * time.Minute,
-		CommLostInterval:      10 * time.Second,
+		StatusInterval:        10 * time.Second,
 		TimeZone:              "UTC",
 		NotTopical:            NotTopicalQuality,
 		Reconnect:             ReconnectConfig{InitialInterval: time.Second, MaxInterval: 30 * time.Second, Jitter: 0.2},
@@ -202,8 +204,8 @@ func (c *Config) Validate() error {
 	if c.CounterInterrogationInterval < 0 {
 		add("counter_interrogation_interval: must not be negative")
 	}
-	if c.CommLostInterval <= 0 {
-		add("comm_lost_interval: must be positive")
+	if c.StatusInterval <= 0 {
+		add("status_interval: must be positive")
 	}
 	if _, err := time.LoadLocation(c.TimeZone); err != nil {
 		add("time_zone: %w", err)

@@ -54,6 +54,7 @@ type outstation struct {
 	pending []pmetric.Metrics
 	nextGI  time.Time
 	nextCI  time.Time
+	nextUp  time.Time
 }
 
 // dialer opens a connection (replaced in tests).
@@ -110,10 +111,10 @@ func (o *outstation) backoff(failures int) time.Duration {
 	return d
 }
 
-// wait sleeps for d, emitting comm_lost samples every comm_lost_interval.
+// wait sleeps for d, emitting comm_lost samples every status_interval.
 func (o *outstation) wait(ctx context.Context, d time.Duration) {
 	end := time.Now().Add(d)
-	every := o.r.cfg.CommLostInterval
+	every := o.r.cfg.StatusInterval
 	next := time.Now().Add(every)
 	t := time.NewTimer(time.Until(end))
 	defer t.Stop()
@@ -185,7 +186,7 @@ func (o *outstation) started(s *session, now time.Time) {
 			o.send(s, iec104.ClockSync(ca, iec104.NewCP56Time2a(now, o.loc)), now)
 		}
 	}
-	o.nextGI, o.nextCI = now, time.Time{}
+	o.nextGI, o.nextCI, o.nextUp = now, time.Time{}, now.Add(o.r.cfg.StatusInterval)
 	if o.r.cfg.CounterInterrogationInterval > 0 {
 		o.nextCI = now
 	}
@@ -209,17 +210,23 @@ func (o *outstation) due(s *session, now time.Time) {
 		}
 		o.nextCI = now.Add(cfg.CounterInterrogationInterval)
 	}
+	if !now.Before(o.nextUp) {
+		o.nextUp = now.Add(cfg.StatusInterval)
+		b := o.newBatch()
+		b.addUp(o.name, o.station, true, pcommon.NewTimestampFromTime(now))
+		o.deliver(b.md)
+	}
 }
 
 // next is when due next has work.
 func (o *outstation) next() time.Time {
-	switch {
-	case o.nextGI.IsZero():
-		return o.nextCI
-	case o.nextCI.IsZero() || o.nextGI.Before(o.nextCI):
-		return o.nextGI
+	next := o.nextUp
+	for _, t := range []time.Time{o.nextGI, o.nextCI} {
+		if !t.IsZero() && t.Before(next) {
+			next = t
+		}
 	}
-	return o.nextCI
+	return next
 }
 
 func (o *outstation) send(s *session, a iec104.ASDU, now time.Time) {

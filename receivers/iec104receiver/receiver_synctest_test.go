@@ -184,12 +184,12 @@ func TestQualityDescriptors(t *testing.T) {
 }
 
 // TestLinkDropCommLostAndRecovery: a dropped link gives comm_lost (NaN, no
-// recorded value) for every point at once and every comm_lost_interval;
+// recorded value) for every point at once and every status_interval;
 // the receiver reconnects after its backoff and interrogates again.
 func TestLinkDropCommLostAndRecovery(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		sim := outsim.New(simPoints())
-		h := newHarness(t, testConfig(t, oneOutstation(map[string]any{"comm_lost_interval": "500ms"})), map[string]*outsim.Server{"rtu1:2404": sim})
+		h := newHarness(t, testConfig(t, oneOutstation(map[string]any{"status_interval": "500ms"})), map[string]*outsim.Server{"rtu1:2404": sim})
 		defer h.close()
 		time.Sleep(time.Second)
 		synctest.Wait()
@@ -213,7 +213,7 @@ func TestLinkDropCommLostAndRecovery(t *testing.T) {
 		time.Sleep(600 * time.Millisecond)
 		synctest.Wait()
 		if len(h.sink.all()) <= n {
-			t.Error("no comm_lost repeated after comm_lost_interval")
+			t.Error("no comm_lost repeated after status_interval")
 		}
 		time.Sleep(2 * time.Second)
 		synctest.Wait()

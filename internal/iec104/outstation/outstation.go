@@ -331,6 +331,11 @@ func (c *conn) command(b []byte) error {
 		c.s.stats.Interrogations++
 		pts := c.s.pointsOf(a.CommonAddr, false)
 		c.s.mu.Unlock()
+		// interrogation replies carry the types without time tag, as
+		// IEC 104 outstations send them: the value's time is the reply's
+		for i := range pts {
+			pts[i].Type = untimed(pts[i].Type)
+		}
 		out = append(out, reply(iec104.CauseActivationCon))
 		out = append(out, c.s.encodePoints(pts, iec104.CauseInterrogated)...)
 		out = append(out, reply(iec104.CauseActivationTerm))
@@ -359,6 +364,27 @@ func (c *conn) command(b []byte) error {
 	c.out = append(c.out, out...)
 	c.mu.Unlock()
 	return nil
+}
+
+// untimed is the type without time tag of a time-tagged monitoring type.
+func untimed(t iec104.TypeID) iec104.TypeID {
+	switch t {
+	case iec104.MSpTb1:
+		return iec104.MSpNa1
+	case iec104.MDpTb1:
+		return iec104.MDpNa1
+	case iec104.MStTb1:
+		return iec104.MStNa1
+	case iec104.MBoTb1:
+		return iec104.MBoNa1
+	case iec104.MMeTd1:
+		return iec104.MMeNa1
+	case iec104.MMeTe1:
+		return iec104.MMeNb1
+	case iec104.MMeTf1:
+		return iec104.MMeNc1
+	}
+	return t
 }
 
 func isCounter(t iec104.TypeID) bool { return t == iec104.MItNa1 || t == iec104.MItTb1 }
