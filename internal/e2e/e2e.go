@@ -431,6 +431,12 @@ func (j *Jaeger) Restart(t testing.TB) {
 // Eventually retries f every 100 ms until it returns nil or timeout passes.
 func Eventually(t testing.TB, timeout time.Duration, f func() error) {
 	t.Helper()
+	EventuallyEvery(t, timeout, 100*time.Millisecond, f)
+}
+
+// EventuallyEvery is Eventually polling every interval.
+func EventuallyEvery(t testing.TB, timeout, interval time.Duration, f func() error) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	var err error
@@ -441,7 +447,7 @@ func Eventually(t testing.TB, timeout time.Duration, f func() error) {
 		select {
 		case <-ctx.Done():
 			t.Fatalf("not true within %s: %v", timeout, err)
-		case <-time.After(100 * time.Millisecond):
+		case <-time.After(interval):
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -183,6 +184,25 @@ service:
 		}
 		return nil
 	})
+
+	// Change → queryable latency, reported (not asserted): 10 changes of a
+	// point without time tag, each polled every 10 ms until visible.
+	var lats []time.Duration
+	for i := range 10 {
+		want := 500 + float64(i)
+		start := time.Now()
+		ctl.post(t, fmt.Sprintf("/set?os=0&ca=1&ioa=1002&type=13&value=%g", want))
+		e2e.EventuallyEvery(t, 15*time.Second, 10*time.Millisecond, func() error {
+			v := instant(t, prom, `scada_pressure_gauge{point="p1002",quality="good"}`, time.Now())
+			if len(v) != 1 || float64(v[0].Value) != want {
+				return fmt.Errorf("p1002 %v, want %g", v, want)
+			}
+			return nil
+		})
+		lats = append(lats, time.Since(start))
+	}
+	slices.Sort(lats)
+	t.Logf("change → queryable through the binary: p50 %v, max of 10 %v", lats[len(lats)/2], lats[len(lats)-1])
 
 	// 3. A link drop: the outstation then never confirms STARTDT, so the
 	// link stays down; comm_lost (scada_rtu_up 0, the good series ended)
