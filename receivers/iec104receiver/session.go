@@ -129,6 +129,9 @@ func (s *session) run(ctx context.Context) error {
 		s.conn.Close()
 		wg.Wait()
 	}()
+	// a write blocked on a stalled outstation ends at shutdown, not at t1
+	stop := context.AfterFunc(ctx, func() { s.conn.Close() })
+	defer stop()
 	now := time.Now()
 	s.lastRx = now
 	if err := s.sendU(iec104.StartDTAct, now); err != nil {
