@@ -62,12 +62,20 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// BenchmarkSpontaneous: one op is 1,000 spontaneous values (one float per
-// ASDU, as outstations send changes) spread over 200 outstations × 100
-// points (IEC104_BENCH_OUTSTATIONS changes the count) on loopback TCP,
-// through the receiver to a consumer that only counts. The simulated
-// outstations run in the same process, so the CPU figure includes them.
+// BenchmarkSpontaneous: one op is 1,000 spontaneous values spread over 200
+// outstations × 100 points (IEC104_BENCH_OUTSTATIONS changes the count) on
+// loopback TCP, through the receiver to a consumer that only counts; one
+// float per ASDU (each change sent alone) or 10 per ASDU (changes sent
+// together, like the scada benchmark's 10 pressures per poll). The
+// simulated outstations run in the same process, so the CPU figure
+// includes them.
 func BenchmarkSpontaneous(b *testing.B) {
+	for _, per := range []int{1, 10} {
+		b.Run(fmt.Sprintf("values_per_asdu=%d", per), func(b *testing.B) { benchSpontaneous(b, per) })
+	}
+}
+
+func benchSpontaneous(b *testing.B, perASDU int) {
 	nOut := 200
 	if v, err := strconv.Atoi(os.Getenv("IEC104_BENCH_OUTSTATIONS")); err == nil && v > 0 {
 		nOut = v
@@ -116,12 +124,16 @@ func BenchmarkSpontaneous(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		want := sink.count.Load() + 1000
 		c0 := cpuTime()
-		for k := range 1000 {
-			sink.mu.Lock()
-			sink.sent = append(sink.sent, time.Now())
-			sink.mu.Unlock()
+		for k := 0; k < 1000; k += perASDU {
 			o := (seq + k) % nOut
-			sims[o].Set(outsim.Point{CA: 1, IOA: uint32(1000 + (seq/nOut)%nPoints), Type: iec104.MMeNc1, Value: float64(len(sink.sent) - 1)})
+			batch := make([]outsim.Point, perASDU)
+			sink.mu.Lock()
+			for j := range batch {
+				sink.sent = append(sink.sent, time.Now())
+				batch[j] = outsim.Point{CA: 1, IOA: uint32(1000 + (seq/nOut+j)%nPoints), Type: iec104.MMeNc1, Value: float64(len(sink.sent) - 1)}
+			}
+			sink.mu.Unlock()
+			sims[o].SetMany(batch)
 		}
 		seq += 1000
 		for sink.count.Load() < want {

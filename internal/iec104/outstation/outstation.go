@@ -113,17 +113,24 @@ func (s *Server) Points() []Point {
 
 // Set changes a point (added if new) and sends it spontaneously (cause 3)
 // to every started connection.
-func (s *Server) Set(p Point) {
+func (s *Server) Set(p Point) { s.SetMany([]Point{p}) }
+
+// SetMany changes several points at once: they are sent together, as
+// many per ASDU as fit (points of one type and common address in a row).
+func (s *Server) SetMany(pts []Point) {
 	s.mu.Lock()
-	s.upsert(p)
-	s.stats.Spontaneous++
+	for _, p := range pts {
+		s.upsert(p)
+	}
+	s.stats.Spontaneous += len(pts)
 	conns := make([]*conn, 0, len(s.conns))
 	for c := range s.conns {
 		conns = append(conns, c)
 	}
 	s.mu.Unlock()
+	asdus := s.encodePoints(pts, iec104.CauseSpontaneous)
 	for _, c := range conns {
-		c.enqueue(s.encodePoints([]Point{p}, iec104.CauseSpontaneous))
+		c.enqueue(asdus)
 	}
 }
 
