@@ -7,6 +7,9 @@ import (
 	"net/url"
 	"strconv"
 	"time"
+	// time_zone names an IANA zone; the appliance is one static binary,
+	// often run where /usr/share/zoneinfo is missing (+450 KB)
+	_ "time/tzdata"
 
 	"github.com/scadaotel/scadaotel/internal/iec104"
 	"github.com/scadaotel/scadaotel/tenants"
