@@ -30,6 +30,10 @@ type Config struct {
 	Points int
 	// Pcap serves the values of a capture's monitoring ASDUs instead.
 	Pcap string
+	// CSV serves a profile instead (one outstation): a header row, a first
+	// column (time) ignored, every other column one short float point
+	// (IOA 1000+i); each interval applies the next row.
+	CSV string
 	// BasePort: outstation i listens on BasePort+i (0: free ports).
 	BasePort int
 	// Interval between spontaneous changes (per outstation); 0: none.
@@ -48,6 +52,9 @@ type Outstation struct {
 	// updates replays a capture's changes in order (pcap source).
 	updates []outstation.Point
 	next    int
+	// rows are a CSV profile's rows of points, applied one per interval.
+	rows  [][]outstation.Point
+	names map[uint32]string
 }
 
 // Addr is where the outstation listens.
@@ -70,7 +77,16 @@ func New(cfg Config) (*Sim, error) {
 	s := &Sim{Config: cfg}
 	var sets [][]outstation.Point
 	var updates [][]outstation.Point
-	if cfg.Pcap != "" {
+	var rows [][]outstation.Point
+	var names map[uint32]string
+	if cfg.CSV != "" {
+		var err error
+		rows, names, err = fromCSV(cfg.CSV)
+		if err != nil {
+			return nil, err
+		}
+		sets, updates = [][]outstation.Point{rows[0]}, [][]outstation.Point{nil}
+	} else if cfg.Pcap != "" {
 		pts, ups, err := fromCapture(cfg.Pcap)
 		if err != nil {
 			return nil, err
@@ -96,7 +112,7 @@ func New(cfg Config) (*Sim, error) {
 			return nil, err
 		}
 		s.Outstations = append(s.Outstations, &Outstation{
-			Name: fmt.Sprintf("os-%03d", i+1), Server: outstation.New(pts), ln: ln, updates: updates[i],
+			Name: fmt.Sprintf("os-%03d", i+1), Server: outstation.New(pts), ln: ln, updates: updates[i], rows: rows, names: names,
 		})
 	}
 	return s, nil
@@ -216,6 +232,11 @@ func (s *Sim) Tick() {
 	s.mu.Unlock()
 	now := time.Now()
 	for _, o := range s.Outstations {
+		if o.rows != nil {
+			o.next++
+			o.Server.SetMany(o.rows[o.next%len(o.rows)])
+			continue
+		}
 		if o.updates != nil {
 			for range s.Config.Changes {
 				if len(o.updates) == 0 {
@@ -262,7 +283,11 @@ func (s *Sim) ReceiverYAML() string {
 			case iec104.MDpNa1, iec104.MDpTb1:
 				kind = "valve"
 			}
-			fmt.Fprintf(&b, "        - {name: p_%d_%d, kind: %s, common_address: %d, ioa: %d}\n", p.CA, p.IOA, kind, p.CA, p.IOA)
+			name := fmt.Sprintf("p_%d_%d", p.CA, p.IOA)
+			if n, ok := o.names[p.IOA]; ok {
+				name = n
+			}
+			fmt.Fprintf(&b, "        - {name: %s, kind: %s, common_address: %d, ioa: %d}\n", name, kind, p.CA, p.IOA)
 		}
 	}
 	return b.String()

@@ -5,6 +5,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -125,4 +127,39 @@ func TestCaptureValues(t *testing.T) {
 	if !strings.Contains(string(b), "interrogations") {
 		t.Errorf("stats: %s", b)
 	}
+}
+
+// TestCSVProfile: a CSV's columns become points named after the header;
+// each interval applies the next row.
+func TestCSVProfile(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "profile.csv")
+	if err := os.WriteFile(p, []byte("DATETIME,P_J280,P_J269\n01/01/14 00,1.5,2.5\n01/01/14 01,3,4\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Config{CSV: p, Interval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if y := s.ReceiverYAML(); !strings.Contains(y, "name: P_J280, kind: pressure, common_address: 1, ioa: 1000") {
+		t.Errorf("config %s", y)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- s.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	sink := startReceiver(t, s)
+	eventually(t, "the second row", func() bool {
+		for _, md := range sink.AllMetrics() {
+			ms := md.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics()
+			for i := 0; i < ms.Len(); i++ {
+				dps := ms.At(i).Gauge().DataPoints()
+				for j := 0; j < dps.Len(); j++ {
+					if v, _ := dps.At(j).Attributes().Get("point"); v.Str() == "P_J269" && dps.At(j).DoubleValue() == 4 {
+						return true
+					}
+				}
+			}
+		}
+		return false
+	})
 }

@@ -2,7 +2,7 @@
 // appliance and checks the result. Subcommands:
 //
 //	rtu       simulated RTUs (Modbus TCP servers on 127.0.0.1) driven by a replay source
-//	iec104    simulated IEC 60870-5-104 outstations on 127.0.0.1 (synthetic or capture values, faults)
+//	iec104    simulated IEC 60870-5-104 outstations on 127.0.0.1 (synthetic, CSV or capture values, faults)
 //	pcap      print the register timeline reconstructed from a Modbus capture
 //	kafka     a Kafka-protocol broker on loopback (kfake)
 //	consume   an alert consumer (sarama consumer group) printing and recording alerts
@@ -41,7 +41,7 @@ const usage = `usage: scadaotel-testbench <command> [flags]
 
 commands:
   rtu       simulated RTUs on 127.0.0.1 (--config FILE or --source synthetic|csv|pcap ...; --emit-config)
-  iec104    simulated IEC 104 outstations on 127.0.0.1 (--outstations N --points N | --pcap FILE; --emit-config; --control ADDR)
+  iec104    simulated IEC 104 outstations on 127.0.0.1 (--outstations N --points N | --pcap FILE | --csv FILE; --emit-config; --control ADDR)
   pcap      print the register timeline of a Modbus capture
   kafka     Kafka-protocol broker on loopback (--port)
   consume   consume and record alert records (--brokers, --topic, --out)
@@ -203,6 +203,7 @@ func cmdIEC104(ctx context.Context, args []string) error {
 	outstations := fs.Int("outstations", 1, "synthetic: number of outstations")
 	points := fs.Int("points", 20, "synthetic: points per outstation (pressures, every fifth a valve), common address 1, IOA 1000+i")
 	pcap := fs.String("pcap", "", "serve the monitoring values of this IEC 104 capture instead (one outstation)")
+	csvFile := fs.String("csv", "", "serve a CSV profile instead (one outstation): header, a time column, one float point per column; a row per interval")
 	basePort := fs.Int("base-port", 0, "outstation i listens on base-port+i (0: free ports)")
 	interval := fs.Duration("interval", time.Second, "spontaneous changes every interval (0: none)")
 	changes := fs.Int("changes", 1, "points changed per interval and outstation")
@@ -215,7 +216,10 @@ func cmdIEC104(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	sim, err := iec104sim.New(iec104sim.Config{Outstations: *outstations, Points: *points, Pcap: *pcap, BasePort: *basePort,
+	if *pcap != "" && *csvFile != "" {
+		return errors.New("iec104: --pcap and --csv are exclusive")
+	}
+	sim, err := iec104sim.New(iec104sim.Config{Outstations: *outstations, Points: *points, Pcap: *pcap, CSV: *csvFile, BasePort: *basePort,
 		Interval: *interval, Changes: *changes, Tenant: *tenant})
 	if err != nil {
 		return err
