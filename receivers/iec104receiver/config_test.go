@@ -52,6 +52,9 @@ func TestLoadExampleConfig(t *testing.T) {
 	if len(o.addrs) != 2 || o.addrs[1] != "10.10.1.11:2404" || len(o.list) != 6 || o.points[pointKey(1, 2001)].statusList[0] != "closed" {
 		t.Errorf("compiled outstation: %+v", o)
 	}
+	if len(o.cas) != 1 || o.cas[0] != 1 {
+		t.Errorf("interrogated common addresses %v", o.cas)
+	}
 	if got := r.outs[1].points[pointKey(3, 1001)]; got == nil {
 		t.Error("the point set's points take the outstation's common address")
 	}

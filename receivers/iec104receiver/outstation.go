@@ -425,8 +425,14 @@ func (o *outstation) flush() {
 	}
 }
 
-func sortedCAs(pts []*point, def uint16) []uint16 {
-	cas := []uint16{def}
+// interrogatedCAs are the common addresses to interrogate: those of the
+// points, and the outstation's own when it has no points of it yet (no
+// points at all, or discovery).
+func interrogatedCAs(pts []*point, def uint16, discovery bool) []uint16 {
+	var cas []uint16
+	if len(pts) == 0 || discovery {
+		cas = append(cas, def)
+	}
 	for _, p := range pts {
 		if !slices.Contains(cas, p.ca) {
 			cas = append(cas, p.ca)

@@ -66,7 +66,7 @@ func newReceiver(set receiver.Settings, cfg *Config, next consumer.Metrics) (*ie
 			o.points[pointKey(p.ca, p.ioa)] = p
 			o.list = append(o.list, p)
 		}
-		o.cas = sortedCAs(o.list, uint16(oc.CommonAddress))
+		o.cas = interrogatedCAs(o.list, uint16(oc.CommonAddress), cfg.Discovery)
 		r.outs = append(r.outs, o)
 	}
 	return r, nil
