@@ -22,7 +22,10 @@ import (
 	"github.com/scadaotel/scadaotel/tenants"
 )
 
-const e2eToken = "west-iec104-token-7d21"
+const (
+	e2eToken   = "west-iec104-token-7d21"
+	otherToken = "east-iec104-token-40b9"
+)
 
 type bearer string
 
@@ -117,6 +120,7 @@ extensions:
   tenantauth:
     tenants:
       - {id: west-pipeline-01, token_sha256: [%[2]s]}
+      - {id: east-pipeline-02, token_sha256: [%[8]s]}
   prometheus_query:
     endpoint: %[3]s
     auth: {authenticator: tenantauth}
@@ -146,7 +150,7 @@ service:
   telemetry: {metrics: {level: none}}
   pipelines:
     metrics: {receivers: [iec104], processors: [memory_limiter, tenantstamp], exporters: [victoriametrics]}
-`, e2e.FreeAddr(t), tenants.HashToken(e2eToken), query, t1, interval, osAddr, points.String())
+`, e2e.FreeAddr(t), tenants.HashToken(e2eToken), query, t1, interval, osAddr, points.String(), tenants.HashToken(otherToken))
 	dataDir := t.TempDir()
 	e2e.StartCollector(t, cfg, "SCADAOTEL_DATA_DIR="+dataDir)
 	c, err := api.NewClient(api.Config{Address: "http://" + query, RoundTripper: bearer(e2eToken)})
@@ -166,6 +170,14 @@ service:
 	})
 	if n := ctl.stat(t, "interrogations"); n != 1 {
 		t.Fatalf("interrogations %d", n)
+	}
+	// The outstation's tenant owns its series: another tenant sees none.
+	oc, err := api.NewClient(api.Config{Address: "http://" + query, RoundTripper: bearer(otherToken)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := instant(t, promv1.NewAPI(oc), `count({__name__=~"scada_.*"})`, time.Now()); len(v) != 0 {
+		t.Errorf("another tenant sees %v", v)
 	}
 
 	// 2. A spontaneous change with a CP56Time2a is queryable, stored at the
