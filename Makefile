@@ -18,6 +18,10 @@ JAEGER_LDFLAGS := -X github.com/jaegertracing/jaeger/internal/version.latestVers
 GOTESTFLAGS ?=
 TEST_TIMEOUT ?= 18m
 REPRO ?= 1
+# The IEC 104 APDU decoder's fuzz target runs this long in make test
+# (about 300k inputs on 2 vCPUs), and SOAK_FUZZ_TIME in make soak.
+FUZZ_TIME ?= 20s
+SOAK_FUZZ_TIME ?= 10m
 
 .PHONY: all build build-appliance build-testbench victoria-metrics ui-assets check-ui-dist test-deps check-test-deps run test cross dist sbom lint bench soak clean
 
@@ -83,6 +87,7 @@ test: check-test-deps build $(BIN)/victoria-metrics
 	SCADAOTEL_ALLOW_ROOT=1 SCADAOTEL_BIN=$(BIN)/scadaotel JAEGER_BIN=$(BIN)/jaeger TESTBENCH_BIN=$(BIN)/scadaotel-testbench \
 		VICTORIAMETRICS_BIN=$(BIN)/victoria-metrics $(GO) test -tags e2e -count=1 -timeout $(TEST_TIMEOUT) $(GOTESTFLAGS) ./...
 	$(GO) test -count=1 -race -short -timeout $(TEST_TIMEOUT) $(RACE_PKGS)
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeAPDU$$' -fuzztime $(FUZZ_TIME) ./internal/iec104
 
 # Static binaries for every architecture, then a reproducibility check: the
 # same commit rebuilt from a clone elsewhere with an empty build cache must
@@ -124,6 +129,7 @@ bench: build $(BIN)/victoria-metrics
 
 soak: build
 	$(BIN)/scadaotel-testbench run --scenario testbench/scenarios/soak.yaml
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeAPDU$$' -fuzztime $(SOAK_FUZZ_TIME) ./internal/iec104
 
 clean:
 	rm -rf $(BIN) $(DIST)

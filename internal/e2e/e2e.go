@@ -109,6 +109,20 @@ func VictoriaMetricsBinary(t testing.TB) string {
 	return p
 }
 
+// TestbenchBinary returns $TESTBENCH_BIN, or bin/scadaotel-testbench under
+// the repository root (make test builds it).
+func TestbenchBinary(t testing.TB) string {
+	t.Helper()
+	p := os.Getenv("TESTBENCH_BIN")
+	if p == "" {
+		p = filepath.Join(RepoRoot(t), "bin", "scadaotel-testbench")
+	}
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("scadaotel-testbench binary not found at %s (run `make build`, or set TESTBENCH_BIN): %v", p, err)
+	}
+	return p
+}
+
 // FreeAddr returns a free "127.0.0.1:port". The port is released before
 // returning, so a process started right after can bind it.
 func FreeAddr(t testing.TB) string {
@@ -418,6 +432,12 @@ func (j *Jaeger) Restart(t testing.TB) {
 // Eventually retries f every 100 ms until it returns nil or timeout passes.
 func Eventually(t testing.TB, timeout time.Duration, f func() error) {
 	t.Helper()
+	EventuallyEvery(t, timeout, 100*time.Millisecond, f)
+}
+
+// EventuallyEvery is Eventually polling every interval.
+func EventuallyEvery(t testing.TB, timeout, interval time.Duration, f func() error) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	var err error
@@ -428,7 +448,7 @@ func Eventually(t testing.TB, timeout time.Duration, f func() error) {
 		select {
 		case <-ctx.Done():
 			t.Fatalf("not true within %s: %v", timeout, err)
-		case <-time.After(100 * time.Millisecond):
+		case <-time.After(interval):
 		}
 	}
 }
