@@ -83,7 +83,7 @@ type outAttrs struct {
 }
 
 func newOutAttrs(name, tenant string) *outAttrs {
-	kv := []attribute.KeyValue{attribute.String("outstation", name), attribute.String(tenants.SelfMetricAttribute, tenant)}
+	kv := []attribute.KeyValue{attribute.String("outstation", name), tenants.SelfMetricTenant(tenant)}
 	return &outAttrs{
 		base:      metric.WithAttributeSet(attribute.NewSet(kv...)),
 		frames:    map[[2]string]metric.MeasurementOption{},
