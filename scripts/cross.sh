@@ -10,26 +10,29 @@ GO=${GO:-go}
 DIST=${DIST:-$PWD/dist}
 REPRO=${REPRO:-1}
 mkdir -p "$DIST"
+if [ "$REPRO" = 1 ] && [ -n "$(git status --porcelain --untracked-files=no)" ]; then
+  echo "reproducibility check needs a clean tree (commit first): a clone would build other sources" >&2
+  exit 1
+fi
 
 build() { # arch out dir
   (cd "$3" && CGO_ENABLED=0 GOOS=linux GOARCH=$1 "$GO" build -trimpath -buildvcs=false \
     -ldflags "-s -w -buildid= $LDFLAGS" -o "$2" ./collector)
 }
 
+head=$(git rev-parse HEAD)
 for arch in $CROSS_ARCHES; do
   echo "building linux/$arch"
   build "$arch" "$DIST/scadaotel-linux-$arch" "$PWD"
   ./scripts/check-static.sh "$DIST/scadaotel-linux-$arch"
 done
 [ "$REPRO" = 1 ] || { echo "reproducibility check skipped (REPRO=$REPRO)"; exit 0; }
-if [ -n "$(git status --porcelain --untracked-files=no)" ]; then
-  echo "reproducibility check needs a clean tree (commit first): a clone would build other sources" >&2
-  exit 1
-fi
 
 tmp=$(mktemp -d)
 trap 'chmod -R u+w "$tmp" 2>/dev/null; rm -rf "$tmp"' EXIT
+# The commit the first builds were made from, whatever happened since.
 git clone -q . "$tmp/elsewhere/scadaotel"
+git -C "$tmp/elsewhere/scadaotel" checkout -q "$head"
 export GOCACHE="$tmp/gocache" # nothing reused from the first builds
 for arch in $CROSS_ARCHES; do
   echo "rebuilding linux/$arch from $tmp/elsewhere with an empty build cache"
