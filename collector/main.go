@@ -21,6 +21,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/scadaotel/scadaotel/exporters/durableotlpexporter"
+	"github.com/scadaotel/scadaotel/internal/audit"
 	"github.com/scadaotel/scadaotel/tenants"
 )
 
@@ -77,7 +78,7 @@ func newCommand() *cobra.Command {
 		},
 	}
 	cmd := otelcol.NewCommand(set)
-	cmd.AddCommand(tenants.NewCommand(), durableotlpexporter.NewCommand(), newVersionCommand())
+	cmd.AddCommand(tenants.NewCommand(), durableotlpexporter.NewCommand(), newVersionCommand(), audit.NewCommand())
 	var dataDir string
 	cmd.PersistentFlags().StringVar(&dataDir, "data-dir", "",
 		"directory for all appliance state (default $"+dataDirEnv+", else ./data)")

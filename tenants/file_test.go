@@ -2,6 +2,7 @@ package tenants
 
 import (
 	"bytes"
+	"github.com/scadaotel/scadaotel/internal/audit"
 	"os"
 	"path/filepath"
 	"strings"
@@ -31,6 +32,7 @@ func mustRead(t *testing.T, path string) string {
 
 func TestTenantsCommandsLifecycle(t *testing.T) {
 	t.Setenv(tenantsFileEnv, "")
+	t.Setenv(dataDirEnv, "")
 	dir := t.TempDir()
 	path := filepath.Join(dir, "sub", "tenants.yaml")
 
@@ -129,10 +131,35 @@ func TestTenantsCommandsLifecycle(t *testing.T) {
 	if !strings.Contains(out, "no tenants") {
 		t.Errorf("list of an empty file: %q", out)
 	}
-	// No temporary files left behind.
+	// No temporary files left behind: the file, the audit trail and its key.
 	ents, _ := os.ReadDir(filepath.Dir(path))
-	if len(ents) != 1 {
-		t.Errorf("directory holds %d entries, want only tenants.yaml", len(ents))
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	if strings.Join(names, " ") != "audit audit.key tenants.yaml" {
+		t.Errorf("directory holds %v, want the file, the audit trail and its key", names)
+	}
+	// Every change is in the audit trail, and the chain verifies.
+	key, err := audit.LoadKey(filepath.Join(filepath.Dir(path), "audit"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := audit.Verify(filepath.Join(filepath.Dir(path), "audit"), key); err != nil {
+		t.Fatal(err)
+	}
+	recs, _ := audit.Read(filepath.Join(filepath.Dir(path), "audit"), 0, 100)
+	var actions []string
+	for _, r := range recs {
+		actions = append(actions, r.Action+" "+r.Tenant)
+		if !strings.HasPrefix(r.Actor, "cli:") || r.Object != path || r.Outcome != audit.Success {
+			t.Errorf("record %+v", r)
+		}
+	}
+	want := "tenant_add west-pipeline-01,tenant_add east-pipeline-02,tenant_add north-pipeline-03,token_rotate west-pipeline-01," +
+		"tenant_remove east-pipeline-02,tenant_remove west-pipeline-01,tenant_remove north-pipeline-03"
+	if got := strings.Join(actions, ","); got != want {
+		t.Errorf("audit trail:\n%s\nwant\n%s", got, want)
 	}
 }
 

@@ -39,6 +39,23 @@ type Registry struct {
 	done        chan struct{}
 	reloads     atomic.Int64
 	failures    atomic.Int64
+	onReload    atomic.Pointer[func(tenants []string, err error)]
+}
+
+// OnReload calls f after every applied (err nil) or rejected reload of the
+// tenants file: the audit trail records both.
+func (r *Registry) OnReload(f func(tenants []string, err error)) { r.onReload.Store(&f) }
+
+func (r *Registry) notifyReload(err error) {
+	if f := r.onReload.Load(); f != nil {
+		var ids []string
+		if err == nil {
+			for _, t := range r.Tenants() {
+				ids = append(ids, t.ID)
+			}
+		}
+		(*f)(ids, err)
+	}
 }
 
 type tokenEntry struct {
@@ -49,7 +66,12 @@ type tokenEntry struct {
 type snapshot struct {
 	tenants map[string]Tenant
 	tokens  []tokenEntry
-	admins  []tokenEntry // tenant holds the administrator's name
+	admins  []adminEntry
+}
+
+type adminEntry struct {
+	hash  [sha256.Size]byte
+	admin Administrator
 }
 
 // NewRegistry builds a registry from inline specs and an optional tenants
@@ -119,9 +141,13 @@ func buildSnapshot(inline []Spec, fromFile fileShape, defaults Limits) (*snapsho
 		return nil, err
 	}
 	for _, a := range fromFile.Administrators {
+		role := a.Role
+		if role == "" {
+			role = RoleSystem
+		}
 		for _, h := range a.TokenSHA256 {
 			sum, _ := parseHash(h)
-			s.admins = append(s.admins, tokenEntry{hash: sum, tenant: a.Name})
+			s.admins = append(s.admins, adminEntry{hash: sum, admin: Administrator{Name: a.Name, Role: role}})
 		}
 	}
 	return s, nil
@@ -130,15 +156,15 @@ func buildSnapshot(inline []Spec, fromFile fileShape, defaults Limits) (*snapsho
 // LookupAdministrator returns the administrator a bearer token names, in
 // constant time like Lookup. Administrators read appliance-wide figures
 // only: no component that serves tenant data accepts their tokens.
-func (r *Registry) LookupAdministrator(token string) (string, bool) {
+func (r *Registry) LookupAdministrator(token string) (Administrator, bool) {
 	sum := sha256.Sum256([]byte(token))
-	found := ""
+	var found Administrator
 	for _, e := range r.snap.Load().admins {
 		if subtle.ConstantTimeCompare(sum[:], e.hash[:]) == 1 {
-			found = e.tenant
+			found = e.admin
 		}
 	}
-	return found, found != ""
+	return found, found.Name != ""
 }
 
 // Lookup returns the tenant a bearer token selects. It hashes the token and
@@ -202,6 +228,7 @@ func (r *Registry) Reload() error {
 		r.snap.Store(snap)
 		r.reloads.Add(1)
 		r.logger.Warn("Tenants file removed: its tenants are revoked", zap.String("file", r.file))
+		r.notifyReload(nil)
 		return nil
 	}
 	if err != nil {
@@ -233,6 +260,7 @@ func (r *Registry) Reload() error {
 	sort.Strings(ids)
 	r.logger.Info("Tenants file reloaded", zap.String("file", r.file),
 		zap.String("tenants", strings.Join(ids, ",")), zap.Int("tokens", len(snap.tokens)))
+	r.notifyReload(nil)
 	return nil
 }
 
@@ -242,6 +270,7 @@ func (r *Registry) reloadFailed(err error) error {
 	r.fileData = nil // retry on the next tick even if the bad content stays
 	r.mu.Unlock()
 	r.logger.Error("Tenants file rejected; keeping the previous tenants", zap.String("file", r.file), zap.Error(err))
+	r.notifyReload(err)
 	return err
 }
 

@@ -177,8 +177,8 @@ func TestAdministratorsInTheTenantsFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if name, ok := r.LookupAdministrator("admin-tok"); !ok || name != "ops-night" {
-		t.Errorf("LookupAdministrator = %q %v", name, ok)
+	if a, ok := r.LookupAdministrator("admin-tok"); !ok || a != (Administrator{Name: "ops-night", Role: RoleSystem}) {
+		t.Errorf("LookupAdministrator = %+v %v", a, ok)
 	}
 	if _, ok := r.Lookup("admin-tok"); ok {
 		t.Error("an administrator's token selects a tenant")

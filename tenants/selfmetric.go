@@ -2,17 +2,16 @@ package tenants
 
 import (
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 
 	"go.opentelemetry.io/otel/attribute"
+
+	"github.com/scadaotel/scadaotel/internal/secretfile"
 )
 
 // The appliance's self-metrics are served without authentication on
@@ -84,21 +83,9 @@ func SelfMetricTenant(tenant string) attribute.KeyValue {
 // LoadOrCreateSelfMetricKey reads the key at path, or creates a random
 // 32-byte key there (mode 0600) on the first start.
 func LoadOrCreateSelfMetricKey(path string) ([]byte, error) {
-	key, err := os.ReadFile(path)
-	switch {
-	case err == nil && len(key) == 32:
-		return key, nil
-	case err == nil:
-		return nil, fmt.Errorf("self-metrics key %s: want 32 bytes, got %d (remove the file to make a new one; per-tenant self-metric series then get new names)", path, len(key))
-	case !errors.Is(err, fs.ErrNotExist):
-		return nil, fmt.Errorf("self-metrics key: %w", err)
+	key, err := secretfile.LoadOrCreate(path, 32, "self-metrics key")
+	if err != nil && strings.Contains(err.Error(), "want 32 bytes") {
+		err = fmt.Errorf("%w (remove the file to make a new one; per-tenant self-metric series then get new names)", err)
 	}
-	key = make([]byte, 32)
-	if _, err := rand.Read(key); err != nil {
-		return nil, fmt.Errorf("self-metrics key: %w", err)
-	}
-	if err := WriteFileAtomic(path, key, 0o600); err != nil {
-		return nil, fmt.Errorf("self-metrics key: %w", err)
-	}
-	return key, nil
+	return key, err
 }

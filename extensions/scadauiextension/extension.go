@@ -1,9 +1,13 @@
 package scadauiextension
 
 import (
+	"cmp"
+	"slices"
+
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/scadaotel/scadaotel/internal/audit"
 	"io"
 	"net"
 	"net/http"
@@ -36,6 +40,7 @@ type uiExtension struct {
 	limiter  *loginLimiter
 	scraper  *scraper // nil when the Appliance view is off
 	registry *tenants.Registry
+	auditLog *audit.Log // nil when tenantauth keeps no audit trail
 	full     fullCache
 	stop     context.CancelFunc
 	client   *http.Client
@@ -77,6 +82,7 @@ func (e *uiExtension) Start(_ context.Context, host component.Host) error {
 	if e.registry, err = tenants.RegistryFromHost(host, e.cfg.Authenticator); err != nil {
 		return fmt.Errorf("scada_ui: authenticator: %w", err)
 	}
+	e.auditLog = tenants.AuditLogFromHost(host, e.cfg.Authenticator)
 	ln, err := net.Listen("tcp", e.cfg.Endpoint)
 	if err != nil {
 		return fmt.Errorf("scada_ui: endpoint %s: %w", e.cfg.Endpoint, err)
@@ -126,6 +132,7 @@ func (e *uiExtension) handler() http.Handler {
 	api.Handle("GET /ui/api/alerts", e.authed(e.alerts))
 	api.Handle("GET /ui/api/traces/", e.authed(e.traces))
 	api.Handle("GET /ui/api/appliance", e.authedOrAdministrator(e.appliance))
+	api.Handle("GET /ui/api/audit", e.authedOrAdministrator(e.auditTrail))
 	api.HandleFunc("/ui/api/", func(w http.ResponseWriter, _ *http.Request) {
 		httpjson.Write(w, http.StatusNotFound, map[string]string{"error": "unknown UI API path"})
 	})
@@ -157,6 +164,7 @@ type identity struct {
 	tenant string
 	token  string
 	admin  string
+	role   string // the administrator's role
 }
 
 // resolveToken asks the tenant authenticator which tenant token selects,
@@ -235,13 +243,66 @@ func (e *uiExtension) authedOrAdministrator(next func(http.ResponseWriter, *http
 	tenantOnly := e.authed(next)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && e.registry != nil {
-			if name, ok := e.registry.LookupAdministrator(tok); ok {
-				next(w, r, identity{admin: name})
+			if a, ok := e.registry.LookupAdministrator(tok); ok {
+				id := identity{admin: a.Name, role: a.Role}
+				if want := requiredRole(r.URL.Path); !slices.Contains(want, a.Role) {
+					e.audit(audit.Record{Actor: "admin:" + a.Name, Source: r.RemoteAddr, Action: "role_refused", Object: r.URL.Path,
+						Outcome: audit.Refused, Detail: "role " + a.Role})
+					httpjson.Write(w, http.StatusForbidden, map[string]string{"error": fmt.Sprintf(
+						"the %s role may not read %s (it needs the %s role)", a.Role, r.URL.Path, strings.Join(want, " or "))})
+					return
+				}
+				next(w, r, id)
 				return
 			}
 		}
 		tenantOnly.ServeHTTP(w, r)
 	})
+}
+
+// requiredRole: which administrator roles may read a path (separation of
+// duties: the audit role reads the audit trail and nothing else).
+func requiredRole(path string) []string {
+	if path == "/ui/api/audit" {
+		return []string{tenants.RoleAudit}
+	}
+	return []string{tenants.RoleSystem, tenants.RoleSecurity}
+}
+
+// audit writes r to the audit trail, if there is one.
+func (e *uiExtension) audit(r audit.Record) {
+	if e.auditLog == nil {
+		return
+	}
+	if _, err := e.auditLog.Append(r); err != nil {
+		e.set.Logger.Error("Cannot write the audit trail", zap.String("action", r.Action), zap.Error(err))
+	}
+}
+
+// auditTrail serves the audit records (audit role only; requiredRole):
+// ?from=<seq> (default 1), ?limit= (default 100, at most 1000).
+func (e *uiExtension) auditTrail(w http.ResponseWriter, r *http.Request, id identity) {
+	if id.role != tenants.RoleAudit {
+		httpjson.Write(w, http.StatusForbidden, map[string]string{"error": "the audit trail is read by administrators with the audit role only"})
+		return
+	}
+	if e.auditLog == nil {
+		httpjson.Write(w, http.StatusNotFound, map[string]string{"error": "no audit trail is kept (tenantauth audit.directory is empty)"})
+		return
+	}
+	from, err := strconv.ParseUint(cmp.Or(r.URL.Query().Get("from"), "1"), 10, 64)
+	limit, err2 := strconv.Atoi(cmp.Or(r.URL.Query().Get("limit"), "100"))
+	if err != nil || err2 != nil || limit < 1 || limit > 1000 {
+		httpjson.Write(w, http.StatusBadRequest, map[string]string{"error": "from: a record number; limit: 1..1000"})
+		return
+	}
+	recs, err := audit.Read(e.auditLog.Dir(), from, limit)
+	if err != nil {
+		httpjson.Write(w, http.StatusInternalServerError, map[string]string{"error": "cannot read the audit trail"})
+		e.set.Logger.Error("Cannot read the audit trail", zap.Error(err))
+		return
+	}
+	httpjson.Write(w, http.StatusOK, map[string]any{"records": recs})
 }
 
 func clearCookie(w http.ResponseWriter) {
@@ -292,12 +353,14 @@ func (e *uiExtension) login(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if tenant == "" {
+		e.audit(audit.Record{Actor: tenants.TokenActor(body.Token), Source: r.RemoteAddr, Action: "login", Outcome: audit.Refused, Detail: reason})
 		e.mLogins.Add(r.Context(), 1, metric.WithAttributes(attribute.String("outcome", "refused")))
 		e.set.Logger.Info("UI login refused", zap.String("remote", r.RemoteAddr), zap.String("reason", reason))
 		httpjson.Write(w, code, map[string]string{"error": "token not accepted"})
 		return
 	}
 	id, exp := e.sessions.create(tenant, body.Token)
+	e.audit(audit.Record{Actor: tenants.TokenActor(body.Token), Tenant: tenant, Source: r.RemoteAddr, Action: "login", Outcome: audit.Success})
 	e.mLogins.Add(r.Context(), 1, metric.WithAttributes(attribute.String("outcome", "accepted")))
 	http.SetCookie(w, &http.Cookie{
 		Name: cookieName, Value: id, Path: "/", Expires: exp, MaxAge: int(e.cfg.SessionTTL.Seconds()),
@@ -321,6 +384,9 @@ func (e *uiExtension) logout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if c, err := r.Cookie(cookieName); err == nil {
+		if ses := e.sessions.get(c.Value); ses != nil {
+			e.audit(audit.Record{Actor: tenants.TokenActor(ses.token), Tenant: ses.tenant, Source: r.RemoteAddr, Action: "logout", Outcome: audit.Success})
+		}
 		e.sessions.remove(c.Value)
 	}
 	clearCookie(w)

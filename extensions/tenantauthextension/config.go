@@ -23,6 +23,8 @@ type Config struct {
 	// DefaultLimits apply to every limit a tenant leaves at 0, so that no
 	// tenant is unbounded unless the operator says so (0 here: unlimited).
 	DefaultLimits tenants.Limits `mapstructure:"default_limits"`
+	// Audit is the appliance's audit trail.
+	Audit AuditConfig `mapstructure:"audit"`
 
 	// prevent unkeyed literal initialization
 	_ struct{}
@@ -34,6 +36,9 @@ func (c *Config) Validate() error {
 		return err
 	}
 	if err := c.DefaultLimits.Validate("default_limits"); err != nil {
+		return err
+	}
+	if err := c.Audit.validate(); err != nil {
 		return err
 	}
 	if c.ReloadInterval <= 0 {

@@ -35,7 +35,8 @@ var DefaultLimits = tenants.Limits{
 }
 
 func createDefaultConfig() component.Config {
-	return &Config{ReloadInterval: time.Second, DefaultLimits: DefaultLimits}
+	return &Config{ReloadInterval: time.Second, DefaultLimits: DefaultLimits,
+		Audit: AuditConfig{MaxFileMiB: 16, RetentionDays: 180, FailureWindow: time.Minute}}
 }
 
 func create(_ context.Context, set extension.Settings, cfg component.Config) (extension.Extension, error) {
