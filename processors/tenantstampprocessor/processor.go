@@ -142,10 +142,7 @@ func (p *tracesStamp) ConsumeTraces(ctx context.Context, td ptrace.Traces) error
 	}); err != nil {
 		return err
 	}
-	rss := td.ResourceSpans()
-	for i := 0; i < rss.Len(); i++ {
-		tenants.SetOnResource(rss.At(i).Resource(), tenant)
-	}
+	stampTraces(td, tenant)
 	p.accepted(ctx, tenant, td.SpanCount())
 	return p.next.ConsumeTraces(tenants.NewContext(ctx, tenant), td)
 }
@@ -162,10 +159,7 @@ func (p *metricsStamp) ConsumeMetrics(ctx context.Context, md pmetric.Metrics) e
 		return err
 	}
 	// Stamp first, so that series hashes include the tenant label.
-	rms := md.ResourceMetrics()
-	for i := 0; i < rms.Len(); i++ {
-		tenants.SetOnResource(rms.At(i).Resource(), tenant)
-	}
+	stampMetrics(md, tenant)
 	if err := p.admit(ctx, tenant, func(l tenants.Limits) tenants.Usage {
 		u := tenants.Usage{Samples: md.DataPointCount()}
 		if l.BytesPerSecond > 0 {
@@ -202,10 +196,7 @@ func (p *logsStamp) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
 	}); err != nil {
 		return err
 	}
-	rls := ld.ResourceLogs()
-	for i := 0; i < rls.Len(); i++ {
-		tenants.SetOnResource(rls.At(i).Resource(), tenant)
-	}
+	stampLogs(ld, tenant)
 	p.accepted(ctx, tenant, ld.LogRecordCount())
 	return p.next.ConsumeLogs(tenants.NewContext(ctx, tenant), ld)
 }

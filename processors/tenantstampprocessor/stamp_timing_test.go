@@ -75,6 +75,10 @@ func BenchmarkStampOnlyBaseline(b *testing.B) {
 	}
 }
 
+// BenchmarkStampOnly, 100 spans per request, 2 cores shared: before every
+// scada.tenant key was stripped at every level 2.8–2.9 µs/op, 704 B/op,
+// 11 allocs/op; with the stripping 3.6–3.7 µs/op, 704 B/op, 11 allocs/op
+// (about 8 ns per span, no allocation: a map without the key costs one Get).
 func BenchmarkStampOnly(b *testing.B) {
 	f := NewFactory()
 	proc, err := f.CreateTraces(context.Background(), processortest.NewNopSettings(f.Type()), f.CreateDefaultConfig(), consumertest.NewNop())
