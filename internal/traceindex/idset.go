@@ -72,7 +72,7 @@ func hashes(id [16]byte, keys [2]uint64) (uint64, uint64) {
 	lo := binary.LittleEndian.Uint64(id[:8])
 	hi := binary.LittleEndian.Uint64(id[8:])
 	h1 := mix(lo ^ keys[0] ^ mix(hi))
-	h2 := mix(hi ^ keys[1] ^ h1) | 1
+	h2 := mix(hi^keys[1]^h1) | 1
 	return h1, h2
 }
 

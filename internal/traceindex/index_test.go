@@ -185,7 +185,17 @@ func TestSaveLoad(t *testing.T) {
 	if _, err := Load(path, testCfg, c.now); !errors.Is(err, ErrNoIndex) {
 		t.Fatalf("missing file: %v", err)
 	}
-	if err := x.Save(path); err != nil {
+	if err := x.Save(path, false); err != nil {
+		t.Fatal(err)
+	}
+	crashed, err := Load(path, testCfg, c.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !crashed.MayHaveTrace("west", randomID(t)) {
+		t.Error("after a crash (no final save) unknown ids must be asked upstream")
+	}
+	if err := x.Save(path, true); err != nil {
 		t.Fatal(err)
 	}
 	y, err := Load(path, testCfg, c.now)

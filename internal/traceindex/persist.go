@@ -21,7 +21,11 @@ import (
 const fileVersion = 1
 
 type fileIndex struct {
-	Version        int
+	Version int
+	// SavedAt (unix ns) and Clean: a file not written by a clean shutdown
+	// misses what was recorded after SavedAt.
+	SavedAt        int64
+	Clean          bool
 	Keys           [2]uint64
 	UncertainUntil int64
 	Tenants        map[string]fileTenant
@@ -49,9 +53,11 @@ type fileGen struct {
 	Words              []uint64
 }
 
-// Save writes the index to path atomically.
-func (x *Index) Save(path string) error {
+// Save writes the index to path atomically. final marks the save of a
+// clean shutdown: nothing recorded afterwards.
+func (x *Index) Save(path string, final bool) error {
 	snap := x.snapshot()
+	snap.SavedAt, snap.Clean = x.now().UnixNano(), final
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return err
 	}
@@ -150,6 +156,12 @@ func Load(path string, cfg Config, now func() time.Time) (*Index, error) {
 	x := New(cfg, now)
 	x.keys = in.Keys
 	x.uncertainUntil.Store(in.UncertainUntil)
+	if !in.Clean {
+		// A crash: trace ids recorded after the last save are stored but
+		// not in the set, so unknown ids are asked to Jaeger until those
+		// are older than the lookback.
+		x.SetUncertainUntil(time.Unix(0, in.SavedAt).Add(cfg.Lookback))
+	}
 	for id, ft := range in.Tenants {
 		t := x.tenant(id, true)
 		t.servicesFull.Store(ft.ServicesFull)
