@@ -26,6 +26,7 @@ type idSet struct {
 	rot            sync.Mutex // serialises rotation
 	gens           atomic.Pointer[[]*generation]
 	period         time.Duration
+	lookback       time.Duration
 	capacity       int64 // ids per generation
 	bits           uint64
 	forgotten      atomic.Int64
@@ -47,6 +48,7 @@ type generation struct {
 }
 
 func (s *idSet) init(cfg Config) {
+	s.lookback = cfg.Lookback
 	s.period = max(cfg.Lookback/(generations-1), time.Second)
 	s.capacity = max(int64(cfg.MaxTraceIDs)/(generations-1), minGenCapacity)
 	s.bits = uint64(math.Ceil(float64(s.capacity)*bitsPerID/64)) * 64
@@ -178,8 +180,9 @@ func (s *idSet) mayContain(id [16]byte, keys [2]uint64, now time.Time) bool {
 		return true
 	}
 	h1, h2 := hashes(id, keys)
+	cutoff := now.Add(-s.lookback).UnixNano()
 	for _, g := range *s.gens.Load() {
-		if g.contains(h1, h2, s.bits) {
+		if g.last.Load() >= cutoff && g.contains(h1, h2, s.bits) {
 			return true
 		}
 	}
