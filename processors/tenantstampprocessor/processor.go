@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/scadaotel/scadaotel/internal/traceindex"
 	"github.com/scadaotel/scadaotel/tenants"
 )
 
@@ -37,6 +38,9 @@ type stamp struct {
 	now      func() time.Time
 
 	acceptedAttrs sync.Map // tenant -> metric.AddOption
+	// recorders are the service's trace indexes (tenant_trace_query's),
+	// fed with every stamped span of the traces pipeline.
+	recorders []traceindex.Recorder
 }
 
 func newStamp(set processor.Settings, cfg *Config, signal string) (*stamp, error) {
@@ -69,6 +73,9 @@ func (s *stamp) Start(_ context.Context, host component.Host) error {
 		return fmt.Errorf("tenantstamp: authenticator: %w", err)
 	}
 	s.registry = reg
+	if s.signal == "traces" {
+		s.recorders = traceindex.RecordersFromHost(host)
+	}
 	return nil
 }
 
@@ -143,6 +150,9 @@ func (p *tracesStamp) ConsumeTraces(ctx context.Context, td ptrace.Traces) error
 		return err
 	}
 	stampTraces(td, tenant)
+	for _, r := range p.recorders {
+		r.RecordTraces(tenant, td)
+	}
 	p.accepted(ctx, tenant, td.SpanCount())
 	return p.next.ConsumeTraces(tenants.NewContext(ctx, tenant), td)
 }
