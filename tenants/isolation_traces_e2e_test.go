@@ -1,0 +1,390 @@
+//go:build e2e
+
+package tenants_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/scadaotel/scadaotel/internal/e2e"
+	"github.com/scadaotel/scadaotel/tenants"
+)
+
+// Issue 19, points 1, 2, 6 and 7: trace reads cannot be steered or probed
+// by another tenant. Each test runs the real binary in front of a real
+// Jaeger with the two tenants of isolation_test.go. The attacker is west
+// and the victim east where the attack needs the victim's id to sort
+// before the attacker's (east-… < west-…), as Jaeger sorts tags.
+
+// dupTenantTraces is one resource of service with scada.tenant=victim
+// twice (OTLP allows a key twice; pdata keeps both copies, and so does the
+// protobuf sent), the same on the scope and the spans, and spans of
+// traceID.
+func dupTenantTraces(t *testing.T, service string, traceID pcommon.TraceID, spans int, victim string) ptrace.Traces {
+	t.Helper()
+	attr := fmt.Sprintf(`{"key":"scada.tenant","value":{"stringValue":%q}}`, victim)
+	dup := "[" + attr + "," + attr + "]"
+	now := time.Now()
+	var ss []string
+	for i := 0; i < spans; i++ {
+		ss = append(ss, fmt.Sprintf(`{"traceId":%q,"spanId":"%016x","name":"forged-op","kind":2,"startTimeUnixNano":"%d","endTimeUnixNano":"%d","attributes":%s}`,
+			hexID(traceID), i+1, now.UnixNano(), now.Add(time.Millisecond).UnixNano(), dup))
+	}
+	js := fmt.Sprintf(`{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":%q}},%s,%s]},
+ "scopeSpans":[{"scope":{"name":"forger","attributes":%s},"spans":[%s]}]}]}`, service, attr, attr, dup, strings.Join(ss, ","))
+	td, err := (&ptrace.JSONUnmarshaler{}).UnmarshalTraces([]byte(js))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := td.ResourceSpans().At(0).Resource().Attributes().Len(); n != 3 {
+		t.Fatalf("the forged resource has %d attributes, want service.name and scada.tenant twice", n)
+	}
+	return td
+}
+
+func servicesOf(t *testing.T, base, token string) (v1, v3 []string) {
+	t.Helper()
+	code, body := query(t, base, "/api/services", nil, "Authorization", token)
+	var a struct{ Data []string }
+	if code != 200 || json.Unmarshal([]byte(body), &a) != nil {
+		t.Fatalf("/api/services: %d %s", code, body)
+	}
+	code, body = query(t, base, "/api/v3/services", nil, "Authorization", token)
+	var b struct{ Services []string }
+	if code != 200 || json.Unmarshal([]byte(body), &b) != nil {
+		t.Fatalf("/api/v3/services: %d %s", code, body)
+	}
+	return a.Data, b.Services
+}
+
+func searchV1(t *testing.T, base, token, service string, limit int) v1Traces {
+	t.Helper()
+	q := url.Values{"service": {service}, "limit": {strconv.Itoa(limit)},
+		"start": {strconv.FormatInt(time.Now().Add(-time.Hour).UnixMicro(), 10)},
+		"end":   {strconv.FormatInt(time.Now().Add(time.Minute).UnixMicro(), 10)}}
+	code, body := query(t, base, "/api/traces", q, "Authorization", token)
+	if code != 200 {
+		t.Fatalf("search %s: %d %s", service, code, body)
+	}
+	return decodeV1(t, body)
+}
+
+func searchV3(t *testing.T, base, token, service string) (int, string) {
+	t.Helper()
+	q := url.Values{"query.service_name": {service},
+		"query.start_time_min": {time.Now().Add(-time.Hour).Format(time.RFC3339Nano)},
+		"query.start_time_max": {time.Now().Add(time.Minute).Format(time.RFC3339Nano)}}
+	return query(t, base, "/api/v3/traces", q, "Authorization", token)
+}
+
+// waitInJaeger waits until Jaeger (read directly, unscoped) has spans of
+// every id.
+func waitInJaeger(t *testing.T, jaeger *e2e.Jaeger, ids ...pcommon.TraceID) {
+	t.Helper()
+	e2e.Eventually(t, 30*time.Second, func() error {
+		for _, id := range ids {
+			if code, _ := query(t, jaeger.QueryURL, "/api/traces/"+hexID(id), nil); code != 200 {
+				return fmt.Errorf("trace %s not in Jaeger yet: %d", hexID(id), code)
+			}
+		}
+		return nil
+	})
+}
+
+// TestTraceInjectionDuplicateTenantKey (point 1): west sends a resource
+// carrying scada.tenant=east twice (and on its scope and spans). Stamping
+// removes every copy, so the stored process has exactly west, and east
+// sees nothing of it: not the service, not the trace, not in a search, v1
+// or v3.
+func TestTraceInjectionDuplicateTenantKey(t *testing.T) {
+	jaeger := e2e.StartJaeger(t)
+	a := startAppliance(t, jaeger, tenantsYAML("", eastToken))
+	base := "http://" + a.queryAddr
+	bearerW, bearerE := "Bearer "+westToken, "Bearer "+eastToken
+
+	forged, own := newTraceID(t), newTraceID(t)
+	if r := a.postHTTP(t, traces(t, "east-own-svc", "east-op", own, 1, nil, nil), "Authorization", bearerE); r.code != 200 {
+		t.Fatalf("east write: %d %s", r.code, r.body)
+	}
+	if r := a.postHTTP(t, dupTenantTraces(t, "forged-svc", forged, 3, eastID), "Authorization", bearerW); r.code != 200 {
+		t.Fatalf("west forged write: %d %s", r.code, r.body)
+	}
+	waitInJaeger(t, jaeger, forged, own)
+
+	t.Run("stored with exactly the sender's tenant", func(t *testing.T) {
+		_, body := query(t, jaeger.QueryURL, "/api/traces/"+hexID(forged), nil)
+		var raw struct {
+			Data []struct {
+				Spans []struct {
+					Tags []struct {
+						Key   string `json:"key"`
+						Value any    `json:"value"`
+					} `json:"tags"`
+				} `json:"spans"`
+				Processes map[string]struct {
+					Tags []struct {
+						Key   string `json:"key"`
+						Value any    `json:"value"`
+					} `json:"tags"`
+				} `json:"processes"`
+			} `json:"data"`
+		}
+		if err := json.Unmarshal([]byte(body), &raw); err != nil || len(raw.Data) != 1 {
+			t.Fatalf("%v %s", err, body)
+		}
+		for _, pr := range raw.Data[0].Processes {
+			var vals []any
+			for _, tag := range pr.Tags {
+				if tag.Key == tenants.ResourceAttribute {
+					vals = append(vals, tag.Value)
+				}
+			}
+			if len(vals) != 1 || vals[0] != westID {
+				t.Errorf("stored process scada.tenant values %v, want exactly [%s]", vals, westID)
+			}
+		}
+		for _, s := range raw.Data[0].Spans {
+			for _, tag := range s.Tags {
+				if tag.Key == tenants.ResourceAttribute || strings.Contains(fmt.Sprint(tag.Value), eastID) {
+					t.Errorf("stored span keeps %s=%v", tag.Key, tag.Value)
+				}
+			}
+		}
+	})
+
+	t.Run("the victim sees none of it", func(t *testing.T) {
+		v1, v3 := servicesOf(t, base, bearerE)
+		if slices.Contains(v1, "forged-svc") || slices.Contains(v3, "forged-svc") || !slices.Contains(v1, "east-own-svc") {
+			t.Errorf("east's services: v1 %v, v3 %v", v1, v3)
+		}
+		for _, prefix := range []string{"/api/traces/", "/api/v3/traces/"} {
+			if code, body := query(t, base, prefix+hexID(forged), nil, "Authorization", bearerE); code != 404 {
+				t.Errorf("east reads %s%s: %d %s", prefix, hexID(forged), code, body)
+			}
+		}
+		if got := searchV1(t, base, bearerE, "forged-svc", 20); len(got.Data) != 0 {
+			t.Errorf("east's v1 search finds %d forged traces", len(got.Data))
+		}
+		if code, body := searchV3(t, base, bearerE, "forged-svc"); code != 404 || strings.Contains(body, "forged-op") {
+			t.Errorf("east's v3 search: %d %s", code, body)
+		}
+	})
+
+	t.Run("the sender sees its own trace", func(t *testing.T) {
+		v1, _ := servicesOf(t, base, bearerW)
+		if !slices.Equal(v1, []string{"forged-svc"}) {
+			t.Errorf("west's services %v", v1)
+		}
+		code, body := query(t, base, "/api/traces/"+hexID(forged), nil, "Authorization", bearerW)
+		if code != 200 || len(decodeV1(t, body).Data[0].Spans) != 3 {
+			t.Errorf("west reads its trace: %d %s", code, body)
+		}
+	})
+}
+
+// TestTraceServicesNotCrowdedOut (point 2): after east sent one trace of
+// service shared2, west sends 105 traces of shared2 with the span
+// attribute scada.tenant=east. East still lists shared2 and finds its
+// trace, v1 and v3.
+func TestTraceServicesNotCrowdedOut(t *testing.T) {
+	jaeger := e2e.StartJaeger(t)
+	a := startAppliance(t, jaeger, tenantsYAML("", eastToken))
+	base := "http://" + a.queryAddr
+	bearerW, bearerE := "Bearer "+westToken, "Bearer "+eastToken
+
+	eastTrace := newTraceID(t)
+	if r := a.postHTTP(t, traces(t, "shared2", "east-op", eastTrace, 1, nil, nil), "Authorization", bearerE); r.code != 200 {
+		t.Fatalf("east write: %d %s", r.code, r.body)
+	}
+	time.Sleep(5 * time.Millisecond) // west's traces are the newer ones
+	var last pcommon.TraceID
+	for i := 0; i < 105; i++ {
+		last = newTraceID(t)
+		if r := a.postHTTP(t, traces(t, "shared2", "west-op", last, 1, nil, map[string]string{tenants.ResourceAttribute: eastID}),
+			"Authorization", bearerW); r.code != 200 {
+			t.Fatalf("west write %d: %d %s", i, r.code, r.body)
+		}
+	}
+	waitInJaeger(t, jaeger, eastTrace, last)
+
+	v1, v3 := servicesOf(t, base, bearerE)
+	if !slices.Equal(v1, []string{"shared2"}) || !slices.Equal(v3, []string{"shared2"}) {
+		t.Errorf("east's services: v1 %v, v3 %v, want [shared2]", v1, v3)
+	}
+	got := searchV1(t, base, bearerE, "shared2", 20)
+	if len(got.Data) != 1 || got.Data[0].TraceID != hexID(eastTrace) {
+		t.Errorf("east's v1 search for shared2 returned %d traces, want its one trace", len(got.Data))
+	}
+	code, body := query(t, base, "/api/services/shared2/operations", nil, "Authorization", bearerE)
+	if code != 200 || !strings.Contains(body, "east-op") || strings.Contains(body, "west-op") {
+		t.Errorf("east's operations: %d %s", code, body)
+	}
+	// West's own search is not widened by its span attribute.
+	if got := searchV1(t, base, bearerW, "shared2", 200); len(got.Data) != 105 {
+		t.Errorf("west's search: %d traces, want 105", len(got.Data))
+	}
+}
+
+func median(d []time.Duration) time.Duration {
+	s := slices.Clone(d)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
+}
+
+// timed runs GET base+path as token n times and returns the latencies; every
+// answer must be want with the same body.
+func timed(t *testing.T, base, path string, q url.Values, token string, n, want int) ([]time.Duration, string) {
+	t.Helper()
+	var lat []time.Duration
+	var first string
+	for i := 0; i < n; i++ {
+		start := time.Now()
+		code, body := query(t, base, path, q, "Authorization", token)
+		lat = append(lat, time.Since(start))
+		if code != want {
+			t.Fatalf("%s: %d %s, want %d", path, code, body, want)
+		}
+		if i == 0 {
+			first = body
+		} else if body != first {
+			t.Fatalf("%s: answers differ: %q then %q", path, first, body)
+		}
+	}
+	return lat, first
+}
+
+// TestTraceTimingMissingVersusForeign (point 6): another tenant's trace id
+// or service name costs what a missing one costs: median of 50 requests
+// each, foreign ≤ 2 × missing + 2 ms, v1 and v3; the bodies are identical.
+func TestTraceTimingMissingVersusForeign(t *testing.T) {
+	jaeger := e2e.StartJaeger(t)
+	a := startAppliance(t, jaeger, tenantsYAML("", eastToken))
+	base := "http://" + a.queryAddr
+	bearerW, bearerE := "Bearer "+westToken, "Bearer "+eastToken
+
+	// East's trace is large, so fetching it is what a probe would time.
+	eastTrace := newTraceID(t)
+	for i := 0; i < 4; i++ {
+		if r := a.postHTTP(t, traces(t, "east-secret-svc", "east-op", eastTrace, 500, nil, nil), "Authorization", bearerE); r.code != 200 {
+			t.Fatalf("east write: %d %s", r.code, r.body)
+		}
+	}
+	westTrace := newTraceID(t)
+	if r := a.postHTTP(t, traces(t, "west-svc", "west-op", westTrace, 1, nil, nil), "Authorization", bearerW); r.code != 200 {
+		t.Fatalf("west write: %d %s", r.code, r.body)
+	}
+	waitInJaeger(t, jaeger, eastTrace, westTrace)
+	e2e.Eventually(t, 30*time.Second, func() error {
+		_, body := query(t, jaeger.QueryURL, "/api/traces/"+hexID(eastTrace), nil)
+		if n := len(decodeV1(t, body).Data[0].Spans); n != 2000 {
+			return fmt.Errorf("east's trace has %d of 2000 spans in Jaeger", n)
+		}
+		return nil
+	})
+	// West's own trace is found (the index does not hide one's own data).
+	if code, _ := query(t, base, "/api/traces/"+hexID(westTrace), nil, "Authorization", bearerW); code != 200 {
+		t.Fatalf("west's own trace: %d", code)
+	}
+
+	const n = 50
+	check := func(name string, missing, foreign []time.Duration) {
+		t.Helper()
+		pm, pf := median(missing), median(foreign)
+		t.Logf("%s: missing p50 %v, another tenant's p50 %v", name, pm, pf)
+		if pf > 2*pm+2*time.Millisecond {
+			t.Errorf("%s: another tenant's p50 %v > 2 × missing p50 %v + 2 ms: existence is visible by timing", name, pf, pm)
+		}
+	}
+	for _, prefix := range []string{"/api/traces/", "/api/v3/traces/"} {
+		// Warm both paths, then interleave so load drifts over both alike.
+		query(t, base, prefix+hexID(newTraceID(t)), nil, "Authorization", bearerW)
+		query(t, base, prefix+hexID(eastTrace), nil, "Authorization", bearerW)
+		var missing, foreign []time.Duration
+		var bodyM, bodyF string
+		for i := 0; i < n; i++ {
+			m, bm := timed(t, base, prefix+hexID(newTraceID(t)), nil, bearerW, 1, 404)
+			f, bf := timed(t, base, prefix+hexID(eastTrace), nil, bearerW, 1, 404)
+			missing, foreign = append(missing, m...), append(foreign, f...)
+			bodyM, bodyF = bm, bf
+		}
+		if bodyM != bodyF {
+			t.Errorf("%s: bodies differ: missing %q, another tenant's %q", prefix, bodyM, bodyF)
+		}
+		check("trace by id "+prefix, missing, foreign)
+	}
+
+	var missing, foreign []time.Duration
+	for i := 0; i < n; i++ {
+		for _, c := range []struct {
+			service string
+			into    *[]time.Duration
+		}{{"never-sent-svc", &missing}, {"east-secret-svc", &foreign}} {
+			start := time.Now()
+			code, body := searchV3(t, base, bearerW, c.service)
+			*c.into = append(*c.into, time.Since(start))
+			if code != 404 || strings.Contains(body, "east-op") {
+				t.Fatalf("west's v3 search for %s: %d %.200s", c.service, code, body)
+			}
+		}
+	}
+	check("v3 search by service", missing, foreign)
+}
+
+// TestTraceServicesCostOwnServices (point 7): another tenant's 500
+// one-span services do not slow a tenant's /api/services (v1 and v3), and
+// it lists only its own.
+func TestTraceServicesCostOwnServices(t *testing.T) {
+	jaeger := e2e.StartJaeger(t)
+	a := startAppliance(t, jaeger, tenantsYAML("", eastToken))
+	base := "http://" + a.queryAddr
+	bearerW, bearerE := "Bearer "+westToken, "Bearer "+eastToken
+
+	td := ptrace.NewTraces()
+	var lastID pcommon.TraceID
+	for i := 0; i < 500; i++ {
+		lastID = newTraceID(t)
+		traces(t, fmt.Sprintf("east-svc-%03d", i), "op", lastID, 1, nil, nil).ResourceSpans().MoveAndAppendTo(td.ResourceSpans())
+	}
+	if r := a.postHTTP(t, td, "Authorization", bearerE); r.code != 200 {
+		t.Fatalf("east write: %d %s", r.code, r.body)
+	}
+	westTrace := newTraceID(t)
+	for _, s := range []string{"west-a", "west-b"} {
+		if r := a.postHTTP(t, traces(t, s, "op", westTrace, 1, nil, nil), "Authorization", bearerW); r.code != 200 {
+			t.Fatalf("west write: %d %s", r.code, r.body)
+		}
+	}
+	waitInJaeger(t, jaeger, lastID, westTrace)
+	e2e.Eventually(t, 30*time.Second, func() error {
+		_, body := query(t, jaeger.QueryURL, "/api/services", nil)
+		if n := strings.Count(body, "east-svc-"); n != 500 {
+			return fmt.Errorf("Jaeger lists %d of east's 500 services", n)
+		}
+		return nil
+	})
+
+	for _, path := range []string{"/api/services", "/api/v3/services"} {
+		lat, body := timed(t, base, path, nil, bearerW, 20, 200)
+		if !strings.Contains(body, `"west-a"`) || !strings.Contains(body, `"west-b"`) || strings.Contains(body, "east-svc") {
+			t.Errorf("%s as west: %s", path, body)
+		}
+		t.Logf("%s as west with 500 services of east stored: p50 %v", path, median(lat))
+		if p50 := median(lat); p50 > 20*time.Millisecond {
+			t.Errorf("%s p50 %v with 2 own services: it grows with the other tenant's services", path, p50)
+		}
+	}
+	v1, _ := servicesOf(t, base, bearerE)
+	if len(v1) != 500 {
+		t.Errorf("east lists %d of its 500 services", len(v1))
+	}
+}
