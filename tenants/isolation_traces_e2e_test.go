@@ -3,9 +3,14 @@
 package tenants_test
 
 import (
+	"bytes"
+	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/url"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
@@ -15,6 +20,12 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 
 	"github.com/scadaotel/scadaotel/internal/e2e"
 	"github.com/scadaotel/scadaotel/tenants"
@@ -386,5 +397,94 @@ func TestTraceServicesCostOwnServices(t *testing.T) {
 	v1, _ := servicesOf(t, base, bearerE)
 	if len(v1) != 500 {
 		t.Errorf("east lists %d of its 500 services", len(v1))
+	}
+}
+
+// TestJaegerOTLPRequiresSecret (point 13, Jaeger's half): Jaeger started as
+// `make run` starts it (tools/jaeger/otlp-auth.yaml) refuses spans sent
+// straight to its OTLP port without the appliance's secret, over HTTP and
+// gRPC, so nothing can be stored there with a forged scada.tenant; the
+// appliance's durable_otlp/jaeger exporter, given the header as the
+// default config gives it (SCADAOTEL_JAEGER_OTLP_AUTHORIZATION), stores.
+func TestJaegerOTLPRequiresSecret(t *testing.T) {
+	jaeger := e2e.StartJaegerWithOTLPAuth(t)
+	forged := newTraceID(t)
+	td := traces(t, "forged-direct", "forged-op", forged, 1, map[string]string{tenants.ResourceAttribute: eastID}, nil)
+	body, err := ptraceotlp.NewExportRequestFromTraces(td).MarshalProto()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ name, auth string }{
+		{"no credentials", ""},
+		{"wrong secret", "Basic " + base64.StdEncoding.EncodeToString([]byte("scadaotel:guess"))},
+		{"bearer", "Bearer x"},
+	} {
+		req, _ := http.NewRequest(http.MethodPost, "http://"+jaeger.OTLPHTTP+"/v1/traces", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/x-protobuf")
+		if c.auth != "" {
+			req.Header.Set("Authorization", c.auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("OTLP/HTTP to Jaeger with %s: %d, want 401", c.name, resp.StatusCode)
+		}
+	}
+	conn, err := grpc.NewClient(jaeger.OTLPGRPC, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := ptraceotlp.NewGRPCClient(conn).Export(ctx, ptraceotlp.NewExportRequestFromTraces(td)); status.Code(err) != codes.Unauthenticated {
+		t.Errorf("OTLP/gRPC to Jaeger without credentials: %v, want Unauthenticated", err)
+	}
+
+	// The appliance's exporter, configured as in the default config.
+	grpcAddr, health := e2e.FreeAddr(t), e2e.FreeAddr(t)
+	tenantsFile := filepath.Join(t.TempDir(), "tenants.yaml")
+	writeTenants(t, tenantsFile, tenantsYAML("", eastToken))
+	e2e.StartCollector(t, `
+extensions:
+  healthcheckv2: {use_v2: true, http: {endpoint: `+health+`}}
+  tenantauth: {tenants_file: `+tenantsFile+`}
+  log_storage: {directory: "${env:SCADAOTEL_DATA_DIR}/queue-log"}
+receivers:
+  otlp:
+    protocols:
+      grpc: {endpoint: `+grpcAddr+`, auth: {authenticator: tenantauth}}
+processors:
+  tenantstamp: {}
+exporters:
+  durable_otlp/jaeger:
+    endpoint: `+jaeger.OTLPGRPC+`
+    tls: {insecure: true}
+    sending_queue: {storage: log_storage}
+    dead_letter: {directory: "${env:SCADAOTEL_DATA_DIR}/deadletter/jaeger"}
+    headers:
+      authorization: ${env:SCADAOTEL_JAEGER_OTLP_AUTHORIZATION:-}
+service:
+  extensions: [healthcheckv2, tenantauth, log_storage]
+  telemetry: {metrics: {level: none}}
+  pipelines:
+    traces: {receivers: [otlp], processors: [tenantstamp], exporters: [durable_otlp/jaeger]}
+`, "SCADAOTEL_JAEGER_OTLP_AUTHORIZATION="+jaeger.OTLPAuthorization)
+	aconn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer aconn.Close()
+	stored := newTraceID(t)
+	actx := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+westToken)
+	if _, err := ptraceotlp.NewGRPCClient(aconn).Export(actx, ptraceotlp.NewExportRequestFromTraces(traces(t, "west-svc", "op", stored, 1, nil, nil))); err != nil {
+		t.Fatalf("appliance write: %v", err)
+	}
+	waitInJaeger(t, jaeger, stored)
+	if code, _ := query(t, jaeger.QueryURL, "/api/traces/"+hexID(forged), nil); code != 404 {
+		t.Errorf("the forged trace sent straight to Jaeger was stored: %d", code)
 	}
 }
