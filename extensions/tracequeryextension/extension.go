@@ -152,10 +152,6 @@ func (e *queryExtension) rebuild() {
 
 func (e *queryExtension) flushLoop() {
 	path := e.indexPath()
-	if path == "" {
-		<-e.stop
-		return
-	}
 	t := time.NewTicker(e.cfg.Index.FlushInterval)
 	defer t.Stop()
 	prune := time.Now()
@@ -169,7 +165,7 @@ func (e *queryExtension) flushLoop() {
 			e.proxy.ix.Load().Prune()
 			prune = time.Now()
 		}
-		if e.proxy.ix.Load().Dirty() {
+		if path != "" && e.proxy.ix.Load().Dirty() {
 			if err := e.proxy.ix.Load().Save(path, false); err != nil {
 				e.set.Logger.Error("tenant_trace_query: cannot save the index", zap.Error(err))
 			}

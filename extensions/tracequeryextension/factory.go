@@ -34,7 +34,7 @@ func createDefaultConfig() component.Config {
 			MaxServices:   1000,
 			MaxOperations: 500,
 			MaxTraceIDs:   4_000_000,
-			FlushInterval: 10 * time.Second,
+			FlushInterval: time.Minute,
 		},
 	}
 }

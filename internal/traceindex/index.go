@@ -92,7 +92,10 @@ type Index struct {
 type tenantIndex struct {
 	mu           sync.RWMutex
 	services     map[string]*serviceIndex
-	servicesFull atomic.Bool // a service was refused: unknown names may exist
+	// servicesFullAt (unix s) is when a service was last refused at
+	// MaxServices: until that is past the lookback, unknown names may be
+	// stored services of the tenant.
+	servicesFullAt atomic.Int64
 	ids          idSet
 
 	servicesRefused   atomic.Int64
@@ -197,7 +200,7 @@ func (x *Index) record(tenant string, b *batch) {
 	}
 	if !needWrite {
 		if refused > 0 { // over the bound: counted, never blocking ingest
-			t.servicesFull.Store(true)
+			t.servicesFullAt.Store(sec)
 			t.servicesRefused.Add(refused)
 		}
 		return
@@ -208,7 +211,7 @@ func (x *Index) record(tenant string, b *batch) {
 		s := t.services[e.service]
 		if s == nil {
 			if len(t.services) >= x.cfg.MaxServices {
-				t.servicesFull.Store(true)
+				t.servicesFullAt.Store(sec)
 				t.servicesRefused.Add(1)
 				continue
 			}
@@ -291,10 +294,10 @@ func (x *Index) MayHaveService(tenant, service string) bool {
 	if t == nil {
 		return false
 	}
-	if t.servicesFull.Load() {
+	cut := x.cutoff()
+	if full := t.servicesFullAt.Load(); full != 0 && full >= cut {
 		return true
 	}
-	cut := x.cutoff()
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	s := t.services[service]

@@ -98,6 +98,9 @@ func TestServicesAndOperationsPerTenant(t *testing.T) {
 	if got := x.Services("west"); len(got) != 0 {
 		t.Errorf("after the lookback: %v", got)
 	}
+	if x.MayHaveService("west", "never-seen") {
+		t.Error("a refusal older than the lookback still makes unknown services possible")
+	}
 	x.Prune()
 	if x.Stats()["west"].Services != 0 {
 		t.Errorf("after Prune: %+v", x.Stats()["west"])

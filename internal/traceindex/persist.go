@@ -33,7 +33,7 @@ type fileIndex struct {
 
 type fileTenant struct {
 	Services          map[string]fileService
-	ServicesFull      bool
+	ServicesFullAt    int64
 	ServicesRefused   int64
 	OperationsRefused int64
 	Gens              []fileGen
@@ -67,7 +67,7 @@ func (x *Index) Save(path string, final bool) error {
 		return err
 	}
 	bw := bufio.NewWriter(f)
-	zw := gzip.NewWriter(bw)
+	zw, _ := gzip.NewWriterLevel(bw, gzip.BestSpeed) // a valid level: no error
 	err = gob.NewEncoder(zw).Encode(snap)
 	if err == nil {
 		err = zw.Close()
@@ -101,7 +101,7 @@ func (x *Index) snapshot() fileIndex {
 	defer x.mu.RUnlock()
 	for id, t := range x.tenants {
 		t.mu.RLock()
-		ft := fileTenant{Services: make(map[string]fileService, len(t.services)), ServicesFull: t.servicesFull.Load(),
+		ft := fileTenant{Services: make(map[string]fileService, len(t.services)), ServicesFullAt: t.servicesFullAt.Load(),
 			ServicesRefused: t.servicesRefused.Load(), OperationsRefused: t.operationsRefused.Load(),
 			Bits: t.ids.bits, Forgotten: t.ids.forgotten.Load(), UncertainUntil: t.ids.uncertainUntil.Load()}
 		for name, s := range t.services {
@@ -164,7 +164,7 @@ func Load(path string, cfg Config, now func() time.Time) (*Index, error) {
 	}
 	for id, ft := range in.Tenants {
 		t := x.tenant(id, true)
-		t.servicesFull.Store(ft.ServicesFull)
+		t.servicesFullAt.Store(ft.ServicesFullAt)
 		t.servicesRefused.Store(ft.ServicesRefused)
 		t.operationsRefused.Store(ft.OperationsRefused)
 		for name, fs := range ft.Services {
