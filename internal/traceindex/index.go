@@ -90,13 +90,13 @@ type Index struct {
 }
 
 type tenantIndex struct {
-	mu           sync.RWMutex
-	services     map[string]*serviceIndex
+	mu       sync.RWMutex
+	services map[string]*serviceIndex
 	// servicesFullAt (unix s) is when a service was last refused at
 	// MaxServices: until that is past the lookback, unknown names may be
 	// stored services of the tenant.
 	servicesFullAt atomic.Int64
-	ids          idSet
+	ids            idSet
 
 	servicesRefused   atomic.Int64
 	operationsRefused atomic.Int64
