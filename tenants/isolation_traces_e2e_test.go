@@ -488,3 +488,77 @@ service:
 		t.Errorf("the forged trace sent straight to Jaeger was stored: %d", code)
 	}
 }
+
+// TestTraceIndexSurvivesRestart (points 6, 7): the index is saved at
+// shutdown and loaded at start. After a restart, with Jaeger stopped, a
+// tenant's services are still listed and another tenant's trace id still
+// answers the 404 of a missing one: both come from the index, without a
+// call to Jaeger (the tenant's own trace, which needs Jaeger, answers 502).
+func TestTraceIndexSurvivesRestart(t *testing.T) {
+	jaeger := e2e.StartJaeger(t)
+	grpcAddr, health, queryAddr := e2e.FreeAddr(t), e2e.FreeAddr(t), e2e.FreeAddr(t)
+	tenantsFile := filepath.Join(t.TempDir(), "tenants.yaml")
+	writeTenants(t, tenantsFile, tenantsYAML("", eastToken))
+	col := e2e.StartCollector(t, `
+extensions:
+  healthcheckv2: {use_v2: true, http: {endpoint: `+health+`}}
+  tenantauth: {tenants_file: `+tenantsFile+`}
+  tenant_trace_query:
+    endpoint: `+queryAddr+`
+    jaeger_endpoint: `+jaeger.QueryURL+`
+    timeout: 2s
+    index: {directory: "${env:SCADAOTEL_DATA_DIR}/trace-index"}
+receivers:
+  otlp:
+    protocols:
+      grpc: {endpoint: `+grpcAddr+`, auth: {authenticator: tenantauth}}
+processors:
+  tenantstamp: {}
+exporters:
+  otlp_grpc/jaeger: {endpoint: `+jaeger.OTLPGRPC+`, tls: {insecure: true}}
+service:
+  extensions: [healthcheckv2, tenantauth, tenant_trace_query]
+  telemetry: {metrics: {level: none}}
+  pipelines:
+    traces: {receivers: [otlp], processors: [tenantstamp], exporters: [otlp_grpc/jaeger]}
+`)
+	conn, err := grpc.NewClient(grpcAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	eastTrace := newTraceID(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ectx := metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+eastToken)
+	if _, err := ptraceotlp.NewGRPCClient(conn).Export(ectx, ptraceotlp.NewExportRequestFromTraces(traces(t, "east-svc", "east-op", eastTrace, 1, nil, nil))); err != nil {
+		t.Fatalf("east write: %v", err)
+	}
+	waitInJaeger(t, jaeger, eastTrace)
+
+	if code, d := col.Stop(t); code != 0 {
+		t.Fatalf("appliance exit %d after %v", code, d)
+	}
+	col = col.Restart(t)
+	if code, d := jaeger.Stop(t); code != 0 {
+		t.Logf("jaeger exit %d after %v", code, d)
+	}
+
+	base := "http://" + queryAddr
+	bearerW, bearerE := "Bearer "+westToken, "Bearer "+eastToken
+	v1, v3 := servicesOf(t, base, bearerE)
+	if !slices.Equal(v1, []string{"east-svc"}) || !slices.Equal(v3, []string{"east-svc"}) {
+		t.Errorf("east's services after a restart, Jaeger down: v1 %v v3 %v", v1, v3)
+	}
+	code, body := query(t, base, "/api/services/east-svc/operations", nil, "Authorization", bearerE)
+	if code != 200 || !strings.Contains(body, "east-op") {
+		t.Errorf("east's operations: %d %s", code, body)
+	}
+	_, missing := query(t, base, "/api/traces/"+hexID(newTraceID(t)), nil, "Authorization", bearerW)
+	if code, body := query(t, base, "/api/traces/"+hexID(eastTrace), nil, "Authorization", bearerW); code != 404 || body != missing {
+		t.Errorf("west reading east's id with Jaeger down: %d %q, want the 404 of a missing id %q", code, body, missing)
+	}
+	if code, _ := query(t, base, "/api/traces/"+hexID(eastTrace), nil, "Authorization", bearerE); code != 502 {
+		t.Errorf("east reading its own id with Jaeger down: %d, want 502 (it must ask Jaeger)", code)
+	}
+}
