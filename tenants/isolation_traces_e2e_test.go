@@ -236,13 +236,41 @@ func TestTraceServicesNotCrowdedOut(t *testing.T) {
 	if len(got.Data) != 1 || got.Data[0].TraceID != hexID(eastTrace) {
 		t.Errorf("east's v1 search for shared2 returned %d traces, want its one trace", len(got.Data))
 	}
-	code, body := query(t, base, "/api/services/shared2/operations", nil, "Authorization", bearerE)
-	if code != 200 || !strings.Contains(body, "east-op") || strings.Contains(body, "west-op") {
-		t.Errorf("east's operations: %d %s", code, body)
+	code, ops := query(t, base, "/api/services/shared2/operations", nil, "Authorization", bearerE)
+	if code != 200 || !strings.Contains(ops, "east-op") || strings.Contains(ops, "west-op") {
+		t.Errorf("east's operations: %d %s", code, ops)
 	}
 	// West's own search is not widened by its span attribute.
 	if got := searchV1(t, base, bearerW, "shared2", 200); len(got.Data) != 105 {
 		t.Errorf("west's search: %d traces, want 105", len(got.Data))
+	}
+
+	// Data stored before the stripping (written here straight to this
+	// test's Jaeger, which has no OTLP secret): 105 newer traces of west's
+	// process with the span attribute scada.tenant=east match east's
+	// upstream tag filter; east's search pages past them.
+	legacy := ptrace.NewTraces()
+	for i := 0; i < 105; i++ {
+		last = newTraceID(t)
+		traces(t, "shared2", "legacy-op", last, 1, map[string]string{tenants.ResourceAttribute: westID},
+			map[string]string{tenants.ResourceAttribute: eastID}).ResourceSpans().MoveAndAppendTo(legacy.ResourceSpans())
+	}
+	body, err := ptraceotlp.NewExportRequestFromTraces(legacy).MarshalProto()
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Post("http://"+jaeger.OTLPHTTP+"/v1/traces", "application/x-protobuf", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("legacy write to Jaeger: %d", resp.StatusCode)
+	}
+	waitInJaeger(t, jaeger, last)
+	got = searchV1(t, base, bearerE, "shared2", 20)
+	if len(got.Data) != 1 || got.Data[0].TraceID != hexID(eastTrace) {
+		t.Errorf("east's v1 search for shared2 behind 105 stored spans tagged scada.tenant=east: %d traces, want its one trace", len(got.Data))
 	}
 }
 

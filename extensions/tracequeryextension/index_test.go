@@ -114,22 +114,28 @@ func TestIndexAnswersWithoutJaeger(t *testing.T) {
 }
 
 // TestSearchPagesPastForeignSpans: Jaeger's tag filter matches span
-// attributes, so a full page of another tenant's traces could fill the
-// limit; the search goes on before the oldest trace of the page.
+// attributes, so full pages of another tenant's traces could fill the
+// limit; the search goes on before the oldest trace of each page, asking
+// for twice as many each time, at most maxSearchRounds calls.
 func TestSearchPagesPastForeignSpans(t *testing.T) {
-	const limit = 5
+	const limit, foreign = 5, 30 // 5 + 10 + 20 > 30: found in round 3
 	trace := func(id string, start int64, tenant string) string {
 		return `{"traceID":"` + id + `","spans":[{"spanID":"1","operationName":"op","startTime":` + strconv.FormatInt(start, 10) +
 			`,"processID":"p1","tags":[]}],"processes":{"p1":{"serviceName":"shared2","tags":[{"key":"scada.tenant","type":"string","value":"` + tenant + `"}]}}}`
 	}
+	// Newest first: the foreign traces start at 2000+i, the caller's at 500.
+	var asked []string
 	jaeger := newFakeJaeger(t, func(w http.ResponseWriter, r *http.Request) {
 		end, _ := strconv.ParseInt(r.URL.Query().Get("end"), 10, 64)
+		n, _ := strconv.Atoi(r.URL.Query().Get("limit"))
+		asked = append(asked, r.URL.Query().Get("limit"))
 		var data []string
-		if end >= 2000 { // the newest: a full page of another tenant's traces
-			for i := 0; i < limit; i++ {
-				data = append(data, trace(fmt.Sprintf("a%d", i), 2000+int64(i), "tenant-a"))
+		for i := foreign - 1; i >= 0 && len(data) < n; i-- {
+			if start := 2000 + int64(i); start <= end {
+				data = append(data, trace(fmt.Sprintf("a%d", i), start, "tenant-a"))
 			}
-		} else {
+		}
+		if len(data) < n && end >= 500 {
 			data = append(data, trace("b1", 500, "tenant-b"))
 		}
 		_, _ = fmt.Fprintf(w, `{"data":[%s]}`, strings.Join(data, ","))
@@ -141,8 +147,14 @@ func TestSearchPagesPastForeignSpans(t *testing.T) {
 	if code != 200 || !strings.Contains(body, `"traceID":"b1"`) || strings.Contains(body, `"a0"`) {
 		t.Errorf("%d %s", code, body)
 	}
-	if n := jaeger.calls.Load(); n != 2 {
-		t.Errorf("%d upstream calls, want 2", n)
+	if !slices.Equal(asked, []string{"5", "10", "20"}) {
+		t.Errorf("asked Jaeger for %v traces, want [5 10 20]", asked)
+	}
+	// Bounded: with far more foreign traces, at most maxSearchRounds calls.
+	asked = nil
+	code, body = call(t, p, "tenant-c", "/api/traces?"+q.Encode())
+	if code != 200 || len(asked) > maxSearchRounds {
+		t.Errorf("%d %s after %d calls", code, body, len(asked))
 	}
 }
 

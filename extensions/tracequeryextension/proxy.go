@@ -262,14 +262,19 @@ func filterV1(tr v1Trace, tenant string) (v1Trace, bool, int64) {
 	return out, len(out.Spans) > 0, minStart
 }
 
-// maxSearchRounds bounds the upstream calls of one v1 search. Jaeger's tag
-// filter also matches span attributes, so spans of other tenants could take
-// the slots of the caller's traces in Jaeger's answer; when fewer than the
-// asked limit are left after filtering and Jaeger's answer was full, the
-// search goes on before the oldest trace seen. tenantstamp strips every
+// maxSearchRounds bounds the upstream calls of one v1 search, and
+// maxRoundLimit the traces asked for in one. Jaeger's tag filter also
+// matches span attributes, so spans of other tenants could take the slots
+// of the caller's traces in Jaeger's answer; when fewer than the asked
+// limit are left after filtering and Jaeger's answer was full, the search
+// goes on before the oldest trace seen, asking for twice as many each time
+// (a limit of 20 looks at up to 300 traces). tenantstamp strips every
 // span-level scada.tenant, so this only matters for data stored before
 // that (or written to Jaeger directly).
-const maxSearchRounds = 4
+const (
+	maxSearchRounds = 4
+	maxRoundLimit   = 2000
+)
 
 // searchV1 runs a v1 trace search narrowed to tenant and filters the result.
 func (p *proxy) searchV1(ctx context.Context, tenant string, q url.Values) ([]v1Trace, error) {
@@ -286,7 +291,10 @@ func (p *proxy) searchV1(ctx context.Context, tenant string, q url.Values) ([]v1
 	start, _ := strconv.ParseInt(q.Get("start"), 10, 64)
 	seen := map[string]bool{}
 	kept := []v1Trace{}
-	for round := 0; round < maxSearchRounds; round++ {
+	for round, ask := 0, limit; round < maxSearchRounds; round, ask = round+1, min(2*ask, maxRoundLimit) {
+		if round > 0 {
+			q.Set("limit", strconv.Itoa(ask))
+		}
 		data, err := p.searchRound(ctx, q)
 		if err != nil {
 			return nil, err
@@ -304,7 +312,7 @@ func (p *proxy) searchV1(ctx context.Context, tenant string, q url.Values) ([]v1
 			}
 		}
 		// Page on only for a full answer of a limited time-range search.
-		if limit <= 0 || len(kept) >= limit || len(data) < limit || len(q["traceID"]) > 0 ||
+		if limit <= 0 || len(kept) >= limit || len(data) < ask || len(q["traceID"]) > 0 ||
 			oldest == math.MaxInt64 || oldest-1 <= start {
 			break
 		}
