@@ -237,3 +237,58 @@ func TestIndexSavedAndRebuilt(t *testing.T) {
 		t.Error("a loaded index was rebuilt from Jaeger")
 	}
 }
+
+// TestSearchV3PagesPastOtherTenants: Jaeger's v3 search cannot be
+// narrowed to a tenant, so with a colliding service name other tenants'
+// newer traces fill query.num_traces; the search goes on before the
+// oldest span of each full answer, asking for twice as many.
+func TestSearchV3PagesPastOtherTenants(t *testing.T) {
+	const limit, foreign = 5, 30
+	base := time.Unix(1_800_000_000, 0)
+	rs := func(id string, start time.Time, tenant string) string {
+		return `{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"shared2"}},{"key":"scada.tenant","value":{"stringValue":"` + tenant +
+			`"}}]},"scopeSpans":[{"scope":{},"spans":[{"traceId":"` + id + `","spanId":"01","name":"op-` + tenant + `","startTimeUnixNano":"` +
+			strconv.FormatInt(start.UnixNano(), 10) + `","attributes":[]}]}]}`
+	}
+	var asked []string
+	jaeger := newFakeJaeger(t, func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		end := base.Add(time.Hour)
+		if v := q.Get("query.start_time_max"); v != "" {
+			end, _ = time.Parse(time.RFC3339Nano, v)
+		}
+		n, _ := strconv.Atoi(q.Get("query.num_traces"))
+		asked = append(asked, q.Get("query.num_traces"))
+		var out []string
+		for i := foreign - 1; i >= 0 && len(out) < n; i-- {
+			if st := base.Add(time.Duration(100+i) * time.Second); !st.After(end) {
+				out = append(out, rs(fmt.Sprintf("%032x", 100+i), st, "tenant-a"))
+			}
+		}
+		if st := base.Add(10 * time.Second); len(out) < n && !st.After(end) {
+			out = append(out, rs(fmt.Sprintf("%032x", 1), st, "tenant-b"))
+		}
+		if len(out) == 0 {
+			http.NotFound(w, r)
+			return
+		}
+		_, _ = fmt.Fprintf(w, `{"result":{"resourceSpans":[%s]}}`, strings.Join(out, ","))
+	})
+	cfg := createDefaultConfig().(*Config)
+	p := newProxy(mustURL(t, jaeger.URL), cfg, zap.NewNop())
+	q := url.Values{"query.service_name": {"shared2"}, "query.num_traces": {strconv.Itoa(limit)},
+		"query.start_time_min": {base.Format(time.RFC3339Nano)}, "query.start_time_max": {base.Add(time.Hour).Format(time.RFC3339Nano)}}
+	code, body := call(t, p, "tenant-b", "/api/v3/traces?"+q.Encode())
+	if code != 200 || !strings.Contains(body, "op-tenant-b") || strings.Contains(body, "op-tenant-a") {
+		t.Errorf("%d %s", code, body)
+	}
+	if !slices.Equal(asked, []string{"5", "10", "20"}) {
+		t.Errorf("asked Jaeger for %v traces, want [5 10 20]", asked)
+	}
+	// The tenant with many traces gets exactly num_traces of its own.
+	asked = nil
+	code, body = call(t, p, "tenant-a", "/api/v3/traces?"+q.Encode())
+	if code != 200 || strings.Count(body, "op-tenant-a") != limit || len(asked) != 1 {
+		t.Errorf("tenant-a: %d, %d traces after %d calls", code, strings.Count(body, "op-tenant-a"), len(asked))
+	}
+}

@@ -713,46 +713,144 @@ func filterV3(raw json.RawMessage, tenant string) (json.RawMessage, bool) {
 	return out, true
 }
 
+// v3Call calls a v3 trace endpoint and returns its resourceSpans, or
+// found=false when Jaeger answered 404 (no trace).
+func (p *proxy) v3Call(ctx context.Context, path string, q url.Values) (rss []json.RawMessage, found bool, err error) {
+	code, body, err := p.get(ctx, path, q)
+	if err != nil {
+		return nil, false, err
+	}
+	switch {
+	case code == http.StatusNotFound:
+		return nil, false, nil
+	case code == http.StatusBadRequest:
+		return nil, false, &upstreamError{http.StatusBadRequest, "bad query parameters"}
+	case code != http.StatusOK:
+		return nil, false, &upstreamError{http.StatusBadGateway, fmt.Sprintf("trace store answered %d", code)}
+	}
+	var res v3Result
+	if err := json.Unmarshal(body, &res); err != nil {
+		return nil, false, fmt.Errorf("cannot decode Jaeger v3 answer: %w", err)
+	}
+	return res.Result.ResourceSpans, true, nil
+}
+
+func writeV3(w http.ResponseWriter, rss []json.RawMessage) {
+	if len(rss) == 0 {
+		notFound(w, notFoundV3)
+		return
+	}
+	var out v3Result
+	out.Result.ResourceSpans = rss
+	httpjson.Write(w, http.StatusOK, out)
+}
+
 // v3Filtered calls a v3 trace endpoint and keeps tenant's resource spans.
 func (p *proxy) v3Filtered(w http.ResponseWriter, r *http.Request, path string, q url.Values) {
-	code, body, err := p.get(r.Context(), path, q)
+	rss, _, err := p.v3Call(r.Context(), path, q)
 	if err != nil {
 		p.fail(w, r, err)
 		return
 	}
-	if code == http.StatusNotFound {
-		notFound(w, notFoundV3)
-		return
-	}
-	if code == http.StatusBadRequest {
-		http.Error(w, "bad query parameters", http.StatusBadRequest)
-		return
-	}
-	if code != http.StatusOK {
-		p.fail(w, r, &upstreamError{http.StatusBadGateway, fmt.Sprintf("trace store answered %d", code)})
-		return
-	}
-	var res v3Result
-	if err := json.Unmarshal(body, &res); err != nil {
-		p.fail(w, r, fmt.Errorf("cannot decode Jaeger v3 answer: %w", err))
-		return
-	}
 	tenant := tenants.FromContext(r.Context())
-	var out v3Result
-	out.Result.ResourceSpans = []json.RawMessage{}
-	for _, rs := range res.Result.ResourceSpans {
-		if tenant == "" {
+	kept := []json.RawMessage{}
+	for _, rs := range rss {
+		if f, ok := filterV3(rs, tenant); ok {
+			kept = append(kept, f)
+		}
+	}
+	writeV3(w, kept)
+}
+
+type v3SpanPage struct {
+	ScopeSpans []struct {
+		Spans []struct {
+			TraceID string          `json:"traceId"`
+			Start   json.RawMessage `json:"startTimeUnixNano"`
+		} `json:"spans"`
+	} `json:"scopeSpans"`
+}
+
+// v3Traces returns the trace ids of resource spans and the earliest span
+// start (unix ns) among them.
+func v3Traces(rss []json.RawMessage) (map[string]bool, int64) {
+	ids, oldest := map[string]bool{}, int64(math.MaxInt64)
+	for _, rs := range rss {
+		var pg v3SpanPage
+		if json.Unmarshal(rs, &pg) != nil {
+			continue
+		}
+		for _, ss := range pg.ScopeSpans {
+			for _, sp := range ss.Spans {
+				ids[sp.TraceID] = true
+				if ns, err := strconv.ParseInt(strings.Trim(string(sp.Start), `"`), 10, 64); err == nil {
+					oldest = min(oldest, ns)
+				}
+			}
+		}
+	}
+	return ids, oldest
+}
+
+// searchV3 runs a v3 search and filters it. Jaeger's v3 gateway has no
+// attribute filter, so with a service name several tenants use, other
+// tenants' traces take query.num_traces slots: like searchV1, a full
+// answer that left fewer than asked goes on before its oldest span,
+// asking for twice as many, at most maxSearchRounds calls.
+func (p *proxy) searchV3(ctx context.Context, tenant string, q url.Values) ([]json.RawMessage, error) {
+	limit, _ := strconv.Atoi(q.Get("query.num_traces"))
+	from, fromErr := time.Parse(time.RFC3339Nano, q.Get("query.start_time_min"))
+	kept := []json.RawMessage{}
+	keptIDs := map[string]bool{}
+	for round, ask := 0, limit; round < maxSearchRounds; round, ask = round+1, min(2*ask, maxRoundLimit) {
+		if round > 0 {
+			q.Set("query.num_traces", strconv.Itoa(ask))
+		}
+		rss, found, err := p.v3Call(ctx, "/api/v3/traces", q)
+		if err != nil {
+			return nil, err
+		}
+		if !found {
 			break
 		}
-		if f, ok := filterV3(rs, tenant); ok {
-			out.Result.ResourceSpans = append(out.Result.ResourceSpans, f)
+		for _, rs := range rss {
+			if f, ok := filterV3(rs, tenant); ok {
+				kept = append(kept, f)
+				ids, _ := v3Traces([]json.RawMessage{f})
+				for id := range ids {
+					keptIDs[id] = true
+				}
+			}
+		}
+		all, oldest := v3Traces(rss)
+		if limit <= 0 || len(keptIDs) >= limit || len(all) < ask || fromErr != nil ||
+			oldest == math.MaxInt64 || oldest-1 <= from.UnixNano() {
+			break
+		}
+		q.Set("query.start_time_max", time.Unix(0, oldest-1).UTC().Format(time.RFC3339Nano))
+	}
+	if limit <= 0 || len(keptIDs) <= limit {
+		return kept, nil
+	}
+	// Keep the first limit traces (each resourceSpans holds one trace's).
+	allowed, out := map[string]bool{}, []json.RawMessage{}
+	for _, rs := range kept {
+		ids, _ := v3Traces([]json.RawMessage{rs})
+		ok := true
+		for id := range ids {
+			if !allowed[id] {
+				if len(allowed) >= limit {
+					ok = false
+					break
+				}
+				allowed[id] = true
+			}
+		}
+		if ok {
+			out = append(out, rs)
 		}
 	}
-	if len(out.Result.ResourceSpans) == 0 {
-		notFound(w, notFoundV3)
-		return
-	}
-	httpjson.Write(w, http.StatusOK, out)
+	return out, nil
 }
 
 func (p *proxy) getTraceV3(w http.ResponseWriter, r *http.Request) {
@@ -785,11 +883,17 @@ func (p *proxy) findTracesV3(w http.ResponseWriter, r *http.Request) {
 			q.Set(k, v)
 		}
 	}
-	if p.unknownService(tenants.FromContext(r.Context()), q.Get("query.service_name")) {
+	tenant := tenants.FromContext(r.Context())
+	if p.unknownService(tenant, q.Get("query.service_name")) {
 		notFound(w, notFoundV3)
 		return
 	}
-	p.v3Filtered(w, r, "/api/v3/traces", q)
+	rss, err := p.searchV3(r.Context(), tenant, q)
+	if err != nil {
+		p.fail(w, r, err)
+		return
+	}
+	writeV3(w, rss)
 }
 
 func (p *proxy) servicesV3(w http.ResponseWriter, r *http.Request) {
