@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"math"
+	"math/bits"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,8 +15,9 @@ import (
 // so gens-1 full generations plus the current one cover at least the
 // lookback, and the oldest is dropped only once everything in it is older
 // than the lookback. Each generation is sized for MaxTraceIDs/(gens-1) ids
-// at about 1 % false positives (9.6 bits and 7 probes per id), allocated
+// at about 1.2 % false positives (9.6 bits and 7 probes per id), allocated
 // when its first id arrives: at most MaxTraceIDs × 1.37 bytes per tenant.
+// (Blocked: see block.)
 // Inserts set bits atomically, so concurrent requests of one tenant share
 // the read lock; only rotation takes the tenant's write lock.
 //
@@ -51,7 +53,7 @@ func (s *idSet) init(cfg Config) {
 	s.lookback = cfg.Lookback
 	s.period = max(cfg.Lookback/(generations-1), time.Second)
 	s.capacity = max(int64(cfg.MaxTraceIDs)/(generations-1), minGenCapacity)
-	s.bits = uint64(math.Ceil(float64(s.capacity)*bitsPerID/64)) * 64
+	s.bits = uint64(math.Ceil(float64(s.capacity)*bitsPerID/512)) * 512
 	gens := []*generation{}
 	s.gens.Store(&gens)
 }
@@ -78,35 +80,47 @@ func hashes(id [16]byte, keys [2]uint64) (uint64, uint64) {
 	return h1, h2
 }
 
-func (g *generation) words_(bits uint64) []uint64 {
-	g.alloc.Do(func() { g.words = make([]uint64, bits/64) })
+func (g *generation) bitset(n uint64) []uint64 {
+	g.alloc.Do(func() { g.words = make([]uint64, n/64) })
 	return g.words
 }
 
-func (g *generation) insert(h1, h2, bits uint64) {
-	w := g.words_(bits)
+// The filter is blocked: h1 picks one 512-bit block (a cache line; a
+// multiply and shift, Lemire's fast range, instead of a division) and the
+// 7 probes are 9-bit slices of h2 inside it, so a lookup or insert touches
+// one cache line. It costs a little accuracy (about 1.2 % false positives
+// at capacity instead of 1 %).
+const blockWords = 8 // 512 bits
+
+func block(w []uint64, h1 uint64) []uint64 {
+	hi, _ := bits.Mul64(h1, uint64(len(w)/blockWords))
+	return w[hi*blockWords : hi*blockWords+blockWords]
+}
+
+func insertInto(w []uint64, h1, h2 uint64) {
+	b := block(w, h1)
 	for i := uint64(0); i < probes; i++ {
-		bit := (h1 + i*h2) % bits
-		atomic.OrUint64(&w[bit/64], 1<<(bit%64))
+		bit := (h2 >> (9 * i)) & 511
+		atomic.OrUint64(&b[bit/64], 1<<(bit%64))
 	}
 }
 
-func (g *generation) contains(h1, h2, bits uint64) bool {
-	if g.count.Load() == 0 {
-		return false
-	}
-	return g.has(h1, h2, bits)
-}
-
-func (g *generation) has(h1, h2, bits uint64) bool {
-	w := g.words_(bits)
+func hasIn(w []uint64, h1, h2 uint64) bool {
+	b := block(w, h1)
 	for i := uint64(0); i < probes; i++ {
-		bit := (h1 + i*h2) % bits
-		if atomic.LoadUint64(&w[bit/64])&(1<<(bit%64)) == 0 {
+		bit := (h2 >> (9 * i)) & 511
+		if atomic.LoadUint64(&b[bit/64])&(1<<(bit%64)) == 0 {
 			return false
 		}
 	}
 	return true
+}
+
+func (g *generation) contains(h1, h2, n uint64) bool {
+	if g.count.Load() == 0 {
+		return false
+	}
+	return hasIn(g.bitset(n), h1, h2)
 }
 
 // rotateIfDue starts a new generation when the current one is older than
@@ -157,14 +171,16 @@ func (s *idSet) add(ids [][16]byte, keys [2]uint64, now time.Time) bool {
 		return false
 	}
 	cur := gens[len(gens)-1]
+	w := cur.bitset(s.bits)
+	empty := cur.count.Load() == 0
 	added := int64(0)
 	for _, id := range ids {
 		h1, h2 := hashes(id, keys)
 		// A trace's later requests do not count again towards capacity.
-		if cur.count.Load() > 0 && cur.has(h1, h2, s.bits) {
+		if !empty && hasIn(w, h1, h2) {
 			continue
 		}
-		cur.insert(h1, h2, s.bits)
+		insertInto(w, h1, h2)
 		added++
 	}
 	cur.last.Store(now.UnixNano())

@@ -306,7 +306,7 @@ func (x *Index) MayHaveService(tenant, service string) bool {
 
 // MayHaveTrace reports whether tenant may have spans of trace id in the
 // trace store. false means certainly not; true may be a false positive
-// (about 1 %) or an id older than what the set still remembers.
+// (about 1.2 % at capacity) or an id older than what the set still remembers.
 func (x *Index) MayHaveTrace(tenant string, id [16]byte) bool {
 	now := x.now()
 	if now.UnixNano() < x.uncertainUntil.Load() {

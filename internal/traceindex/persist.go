@@ -114,7 +114,7 @@ func (x *Index) snapshot() fileIndex {
 		for _, g := range *t.ids.gens.Load() {
 			fg := fileGen{Start: g.start.Load(), Last: g.last.Load(), Count: g.count.Load()}
 			if fg.Count > 0 {
-				w := g.words_(t.ids.bits)
+				w := g.bitset(t.ids.bits)
 				fg.Words = make([]uint64, len(w))
 				for i := range w {
 					fg.Words[i] = atomicLoad(&w[i])
