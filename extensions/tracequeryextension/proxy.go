@@ -538,6 +538,12 @@ func (p *proxy) findTracesV1(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	// Malformed parameters are refused before the index answers, so the
+	// answer never depends on whether Jaeger would have been asked.
+	if raw := q.Get("tags"); raw != "" && json.Unmarshal([]byte(raw), &map[string]string{}) != nil {
+		http.Error(w, "malformed parameter tags: want a JSON object of strings", http.StatusBadRequest)
+		return
+	}
 	if ids, ok := q["traceID"]; ok {
 		mine := []string{}
 		for _, id := range ids {
