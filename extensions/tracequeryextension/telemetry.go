@@ -74,7 +74,7 @@ func newTelemetry(mp metric.MeterProvider, stats func() map[string]traceindex.St
 	if stats != nil {
 		if _, err := m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 			for tenant, st := range stats() {
-				ta := attribute.String(AttrTenant, tenant)
+				ta := tenants.SelfMetricTenant(tenant) // a keyed pseudonym, as every per-tenant self-metric
 				o.ObserveInt64(services, int64(st.Services), metric.WithAttributes(ta))
 				o.ObserveInt64(over, st.ServicesRefused, metric.WithAttributes(ta, attribute.String("bound", "max_services")))
 				o.ObserveInt64(over, st.OperationsRefused, metric.WithAttributes(ta, attribute.String("bound", "max_operations")))
