@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -576,7 +577,10 @@ service:
 	if code, d := col.Stop(t); code != 0 {
 		t.Fatalf("appliance exit %d after %v", code, d)
 	}
-	col = col.Restart(t)
+	if _, err := os.Stat(filepath.Join(col.DataDir, "trace-index", "index.gob.gz")); err != nil {
+		t.Fatalf("no saved index after shutdown: %v", err)
+	}
+	col.Restart(t)
 	if code, d := jaeger.Stop(t); code != 0 {
 		t.Logf("jaeger exit %d after %v", code, d)
 	}
