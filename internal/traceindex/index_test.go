@@ -3,8 +3,11 @@ package traceindex
 import (
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -302,5 +305,46 @@ func TestFalsePositivesAtCapacity(t *testing.T) {
 	t.Logf("false positives at capacity: %.2f %%", 100*rate)
 	if rate > 0.02 {
 		t.Errorf("false positive rate %.2f %% at capacity", 100*rate)
+	}
+}
+
+// TestConcurrentRecordSaveRotate runs recording from several goroutines
+// (the read-lock path, new names, rotations by time and by capacity)
+// against saves and lookups; run with -race.
+func TestConcurrentRecordSaveRotate(t *testing.T) {
+	var nowNS atomic.Int64
+	nowNS.Store(time.Unix(1_700_000_000, 0).UnixNano())
+	now := func() time.Time { return time.Unix(0, nowNS.Load()) }
+	x := New(testCfg, now)
+	path := filepath.Join(t.TempDir(), "index.gob.gz")
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 2000; i++ {
+				x.RecordTraces("west", spans(fmt.Sprintf("svc-%d", i%5), []string{"a", "b", "c"}, ptrace.SpanKindServer, randomID(t)))
+				if i%100 == 0 {
+					nowNS.Add(int64(time.Hour))
+				}
+			}
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; i < 20; i++ {
+			if err := x.Save(path, false); err != nil {
+				t.Error(err)
+			}
+			_ = x.Services("west")
+			_ = x.MayHaveTrace("west", randomID(t))
+			_ = x.Stats()
+			x.Prune()
+		}
+	}()
+	wg.Wait()
+	if _, err := Load(path, testCfg, now); err != nil {
+		t.Fatal(err)
 	}
 }
