@@ -7,6 +7,9 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -382,7 +385,11 @@ type Jaeger struct {
 	QueryURL string // http://host:port
 	Health   string // host:port
 	DataDir  string
-	env      []string
+	// OTLPAuthorization is the Authorization header Jaeger's OTLP
+	// receiver requires (StartJaegerWithOTLPAuth), else "".
+	OTLPAuthorization string
+	env               []string
+	configs           []string // overlays after tools/jaeger/config.yaml
 }
 
 // StartJaeger runs bin/jaeger with the repository's tools/jaeger/config.yaml
@@ -413,10 +420,48 @@ func StartJaegerIn(t testing.TB, dataDir string) *Jaeger {
 	return j
 }
 
+// StartJaegerWithOTLPAuth is StartJaeger with tools/jaeger/otlp-auth.yaml,
+// as `make run` starts it: the OTLP receiver requires HTTP Basic
+// credentials, whose header is j.OTLPAuthorization.
+func StartJaegerWithOTLPAuth(t testing.TB) *Jaeger {
+	t.Helper()
+	dir := t.TempDir()
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		t.Fatal(err)
+	}
+	secret := hex.EncodeToString(b[:])
+	htpasswd := filepath.Join(dir, "jaeger-otlp.htpasswd")
+	if err := os.WriteFile(htpasswd, []byte("scadaotel:"+secret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	j := &Jaeger{
+		OTLPGRPC: FreeAddr(t), OTLPHTTP: FreeAddr(t), Health: FreeAddr(t), DataDir: dir,
+		OTLPAuthorization: "Basic " + base64.StdEncoding.EncodeToString([]byte("scadaotel:"+secret)),
+		configs:           []string{filepath.Join(RepoRoot(t), "tools", "jaeger", "otlp-auth.yaml")},
+	}
+	query, queryGRPC := FreeAddr(t), FreeAddr(t)
+	j.QueryURL = "http://" + query
+	j.env = []string{
+		"SCADAOTEL_DATA_DIR=" + dir,
+		"JAEGER_OTLP_GRPC_ENDPOINT=" + j.OTLPGRPC,
+		"JAEGER_OTLP_HTTP_ENDPOINT=" + j.OTLPHTTP,
+		"JAEGER_QUERY_HTTP_ENDPOINT=" + query,
+		"JAEGER_QUERY_GRPC_ENDPOINT=" + queryGRPC,
+		"JAEGER_HEALTH_ENDPOINT=" + j.Health,
+		"JAEGER_OTLP_HTPASSWD_FILE=" + htpasswd,
+	}
+	j.start(t)
+	return j
+}
+
 func (j *Jaeger) start(t testing.TB) {
 	t.Helper()
-	cfg := filepath.Join(RepoRoot(t), "tools", "jaeger", "config.yaml")
-	j.Process = Start(t, "jaeger", JaegerBinary(t), []string{"--config", cfg}, j.env...)
+	args := []string{"--config", filepath.Join(RepoRoot(t), "tools", "jaeger", "config.yaml")}
+	for _, c := range j.configs {
+		args = append(args, "--config", c)
+	}
+	j.Process = Start(t, "jaeger", JaegerBinary(t), args, j.env...)
 	WaitHTTP(t, j.Process, "http://"+j.Health+"/status", 30*time.Second)
 }
 
