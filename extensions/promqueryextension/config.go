@@ -37,6 +37,10 @@ type ConcurrencyConfig struct {
 	QueuedPerTenant int `mapstructure:"queued_per_tenant"`
 	// QueueTimeout is how long a query waits for a slot; then: 429.
 	QueueTimeout time.Duration `mapstructure:"queue_timeout"`
+	// SecondsPerSecond is the query time one tenant gets per second in
+	// the long run (0: unbounded); BurstSeconds how much it may use at once.
+	SecondsPerSecond float64 `mapstructure:"seconds_per_second"`
+	BurstSeconds     float64 `mapstructure:"burst_seconds"`
 
 	_ struct{}
 }
@@ -66,6 +70,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Concurrency.QueuedPerTenant < 0 || c.Concurrency.QueuedPerTenant > 10000 {
 		errs = append(errs, fmt.Errorf("query_concurrency.queued_per_tenant: must be in 0..10000, got %d", c.Concurrency.QueuedPerTenant))
+	}
+	if c.Concurrency.SecondsPerSecond < 0 || c.Concurrency.SecondsPerSecond > 1024 {
+		errs = append(errs, fmt.Errorf("query_concurrency.seconds_per_second: must be in 0..1024 (0: unbounded), got %v", c.Concurrency.SecondsPerSecond))
+	}
+	if c.Concurrency.SecondsPerSecond > 0 && (c.Concurrency.BurstSeconds < 1 || c.Concurrency.BurstSeconds > 3600) {
+		errs = append(errs, fmt.Errorf("query_concurrency.burst_seconds: must be in 1..3600, got %v", c.Concurrency.BurstSeconds))
 	}
 	if c.Concurrency.QueueTimeout <= 0 || c.Concurrency.QueueTimeout > 10*time.Minute {
 		errs = append(errs, fmt.Errorf("query_concurrency.queue_timeout: must be in (0, 10m], got %s", c.Concurrency.QueueTimeout))

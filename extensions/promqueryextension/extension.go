@@ -2,9 +2,12 @@ package promqueryextension
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"runtime"
+	"strconv"
+	"time"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/config/confighttp"
@@ -24,6 +27,7 @@ type queryExtension struct {
 	set    extension.Settings
 	server *httpserver.Server
 	gate   *tenantGate
+	budget *queryTime // nil: unbounded
 
 	mRequests metric.Int64Counter
 }
@@ -31,6 +35,9 @@ type queryExtension struct {
 func newExtension(cfg *Config, set extension.Settings) (*queryExtension, error) {
 	e := &queryExtension{cfg: cfg, set: set,
 		gate: newTenantGate(cfg.Concurrency.perTenant(), cfg.Concurrency.QueuedPerTenant, cfg.Concurrency.QueueTimeout)}
+	if cfg.Concurrency.SecondsPerSecond > 0 {
+		e.budget = newQueryTime(cfg.Concurrency.SecondsPerSecond, cfg.Concurrency.BurstSeconds)
+	}
 	var err error
 	e.mRequests, err = set.MeterProvider.Meter("github.com/scadaotel/scadaotel/extensions/promqueryextension").
 		Int64Counter(MetricRequests, metric.WithDescription("Query API requests by HTTP status class."), metric.WithUnit("{request}"))
@@ -89,6 +96,19 @@ func (e *queryExtension) serve(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(rec, code, errType, reason)
 		return
 	}
+	// A tenant that spent its query time waits before it takes a slot, so
+	// it never holds one idle; only it waits.
+	if err := e.budget.wait(r.Context(), tenant, e.cfg.Concurrency.QueueTimeout); err != nil {
+		var spent errQueryTimeSpent
+		retry := 1
+		if errors.As(err, &spent) {
+			retry = int(spent.wait/time.Second) + 1
+		}
+		rec.Header().Set("Retry-After", strconv.Itoa(retry))
+		writeAPIError(rec, http.StatusTooManyRequests, "unavailable",
+			fmt.Sprintf("%v (query_concurrency.seconds_per_second=%v, burst_seconds=%v)", err, e.cfg.Concurrency.SecondsPerSecond, e.cfg.Concurrency.BurstSeconds))
+		return
+	}
 	release, err := e.gate.acquire(r.Context(), tenant)
 	if err != nil {
 		// The tenant's own queries hold its slots: only it waits.
@@ -97,7 +117,11 @@ func (e *queryExtension) serve(w http.ResponseWriter, r *http.Request) {
 			fmt.Sprintf("%v (query_concurrency.per_tenant=%d, queued_per_tenant=%d): retry later", err, e.gate.running, e.gate.queued))
 		return
 	}
-	defer release()
+	start := time.Now()
+	defer func() {
+		release()
+		e.budget.charge(tenant, time.Since(start))
+	}()
 	st.ServeAPI(rec, r, tenant)
 }
 

@@ -24,7 +24,10 @@ func createDefaultConfig() component.Config {
 	srv.NetAddr.Endpoint = "127.0.0.1:8428"
 	srv.WriteTimeout = time.Minute
 	return &Config{ServerConfig: srv, LatencyOffset: time.Second,
-		Concurrency: ConcurrencyConfig{QueuedPerTenant: 16, QueueTimeout: 30 * time.Second}}
+		Concurrency: ConcurrencyConfig{QueuedPerTenant: 16, QueueTimeout: 30 * time.Second,
+			// A quarter of a 2-core box per tenant in the long run; a
+			// dashboard refresh (tens of panels of tens of ms) fits the burst.
+			SecondsPerSecond: 0.5, BurstSeconds: 5}}
 }
 
 func createExtension(_ context.Context, set extension.Settings, cfg component.Config) (extension.Extension, error) {
