@@ -23,8 +23,10 @@ type Config struct {
 	// AlertsEndpoint is the base URL of the errorfanout connector's alert
 	// history API ("" turns the Alerts view off).
 	AlertsEndpoint string `mapstructure:"alerts_endpoint"`
-	// SessionTTL is how long a login session lasts.
+	// SessionTTL is how long a login session lasts at most.
 	SessionTTL time.Duration `mapstructure:"session_ttl"`
+	// SessionIdleTimeout ends a session not used for this long.
+	SessionIdleTimeout time.Duration `mapstructure:"session_idle_timeout"`
 	// MaxSessions caps the live sessions of all tenants; beyond it the
 	// oldest session of the tenant holding the most is dropped.
 	MaxSessions int `mapstructure:"max_sessions"`
@@ -102,6 +104,9 @@ func (c *Config) Validate() error {
 	}
 	if c.SessionTTL < time.Minute || c.SessionTTL > 7*24*time.Hour {
 		errs = append(errs, fmt.Errorf("session_ttl: must be between 1m and 168h, got %s", c.SessionTTL))
+	}
+	if c.SessionIdleTimeout < time.Minute || c.SessionIdleTimeout > c.SessionTTL {
+		errs = append(errs, fmt.Errorf("session_idle_timeout: must be between 1m and session_ttl (%s), got %s", c.SessionTTL, c.SessionIdleTimeout))
 	}
 	if c.MaxSessions < 1 || c.MaxSessions > 100000 {
 		errs = append(errs, fmt.Errorf("max_sessions: must be in 1..100000, got %d", c.MaxSessions))

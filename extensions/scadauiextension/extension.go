@@ -57,7 +57,7 @@ func newExtension(cfg *Config, set extension.Settings) (*uiExtension, error) {
 	e := &uiExtension{
 		cfg:      cfg,
 		set:      set,
-		sessions: newSessions(cfg.SessionTTL, cfg.MaxSessions, cfg.MaxSessionsPerTenant),
+		sessions: newSessions(cfg.SessionTTL, cfg.SessionIdleTimeout, cfg.MaxSessions, cfg.MaxSessionsPerTenant),
 		limiter:  newLoginLimiter(cfg.LoginLimit),
 		client:   &http.Client{Timeout: cfg.Timeout},
 		now:      time.Now,

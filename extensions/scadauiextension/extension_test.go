@@ -85,6 +85,7 @@ func TestConfigExamplesLoadAndValidate(t *testing.T) {
 	bad.TraceQueryEndpoint = "ftp://x"
 	bad.AlertsEndpoint = "http://u:p@127.0.0.1:1"
 	bad.SessionTTL = time.Second
+	bad.SessionIdleTimeout = time.Second
 	bad.MaxSessions = 0
 	bad.MaxSessionsPerTenant = 0
 	bad.StaleAfter = 0
@@ -96,7 +97,7 @@ func TestConfigExamplesLoadAndValidate(t *testing.T) {
 	bad.LoginLimit = LoginLimitConfig{PerAddress: 0, PerTenant: -1, Period: time.Millisecond}
 	err = bad.Validate()
 	require.Error(t, err)
-	for _, key := range []string{"endpoint:", "authenticator:", "trace_query_endpoint:", "alerts_endpoint:", "session_ttl:", "max_sessions:", "max_sessions_per_tenant:", "stale_after:", "timeout:", "telemetry_endpoint:", "telemetry_interval:", "disk_paths[0]:", "login_limit.per_address:", "login_limit.per_tenant:", "login_limit.period:"} {
+	for _, key := range []string{"endpoint:", "authenticator:", "trace_query_endpoint:", "alerts_endpoint:", "session_ttl:", "session_idle_timeout:", "max_sessions:", "max_sessions_per_tenant:", "stale_after:", "timeout:", "telemetry_endpoint:", "telemetry_interval:", "disk_paths[0]:", "login_limit.per_address:", "login_limit.per_tenant:", "login_limit.period:"} {
 		assert.Contains(t, err.Error(), key)
 	}
 }
@@ -240,7 +241,7 @@ func TestAlertsForwardedWithTheCallersToken(t *testing.T) {
 }
 
 func TestSessionsExpireAndAreBounded(t *testing.T) {
-	s := newSessions(time.Hour, 2, 2)
+	s := newSessions(time.Hour, time.Hour, 2, 2)
 	now := time.Unix(1000, 0)
 	s.now = func() time.Time { return now }
 	a, _ := s.create("north", "t1")
@@ -260,7 +261,7 @@ func TestSessionsExpireAndAreBounded(t *testing.T) {
 // TestSessionsAreBoundedPerTenant: a tenant at its bound evicts only its own
 // oldest session; with the pool full, the tenant holding the most pays.
 func TestSessionsAreBoundedPerTenant(t *testing.T) {
-	s := newSessions(time.Hour, 4, 3)
+	s := newSessions(time.Hour, time.Hour, 4, 3)
 	now := time.Unix(1000, 0)
 	s.now = func() time.Time { return now }
 	b, _ := s.create("south", "t2")
@@ -312,4 +313,19 @@ func TestOneTenantsLoginsKeepAnothersSessions(t *testing.T) {
 	assert.Equal(t, "south", me(south), "south's session survives 20 logins of north")
 	assert.Equal(t, "north", me(norths[19]), "north's newest session lives")
 	assert.Equal(t, "", me(norths[0]), "north's oldest session was evicted by north's own logins")
+}
+
+// TestSessionsEndWhenIdle: a session used within session_idle_timeout lives
+// on; one left alone that long ends, whatever its session_ttl.
+func TestSessionsEndWhenIdle(t *testing.T) {
+	s := newSessions(12*time.Hour, 15*time.Minute, 10, 10)
+	now := time.Unix(1000, 0)
+	s.now = func() time.Time { return now }
+	a, _ := s.create("north", "t1")
+	for range 8 { // two hours of use, every 14 minutes
+		now = now.Add(14 * time.Minute)
+		require.NotNil(t, s.get(a))
+	}
+	now = now.Add(15 * time.Minute)
+	assert.Nil(t, s.get(a), "idle for 15 minutes")
 }

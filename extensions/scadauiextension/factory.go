@@ -30,6 +30,8 @@ func createDefaultConfig() component.Config {
 		TraceQueryEndpoint: "http://127.0.0.1:16687",
 		AlertsEndpoint:     "http://127.0.0.1:8089",
 		SessionTTL:         12 * time.Hour,
+		// 等保 2.0: a console left alone logs out.
+		SessionIdleTimeout: 15 * time.Minute,
 		MaxSessions:        1000,
 		// A control room has a handful of consoles per pipeline; 100 leaves
 		// room for ten tenants at their bound within max_sessions.

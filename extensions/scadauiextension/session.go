@@ -15,10 +15,11 @@ const cookieName = "scadaui_session"
 // (never in the cookie or the page) because the trace and alert APIs are
 // called over loopback with the tenant's own bearer token.
 type session struct {
-	tenant  string
-	token   string
-	created time.Time
-	expires time.Time
+	tenant   string
+	token    string
+	created  time.Time
+	expires  time.Time
+	lastSeen time.Time
 }
 
 // sessions maps SHA-256(session id) to a session: the random id itself is
@@ -30,14 +31,20 @@ type sessions struct {
 	m         map[[32]byte]*session
 	perTenant map[string]int
 	ttl       time.Duration
+	idle      time.Duration // a session unused this long ends
 	max       int
 	maxTenant int
 	now       func() time.Time
 }
 
-func newSessions(ttl time.Duration, max, maxPerTenant int) *sessions {
-	return &sessions{m: map[[32]byte]*session{}, perTenant: map[string]int{}, ttl: ttl, max: max,
+func newSessions(ttl, idle time.Duration, max, maxPerTenant int) *sessions {
+	return &sessions{m: map[[32]byte]*session{}, perTenant: map[string]int{}, ttl: ttl, idle: idle, max: max,
 		maxTenant: min(maxPerTenant, max), now: time.Now}
+}
+
+// live: not past its lifetime nor idle too long.
+func (s *sessions) live(ses *session, now time.Time) bool {
+	return now.Before(ses.expires) && now.Sub(ses.lastSeen) < s.idle
 }
 
 // create returns a new random session id (256 bits, hex) for tenant.
@@ -48,7 +55,7 @@ func (s *sessions) create(tenant, token string) (string, time.Time) {
 	}
 	id := hex.EncodeToString(b[:])
 	now := s.now()
-	ses := &session{tenant: tenant, token: token, created: now, expires: now.Add(s.ttl)}
+	ses := &session{tenant: tenant, token: token, created: now, expires: now.Add(s.ttl), lastSeen: now}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.sweepLocked(now)
@@ -109,10 +116,12 @@ func (s *sessions) get(id string) *session {
 	if ses == nil {
 		return nil
 	}
-	if !s.now().Before(ses.expires) {
+	now := s.now()
+	if !s.live(ses, now) {
 		s.deleteLocked(k)
 		return nil
 	}
+	ses.lastSeen = now
 	return ses
 }
 
@@ -125,7 +134,7 @@ func (s *sessions) remove(id string) {
 
 func (s *sessions) sweepLocked(now time.Time) {
 	for k, v := range s.m {
-		if !now.Before(v.expires) {
+		if !s.live(v, now) {
 			s.deleteLocked(k)
 		}
 	}
