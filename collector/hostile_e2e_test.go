@@ -49,8 +49,14 @@ func startDefaultAppliance(t *testing.T, nofile int, extraEnv ...string) (applia
 	return env, c, kafka
 }
 
+var rwClient = &http.Client{Timeout: 30 * time.Second}
+
 // remoteWrite posts a remote-write body (snappy-marked when marked).
 func remoteWrite(addr, token string, body []byte, marked bool) (int, string, error) {
+	return remoteWriteWith(rwClient, addr, token, body, marked)
+}
+
+func remoteWriteWith(client *http.Client, addr, token string, body []byte, marked bool) (int, string, error) {
 	req, err := http.NewRequest(http.MethodPost, "http://"+addr+"/api/v1/write", bytes.NewReader(body))
 	if err != nil {
 		return 0, "", err
@@ -60,13 +66,18 @@ func remoteWrite(addr, token string, body []byte, marked bool) (int, string, err
 	}
 	req.Header.Set("Content-Type", "application/x-protobuf")
 	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return 0, "", err
 	}
 	defer resp.Body.Close()
 	msg, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(msg), nil
+}
+
+func openFDs(pid int) int {
+	names, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	return len(names)
 }
 
 func sampleWrite(t *testing.T, name string, v float64) []byte {
@@ -156,10 +167,16 @@ func TestHostileClientsCannotExhaustDescriptors(t *testing.T) {
 			}()
 		}
 	}
-	// Authenticated writes during the attack (new series: the storage
-	// creates parts) may be refused or wait, but must never crash anything.
+	// Authenticated writes during the attack, on a connection opened
+	// before it (keep-alive): new series every 50 ms, so the storage keeps
+	// creating part files while the attacker holds every descriptor it can.
+	writer := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
+	if code, msg, err := remoteWriteWith(writer, env.remoteWrite, westToken, sampleWrite(t, "writer_ready", 1), true); err != nil || code != http.StatusNoContent {
+		t.Fatalf("writer: %d %s %v", code, msg, err)
+	}
 	stopWrites := make(chan struct{})
 	writesDone := make(chan struct{})
+	accepted := 0
 	go func() {
 		defer close(writesDone)
 		for i := 0; ; i++ {
@@ -168,15 +185,19 @@ func TestHostileClientsCannotExhaustDescriptors(t *testing.T) {
 				return
 			default:
 			}
-			_, _, _ = remoteWrite(env.remoteWrite, westToken, sampleWrite(t, fmt.Sprintf("during_attack_%d", i), float64(i)), true)
+			if code, _, _ := remoteWriteWith(writer, env.remoteWrite, westToken, sampleWrite(t, fmt.Sprintf("during_attack_%d", i), float64(i)), true); code == http.StatusNoContent {
+				accepted++
+			}
 			time.Sleep(50 * time.Millisecond)
 		}
 	}()
 	wg.Wait()
-	t.Logf("attacker holds %d connections", len(held))
-	time.Sleep(8 * time.Second) // several storage flushes while the descriptors are taken
+	t.Logf("attacker holds %d connections; the appliance has %d descriptors open", len(held), openFDs(app.Pid()))
+	time.Sleep(12 * time.Second) // several storage flushes while the descriptors are taken
+	t.Logf("after 12 s: %d descriptors open", openFDs(app.Pid()))
 	close(stopWrites)
 	<-writesDone
+	t.Logf("%d writes accepted during the attack", accepted)
 	if app.Exited() {
 		t.Fatalf("the appliance exited under the attack:\n%s", tail(app.Output(), 40))
 	}
