@@ -333,3 +333,59 @@ func TestTraceURLFromEnvironmentIsExact(t *testing.T) {
 		}
 	}
 }
+
+// TestRemoteWriteRefusesWhatTheStorageWouldDrop (issue 19 point 11):
+// far-future and far-past samples, a 5,000-label series and a 1 MB label
+// value were answered 204 and never stored; now 400 naming the reason.
+func TestRemoteWriteRefusesWhatTheStorageWouldDrop(t *testing.T) {
+	env, _, _ := startDefaultAppliance(t, 0)
+	series := func(ts time.Time, extra ...prompb.Label) []byte {
+		wr := &prompb.WriteRequest{Timeseries: []prompb.TimeSeries{{
+			Labels:  append([]prompb.Label{{Name: "__name__", Value: "bad_series"}}, extra...),
+			Samples: []prompb.Sample{{Timestamp: ts.UnixMilli(), Value: 1}},
+		}}}
+		raw, err := wr.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return snappy.Encode(nil, raw)
+	}
+	var many []prompb.Label
+	for i := range 5000 {
+		many = append(many, prompb.Label{Name: fmt.Sprintf("l%04d", i), Value: "v"})
+	}
+	now := time.Now()
+	for _, tc := range []struct {
+		name string
+		body []byte
+		want string
+	}{
+		{"far future", series(now.Add(30 * 24 * time.Hour)), "outside the storage's window"},
+		{"far past", series(now.Add(-400 * 24 * time.Hour)), "outside the storage's window"},
+		{"5000 labels", series(now, many...), "at most 40"},
+		{"1 MB label value", series(now, prompb.Label{Name: "big", Value: strings.Repeat("x", 1<<20)}), "at most 4096"},
+	} {
+		code, msg, err := remoteWrite(env.remoteWrite, westToken, tc.body, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if code != http.StatusBadRequest || !strings.Contains(msg, tc.want) {
+			t.Errorf("%s: HTTP %d %q, want 400 with %q", tc.name, code, msg, tc.want)
+		}
+	}
+	// Counted for the tenant on the self-metrics endpoint.
+	e2e.Eventually(t, 10*time.Second, func() error {
+		resp, err := http.Get("http://" + env.metrics + "/metrics")
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(line, "scadaotel_victoriametrics_rejected_samples") && strings.Contains(line, `tenant="west-pipeline-01"`) {
+				return nil
+			}
+		}
+		return fmt.Errorf("no scadaotel_victoriametrics_rejected_samples for west-pipeline-01")
+	})
+}
