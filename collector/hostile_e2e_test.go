@@ -335,13 +335,18 @@ func TestTraceURLFromEnvironmentIsExact(t *testing.T) {
 }
 
 // TestRemoteWriteRefusesWhatTheStorageWouldDrop (issue 19 point 11):
-// far-future and far-past samples, a 5,000-label series and a 1 MB label
-// value were answered 204 and never stored; now 400 naming the reason.
+// far-future and far-past samples, a 5,000-label series, a 1 MB label
+// value and the name "utf8_名前" were answered 204 and never stored (or
+// stored as "utf8"); now 400 naming the reason, counted for the tenant.
 func TestRemoteWriteRefusesWhatTheStorageWouldDrop(t *testing.T) {
 	env, _, _ := startDefaultAppliance(t, 0)
 	series := func(ts time.Time, extra ...prompb.Label) []byte {
+		name := "bad_series"
+		if len(extra) > 0 && extra[0].Name == "__name__" {
+			name, extra = extra[0].Value, extra[1:]
+		}
 		wr := &prompb.WriteRequest{Timeseries: []prompb.TimeSeries{{
-			Labels:  append([]prompb.Label{{Name: "__name__", Value: "bad_series"}}, extra...),
+			Labels:  append([]prompb.Label{{Name: "__name__", Value: name}}, extra...),
 			Samples: []prompb.Sample{{Timestamp: ts.UnixMilli(), Value: 1}},
 		}}}
 		raw, err := wr.Marshal()
@@ -364,6 +369,7 @@ func TestRemoteWriteRefusesWhatTheStorageWouldDrop(t *testing.T) {
 		{"far past", series(now.Add(-400 * 24 * time.Hour)), "outside the storage's window"},
 		{"5000 labels", series(now, many...), "at most 40"},
 		{"1 MB label value", series(now, prompb.Label{Name: "big", Value: strings.Repeat("x", 1<<20)}), "at most 4096"},
+		{"utf8_名前", series(now, prompb.Label{Name: "__name__", Value: "utf8_名前"}), "would not be stored under that name"},
 	} {
 		code, msg, err := remoteWrite(env.remoteWrite, westToken, tc.body, true)
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -260,10 +261,15 @@ func (e *vmExporter) push(ctx context.Context, md pmetric.Metrics) error {
 		return consumererror.NewPermanent(fmt.Errorf("victoriametrics exporter: %d samples of tenant %s cannot be stored, request refused; first: %s",
 			b.rejected.samples, tenant, b.rejected.detail))
 	}
-	if b.dropped != nil {
-		// The rest of the request is stored: a client told 200/204 for
-		// data partly dropped would never know otherwise.
-		e.logger.Warn("some metrics could not be translated and were not stored", zap.String(AttrTenant, tenantOf(md)), zap.Error(b.dropped))
+	if lost := lostInTranslation(b.dropped); lost != nil {
+		// A metric the translator cannot turn into a series (a label name
+		// with no valid character left, an empty name, a delta sum) would
+		// be missing from an acknowledged request: refuse the request.
+		tenant := tenantOf(md)
+		e.mRejected.Add(ctx, int64(md.DataPointCount()), metric.WithAttributes(
+			attribute.String(AttrTenant, tenant), attribute.String("reason", "untranslatable")))
+		e.mRefused.Add(ctx, 1)
+		return consumererror.NewPermanent(fmt.Errorf("victoriametrics exporter: request of tenant %s refused, not storable: %w", tenant, lost))
 	}
 	if len(b.rows) == 0 {
 		return nil
@@ -395,4 +401,25 @@ func tenantOf(md pmetric.Metrics) string {
 		return ""
 	}
 	return tenants.FromResource(md.ResourceMetrics().At(0).Resource())
+}
+
+// lostInTranslation drops from the translator's errors the ones that lose
+// nothing (a metric without data points).
+func lostInTranslation(err error) error {
+	if err == nil {
+		return nil
+	}
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		var lost []error
+		for _, e := range joined.Unwrap() {
+			if l := lostInTranslation(e); l != nil {
+				lost = append(lost, l)
+			}
+		}
+		return errors.Join(lost...)
+	}
+	if strings.HasPrefix(err.Error(), "empty data points.") {
+		return nil
+	}
+	return err
 }

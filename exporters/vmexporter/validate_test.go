@@ -87,3 +87,25 @@ func TestSamplesTheStorageWouldDropAreRefused(t *testing.T) {
 	}
 	assert.Equal(t, int64(5), total, "one sample per refused request, counted for the tenant")
 }
+
+// TestUntranslatableMetricsAreRefused: a label name with no valid
+// character left (the translator drops the whole metric) refuses the
+// request instead of acknowledging it without that metric; a metric with
+// no data points loses nothing and is accepted.
+func TestUntranslatableMetricsAreRefused(t *testing.T) {
+	set := exportertest.NewNopSettings(component.MustNewType(typeStr))
+	exp, err := NewFactory().CreateMetrics(context.Background(), set, testConfig(t, t.TempDir()))
+	require.NoError(t, err)
+	require.NoError(t, exp.Start(context.Background(), componenttest.NewNopHost()))
+	t.Cleanup(func() { require.NoError(t, exp.Shutdown(context.Background())) })
+
+	err = exp.ConsumeMetrics(context.Background(), gauge("acme", time.Now(), func(a pcommon.Map) { a.PutStr("名", "v") }))
+	require.Error(t, err)
+	assert.True(t, consumererror.IsPermanent(err))
+	assert.Contains(t, err.Error(), "not storable")
+
+	md := gauge("acme", time.Now(), nil)
+	md.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics().AppendEmpty().SetName("no_points")
+	md.ResourceMetrics().At(0).ScopeMetrics().At(0).Metrics().At(1).SetEmptyGauge()
+	require.NoError(t, exp.ConsumeMetrics(context.Background(), md))
+}

@@ -100,3 +100,40 @@ func TestConfigRefusesZeroDecodeLimits(t *testing.T) {
 	assert.Contains(t, err.Error(), "max_decoded_size")
 	assert.Contains(t, err.Error(), "max_concurrent_decodes")
 }
+
+// TestNamesTheStorageWouldChangeAreRefused (issue 19 point 11): a metric
+// name the storage would store under another name ("utf8_名前" as "utf8"),
+// a label name it would drop the series for, and a series without a name
+// are refused with 400 naming the problem; valid Prometheus names pass.
+func TestNamesTheStorageWouldChangeAreRefused(t *testing.T) {
+	sink := new(consumertest.MetricsSink)
+	url := start(t, sink)
+	series := func(name string, labels ...prompb.Label) []byte {
+		if name != "" {
+			labels = append([]prompb.Label{{Name: "__name__", Value: name}}, labels...)
+		}
+		wr := &prompb.WriteRequest{Timeseries: []prompb.TimeSeries{{Labels: labels, Samples: []prompb.Sample{{Timestamp: 1_700_000_000_000, Value: 1}}}}}
+		raw, err := wr.Marshal()
+		require.NoError(t, err)
+		return snappy.Encode(nil, raw)
+	}
+	for _, tc := range []struct {
+		body []byte
+		want string
+	}{
+		{series("utf8_名前"), "would not be stored under that name"},
+		{series("foo__bar"), "would not be stored under that name"},
+		{series("_foo"), "would not be stored under that name"},
+		{series("ok_name", prompb.Label{Name: "名", Value: "v"}), "not a Prometheus label name"},
+		{series("", prompb.Label{Name: "a", Value: "v"}), "no __name__"},
+	} {
+		code, msg := postEncoded(t, url, "snappy", tc.body)
+		assert.Equal(t, http.StatusBadRequest, code, msg)
+		assert.Contains(t, msg, tc.want)
+	}
+	assert.Empty(t, sink.AllMetrics())
+	for _, name := range []string{"up", "node_cpu_seconds_total", "job:rate5m:sum", "Foo9_bar"} {
+		code, msg := postEncoded(t, url, "snappy", series(name, prompb.Label{Name: "_private", Value: "v"}))
+		assert.Equal(t, http.StatusNoContent, code, name+": "+msg)
+	}
+}

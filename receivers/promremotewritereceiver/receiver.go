@@ -18,6 +18,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/receiver"
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
@@ -38,9 +39,10 @@ type rwReceiver struct {
 	// and handed on (max_concurrent_decodes).
 	decodes chan struct{}
 
-	mSamples metric.Int64Counter
-	mRefused metric.Int64Counter
-	mSkipped metric.Int64Counter
+	mSamples  metric.Int64Counter
+	mRefused  metric.Int64Counter
+	mSkipped  metric.Int64Counter
+	mRejected metric.Int64Counter
 }
 
 func newReceiver(cfg *Config, set receiver.Settings, next consumer.Metrics) (*rwReceiver, error) {
@@ -51,6 +53,9 @@ func newReceiver(cfg *Config, set receiver.Settings, next consumer.Metrics) (*rw
 		return nil, err
 	}
 	if r.mRefused, err = m.Int64Counter(MetricRefusedRequests, metric.WithDescription("Requests refused (bad body, no tenant, pipeline error)."), metric.WithUnit("{request}")); err != nil {
+		return nil, err
+	}
+	if r.mRejected, err = m.Int64Counter(MetricRejectedSamples, metric.WithDescription("Samples refused because their series cannot be stored as sent (metric or label name, no name), by tenant and reason."), metric.WithUnit("{sample}")); err != nil {
 		return nil, err
 	}
 	if r.mSkipped, err = m.Int64Counter(MetricSkippedHistograms, metric.WithDescription("Native histogram points not converted (float counts or custom buckets)."), metric.WithUnit("{point}")); err != nil {
@@ -135,6 +140,13 @@ func (r *rwReceiver) handleWrite(w http.ResponseWriter, req *http.Request) {
 		r.refuse(ctx, w, http.StatusBadRequest, err.Error())
 		return
 	}
+	if n, reason, detail := rejectedSamples(wr); n > 0 {
+		// Nothing of a request with series the storage cannot keep as sent
+		// is acknowledged.
+		r.mRejected.Add(ctx, int64(n), metric.WithAttributes(attribute.String(tenants.SelfMetricAttribute, tenant), attribute.String("reason", reason)))
+		r.refuse(ctx, w, http.StatusBadRequest, fmt.Sprintf("%d samples cannot be stored, request refused; first: %s", n, detail))
+		return
+	}
 	recordMetadata(wr, tenant)
 	md, samples, skipped := toMetrics(wr, tenant)
 	if skipped > 0 {
@@ -154,6 +166,25 @@ func (r *rwReceiver) handleWrite(w http.ResponseWriter, req *http.Request) {
 	}
 	r.mSamples.Add(ctx, int64(samples))
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// rejectedSamples counts the samples of series seriesProblem refuses and
+// returns the first problem.
+func rejectedSamples(wr *prompb.WriteRequest) (n int, reason, detail string) {
+	for i := range wr.Timeseries {
+		ts := &wr.Timeseries[i]
+		points := len(ts.Samples) + len(ts.Histograms)
+		if points == 0 {
+			continue
+		}
+		if r, d := seriesProblem(ts); r != "" {
+			if n == 0 {
+				reason, detail = r, d
+			}
+			n += points
+		}
+	}
+	return n, reason, detail
 }
 
 // recordMetadata hands the request's metric metadata (Prometheus sends it
