@@ -395,3 +395,65 @@ func TestRemoteWriteRefusesWhatTheStorageWouldDrop(t *testing.T) {
 		return fmt.Errorf("no scadaotel_victoriametrics_rejected_samples for west-pipeline-01")
 	})
 }
+
+// metricLine finds a self-metric line with all the given substrings.
+func metricLine(env applianceEnv, name string, subs ...string) error {
+	resp, err := http.Get("http://" + env.metrics + "/metrics")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		if !strings.HasPrefix(line, name) {
+			continue
+		}
+		ok := true
+		for _, s := range subs {
+			ok = ok && strings.Contains(line, s)
+		}
+		if ok {
+			return nil
+		}
+	}
+	return fmt.Errorf("no %s line with %q", name, subs)
+}
+
+// TestDeeplyNestedSpanIsRefusedNotDropped (issue 19 point 11): an
+// OTLP/JSON span with a 20,000-deep attribute was answered 200, then the
+// disk queue could not decode it and dropped it, logging at debug only.
+// Now it is refused with 400 naming the limit and counted for the tenant.
+func TestDeeplyNestedSpanIsRefusedNotDropped(t *testing.T) {
+	env, app, _ := startDefaultAppliance(t, 0)
+	const depth = 20000
+	var sb strings.Builder
+	for range depth {
+		sb.WriteString(`{"kvlistValue":{"values":[{"key":"d","value":`)
+	}
+	sb.WriteString(`{"stringValue":"x"}`)
+	for range depth {
+		sb.WriteString(`}]}}`)
+	}
+	now := time.Now().UnixNano()
+	body := fmt.Sprintf(`{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"rtu-gateway"}}]},"scopeSpans":[{"spans":[`+
+		`{"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b174","name":"deep","kind":2,"startTimeUnixNano":"%d","endTimeUnixNano":"%d","attributes":[{"key":"deep","value":%s}]}]}]}]}`,
+		now, now+1e6, sb.String())
+	req, _ := http.NewRequest(http.MethodPost, "http://"+env.http+"/v1/traces", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+westToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(msg), "deeper than 32") {
+		t.Fatalf("deep span: HTTP %d %.300s, want 400 naming the nesting limit", resp.StatusCode, msg)
+	}
+	e2e.Eventually(t, 10*time.Second, func() error {
+		return metricLine(env, "scadaotel_tenantstamp_refused_requests", `tenant="west-pipeline-01"`, `reason="attribute_depth"`)
+	})
+	if strings.Contains(app.Output(), "cannot decode") {
+		t.Fatalf("the queue met an undecodable item:\n%s", tail(app.Output(), 20))
+	}
+}
