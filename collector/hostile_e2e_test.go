@@ -14,6 +14,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -143,6 +144,27 @@ func TestHostileClientsCannotExhaustDescriptors(t *testing.T) {
 	// attack lasts.
 	e2e.Eventually(t, 20*time.Second, func() error { return writeAndQuery(env, "before_attack", 1, sampleWrite(t, "before_attack", 1)) })
 
+	// The appliance's open descriptors, sampled every millisecond: they must
+	// never all be taken (the storage fails at the first open that finds
+	// none).
+	var peak atomic.Int64
+	stopSampling := make(chan struct{})
+	samplingDone := make(chan struct{})
+	go func() {
+		defer close(samplingDone)
+		for {
+			select {
+			case <-stopSampling:
+				return
+			default:
+			}
+			if n := int64(openFDs(app.Pid())); n > peak.Load() {
+				peak.Store(n)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+
 	const perListener = 700
 	var mu sync.Mutex
 	var held []net.Conn
@@ -197,7 +219,12 @@ func TestHostileClientsCannotExhaustDescriptors(t *testing.T) {
 	t.Logf("after 12 s: %d descriptors open", openFDs(app.Pid()))
 	close(stopWrites)
 	<-writesDone
-	t.Logf("%d writes accepted during the attack", accepted)
+	close(stopSampling)
+	<-samplingDone
+	t.Logf("%d writes accepted during the attack; at most %d of 512 descriptors open", accepted, peak.Load())
+	if peak.Load() >= 512 {
+		t.Errorf("every descriptor was taken at some point (%d open): the storage could have failed", peak.Load())
+	}
 	if app.Exited() {
 		t.Fatalf("the appliance exited under the attack:\n%s", tail(app.Output(), 40))
 	}

@@ -1,51 +1,63 @@
 package connguard
 
 import (
-	"bufio"
-	"bytes"
 	"cmp"
 	"io"
 	"os"
 	"slices"
 	"strconv"
-	"strings"
 	"sync/atomic"
-	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
-// Watchdog sheds connections of the listeners the appliance does not own
-// (the collector's OTLP receivers, health, self-metrics: no hook lets us
-// cap them, see docs/decisions.md) when the process's open descriptors
-// pass HighWater: the newest accepted connections on those listeners are
-// shut down (shutdown(2), never close(2), so the server that owns the
-// descriptor closes it itself and no number is reused under its feet)
-// until LowWater is reached. Its own descriptors (/proc/self/fd,
-// /proc/net/tcp{,6}) are opened once at start, so it keeps working when
-// the process has none left.
+// Watchdog guards the listeners the appliance does not own (the
+// collector's OTLP receivers, health, self-metrics: no hook lets us cap
+// their Accept, see docs/decisions.md) through their listening sockets and
+// the connections accepted on them:
+//
+//   - their accept queue is kept short (listen(2) again with Backlog), so
+//     at most that many finished handshakes wait to be accepted in a burst;
+//   - once GateAt descriptors are open, their accept queue is closed
+//     (backlog 0: new handshakes are not completed, clients retry their
+//     SYN) until the count falls under half of GateAt;
+//   - past HighWater, their newest accepted connections are shut down
+//     (shutdown(2), never close(2): the server that owns the descriptor
+//     closes it itself, so no number is reused under its feet) down to
+//     LowWater.
+//
+// Its one descriptor (/proc/self/fd) is opened at start, so it keeps
+// working when the process has none left.
 type Watchdog struct {
-	HighWater, LowWater int
-	Interval            time.Duration
-	Logf                func(format string, args ...any)
+	HighWater, LowWater, GateAt int
+	// Backlog is the accept queue of a guarded listener while it is open.
+	Backlog int
+	// Interval between counts; FastInterval while the gate is closed.
+	Interval, FastInterval time.Duration
+	Logf                   func(format string, args ...any)
 
 	fdDir      *os.File
-	tcp4, tcp6 *os.File
 	shed       atomic.Int64
+	gated      bool
+	ticks      int
+	listeners  map[uint64]int // guarded listening sockets: inode → backlog set
 	stop, done chan struct{}
 }
 
 // NewWatchdog sizes the watermarks from the descriptor limit: HighWater
-// leaves Reserve(limit) free for the storage and queues.
+// leaves Reserve(limit) free for the storage and queues, the gate closes
+// at half of it.
 func NewWatchdog(logf func(string, ...any)) (*Watchdog, error) {
 	limit := noFileLimit()
 	high := int(limit - min(limit, Reserve(limit)))
-	w := &Watchdog{HighWater: high, LowWater: high - high/8, Interval: 20 * time.Millisecond, Logf: logf}
+	w := &Watchdog{HighWater: high, LowWater: high / 2, GateAt: high / 2, Backlog: 64,
+		Interval: 10 * time.Millisecond, FastInterval: time.Millisecond, Logf: logf,
+		listeners: map[uint64]int{}}
 	var err error
 	if w.fdDir, err = os.Open("/proc/self/fd"); err != nil {
 		return nil, err
 	}
-	w.tcp4, _ = os.Open("/proc/net/tcp")
-	w.tcp6, _ = os.Open("/proc/net/tcp6")
 	return w, nil
 }
 
@@ -54,7 +66,7 @@ func (w *Watchdog) Start() {
 	w.stop, w.done = make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(w.done)
-		t := time.NewTicker(w.Interval)
+		t := time.NewTimer(w.Interval)
 		defer t.Stop()
 		for {
 			select {
@@ -62,6 +74,11 @@ func (w *Watchdog) Start() {
 				return
 			case <-t.C:
 				w.Check()
+				next := w.Interval
+				if w.gated {
+					next = w.FastInterval
+				}
+				t.Reset(next)
 			}
 		}
 	}()
@@ -73,77 +90,148 @@ func (w *Watchdog) Stop() {
 		close(w.stop)
 		<-w.done
 	}
-	for _, f := range []*os.File{w.fdDir, w.tcp4, w.tcp6} {
-		if f != nil {
-			_ = f.Close()
-		}
+	if w.fdDir != nil {
+		_ = w.fdDir.Close()
 	}
 }
 
 // Shed is how many connections the watchdog has shut down.
 func (w *Watchdog) Shed() int64 { return w.shed.Load() }
 
-// Check sheds connections if the open descriptors are over HighWater and
-// returns how many it shut down.
-func (w *Watchdog) Check() int {
+// Gated reports whether the guarded listeners' accept queues are closed.
+func (w *Watchdog) Gated() bool { return w.gated }
+
+// sock is a TCP socket of the process.
+type sock struct {
+	fd        int
+	inode     uint64
+	port      int
+	listening bool
+}
+
+// Check counts the open descriptors, sets the guarded listeners' accept
+// queues and sheds connections over HighWater; it returns how many
+// descriptors were open and how many connections it shut down. Not safe
+// for concurrent use (Start runs it from one goroutine).
+func (w *Watchdog) Check() (open, shed int) {
 	fds, err := w.openFDs()
-	if err != nil || len(fds) <= w.HighWater {
-		return 0
+	if err != nil {
+		return 0, 0
 	}
-	want := len(fds) - w.LowWater
-	socks := map[uint64]int{} // inode → descriptor
-	for _, fd := range fds {
-		target, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(fd))
-		if err != nil {
+	open = len(fds)
+	w.ticks++
+	// The sockets are looked at when something is to be done, and every
+	// 100 checks to find listeners that started since (about 1 s).
+	gate := open >= w.GateAt || (w.gated && open >= w.GateAt/2)
+	if open <= w.HighWater && gate == w.gated && w.ticks%100 != 1 {
+		return open, 0
+	}
+	socks := scanSockets(fds)
+	listening := map[int]bool{}
+	seen := map[uint64]bool{}
+	for _, sk := range socks {
+		if !sk.listening {
 			continue
 		}
-		if in, ok := strings.CutPrefix(target, "socket:["); ok {
-			if n, err := strconv.ParseUint(strings.TrimSuffix(in, "]"), 10, 64); err == nil {
-				socks[n] = fd
+		listening[sk.port] = true
+		if isOwned(sk.port) {
+			continue
+		}
+		seen[sk.inode] = true
+		backlog := w.Backlog
+		if gate {
+			backlog = 0
+		}
+		if w.listeners[sk.inode] != backlog+1 && unix.Listen(sk.fd, backlog) == nil {
+			w.listeners[sk.inode] = backlog + 1 // +1: the zero value means "not set yet"
+		}
+	}
+	for in := range w.listeners {
+		if !seen[in] {
+			delete(w.listeners, in)
+		}
+	}
+	if gate != w.gated {
+		w.gated = gate
+		if w.Logf != nil {
+			if gate {
+				w.Logf("connguard: %d of %d file descriptors open: the collector's listeners accept no new connections until it falls under %d", open, noFileLimit(), w.GateAt/2)
+			} else {
+				w.Logf("connguard: %d file descriptors open: the collector's listeners accept connections again", open)
 			}
 		}
 	}
-	var entries []tcpEntry
-	for _, f := range []*os.File{w.tcp4, w.tcp6} {
-		entries = append(entries, readTCP(f)...)
-	}
-	listening := map[int]bool{}
-	for _, e := range entries {
-		if _, ours := socks[e.inode]; ours && e.state == tcpListen {
-			listening[e.localPort] = true
+	if open > w.HighWater {
+		shed = w.shedFrom(socks, listening, open-w.LowWater)
+		if shed > 0 && w.Logf != nil {
+			w.Logf("connguard: %d open file descriptors, over %d (limit %d less the storage reserve): shut down the %d newest connections of the collector's listeners", open, w.HighWater, noFileLimit(), shed)
 		}
 	}
-	var victims []tcpEntry
-	for _, e := range entries {
-		if _, ours := socks[e.inode]; ours && e.state != tcpListen && listening[e.localPort] && !isOwned(e.localPort) {
-			victims = append(victims, e)
+	return open, shed
+}
+
+// scanSockets looks at each descriptor with syscalls (fstat, getsockname,
+// SO_ACCEPTCONN) rather than /proc/net/tcp, whose size grows with a flood.
+func scanSockets(fds []int) []sock {
+	var socks []sock
+	for _, fd := range fds {
+		var st unix.Stat_t
+		if unix.Fstat(fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFSOCK {
+			continue
+		}
+		if t, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE); err != nil || t != unix.SOCK_STREAM {
+			continue
+		}
+		sa, err := unix.Getsockname(fd)
+		if err != nil {
+			continue
+		}
+		port := 0
+		switch a := sa.(type) {
+		case *unix.SockaddrInet4:
+			port = a.Port
+		case *unix.SockaddrInet6:
+			port = a.Port
+		default:
+			continue
+		}
+		acc, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ACCEPTCONN)
+		if err != nil {
+			continue
+		}
+		socks = append(socks, sock{fd: fd, inode: st.Ino, port: port, listening: acc == 1})
+	}
+	return socks
+}
+
+// shedFrom shuts down up to want of the newest connections accepted on
+// listening ports of the process that it does not own.
+func (w *Watchdog) shedFrom(socks []sock, listening map[int]bool, want int) int {
+	var victims []sock
+	for _, sk := range socks {
+		if !sk.listening && listening[sk.port] && !isOwned(sk.port) {
+			victims = append(victims, sk)
 		}
 	}
-	// Newest first: inode numbers grow with socket creation, and a flood's
+	// Newest first: socket inode numbers grow with creation, and a flood's
 	// connections are the newest while it lasts.
-	slices.SortFunc(victims, func(a, b tcpEntry) int { return cmp.Compare(b.inode, a.inode) })
+	slices.SortFunc(victims, func(a, b sock) int { return cmp.Compare(b.inode, a.inode) })
 	shed := 0
 	for _, v := range victims {
 		if shed >= want {
 			break
 		}
-		fd := socks[v.inode]
 		// The descriptor may have been closed and reused since it was
 		// read: shut it down only if it still is that socket.
-		if target, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(fd)); err != nil ||
-			target != "socket:["+strconv.FormatUint(v.inode, 10)+"]" {
+		var st unix.Stat_t
+		if unix.Fstat(v.fd, &st) != nil || st.Ino != v.inode {
 			continue
 		}
-		if syscall.Shutdown(fd, syscall.SHUT_RDWR) == nil {
+		if unix.Shutdown(v.fd, unix.SHUT_RDWR) == nil {
 			shed++
 		}
 	}
-	if shed > 0 {
-		w.shed.Add(int64(shed))
-		if w.Logf != nil {
-			w.Logf("connguard: %d open file descriptors, over %d (limit %d less the storage reserve): shut down the %d newest connections of the collector's listeners", len(fds), w.HighWater, noFileLimit(), shed)
-		}
-	}
+	w.shed.Add(int64(shed))
 	return shed
 }
 
@@ -162,47 +250,4 @@ func (w *Watchdog) openFDs() ([]int, error) {
 		}
 	}
 	return fds, nil
-}
-
-const tcpListen = 0x0A
-
-type tcpEntry struct {
-	localPort int
-	state     int
-	inode     uint64
-}
-
-// readTCP parses /proc/net/tcp or tcp6: "sl local rem st ... uid timeout inode".
-func readTCP(f *os.File) []tcpEntry {
-	if f == nil {
-		return nil
-	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return nil
-	}
-	data, err := io.ReadAll(f)
-	if err != nil {
-		return nil
-	}
-	var out []tcpEntry
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Scan() // header
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) < 10 {
-			continue
-		}
-		_, portHex, ok := strings.Cut(fields[1], ":")
-		if !ok {
-			continue
-		}
-		port, err1 := strconv.ParseUint(portHex, 16, 16)
-		state, err2 := strconv.ParseUint(fields[3], 16, 8)
-		inode, err3 := strconv.ParseUint(fields[9], 10, 64)
-		if err1 != nil || err2 != nil || err3 != nil || inode == 0 {
-			continue
-		}
-		out = append(out, tcpEntry{localPort: int(port), state: int(state), inode: inode})
-	}
-	return out
 }

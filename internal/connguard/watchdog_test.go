@@ -54,9 +54,12 @@ func TestWatchdogShedsOnlyConnectionsOfListenersItDoesNotOwn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.HighWater, w.LowWater = len(fds)-1, len(fds)-4 // 4 to shed
-	if n := w.Check(); n != 4 {
+	w.HighWater, w.LowWater, w.GateAt = len(fds)-1, len(fds)-4, len(fds)-1 // 4 to shed
+	if _, n := w.Check(); n != 4 {
 		t.Fatalf("shed %d connections, want 4", n)
+	}
+	if !w.Gated() {
+		t.Fatal("over GateAt, the foreign listener's accept queue is not closed")
 	}
 	carries := func(client, server net.Conn) error {
 		if _, err := client.Write([]byte{1}); err != nil {
@@ -85,5 +88,10 @@ func TestWatchdogShedsOnlyConnectionsOfListenersItDoesNotOwn(t *testing.T) {
 	}
 	if w.Shed() != 4 {
 		t.Fatalf("Shed() = %d", w.Shed())
+	}
+	// Under half of GateAt the gate opens again.
+	w.GateAt, w.HighWater = 4*len(fds), 4*len(fds)
+	if _, n := w.Check(); n != 0 || w.Gated() {
+		t.Fatalf("under GateAt/2: shed %d, gated %v", n, w.Gated())
 	}
 }
