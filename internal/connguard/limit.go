@@ -1,9 +1,10 @@
 // Package connguard keeps hostile clients from exhausting the appliance's
 // file descriptors: every listener the appliance owns has a connection cap
 // taken from one process-wide budget, the descriptor limit is raised to
-// its hard maximum at start, and a watchdog sheds connections of the
-// listeners it does not own (the collector's OTLP receivers, health,
-// self-metrics) before the embedded storage could run out of descriptors.
+// its hard maximum at start, and a watchdog shortens and, when descriptors
+// run low, closes the accept queues of the listeners it does not own (the
+// collector's OTLP receivers, health, self-metrics) and sheds their newest
+// connections before the embedded storage could run out of descriptors.
 // docs/decisions.md explains why.
 package connguard
 
