@@ -48,7 +48,10 @@ func StartLimited(name string, srv *http.Server, ln net.Listener, maxConns int, 
 		srv.ReadHeaderTimeout = ReadHeaderTimeout
 	}
 	if srv.ReadTimeout <= 0 {
-		srv.ReadTimeout = ReadTimeout
+		// net/http cancels a request's context when the read deadline
+		// passes while its handler still runs: never shorter than the
+		// time the server allows for the response.
+		srv.ReadTimeout = max(ReadTimeout, srv.WriteTimeout)
 	}
 	if srv.IdleTimeout <= 0 {
 		srv.IdleTimeout = IdleTimeout
