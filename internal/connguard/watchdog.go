@@ -51,7 +51,10 @@ type Watchdog struct {
 func NewWatchdog(logf func(string, ...any)) (*Watchdog, error) {
 	limit := noFileLimit()
 	high := int(limit - min(limit, Reserve(limit)))
-	w := &Watchdog{HighWater: high, LowWater: high / 2, GateAt: high / 2, Backlog: 64,
+	// A burst from a full accept queue must fit in the reserve: a quarter
+	// of it, 64 to 4096 (the kernel's usual maximum).
+	backlog := int(min(max(Reserve(limit)/4, 64), 4096))
+	w := &Watchdog{HighWater: high, LowWater: high / 2, GateAt: high / 2, Backlog: backlog,
 		Interval: 10 * time.Millisecond, FastInterval: time.Millisecond, Logf: logf,
 		listeners: map[uint64]int{}}
 	var err error
