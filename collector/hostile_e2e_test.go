@@ -484,3 +484,28 @@ func TestDeeplyNestedSpanIsRefusedNotDropped(t *testing.T) {
 		t.Fatalf("the queue met an undecodable item:\n%s", tail(app.Output(), 20))
 	}
 }
+
+// TestOTLPMetricsRefusedWhatTheStorageWouldDrop (issue 19 point 11, OTLP
+// path): a data point two weeks ahead was answered 200 over OTLP/HTTP and
+// never stored; now 400 naming the storage's window.
+func TestOTLPMetricsRefusedWhatTheStorageWouldDrop(t *testing.T) {
+	env, _, _ := startDefaultAppliance(t, 0)
+	at := time.Now().Add(14 * 24 * time.Hour).UnixNano()
+	body := fmt.Sprintf(`{"resourceMetrics":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"rtu-gateway"}}]},`+
+		`"scopeMetrics":[{"metrics":[{"name":"tank_level","gauge":{"dataPoints":[{"timeUnixNano":"%d","asDouble":1.5}]}}]}]}]}`, at)
+	req, _ := http.NewRequest(http.MethodPost, "http://"+env.http+"/v1/metrics", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+westToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(msg), "outside the storage's window") {
+		t.Fatalf("future data point over OTLP/HTTP: HTTP %d %.300s, want 400 naming the window", resp.StatusCode, msg)
+	}
+	e2e.Eventually(t, 10*time.Second, func() error {
+		return metricLine(env, "scadaotel_victoriametrics_rejected_samples", `tenant="west-pipeline-01"`, `reason="timestamp_out_of_range"`)
+	})
+}

@@ -18,6 +18,8 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/scadaotel/scadaotel/internal/diskreserve"
 	"github.com/scadaotel/scadaotel/internal/vmstore"
@@ -258,8 +260,11 @@ func (e *vmExporter) push(ctx context.Context, md pmetric.Metrics) error {
 		e.mRejected.Add(ctx, int64(b.rejected.samples), metric.WithAttributes(
 			attribute.String(AttrTenant, tenant), attribute.String("reason", b.rejected.reason)))
 		e.mRefused.Add(ctx, 1)
-		return consumererror.NewPermanent(fmt.Errorf("victoriametrics exporter: %d samples of tenant %s cannot be stored, request refused; first: %s",
-			b.rejected.samples, tenant, b.rejected.detail))
+		// The gRPC status makes the OTLP receiver answer 400 /
+		// InvalidArgument (a bare permanent error would be 500 / Internal).
+		return consumererror.NewPermanent(status.Error(codes.InvalidArgument, fmt.Sprintf(
+			"victoriametrics exporter: %d samples of tenant %s cannot be stored, request refused; first: %s",
+			b.rejected.samples, tenant, b.rejected.detail)))
 	}
 	if lost := lostInTranslation(b.dropped); lost != nil {
 		// A metric the translator cannot turn into a series (a label name
@@ -269,7 +274,8 @@ func (e *vmExporter) push(ctx context.Context, md pmetric.Metrics) error {
 		e.mRejected.Add(ctx, int64(md.DataPointCount()), metric.WithAttributes(
 			attribute.String(AttrTenant, tenant), attribute.String("reason", "untranslatable")))
 		e.mRefused.Add(ctx, 1)
-		return consumererror.NewPermanent(fmt.Errorf("victoriametrics exporter: request of tenant %s refused, not storable: %w", tenant, lost))
+		return consumererror.NewPermanent(status.Error(codes.InvalidArgument, fmt.Sprintf(
+			"victoriametrics exporter: request of tenant %s refused, not storable: %v", tenant, lost)))
 	}
 	if len(b.rows) == 0 {
 		return nil

@@ -17,6 +17,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/pmetric"
 
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/scadaotel/scadaotel/tenants"
 )
@@ -70,6 +72,7 @@ func TestSamplesTheStorageWouldDropAreRefused(t *testing.T) {
 		err := exp.ConsumeMetrics(context.Background(), tc.md)
 		require.Error(t, err, tc.name)
 		assert.True(t, consumererror.IsPermanent(err), tc.name)
+		assert.Equal(t, codes.InvalidArgument, status.Code(err), tc.name+": the OTLP receiver answers 400, not 500")
 		assert.Contains(t, err.Error(), tc.want, tc.name)
 		assert.Contains(t, err.Error(), "acme", tc.name)
 	}

@@ -21,6 +21,8 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/scadaotel/scadaotel/internal/httpserver"
 	"github.com/scadaotel/scadaotel/internal/vmstore"
@@ -161,7 +163,11 @@ func (r *rwReceiver) handleWrite(w http.ResponseWriter, req *http.Request) {
 		if consumererror.IsPermanent(err) {
 			code = http.StatusBadRequest
 		}
-		r.refuse(ctx, w, code, err.Error())
+		msg := err.Error()
+		if st, ok := status.FromError(err); ok && st.Code() != codes.Unknown {
+			msg = st.Message() // not "rpc error: code = ... desc = ..."
+		}
+		r.refuse(ctx, w, code, msg)
 		return
 	}
 	r.mSamples.Add(ctx, int64(samples))
