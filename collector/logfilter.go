@@ -55,8 +55,27 @@ func isQueueMsg(ent zapcore.Entry, checkCaller bool) bool {
 	return false
 }
 
+// pqUndecodableMsg is how exporterhelper's persistent queue reports an
+// item it read back and cannot decode: at debug level, and the item is
+// deleted. Data the appliance acknowledged is gone, so it is raised to
+// error. (Attribute nesting, the one cause the appliance's own writes can
+// produce, is refused at ingest by tenantstamp with the tenant named; the
+// item's tenant cannot be read from bytes that do not decode.)
+const pqUndecodableMsg = "Failed to dispatch item"
+
+// Enabled lets debug entries reach Check (zap asks Enabled first), where
+// everything but pqUndecodableMsg goes to the wrapped core's own check.
+func (f *queueLogFilter) Enabled(l zapcore.Level) bool {
+	return l == zapcore.DebugLevel || f.Core.Enabled(l)
+}
+
 func (f *queueLogFilter) Check(ent zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
-	if isQueueMsg(ent, false) && f.Enabled(ent.Level) {
+	if ent.Message == pqUndecodableMsg && ent.Level < zapcore.ErrorLevel {
+		ent.Level = zapcore.ErrorLevel
+		ent.Message = "persistent queue dropped an item it cannot decode (acknowledged data lost)"
+		return f.Core.Check(ent, ce)
+	}
+	if isQueueMsg(ent, false) && f.Core.Enabled(ent.Level) {
 		return ce.AddCore(ent, f)
 	}
 	return f.Core.Check(ent, ce)

@@ -51,3 +51,20 @@ func TestQueueLogFilter(t *testing.T) {
 		t.Errorf("fields lost: %v", logs.All()[0].ContextMap())
 	}
 }
+
+// TestUndecodableQueueItemIsAnError: exporterhelper reports an item it
+// cannot decode (and deletes) at debug level; the appliance logs it as an
+// error, fields kept, and other debug lines stay hidden at info level.
+func TestUndecodableQueueItemIsAnError(t *testing.T) {
+	core, logs := observer.New(zapcore.InfoLevel)
+	logger := zap.New(core, queueLogFilterOption()).With(zap.String("otelcol.component.id", "durable_otlp/jaeger"))
+	logger.Debug(pqUndecodableMsg, zap.String("error", "proto: exceeded max recursion depth"))
+	logger.Debug("some other debug line")
+	if logs.Len() != 1 {
+		t.Fatalf("logged %d entries, want 1: %v", logs.Len(), logs.All())
+	}
+	e := logs.All()[0]
+	if e.Level != zapcore.ErrorLevel || e.ContextMap()["otelcol.component.id"] != "durable_otlp/jaeger" || e.ContextMap()["error"] == nil {
+		t.Fatalf("entry %+v %v", e.Entry, e.ContextMap())
+	}
+}

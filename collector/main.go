@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
 	"go.opentelemetry.io/collector/component"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/scadaotel/scadaotel/exporters/durableotlpexporter"
 	"github.com/scadaotel/scadaotel/internal/audit"
+	"github.com/scadaotel/scadaotel/internal/connguard"
 	"github.com/scadaotel/scadaotel/tenants"
 )
 
@@ -91,6 +93,7 @@ func newCommand() *cobra.Command {
 				if err := checkNotRoot(allowRoot); err != nil {
 					return err
 				}
+				guardDescriptors()
 			}
 			if err := applyMemoryPlan(); err != nil {
 				return err
@@ -170,6 +173,25 @@ func defaultTraceURL() error {
 		host = "::1"
 	}
 	return os.Setenv(traceURLEnv, "http://"+net.JoinHostPort(host, port)+"/#/trace/{trace_id}")
+}
+
+// guardDescriptors raises the descriptor limit to its hard maximum and
+// starts the watchdog that sheds connections of the collector's own
+// listeners before the embedded storage could run out of descriptors
+// (internal/connguard, docs/decisions.md).
+func guardDescriptors() {
+	logf := func(format string, args ...any) {
+		fmt.Fprintf(os.Stderr, "%s\twarn\tconnguard\t%s\n", time.Now().UTC().Format("2006-01-02T15:04:05.000Z"), fmt.Sprintf(format, args...))
+	}
+	if _, _, err := connguard.RaiseNoFileLimit(); err != nil {
+		logf("cannot read the file descriptor limit: %v", err)
+	}
+	w, err := connguard.NewWatchdog(logf)
+	if err != nil {
+		logf("no descriptor watchdog: %v", err)
+		return
+	}
+	w.Start() // runs for the life of the process
 }
 
 func main() {

@@ -75,6 +75,9 @@ type batch struct {
 	dropped error // translation problems of single metrics (data kept)
 	labels  []vmstore.Label
 	series  int
+	// window and rejected: samples the storage would drop (validate.go).
+	window   sampleWindow
+	rejected rejection
 }
 
 // convert converts md. It fails without partial output when a resource
@@ -150,6 +153,13 @@ func (b *batch) scratch() *[]vmstore.Label { return &b.labels }
 func (b *batch) addDropped(err error) { b.dropped = errors.Join(b.dropped, err) }
 
 func (b *batch) addSeries(_ string, labels []vmstore.Label, samples []prompb.Sample) {
+	if reason, detail := checkLabels(labels); reason != "" {
+		b.rejected.add(len(samples), reason, detail)
+		return
+	}
+	if !b.window.checkSamples(samples, &b.rejected) {
+		return
+	}
 	name, err := vmstore.MarshalName(nil, labels)
 	if err != nil {
 		b.addDropped(err)
@@ -159,6 +169,13 @@ func (b *batch) addSeries(_ string, labels []vmstore.Label, samples []prompb.Sam
 }
 
 func (b *batch) addCached(_ string, s *cachedSeries, samples []prompb.Sample) {
+	if s.rejectReason != "" {
+		b.rejected.add(len(samples), s.rejectReason, s.rejectDetail)
+		return
+	}
+	if !b.window.checkSamples(samples, &b.rejected) {
+		return
+	}
 	b.addNamed(s.name, samples)
 }
 

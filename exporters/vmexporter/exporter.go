@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,11 +15,15 @@ import (
 	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/exporter"
 	"go.opentelemetry.io/collector/pdata/pmetric"
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/scadaotel/scadaotel/internal/diskreserve"
 	"github.com/scadaotel/scadaotel/internal/vmstore"
+	"github.com/scadaotel/scadaotel/tenants"
 )
 
 type vmExporter struct {
@@ -55,6 +60,7 @@ type vmExporter struct {
 
 	mSamples         metric.Int64Counter
 	mRefused         metric.Int64Counter
+	mRejected        metric.Int64Counter
 	mCommits         metric.Int64Counter
 	mWALBytes        metric.Int64Counter
 	mCheckpoints     metric.Int64Counter
@@ -80,6 +86,9 @@ func newExporter(cfg *Config, set exporter.Settings) (*vmExporter, error) {
 	e.mSamples, err = m.Int64Counter(MetricSamples, metric.WithDescription("Samples written to the storage (after the WAL fsync)."), metric.WithUnit("{sample}"))
 	if err == nil {
 		e.mRefused, err = m.Int64Counter(MetricRefusedBatches, metric.WithDescription("Batches refused (no tenant, WAL full or failed)."), metric.WithUnit("{batch}"))
+	}
+	if err == nil {
+		e.mRejected, err = m.Int64Counter(MetricRejectedSamples, metric.WithDescription("Samples refused before the WAL because the storage would drop them (too many labels, too long a label, timestamp outside retention or more than 2 days ahead), by tenant and reason."), metric.WithUnit("{sample}"))
 	}
 	if err == nil {
 		e.mCommits, err = m.Int64Counter(MetricWALCommits, metric.WithDescription("WAL group commits (one fsync each)."), metric.WithUnit("{commit}"))
@@ -229,7 +238,7 @@ func (e *vmExporter) tryReplay(ctx context.Context) {
 func (e *vmExporter) push(ctx context.Context, md pmetric.Metrics) error {
 	b := e.batches.Get().(*batch)
 	defer func() {
-		b.rows, b.payload, b.dropped, b.series = b.rows[:0], b.payload[:0], nil, 0
+		b.rows, b.payload, b.dropped, b.series, b.rejected = b.rows[:0], b.payload[:0], nil, 0, rejection{}
 		e.batches.Put(b)
 	}()
 	if n := md.DataPointCount(); cap(b.rows) < n {
@@ -238,12 +247,35 @@ func (e *vmExporter) push(ctx context.Context, md pmetric.Metrics) error {
 		b.rows = make([]vmstore.Row, 0, n+n/8)
 		b.payload = make([]byte, 0, (n+n/8)*20)
 	}
+	b.window = newSampleWindow(time.Now(), e.cfg.Retention)
 	if err := e.conv.convert(md, b); err != nil {
 		e.mRefused.Add(ctx, 1)
 		return consumererror.NewPermanent(fmt.Errorf("victoriametrics exporter: refusing batch: %w", err))
 	}
-	if b.dropped != nil {
-		e.logger.Debug("some metrics could not be translated", zap.Error(b.dropped))
+	if b.rejected.samples > 0 {
+		// Nothing of a request with samples the storage would drop is
+		// acknowledged: the client hears which and why (400), and the
+		// tenant's refusals are counted.
+		tenant := tenantOf(md)
+		e.mRejected.Add(ctx, int64(b.rejected.samples), metric.WithAttributes(
+			attribute.String(AttrTenant, tenant), attribute.String("reason", b.rejected.reason)))
+		e.mRefused.Add(ctx, 1)
+		// The gRPC status makes the OTLP receiver answer 400 /
+		// InvalidArgument (a bare permanent error would be 500 / Internal).
+		return consumererror.NewPermanent(status.Error(codes.InvalidArgument, fmt.Sprintf(
+			"victoriametrics exporter: %d samples of tenant %s cannot be stored, request refused; first: %s",
+			b.rejected.samples, tenant, b.rejected.detail)))
+	}
+	if lost := lostInTranslation(b.dropped); lost != nil {
+		// A metric the translator cannot turn into a series (a label name
+		// with no valid character left, an empty name, a delta sum) would
+		// be missing from an acknowledged request: refuse the request.
+		tenant := tenantOf(md)
+		e.mRejected.Add(ctx, int64(md.DataPointCount()), metric.WithAttributes(
+			attribute.String(AttrTenant, tenant), attribute.String("reason", "untranslatable")))
+		e.mRefused.Add(ctx, 1)
+		return consumererror.NewPermanent(status.Error(codes.InvalidArgument, fmt.Sprintf(
+			"victoriametrics exporter: request of tenant %s refused, not storable: %v", tenant, lost)))
 	}
 	if len(b.rows) == 0 {
 		return nil
@@ -365,5 +397,35 @@ func (e *vmExporter) shutdown(context.Context) error {
 	}
 	e.store = nil
 	releaseWALDir(e.wal.dir)
+	return err
+}
+
+// tenantOf is the tenant of md's first resource (the pipeline stamps every
+// resource of one request with the same tenant).
+func tenantOf(md pmetric.Metrics) string {
+	if md.ResourceMetrics().Len() == 0 {
+		return ""
+	}
+	return tenants.FromResource(md.ResourceMetrics().At(0).Resource())
+}
+
+// lostInTranslation drops from the translator's errors the ones that lose
+// nothing (a metric without data points).
+func lostInTranslation(err error) error {
+	if err == nil {
+		return nil
+	}
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		var lost []error
+		for _, e := range joined.Unwrap() {
+			if l := lostInTranslation(e); l != nil {
+				lost = append(lost, l)
+			}
+		}
+		return errors.Join(lost...)
+	}
+	if strings.HasPrefix(err.Error(), "empty data points.") {
+		return nil
+	}
 	return err
 }

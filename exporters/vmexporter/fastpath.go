@@ -35,6 +35,9 @@ type cachedSeries struct {
 	prom   []promprompb.Label // the same labels for remote write
 	err    error              // translation failed: the samples are dropped
 	none   bool               // target_info: the translator writes none
+	// rejectReason/rejectDetail: the storage would drop the series
+	// (validate.go), so its samples are refused.
+	rejectReason, rejectDetail string
 }
 
 // maxCachedSeries bounds the cache (about 0.5 KB per entry); when full it
@@ -162,6 +165,9 @@ func finishSeries(tenant string, labels []promprompb.Label) *cachedSeries {
 	}
 	cs.labels = append(cs.labels, vmstore.Label{Name: tenants.MetricLabel, Value: tenant})
 	cs.prom = append(cs.prom, promprompb.Label{Name: tenants.MetricLabel, Value: tenant})
+	if cs.rejectReason, cs.rejectDetail = checkLabels(cs.labels); cs.rejectReason != "" {
+		return cs
+	}
 	cs.name, cs.err = vmstore.MarshalName(nil, cs.labels)
 	return cs
 }
@@ -324,7 +330,7 @@ func (c *converter) convertResourceFast(rm pmetric.ResourceMetrics, b seriesSink
 }
 
 func (c *converter) emit(b seriesSink, tenant string, cs *cachedSeries, samples []promprompb.Sample) {
-	if cs.err != nil {
+	if cs.err != nil && cs.rejectReason == "" {
 		b.addDropped(cs.err)
 		return
 	}

@@ -7,6 +7,7 @@ import "github.com/scadaotel/scadaotel/tenants"
 const (
 	MetricSamples                   = "scadaotel_victoriametrics_samples"
 	MetricRefusedBatches            = "scadaotel_victoriametrics_refused_batches"
+	MetricRejectedSamples           = "scadaotel_victoriametrics_rejected_samples"
 	MetricWALCommits                = "scadaotel_victoriametrics_wal_commits"
 	MetricWALBytes                  = "scadaotel_victoriametrics_wal_bytes"
 	MetricCheckpoints               = "scadaotel_victoriametrics_checkpoints"
@@ -32,5 +33,5 @@ const (
 // registers all but the remote ones, remote mode the remote ones and
 // MetricRefusedBatches).
 func MetricNames() []string {
-	return []string{MetricSamples, MetricRefusedBatches, MetricWALCommits, MetricWALBytes, MetricCheckpoints, MetricWALReplayedSamples, MetricWALDamagedRegions, MetricWALDamagedBytes, MetricWALDamagedSegments, MetricWALTornTails, MetricWALTornBytes, MetricWALWriteErrors, MetricDiskReserveRefusedBatches, MetricDiskReserveFull, MetricDiskReserveFreeBytes, MetricRemoteSamples, MetricRemoteRequests, MetricRemoteSentBytes, MetricRemoteDeadLetterPoints}
+	return []string{MetricSamples, MetricRefusedBatches, MetricRejectedSamples, MetricWALCommits, MetricWALBytes, MetricCheckpoints, MetricWALReplayedSamples, MetricWALDamagedRegions, MetricWALDamagedBytes, MetricWALDamagedSegments, MetricWALTornTails, MetricWALTornBytes, MetricWALWriteErrors, MetricDiskReserveRefusedBatches, MetricDiskReserveFull, MetricDiskReserveFreeBytes, MetricRemoteSamples, MetricRemoteRequests, MetricRemoteSentBytes, MetricRemoteDeadLetterPoints}
 }

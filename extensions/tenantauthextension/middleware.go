@@ -51,9 +51,15 @@ func (e *Extension) GetHTTPHandler(context.Context) (extensionmiddleware.WrapHTT
 // handle: it runs when a stream's headers arrive, before its message is
 // read. Only while some tenant is blocked does it authenticate the headers
 // (the auth interceptor still authenticates every call afterwards).
+// It also bounds the connection handshake (gRPC's default is 120 s, which
+// let half-open connections pile up; configgrpc has no key for it).
 func (e *Extension) GetGRPCServerOptions(context.Context) ([]grpc.ServerOption, error) {
-	return []grpc.ServerOption{grpc.InTapHandle(e.tap)}, nil
+	return []grpc.ServerOption{grpc.InTapHandle(e.tap), grpc.ConnectionTimeout(GRPCHandshakeTimeout)}, nil
 }
+
+// GRPCHandshakeTimeout is how long a new gRPC connection may take to send
+// its HTTP/2 preface and settings before it is closed.
+const GRPCHandshakeTimeout = 10 * time.Second
 
 func (e *Extension) tap(ctx context.Context, info *tap.Info) (context.Context, error) {
 	now := time.Now()

@@ -140,6 +140,9 @@ func (p *tracesStamp) ConsumeTraces(ctx context.Context, td ptrace.Traces) error
 	if err != nil {
 		return err
 	}
+	if err := p.refuseDeep(ctx, tenant, tracesTooDeep(td)); err != nil {
+		return err
+	}
 	if err := p.admit(ctx, tenant, func(l tenants.Limits) tenants.Usage {
 		u := tenants.Usage{Spans: td.SpanCount()}
 		if l.BytesPerSecond > 0 {
@@ -166,6 +169,9 @@ type metricsStamp struct {
 func (p *metricsStamp) ConsumeMetrics(ctx context.Context, md pmetric.Metrics) error {
 	tenant, err := p.tenant(ctx)
 	if err != nil {
+		return err
+	}
+	if err := p.refuseDeep(ctx, tenant, metricsTooDeep(md)); err != nil {
 		return err
 	}
 	// Stamp first, so that series hashes include the tenant label.
@@ -195,6 +201,9 @@ type logsStamp struct {
 func (p *logsStamp) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
 	tenant, err := p.tenant(ctx)
 	if err != nil {
+		return err
+	}
+	if err := p.refuseDeep(ctx, tenant, logsTooDeep(ld)); err != nil {
 		return err
 	}
 	if err := p.admit(ctx, tenant, func(l tenants.Limits) tenants.Usage {

@@ -25,7 +25,7 @@ func createDefaultConfig() component.Config {
 	srv := confighttp.NewDefaultServerConfig()
 	srv.NetAddr.Endpoint = "127.0.0.1:9201"
 	srv.MaxRequestBodySize = 32 << 20
-	return &Config{ServerConfig: srv}
+	return &Config{ServerConfig: srv, MaxDecodedSize: 32 << 20, MaxConcurrentDecodes: 4}
 }
 
 func createMetrics(_ context.Context, set receiver.Settings, cfg component.Config, next consumer.Metrics) (receiver.Metrics, error) {

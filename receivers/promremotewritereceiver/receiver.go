@@ -8,20 +8,23 @@ import (
 	"math"
 	"net/http"
 	"strings"
-	"sync"
 
 	"github.com/golang/snappy"
 	"github.com/prometheus/prometheus/prompb"
 	"go.opentelemetry.io/collector/component"
-	"go.opentelemetry.io/collector/component/componentstatus"
+	"go.opentelemetry.io/collector/config/confighttp"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.opentelemetry.io/collector/receiver"
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
+	"github.com/scadaotel/scadaotel/internal/httpserver"
 	"github.com/scadaotel/scadaotel/internal/vmstore"
 	"github.com/scadaotel/scadaotel/tenants"
 )
@@ -33,22 +36,28 @@ type rwReceiver struct {
 	cfg    *Config
 	set    receiver.Settings
 	next   consumer.Metrics
-	server *http.Server
-	wg     sync.WaitGroup
+	server *httpserver.Server
+	// decodes holds a slot per request being read, decompressed, decoded
+	// and handed on (max_concurrent_decodes).
+	decodes chan struct{}
 
-	mSamples metric.Int64Counter
-	mRefused metric.Int64Counter
-	mSkipped metric.Int64Counter
+	mSamples  metric.Int64Counter
+	mRefused  metric.Int64Counter
+	mSkipped  metric.Int64Counter
+	mRejected metric.Int64Counter
 }
 
 func newReceiver(cfg *Config, set receiver.Settings, next consumer.Metrics) (*rwReceiver, error) {
-	r := &rwReceiver{cfg: cfg, set: set, next: next}
+	r := &rwReceiver{cfg: cfg, set: set, next: next, decodes: make(chan struct{}, max(cfg.MaxConcurrentDecodes, 1))}
 	m := set.MeterProvider.Meter("github.com/scadaotel/scadaotel/receivers/promremotewritereceiver")
 	var err error
 	if r.mSamples, err = m.Int64Counter(MetricSamples, metric.WithDescription("Samples accepted (acknowledged after the pipeline returned)."), metric.WithUnit("{sample}")); err != nil {
 		return nil, err
 	}
 	if r.mRefused, err = m.Int64Counter(MetricRefusedRequests, metric.WithDescription("Requests refused (bad body, no tenant, pipeline error)."), metric.WithUnit("{request}")); err != nil {
+		return nil, err
+	}
+	if r.mRejected, err = m.Int64Counter(MetricRejectedSamples, metric.WithDescription("Samples refused because their series cannot be stored as sent (metric or label name, no name), by tenant and reason."), metric.WithUnit("{sample}")); err != nil {
 		return nil, err
 	}
 	if r.mSkipped, err = m.Int64Counter(MetricSkippedHistograms, metric.WithDescription("Native histogram points not converted (float counts or custom buckets)."), metric.WithUnit("{point}")); err != nil {
@@ -64,29 +73,22 @@ func (r *rwReceiver) Start(ctx context.Context, host component.Host) error {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/api/v1/write", r.handleWrite)
-	r.server, err = r.cfg.ToServer(ctx, host.GetExtensions(), r.set.TelemetrySettings, mux)
+	// confighttp decodes "Content-Encoding: snappy" bodies whole before
+	// the handler runs; this decoder waits until the handler reads, so the
+	// decoding happens inside a max_concurrent_decodes slot.
+	srv, err := r.cfg.ToServer(ctx, host.GetExtensions(), r.set.TelemetrySettings, mux,
+		confighttp.WithDecoder("snappy", lazySnappy(r.cfg.MaxDecodedSize)))
 	if err != nil {
 		_ = ln.Close()
 		return fmt.Errorf("prometheus_remote_write: %w", err)
 	}
-	r.wg.Add(1)
-	go func() {
-		defer r.wg.Done()
-		if err := r.server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			componentstatus.ReportStatus(host, componentstatus.NewFatalErrorEvent(err))
-		}
-	}()
+	r.server = httpserver.Start("prometheus_remote_write", srv, ln, host, r.set.Logger)
 	r.set.Logger.Info("Prometheus remote-write receiver listening", zap.String("endpoint", ln.Addr().String()))
 	return nil
 }
 
 func (r *rwReceiver) Shutdown(ctx context.Context) error {
-	if r.server == nil {
-		return nil
-	}
-	err := r.server.Shutdown(ctx)
-	r.wg.Wait()
-	return err
+	return r.server.Shutdown(ctx)
 }
 
 func (r *rwReceiver) refuse(ctx context.Context, w http.ResponseWriter, code int, msg string) {
@@ -106,14 +108,45 @@ func (r *rwReceiver) handleWrite(w http.ResponseWriter, req *http.Request) {
 		r.refuse(ctx, w, code, reason)
 		return
 	}
-	body, err := io.ReadAll(req.Body)
-	if err != nil {
-		r.refuse(ctx, w, http.StatusBadRequest, "cannot read body: "+err.Error())
+	// Reading decompresses: at most max_concurrent_decodes bodies are
+	// inflated, decoded and in the pipeline at once.
+	select {
+	case r.decodes <- struct{}{}:
+		defer func() { <-r.decodes }()
+	case <-ctx.Done():
+		r.refuse(ctx, w, http.StatusServiceUnavailable, "gave up waiting to decode: "+ctx.Err().Error())
 		return
 	}
-	wr, err := decodeWriteRequest(body, r.cfg.MaxRequestBodySize)
+	body, err := io.ReadAll(io.LimitReader(req.Body, r.cfg.MaxDecodedSize+1))
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		r.refuse(ctx, w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body over %d bytes after decompression (max_request_body_size)", tooLarge.Limit))
+		return
+	case errors.Is(err, errDecodedTooLarge):
+		r.refuse(ctx, w, http.StatusRequestEntityTooLarge, err.Error())
+		return
+	case err != nil:
+		r.refuse(ctx, w, http.StatusBadRequest, "cannot read body: "+err.Error())
+		return
+	case int64(len(body)) > r.cfg.MaxDecodedSize:
+		r.refuse(ctx, w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body over %d bytes after decompression (max_decoded_size)", r.cfg.MaxDecodedSize))
+		return
+	}
+	wr, err := decodeWriteRequest(body, r.cfg.MaxDecodedSize)
+	if errors.Is(err, errDecodedTooLarge) {
+		r.refuse(ctx, w, http.StatusRequestEntityTooLarge, err.Error())
+		return
+	}
 	if err != nil {
 		r.refuse(ctx, w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if n, reason, detail := rejectedSamples(wr); n > 0 {
+		// Nothing of a request with series the storage cannot keep as sent
+		// is acknowledged.
+		r.mRejected.Add(ctx, int64(n), metric.WithAttributes(attribute.String(tenants.SelfMetricAttribute, tenant), attribute.String("reason", reason)))
+		r.refuse(ctx, w, http.StatusBadRequest, fmt.Sprintf("%d samples cannot be stored, request refused; first: %s", n, detail))
 		return
 	}
 	recordMetadata(wr, tenant)
@@ -130,11 +163,34 @@ func (r *rwReceiver) handleWrite(w http.ResponseWriter, req *http.Request) {
 		if consumererror.IsPermanent(err) {
 			code = http.StatusBadRequest
 		}
-		r.refuse(ctx, w, code, err.Error())
+		msg := err.Error()
+		if st, ok := status.FromError(err); ok && st.Code() != codes.Unknown {
+			msg = st.Message() // not "rpc error: code = ... desc = ..."
+		}
+		r.refuse(ctx, w, code, msg)
 		return
 	}
 	r.mSamples.Add(ctx, int64(samples))
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// rejectedSamples counts the samples of series seriesProblem refuses and
+// returns the first problem.
+func rejectedSamples(wr *prompb.WriteRequest) (n int, reason, detail string) {
+	for i := range wr.Timeseries {
+		ts := &wr.Timeseries[i]
+		points := len(ts.Samples) + len(ts.Histograms)
+		if points == 0 {
+			continue
+		}
+		if r, d := seriesProblem(ts); r != "" {
+			if n == 0 {
+				reason, detail = r, d
+			}
+			n += points
+		}
+	}
+	return n, reason, detail
 }
 
 // recordMetadata hands the request's metric metadata (Prometheus sends it
@@ -308,13 +364,31 @@ func fillBuckets(b pmetric.ExponentialHistogramDataPointBuckets, spans []prompb.
 	}
 }
 
-// decodeWriteRequest decodes a remote-write body. confighttp normally
-// undoes "Content-Encoding: snappy" already (block format, as Prometheus
-// sends it); a body that is still snappy-compressed is decoded here.
-func decodeWriteRequest(body []byte, maxBody int64) (*prompb.WriteRequest, error) {
+// errDecodedTooLarge: a snappy body whose length header is over
+// max_decoded_size (answered 413 without decoding it).
+var errDecodedTooLarge = errors.New("body over max_decoded_size after decompression")
+
+func decodedTooLarge(n int, maxDecoded int64) error {
+	return fmt.Errorf("%w: snappy header says %d bytes, max_decoded_size is %d", errDecodedTooLarge, n, maxDecoded)
+}
+
+// decodeWriteRequest decodes a remote-write body. confighttp (with
+// lazySnappy) undoes "Content-Encoding: snappy" already (block format, as
+// Prometheus sends it); a body that is still snappy-compressed (sent
+// without the header) is decoded here, only if its length header is
+// within maxDecoded.
+func decodeWriteRequest(body []byte, maxDecoded int64) (*prompb.WriteRequest, error) {
 	var wr prompb.WriteRequest
-	if n, err := snappy.DecodedLen(body); err == nil && (maxBody <= 0 || int64(n) <= 4*maxBody) {
-		if dec, err := snappy.Decode(nil, body); err == nil && wr.Unmarshal(dec) == nil {
+	if n, err := snappy.DecodedLen(body); err == nil {
+		// A plain protobuf body can parse as a snappy length header too:
+		// only a body that also decodes is snappy.
+		if int64(n) <= maxDecoded {
+			if dec, err := snappy.Decode(nil, body); err == nil && wr.Unmarshal(dec) == nil {
+				return &wr, nil
+			}
+		} else if wr.Unmarshal(body) != nil {
+			return nil, decodedTooLarge(n, maxDecoded)
+		} else {
 			return &wr, nil
 		}
 	}
