@@ -258,7 +258,7 @@ func (e *vmExporter) push(ctx context.Context, md pmetric.Metrics) error {
 		// tenant's refusals are counted.
 		tenant := tenantOf(md)
 		e.mRejected.Add(ctx, int64(b.rejected.samples), metric.WithAttributes(
-			attribute.String(AttrTenant, tenant), attribute.String("reason", b.rejected.reason)))
+			tenants.SelfMetricTenant(tenant), attribute.String("reason", b.rejected.reason)))
 		e.mRefused.Add(ctx, 1)
 		// The gRPC status makes the OTLP receiver answer 400 /
 		// InvalidArgument (a bare permanent error would be 500 / Internal).
@@ -272,7 +272,7 @@ func (e *vmExporter) push(ctx context.Context, md pmetric.Metrics) error {
 		// be missing from an acknowledged request: refuse the request.
 		tenant := tenantOf(md)
 		e.mRejected.Add(ctx, int64(md.DataPointCount()), metric.WithAttributes(
-			attribute.String(AttrTenant, tenant), attribute.String("reason", "untranslatable")))
+			tenants.SelfMetricTenant(tenant), attribute.String("reason", "untranslatable")))
 		e.mRefused.Add(ctx, 1)
 		return consumererror.NewPermanent(status.Error(codes.InvalidArgument, fmt.Sprintf(
 			"victoriametrics exporter: request of tenant %s refused, not storable: %v", tenant, lost)))

@@ -3,6 +3,7 @@ package tenantstampprocessor
 import (
 	"context"
 	"fmt"
+	"github.com/scadaotel/scadaotel/tenants"
 
 	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -31,7 +32,7 @@ func (s *stamp) refuseDeep(ctx context.Context, tenant, where string) error {
 		return nil
 	}
 	s.refused.Add(ctx, 1, metric.WithAttributes(attribute.String("signal", s.signal),
-		attribute.String(AttrTenant, tenant), attribute.String("reason", "attribute_depth")))
+		tenants.SelfMetricTenant(tenant), attribute.String("reason", "attribute_depth")))
 	return consumererror.NewPermanent(status.Error(codes.InvalidArgument, fmt.Sprintf(
 		"tenantstamp: %s nests attribute values deeper than %d levels; request refused (it could not be read back from the queue)",
 		where, MaxAttributeDepth)))

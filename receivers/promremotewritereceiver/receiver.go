@@ -145,7 +145,7 @@ func (r *rwReceiver) handleWrite(w http.ResponseWriter, req *http.Request) {
 	if n, reason, detail := rejectedSamples(wr); n > 0 {
 		// Nothing of a request with series the storage cannot keep as sent
 		// is acknowledged.
-		r.mRejected.Add(ctx, int64(n), metric.WithAttributes(attribute.String(tenants.SelfMetricAttribute, tenant), attribute.String("reason", reason)))
+		r.mRejected.Add(ctx, int64(n), metric.WithAttributes(tenants.SelfMetricTenant(tenant), attribute.String("reason", reason)))
 		r.refuse(ctx, w, http.StatusBadRequest, fmt.Sprintf("%d samples cannot be stored, request refused; first: %s", n, detail))
 		return
 	}
