@@ -237,6 +237,12 @@ func (c *core) enqueue(evs []*Event) {
 	if len(evs) == 0 {
 		return
 	}
+	// Queued first: the events go out while the history write (group
+	// commit, fsync) is under way; the request that raised them is still
+	// answered only after it. A delivery mark that reaches the journal
+	// before its event carries the whole event, so replay is the same.
+	c.queue(evs)
+	c.kickEmitter()
 	if wrote, err := c.hist.recordAll(evs); wrote {
 		c.noteHistoryWrite(err)
 	}
@@ -248,8 +254,6 @@ func (c *core) enqueue(evs []*Event) {
 			zap.String("state", ev.State), zap.String("alert_id", ev.AlertID), zap.Float64("error_rate", ev.ErrorRate),
 			zap.Uint64("spans", ev.Spans), zap.Uint64("errors", ev.Errors))
 	}
-	c.queue(evs)
-	c.kickEmitter()
 }
 
 // queue puts events in their tenants' outboxes, in order.

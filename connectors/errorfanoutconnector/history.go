@@ -1,6 +1,7 @@
 package errorfanoutconnector
 
 import (
+	"fmt"
 	"net/http"
 	"sort"
 	"sync"
@@ -138,6 +139,17 @@ func (h *history) applyLocked(er EventRecord) {
 	ep.Events = append(ep.Events, er)
 }
 
+// liveLocked is the number of events the history keeps.
+func (h *history) liveLocked() int {
+	n := 0
+	for _, list := range h.data.Episodes {
+		for _, ep := range list {
+			n += len(ep.Events)
+		}
+	}
+	return n
+}
+
 // snapshotLocked lists every event kept, tenants in name order, episodes
 // and events oldest first: applying them in order rebuilds the history.
 func (h *history) snapshotLocked() []EventRecord {
@@ -213,11 +225,24 @@ func (h *history) commit(evs []*Event, delivery string) (wrote bool, err error) 
 	h.gcNext = nil // b is taken; later calls start a new batch
 	h.gcMu.Unlock()
 
+	// Encoded before taking h.mu: the API and other writers do not wait
+	// for it. A batch of delivery marks only is not fsync'ed: the next
+	// write's fsync covers it, and a mark lost in a crash only means the
+	// event is sent again (consumers dedupe).
+	frames, encErr := encodeRecords(b.recs)
+	sync := false
+	for _, er := range b.recs {
+		sync = sync || er.Delivery == DeliveryPending
+	}
 	h.mu.Lock()
 	for _, er := range b.recs {
 		h.applyLocked(er)
 	}
-	b.err = h.store.appendAll(b.recs, h.snapshotLocked)
+	if encErr != nil {
+		b.err = fmt.Errorf("alert history: %w", encErr)
+	} else {
+		b.err = h.store.appendFrames(frames, len(b.recs), sync, h.liveLocked, h.snapshotLocked)
+	}
 	h.mu.Unlock()
 	close(b.done)
 
