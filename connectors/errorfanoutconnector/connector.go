@@ -44,6 +44,7 @@ type core struct {
 	outbox  map[string][]*Event
 	outRing []string
 	kick    chan struct{}
+	marks   sync.WaitGroup // delivery marks being written
 
 	histMu      sync.Mutex
 	histFailing bool           // the last history write failed
@@ -175,6 +176,7 @@ func (c *core) shutdown(ctx context.Context) error {
 		c.server = nil
 	}
 	c.flush(ctx)
+	c.marks.Wait()
 	if err := c.hist.save(); err != nil {
 		c.logger.Error("alert history not saved at shutdown; events still pending are sent again after the restart", zap.Error(err))
 	}
@@ -307,9 +309,15 @@ func (c *core) flush(ctx context.Context) {
 				refused[tenant] = true
 				continue
 			}
-			if wrote, err := c.hist.deliveredAll(batch); wrote {
-				c.noteHistoryWrite(err)
-			}
+			// The delivery marks are written while the next tenant's turn
+			// goes on (shutdown waits for them before the last save).
+			c.marks.Add(1)
+			go func() {
+				defer c.marks.Done()
+				if wrote, err := c.hist.deliveredAll(batch); wrote {
+					c.noteHistoryWrite(err)
+				}
+			}()
 		}
 		c.outMu.Lock()
 		rest := c.outbox[tenant][len(batch):]

@@ -52,8 +52,8 @@ type alertExporter struct {
 	syncSeq     uint64
 	sent        map[string]struct{}
 	sentLRU     []string
-	sending     bool          // the sender goroutine runs
-	roundDone   chan struct{} // closed (and replaced) after every round
+	sending     map[string]bool // tenants whose sender goroutine runs
+	roundDone   chan struct{}   // closed (and replaced) after every round
 	lastSendErr error
 	stopped     bool
 
@@ -65,7 +65,7 @@ const sentMemory = 4096
 
 func newAlertExporter(cfg *Config, set exporter.Settings, signal string) (*alertExporter, error) {
 	e := &alertExporter{cfg: cfg, logger: set.Logger, signal: signal, sent: map[string]struct{}{}, inHead: map[string]struct{}{},
-		heads: map[string][]*Record{}, roundDone: make(chan struct{}), id: set.ID, stopCh: make(chan struct{})}
+		heads: map[string][]*Record{}, sending: map[string]bool{}, roundDone: make(chan struct{}), id: set.ID, stopCh: make(chan struct{})}
 	e.stopCtx, e.cancel = context.WithCancel(context.Background())
 	m := set.MeterProvider.Meter("github.com/scadaotel/scadaotel/exporters/kafkaalertexporter")
 	var err error
@@ -186,7 +186,7 @@ func (e *alertExporter) start(ctx context.Context, host component.Host) error {
 	e.headMu.Unlock()
 	if len(recs) > 0 {
 		e.logger.Info("unacknowledged alert records of the last run go out first", zap.Int("records", len(recs)))
-		e.kickSender() // even if no new alert arrives
+		e.kickSenders() // even if no new alert arrives
 	}
 	return nil
 }

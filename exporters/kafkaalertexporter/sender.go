@@ -14,22 +14,23 @@ import (
 	"go.uber.org/zap"
 )
 
-// Per-tenant heads and the sender
+// Per-tenant heads and senders
 //
 // The sending queue hands requests over in order, one at a time. A request's
 // records join their tenant's head (on disk, fsync'ed) and the request is
 // acknowledged to the queue at once: the queue's consumer never waits on
 // Kafka, so a tenant's backlog never stands in front of another tenant's
-// request. One sender goroutine delivers the heads in rounds: each round
-// takes, from every tenant in turn, the longest prefix of its head (at most
-// roundPerTenant records) in which no Kafka key (tenant/service) occurs
-// twice, and sends the whole round with one SendMessages call. So:
+// request for longer than its head write. Each tenant with records waiting
+// has its own sender goroutine, which delivers the tenant's head in rounds:
+// each round is the longest prefix of the head (at most roundPerTenant
+// records) in which no Kafka key (tenant/service) occurs twice, sent with
+// one SendMessages call. So:
 //   - a tenant's records leave in their order, a key's records always do
 //     (a key's next record is sent only once its previous one was
-//     acknowledged; after a partial failure records of other keys may have
-//     overtaken the failed one, never a record of the same key);
-//   - a tenant waits for at most one round of the others, however long
-//     their heads are (round robin, bounded per tenant).
+//     acknowledged; after a partial failure records of other keys may
+//     overtake the failed one, never a record of the same key);
+//   - a tenant never waits for another tenant's rounds (the producer is
+//     shared, so their messages share the connection to the broker);
 //   - a head longer than headLimitPerTenant makes the queue's consumer wait
 //     before it takes the next request (backpressure when Kafka cannot keep
 //     up); nothing is refused or dropped.
@@ -66,7 +67,7 @@ func (e *alertExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
 	}
 	e.accepted.Add(ctx, int64(len(recs)))
 	durable := e.admit(ctx, recs)
-	e.kickSender()
+	e.kickSenders()
 	if durable {
 		return e.waitForRoom(ctx, recs)
 	}
@@ -190,21 +191,28 @@ func (e *alertExporter) writeHeadLocked(ctx context.Context, sync bool) {
 	e.headDurable = true
 }
 
-// kickSender starts the sender when the heads hold records and none runs.
-func (e *alertExporter) kickSender() {
+// kickSenders starts a sender for every tenant with records waiting and
+// none running.
+func (e *alertExporter) kickSenders() {
 	e.headMu.Lock()
 	defer e.headMu.Unlock()
-	if e.sending || e.stopped || len(e.ring) == 0 {
+	if e.stopped {
 		return
 	}
-	e.sending = true
-	e.drainWG.Add(1) // under headMu, before stopped is set: never races shutdown's Wait
-	go e.sendLoop()
+	for _, t := range e.ring {
+		if e.sending[t] {
+			continue
+		}
+		e.sending[t] = true
+		e.drainWG.Add(1) // under headMu, before stopped is set: never races shutdown's Wait
+		go e.sendLoop(t)
+	}
 }
 
-// sendLoop delivers rounds until the heads are empty or the exporter stops.
-// Each failed round is retried after retry_on_failure's interval.
-func (e *alertExporter) sendLoop() {
+// sendLoop delivers a tenant's rounds until its head is empty or the
+// exporter stops. A failed round is retried after retry_on_failure's
+// interval.
+func (e *alertExporter) sendLoop(tenant string) {
 	defer e.drainWG.Done()
 	var timer *time.Timer
 	defer func() {
@@ -215,9 +223,9 @@ func (e *alertExporter) sendLoop() {
 	wait := e.cfg.Retry.InitialInterval
 	for {
 		e.headMu.Lock()
-		round := e.pickLocked()
+		round := e.pickLocked(tenant)
 		if len(round) == 0 || e.stopped {
-			e.sending = false
+			delete(e.sending, tenant)
 			e.headMu.Unlock()
 			return
 		}
@@ -240,26 +248,20 @@ func (e *alertExporter) sendLoop() {
 	}
 }
 
-// pickLocked is the next round: from each tenant in ring order, the longest
-// prefix of its head without a repeated key, at most roundPerTenant records.
-// The ring turns by one tenant per round, so no tenant is always first.
-func (e *alertExporter) pickLocked() []*Record {
+// pickLocked is a tenant's next round: the longest prefix of its head
+// without a repeated key, at most roundPerTenant records (headMu held).
+func (e *alertExporter) pickLocked(tenant string) []*Record {
 	var round []*Record
-	for _, t := range e.ring {
-		keys := map[string]struct{}{}
-		for _, r := range e.heads[t] {
-			if len(keys) == roundPerTenant {
-				break
-			}
-			if _, dup := keys[r.key()]; dup {
-				break
-			}
-			keys[r.key()] = struct{}{}
-			round = append(round, r)
+	keys := map[string]struct{}{}
+	for _, r := range e.heads[tenant] {
+		if len(keys) == roundPerTenant {
+			break
 		}
-	}
-	if len(e.ring) > 1 {
-		e.ring = append(e.ring[1:], e.ring[0])
+		if _, dup := keys[r.key()]; dup {
+			break
+		}
+		keys[r.key()] = struct{}{}
+		round = append(round, r)
 	}
 	return round
 }

@@ -53,9 +53,10 @@ func records(t *testing.T, evs ...*errorfanoutconnector.Event) []*Record {
 }
 
 // Issue 19, point 3: tenant A's 600 undelivered records do not stand in
-// front of tenant B's one: B's goes in the first round, A's leave in their
-// order, at most 256 per round, in a few SendMessages calls (on main: one
-// send per record, in one global order, B's the 601st).
+// front of tenant B's one: B's round holds only B's record (each tenant has
+// its own sender), A's leave in their order, at most 256 per round, in a few
+// SendMessages calls (on main: one send per record, in one global order,
+// B's the 601st).
 func TestHeadsRoundRobinBetweenTenants(t *testing.T) {
 	e, err := newAlertExporter(createDefaultConfig().(*Config), exportertest.NewNopSettings(componentType), "alerts")
 	require.NoError(t, err)
@@ -69,9 +70,17 @@ func TestHeadsRoundRobinBetweenTenants(t *testing.T) {
 	e.admit(context.Background(), records(t, evs...))
 	e.admit(context.Background(), records(t, testEvent(1000, "east-pipeline-02", "plc-gateway", errorfanoutconnector.StateFiring)))
 
+	// B's round holds B's record only: it never waits for A's rounds.
+	e.headMu.Lock()
+	roundB := e.pickLocked("east-pipeline-02")
+	roundA := e.pickLocked("west-pipeline-01")
+	e.headMu.Unlock()
+	require.Len(t, roundB, 1)
+	assert.Len(t, roundA, roundPerTenant, "one round of A is bounded")
+	require.NoError(t, e.sendRound(roundB))
 	for {
 		e.headMu.Lock()
-		round := e.pickLocked()
+		round := e.pickLocked("west-pipeline-01")
 		e.headMu.Unlock()
 		if len(round) == 0 {
 			break
@@ -79,7 +88,7 @@ func TestHeadsRoundRobinBetweenTenants(t *testing.T) {
 		require.NoError(t, e.sendRound(round))
 	}
 	require.NotEmpty(t, p.rounds)
-	assert.Contains(t, p.rounds[0], "east-pipeline-02/plc-gateway", "B's record goes in the first round")
+	assert.Equal(t, []string{"east-pipeline-02/plc-gateway"}, p.rounds[0])
 	var aOrder []string
 	for _, r := range p.rounds {
 		n := 0
@@ -95,7 +104,7 @@ func TestHeadsRoundRobinBetweenTenants(t *testing.T) {
 	for i, k := range aOrder {
 		assert.Equal(t, fmt.Sprintf("west-pipeline-01/a-%03d", i), k, "A's records in order")
 	}
-	assert.Len(t, p.rounds, 3, "600 records of A: three rounds of at most 256")
+	assert.Len(t, p.rounds, 4, "B's round, then A's 600 records in three rounds of at most 256")
 	n, _ := e.inFlight()
 	assert.Zero(t, n)
 }
@@ -114,7 +123,7 @@ func TestRoundKeepsKeyOrder(t *testing.T) {
 		testEvent(1, "t", "x", errorfanoutconnector.StateResolved),
 		testEvent(3, "t", "z", errorfanoutconnector.StateFiring)))
 	e.headMu.Lock()
-	round := e.pickLocked()
+	round := e.pickLocked("t")
 	e.headMu.Unlock()
 	require.Len(t, round, 2, "the prefix up to x's second record")
 	require.Error(t, e.sendRound(round), "x refused")
@@ -124,7 +133,7 @@ func TestRoundKeepsKeyOrder(t *testing.T) {
 	e.prod = p
 	for {
 		e.headMu.Lock()
-		round := e.pickLocked()
+		round := e.pickLocked("t")
 		e.headMu.Unlock()
 		if len(round) == 0 {
 			break
