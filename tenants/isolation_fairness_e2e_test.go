@@ -67,6 +67,10 @@ func startDefaultAppliance(t *testing.T, jaeger *e2e.Jaeger, kafka string, sets 
 		"SCADAOTEL_DATA_DIR=" + dataDir,
 	}
 	args := []string{"--data-dir", dataDir}
+	if len(sets) > 0 {
+		// --set alone would replace the default config instead of amending it.
+		args = append(args, "--config", "embedded:default")
+	}
 	for _, s := range sets {
 		args = append(args, "--set", s)
 	}
@@ -378,5 +382,39 @@ func TestAlertStormDoesNotDelayOtherTenants(t *testing.T) {
 	if m := median(stormy); m > limit {
 		t.Errorf("B's alert right after A's alert storm took %s (median of %d rounds), more than 1.5× after A's healthy burst (%s) + 150 ms = %s",
 			m, rounds, median(healthy), limit)
+	}
+}
+
+// TestFiringKeysOfOneTenantDoNotRefuseAnother (issue 19, point 4): with
+// errorfanout's max_keys at 40 and tenant A's 40 services all firing (plus
+// 10 more A tries to add), tenant B's new service still alerts: its firing
+// record reaches Kafka. On main max_keys was one bound over all tenants and
+// B's key was refused (scadaotel_errorfanout_refused_keys), so B never
+// alerted.
+func TestFiringKeysOfOneTenantDoNotRefuseAnother(t *testing.T) {
+	jaeger := e2e.StartJaeger(t)
+	kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "scada.alerts", "scada.alert-spans"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kc.Close()
+	broker := kc.ListenAddrs()[0]
+	app := startDefaultAppliance(t, jaeger, broker, "connectors::errorfanout::max_keys=40")
+	alerts := consumeAlerts(t, broker)
+	var seq uint64
+	var aServices []string
+	for i := 0; i < 50; i++ {
+		aServices = append(aServices, fmt.Sprintf("a-svc-%02d", i))
+	}
+	postTraces(t, app.otlpHTTP, westToken, errorBurst(aServices[:40], 20, &seq))
+	for _, svc := range aServices[:40] {
+		alerts.waitFor(t, westID, svc, 30*time.Second)
+	}
+	postTraces(t, app.otlpHTTP, westToken, errorBurst(aServices[40:], 20, &seq)) // over the bound: A's own problem
+
+	postTraces(t, app.otlpHTTP, eastToken, errorBurst([]string{"plc-gateway"}, 20, &seq))
+	alerts.waitFor(t, eastID, "plc-gateway", 15*time.Second)
+	if n, _ := alerts.count(westID); n != 40 {
+		t.Errorf("A: %d firing records, want 40 (its keys over max_keys are not tracked)", n)
 	}
 }
