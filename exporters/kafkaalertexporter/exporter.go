@@ -28,7 +28,7 @@ type alertExporter struct {
 	signal   string
 	registry *tenants.Registry // tenants' kafka_topic (cfg.Authenticator), or nil
 
-	mu   sync.Mutex // one send at a time; guards prod
+	mu   sync.Mutex // guards prod (shared by the senders: SendMessages is safe for concurrent use)
 	prod sarama.SyncProducer
 
 	id       component.ID
@@ -46,7 +46,7 @@ type alertExporter struct {
 	// by the queue joins its tenant's head at once.
 	headMu      sync.Mutex
 	heads       map[string][]*Record // per tenant: taken from the queue, not yet acknowledged, in order
-	ring        []string             // tenants with records in heads, in round-robin order
+	ring        []string             // tenants with records in heads, in the order of the stored head
 	inHead      map[string]struct{}
 	headDurable bool // the last head write succeeded (the head on disk is current)
 	syncSeq     uint64
@@ -246,23 +246,6 @@ func (e *alertExporter) producerLocked(ctx context.Context) (sarama.SyncProducer
 	}
 	e.prod = p
 	return p, nil
-}
-
-func (e *alertExporter) sendLocked(ctx context.Context, msg *sarama.ProducerMessage) error {
-	p, err := e.producerLocked(ctx)
-	if err == nil {
-		_, _, err = p.SendMessage(msg)
-		if err != nil {
-			_ = p.Close()
-			e.prod = nil
-			err = fmt.Errorf("cannot write to Kafka topic %q: %w", msg.Topic, err)
-		}
-	}
-	if err != nil {
-		e.failedN.Add(ctx, 1)
-		e.logger.Warn("Kafka send failed; the request stays queued and is retried", zap.String("topic", msg.Topic), zap.Error(err))
-	}
-	return err
 }
 
 // rememberLocked records an acknowledged key (headMu held).
