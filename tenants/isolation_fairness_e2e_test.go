@@ -418,3 +418,101 @@ func TestFiringKeysOfOneTenantDoNotRefuseAnother(t *testing.T) {
 		t.Errorf("A: %d firing records, want 40 (its keys over max_keys are not tracked)", n)
 	}
 }
+
+// fragmentRequest is one request of a fragment with a damaged trace id (its
+// high half zero, no original known): traceidrepair holds it for hold.wait.
+func fragmentRequest(n uint64, spans int) []byte {
+	td := ptrace.NewTraces()
+	rs := td.ResourceSpans().AppendEmpty()
+	rs.Resource().Attributes().PutStr("service.name", "historian-sync")
+	ss := rs.ScopeSpans().AppendEmpty().Spans()
+	var tid pcommon.TraceID
+	binary.BigEndian.PutUint64(tid[8:], n)
+	now := time.Now()
+	for i := 0; i < spans; i++ {
+		s := ss.AppendEmpty()
+		s.SetTraceID(tid)
+		s.SetSpanID(pcommon.SpanID{byte(i + 1), 2, 3, 4, 5, 6, 7, 8})
+		if i > 0 {
+			s.SetParentSpanID(pcommon.SpanID{1, 2, 3, 4, 5, 6, 7, 8})
+		}
+		s.SetName("poll")
+		s.SetStartTimestamp(pcommon.NewTimestampFromTime(now))
+		s.SetEndTimestamp(pcommon.NewTimestampFromTime(now.Add(time.Millisecond)))
+	}
+	b, err := ptraceotlp.NewExportRequestFromTraces(td).MarshalProto()
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// postOnce posts an OTLP/HTTP traces request once and returns its status
+// (0 when it did not answer within timeout, if set).
+func postOnce(t *testing.T, addr, token string, body []byte, timeout ...time.Duration) int {
+	t.Helper()
+	client := http.DefaultClient
+	if len(timeout) > 0 {
+		client = &http.Client{Timeout: timeout[0]}
+	}
+	req, err := http.NewRequest(http.MethodPost, "http://"+addr+"/v1/traces", bytes.NewReader(body))
+	if err != nil {
+		t.Error(err)
+		return 0
+	}
+	req.Header.Set("Content-Type", "application/x-protobuf")
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := client.Do(req)
+	if err != nil {
+		if len(timeout) == 0 {
+			t.Error(err)
+		}
+		return 0
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// TestRepairHoldOfOneTenantDoesNotRefuseAnother (issue 19, point 10): with
+// traceidrepair's hold.max_spans at 40, tenant A's held fragments (25
+// requests of 2 spans) fill it and A's further ones are refused (503,
+// retryable); tenant B's fragment (4 spans) sent then is still held and
+// answered 200. On main the hold was one bound over all tenants and B got
+// the 503.
+func TestRepairHoldOfOneTenantDoesNotRefuseAnother(t *testing.T) {
+	jaeger := e2e.StartJaeger(t)
+	app := startDefaultAppliance(t, jaeger, "127.0.0.1:1",
+		"processors::traceidrepair::hold::max_spans=40", "processors::traceidrepair::hold::wait=5s")
+	var wg sync.WaitGroup
+	codes := make(chan int, 25)
+	for i := 0; i < 25; i++ { // 50 spans: more than the hold takes
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			codes <- postOnce(t, app.otlpHTTP, westToken, fragmentRequest(uint64(i+1), 2))
+		}()
+	}
+	defer wg.Wait()
+	hist := map[int]int{}
+	select {
+	case c := <-codes: // the first answer is a refusal: the held ones wait 5 s
+		hist[c]++
+	case <-time.After(4 * time.Second):
+	}
+	if hist[http.StatusServiceUnavailable] == 0 {
+		t.Fatalf("A was not refused at the full hold (answers so far: %v)", hist)
+	}
+	if code := postOnce(t, app.otlpHTTP, eastToken, fragmentRequest(1000, 4)); code != http.StatusOK {
+		t.Errorf("B's fragment while A fills the hold: HTTP %d, want 200 (held, then passed on)", code)
+	}
+	wg.Wait()
+	close(codes)
+	for c := range codes {
+		hist[c]++
+		if c != http.StatusOK && c != http.StatusServiceUnavailable {
+			t.Errorf("A's fragment answered %d, want 200 (held, then passed on) or 503 (the hold full)", c)
+		}
+	}
+	t.Logf("A's 25 fragments answered: %v", hist)
+}
