@@ -260,13 +260,15 @@ func median(ds []time.Duration) time.Duration {
 // then carries the same ingest load (A's spans on their way to Jaeger on the
 // same two cores and disk) but no alert of A. Three rounds of each,
 // alternating; the median with A's storm must stay within 1.5× of the
-// median without it, plus 150 ms: B's alert still waits for at most one
-// request of A in each shared stage (the alert outbox, the exporter's queue,
-// a few fsyncs), and on the shared 2-core test machine (load 8-16 while
-// other suites run) one contended fsync alone takes 20-50 ms. B's latency
-// on an idle appliance is logged. On main (one global
+// median without it, plus 300 ms: B's alert still waits for at most one
+// request of A in each shared stage (the outbox's turn, the exporter's
+// queue, the head write: three or four fsyncs on the same disk), and on the
+// shared 2-core test machine (load 8-16 while other suites run) one
+// contended fsync takes 20-100 ms. Measured there: 44-560 ms (medians
+// 69-237 ms) against 7.6-14.4 s on main. B's latency on an idle appliance
+// is logged. On main (one global
 // in-order outbox, one fsync per event, one Kafka send per record) B waited
-// ≈4 s behind A's storm. Every one of A's alerts reaches Kafka once. B's
+// 7-14 s behind A's storm. Every one of A's alerts reaches Kafka once. B's
 // latency while A's storm is still being sent is logged, not asserted: it is
 // dominated by the ingest of A's spans, which A's span rate limit bounds.
 func TestAlertStormDoesNotDelayOtherTenants(t *testing.T) {
@@ -378,9 +380,9 @@ func TestAlertStormDoesNotDelayOtherTenants(t *testing.T) {
 	if aFiring, aDups := alerts.count(westID); aFiring != aAlerts || aDups != 0 {
 		t.Errorf("A: %d distinct firing records (want %d), %d duplicates", aFiring, aAlerts, aDups)
 	}
-	limit := median(healthy)*3/2 + 150*time.Millisecond
+	limit := median(healthy)*3/2 + 300*time.Millisecond
 	if m := median(stormy); m > limit {
-		t.Errorf("B's alert right after A's alert storm took %s (median of %d rounds), more than 1.5× after A's healthy burst (%s) + 150 ms = %s",
+		t.Errorf("B's alert right after A's alert storm took %s (median of %d rounds), more than 1.5× after A's healthy burst (%s) + 300 ms = %s",
 			m, rounds, median(healthy), limit)
 	}
 }
