@@ -31,6 +31,7 @@ import (
 	"github.com/scadaotel/scadaotel/processors/groupcommitprocessor"
 	"github.com/scadaotel/scadaotel/processors/tenantstampprocessor"
 	"github.com/scadaotel/scadaotel/processors/traceidrepairprocessor"
+	"github.com/scadaotel/scadaotel/receivers/iec104receiver"
 	"github.com/scadaotel/scadaotel/receivers/promremotewritereceiver"
 	"github.com/scadaotel/scadaotel/receivers/scadareceiver"
 )
@@ -44,6 +45,7 @@ func components() (otelcol.Factories, error) {
 	if f.Receivers, err = otelcol.MakeFactoryMap[receiver.Factory](
 		otlpreceiver.NewFactory(),
 		scadareceiver.NewFactory(),
+		iec104receiver.NewFactory(),
 		promremotewritereceiver.NewFactory(),
 	); err != nil {
 		return f, err

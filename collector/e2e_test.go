@@ -349,7 +349,7 @@ service:
 			}
 			for _, args := range [][]string{{"validate", "--config", path}, {"--config", path}} {
 				cmd := exec.Command(bin, args...)
-				cmd.Env = append(cmd.Environ(), "SCADAOTEL_DATA_DIR="+t.TempDir())
+				cmd.Env = append(cmd.Environ(), "SCADAOTEL_DATA_DIR="+t.TempDir(), "SCADAOTEL_ALLOW_ROOT=1")
 				done := make(chan struct{})
 				var out []byte
 				var err error

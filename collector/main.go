@@ -21,6 +21,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/scadaotel/scadaotel/exporters/durableotlpexporter"
+	"github.com/scadaotel/scadaotel/internal/audit"
 	"github.com/scadaotel/scadaotel/tenants"
 )
 
@@ -77,13 +78,20 @@ func newCommand() *cobra.Command {
 		},
 	}
 	cmd := otelcol.NewCommand(set)
-	cmd.AddCommand(tenants.NewCommand(), durableotlpexporter.NewCommand())
+	cmd.AddCommand(tenants.NewCommand(), durableotlpexporter.NewCommand(), newVersionCommand(), audit.NewCommand())
 	var dataDir string
 	cmd.PersistentFlags().StringVar(&dataDir, "data-dir", "",
 		"directory for all appliance state (default $"+dataDirEnv+", else ./data)")
+	var allowRoot bool
+	cmd.Flags().BoolVar(&allowRoot, "allow-root", false, "run even as root (also "+allowRootEnv+"=1)")
 	cmd.PersistentPreRunE = func(c *cobra.Command, _ []string) error {
 		switch c.Name() {
 		case "scadaotel", "validate", "print-config":
+			if c.Name() == "scadaotel" {
+				if err := checkNotRoot(allowRoot); err != nil {
+					return err
+				}
+			}
 			if err := applyMemoryPlan(); err != nil {
 				return err
 			}
@@ -117,6 +125,13 @@ func prepareDataDir(flagValue string) error {
 	if err := os.Setenv(dataDirEnv, abs); err != nil {
 		return err
 	}
+	// Per-tenant self-metrics carry keyed pseudonyms, never tenant ids
+	// (docs/tenancy.md): the key is the appliance's, kept with its state.
+	key, err := tenants.LoadOrCreateSelfMetricKey(filepath.Join(abs, tenants.SelfMetricKeyFile))
+	if err != nil {
+		return err
+	}
+	tenants.SetSelfMetricKey(key)
 	if os.Getenv(tenantsFileEnv) != "" {
 		return nil
 	}

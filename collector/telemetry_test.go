@@ -29,6 +29,7 @@ import (
 	"github.com/scadaotel/scadaotel/processors/groupcommitprocessor"
 	"github.com/scadaotel/scadaotel/processors/tenantstampprocessor"
 	"github.com/scadaotel/scadaotel/processors/traceidrepairprocessor"
+	"github.com/scadaotel/scadaotel/receivers/iec104receiver"
 	"github.com/scadaotel/scadaotel/receivers/promremotewritereceiver"
 	"github.com/scadaotel/scadaotel/receivers/scadareceiver"
 )
@@ -39,6 +40,7 @@ import (
 func declaredMetrics() map[string][]string {
 	return map[string][]string{
 		"scada":                   scadareceiver.MetricNames(),
+		"iec104":                  iec104receiver.MetricNames(),
 		"prometheus_remote_write": promremotewritereceiver.MetricNames(),
 		"tenantstamp":             tenantstampprocessor.MetricNames(),
 		"traceidrepair":           traceidrepairprocessor.MetricNames(),

@@ -19,6 +19,8 @@ die() { echo "error: $*" >&2; exit 1; }
 # --- prerequisites ----------------------------------------------------------
 command -v curl >/dev/null ||
   die "make run needs curl for its health checks: install it (Debian/Ubuntu: sudo apt-get install curl)"
+command -v base64 >/dev/null && command -v od >/dev/null ||
+  die "make run needs base64 and od (coreutils) for Jaeger's OTLP secret"
 command -v setsid >/dev/null ||
   die "make run needs setsid (util-linux) to stop its processes in order: install util-linux"
 for b in scadaotel jaeger; do
@@ -274,11 +276,37 @@ if [ -n "$local_kafka" ]; then
   wait_ready $((${#pids[@]} - 1)) port_open "$SCADAOTEL_KAFKA_BROKERS"
 fi
 
-start jaeger "$DATA_DIR/jaeger.log" "$BIN/jaeger" --config "$REPO/tools/jaeger/config.yaml"
+# Jaeger's OTLP port takes only the appliance's spans: a secret made once
+# under the data directory (mode 0600), required by Jaeger
+# (tools/jaeger/otlp-auth.yaml, HTTP Basic) and sent by the appliance's
+# durable_otlp/jaeger exporter (SCADAOTEL_JAEGER_OTLP_AUTHORIZATION).
+# Otherwise any local process could store spans with any scada.tenant.
+secret_file=$DATA_DIR/jaeger-otlp.secret
+if [ ! -s "$secret_file" ]; then
+  (umask 077 && od -An -tx1 -N32 /dev/urandom | tr -d ' \n' >"$secret_file") ||
+    die "cannot write $secret_file"
+fi
+jaeger_secret=$(cat "$secret_file")
+[[ $jaeger_secret =~ ^[0-9a-f]{64}$ ]] || die "$secret_file is damaged: remove it (a new secret is made at the next start)"
+export JAEGER_OTLP_HTPASSWD_FILE=$DATA_DIR/jaeger-otlp.htpasswd
+(umask 077 && printf 'scadaotel:%s\n' "$jaeger_secret" >"$JAEGER_OTLP_HTPASSWD_FILE") ||
+  die "cannot write $JAEGER_OTLP_HTPASSWD_FILE"
+: "${SCADAOTEL_JAEGER_OTLP_AUTHORIZATION:=Basic $(printf 'scadaotel:%s' "$jaeger_secret" | base64 -w0)}"
+export SCADAOTEL_JAEGER_OTLP_AUTHORIZATION
+
+start jaeger "$DATA_DIR/jaeger.log" "$BIN/jaeger" --config "$REPO/tools/jaeger/config.yaml" \
+  --config "$REPO/tools/jaeger/otlp-auth.yaml"
 jaeger=$((${#pids[@]} - 1))
 wait_ready "$jaeger" http_ok "$(url "$JAEGER_HEALTH_ENDPOINT")/status"
 
-start scadaotel "" "$BIN/scadaotel" --data-dir "$DATA_DIR"
+root_flag=()
+if [ "$(id -u)" = 0 ]; then
+  # A first run on a test machine; a site runs it as a dedicated user
+  # (packaging/scadaotel.service), and the binary refuses root without this.
+  echo "note: running as root, which is fine for a trial only (see packaging/ for a site install)"
+  root_flag=(--allow-root)
+fi
+start scadaotel "" "$BIN/scadaotel" --data-dir "$DATA_DIR" "${root_flag[@]}"
 app=$((${#pids[@]} - 1))
 wait_ready "$app" http_ok "$(url "$SCADAOTEL_HEALTH_ENDPOINT")/status"
 
@@ -304,9 +332,9 @@ for i in "${!pids[@]}"; do alive "${pids[$i]}" || fail_start "$i" "exited just a
 started=1
 
 if [ -n "$local_kafka" ]; then
-  kafka_line="$SCADAOTEL_KAFKA_BROKERS  topic scada.alerts  (local broker, in memory only: records are lost when it stops)"
+  kafka_line="$SCADAOTEL_KAFKA_BROKERS  topics scada.alerts.<tenant>  (local broker, in memory only: records are lost when it stops)"
 else
-  kafka_line="$SCADAOTEL_KAFKA_BROKERS  topic scada.alerts"
+  kafka_line="$SCADAOTEL_KAFKA_BROKERS  topics scada.alerts.<tenant> (scada.alerts for tenants without one)"
 fi
 cat <<MSG
 

@@ -384,6 +384,45 @@ func TestRunScriptMovedPorts(t *testing.T) {
 		t.Errorf("trace API: %d %s", code, body)
 	}
 
+	// Jaeger's OTLP port takes only the appliance's spans (the secret run.sh
+	// made): a span through the appliance is stored, one sent straight to
+	// Jaeger without the secret is refused.
+	const traceID = "5ca1ab1e0000000000000000000000a1"
+	span := `{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"run-sh"}}]},` +
+		`"scopeSpans":[{"spans":[{"traceId":"` + traceID + `","spanId":"00000000000000a1","name":"op","startTimeUnixNano":"` +
+		strconv.FormatInt(time.Now().UnixNano(), 10) + `","endTimeUnixNano":"` + strconv.FormatInt(time.Now().UnixNano()+1000, 10) + `"}]}]}]}`
+	post := func(url, auth string) int {
+		req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(span))
+		req.Header.Set("Content-Type", "application/json")
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		req.Close = true
+		resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+		if err != nil {
+			t.Fatalf("POST %s: %v", url, err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := post("http://"+env["JAEGER_OTLP_HTTP_ENDPOINT"]+"/v1/traces", ""); code != http.StatusUnauthorized {
+		t.Errorf("a span sent straight to Jaeger without the secret: %d, want 401", code)
+	}
+	if code := post("http://"+env["SCADAOTEL_OTLP_HTTP_ENDPOINT"]+"/v1/traces", "Bearer "+token); code != 200 {
+		t.Errorf("a span through the appliance: %d", code)
+	}
+	e2e.Eventually(t, 30*time.Second, func() error {
+		if code, _, body := get(t, "http://"+env["SCADAOTEL_TRACE_QUERY_ENDPOINT"]+"/api/traces/"+traceID, token); code != 200 {
+			return fmt.Errorf("the appliance's span is not readable: %d %.200s", code, body)
+		}
+		return nil
+	})
+	for _, f := range []string{"jaeger-otlp.secret", "jaeger-otlp.htpasswd"} {
+		if st, err := os.Stat(filepath.Join(data, f)); err != nil || st.Mode().Perm() != 0o600 {
+			t.Errorf("%s: %v %v, want mode 0600", f, err, st)
+		}
+	}
+
 	// Each child in its own process group, alive after the banner.
 	kids := children(t, s.cmd.Process.Pid)
 	if len(kids) != 3 {

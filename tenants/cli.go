@@ -6,12 +6,23 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+
+	"github.com/scadaotel/scadaotel/internal/audit"
 )
+
+// cliActor names who ran a `tenants` command in the audit trail.
+func cliActor() string {
+	if u, err := user.Current(); err == nil {
+		return "cli:" + u.Username
+	}
+	return fmt.Sprintf("cli:uid %d", os.Getuid())
+}
 
 // Environment variables that locate the tenants file (as the appliance
 // itself does): SCADAOTEL_TENANTS_FILE, else <data dir>/tenants.yaml with
@@ -52,6 +63,28 @@ func NewCommand() *cobra.Command {
 		}
 		return filepath.Join(dir, "tenants.yaml")
 	}
+	var auditDir string
+	cmd.PersistentFlags().StringVar(&auditDir, "audit-dir", "",
+		"audit trail the changes are recorded in (default <data dir>/audit, the data dir as for the file: $"+dataDirEnv+" or the file's directory)")
+	// audited records a change made to the file at path.
+	audited := func(c *cobra.Command, path, action, tenant string) error {
+		dir := auditDir
+		if dir == "" {
+			if d := os.Getenv(dataDirEnv); d != "" {
+				dir = filepath.Join(d, "audit")
+			} else {
+				dir = filepath.Join(filepath.Dir(path), "audit")
+			}
+		}
+		l, err := audit.OpenDir(dir, 16<<20, 0)
+		if err == nil {
+			_, err = l.Append(audit.Record{Actor: cliActor(), Tenant: tenant, Action: action, Object: path, Outcome: audit.Success})
+		}
+		if err != nil {
+			return fmt.Errorf("the change to %s is made but could not be recorded in the audit trail %s: %w", path, dir, err)
+		}
+		return nil
+	}
 
 	hash := &cobra.Command{
 		Use:   "hash-token",
@@ -63,26 +96,45 @@ func NewCommand() *cobra.Command {
 	}
 
 	var kafkaTopic string
+	var sharedTopic bool
 	add := &cobra.Command{
 		Use:   "add <id>",
 		Short: "Add a tenant with a new bearer token; prints the token once (only its SHA-256 is stored)",
 		Args:  exactlyOneID,
 		RunE: func(c *cobra.Command, args []string) error {
-			return withNewToken(c, resolve(c), true, fmt.Sprintf("tenant %s added to %%s", args[0]), func(f *File, hash string) error {
-				return f.Add(args[0], hash, kafkaTopic)
-			})
+			topic := kafkaTopic
+			switch {
+			case sharedTopic && topic != "":
+				return fmt.Errorf("--kafka-topic and --shared-kafka-topic exclude each other")
+			case topic == "" && !sharedTopic:
+				// Every consumer of a shared topic reads every tenant's
+				// alerts: a tenant gets its own unless told otherwise.
+				topic = DefaultKafkaTopicPrefix + args[0]
+			}
+			path := resolve(c)
+			if err := withNewToken(c, path, true, fmt.Sprintf("tenant %s added to %%s", args[0]), func(f *File, hash string) error {
+				return f.Add(args[0], hash, topic)
+			}); err != nil {
+				return err
+			}
+			return audited(c, path, "tenant_add", args[0])
 		},
 	}
-	add.Flags().StringVar(&kafkaTopic, "kafka-topic", "", "alert topic of this tenant (default: the exporter's topic)")
+	add.Flags().StringVar(&kafkaTopic, "kafka-topic", "", "alert topic of this tenant (default: "+DefaultKafkaTopicPrefix+"<id>; its raw error spans go to <topic>"+SpansTopicSuffix+")")
+	add.Flags().BoolVar(&sharedTopic, "shared-kafka-topic", false, "no topic of its own: the exporter's topic, shared with other tenants")
 
 	rotate := &cobra.Command{
 		Use:   "rotate-token <id>",
 		Short: "Give a tenant a new bearer token and revoke its old ones; prints the new token once",
 		Args:  exactlyOneID,
 		RunE: func(c *cobra.Command, args []string) error {
-			return withNewToken(c, resolve(c), false, fmt.Sprintf("new token for tenant %s in %%s; its old tokens are revoked", args[0]), func(f *File, hash string) error {
+			path := resolve(c)
+			if err := withNewToken(c, path, false, fmt.Sprintf("new token for tenant %s in %%s; its old tokens are revoked", args[0]), func(f *File, hash string) error {
 				return f.SetTokens(args[0], hash)
-			})
+			}); err != nil {
+				return err
+			}
+			return audited(c, path, "token_rotate", args[0])
 		},
 	}
 
@@ -102,8 +154,10 @@ func NewCommand() *cobra.Command {
 			if err := f.Save(); err != nil {
 				return err
 			}
-			_, err = fmt.Fprintf(c.ErrOrStderr(), "tenant %s removed from %s; a running appliance refuses its tokens within seconds\n", args[0], path)
-			return err
+			if _, err := fmt.Fprintf(c.ErrOrStderr(), "tenant %s removed from %s; a running appliance refuses its tokens within seconds\n", args[0], path); err != nil {
+				return err
+			}
+			return audited(c, path, "tenant_remove", args[0])
 		},
 	}
 

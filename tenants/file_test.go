@@ -2,6 +2,7 @@ package tenants
 
 import (
 	"bytes"
+	"github.com/scadaotel/scadaotel/internal/audit"
 	"os"
 	"path/filepath"
 	"strings"
@@ -31,6 +32,7 @@ func mustRead(t *testing.T, path string) string {
 
 func TestTenantsCommandsLifecycle(t *testing.T) {
 	t.Setenv(tenantsFileEnv, "")
+	t.Setenv(dataDirEnv, "")
 	dir := t.TempDir()
 	path := filepath.Join(dir, "sub", "tenants.yaml")
 
@@ -70,11 +72,15 @@ func TestTenantsCommandsLifecycle(t *testing.T) {
 	if _, _, err := runCLI(t, "add", "east-pipeline-02", "--kafka-topic", "east.alerts", "--file", path); err != nil {
 		t.Fatal(err)
 	}
+	if _, _, err := runCLI(t, "add", "north-pipeline-03", "--shared-kafka-topic", "--file", path); err != nil {
+		t.Fatal(err)
+	}
 	out, _, err = runCLI(t, "list", "--file", path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"west-pipeline-01", "east-pipeline-02", "east.alerts", "(default)"} {
+	// A tenant gets an alert topic of its own unless told to share.
+	for _, want := range []string{"west-pipeline-01", "scada.alerts.west-pipeline-01", "east-pipeline-02", "east.alerts", "north-pipeline-03", "(default)"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("list output lacks %q:\n%s", want, out)
 		}
@@ -113,8 +119,10 @@ func TestTenantsCommandsLifecycle(t *testing.T) {
 	if _, ok := reg().Tenant("east-pipeline-02"); ok {
 		t.Error("removed tenant still declared")
 	}
-	if _, _, err := runCLI(t, "remove", "west-pipeline-01", "--file", path); err != nil {
-		t.Fatal(err)
+	for _, id := range []string{"west-pipeline-01", "north-pipeline-03"} {
+		if _, _, err := runCLI(t, "remove", id, "--file", path); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if got := reg().Tenants(); len(got) != 0 {
 		t.Errorf("tenants after removing all: %v", got)
@@ -123,10 +131,35 @@ func TestTenantsCommandsLifecycle(t *testing.T) {
 	if !strings.Contains(out, "no tenants") {
 		t.Errorf("list of an empty file: %q", out)
 	}
-	// No temporary files left behind.
+	// No temporary files left behind: the file, the audit trail and its key.
 	ents, _ := os.ReadDir(filepath.Dir(path))
-	if len(ents) != 1 {
-		t.Errorf("directory holds %d entries, want only tenants.yaml", len(ents))
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	if strings.Join(names, " ") != "audit audit.key tenants.yaml" {
+		t.Errorf("directory holds %v, want the file, the audit trail and its key", names)
+	}
+	// Every change is in the audit trail, and the chain verifies.
+	key, err := audit.LoadKey(filepath.Join(filepath.Dir(path), "audit"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := audit.Verify(filepath.Join(filepath.Dir(path), "audit"), key); err != nil {
+		t.Fatal(err)
+	}
+	recs, _ := audit.Read(filepath.Join(filepath.Dir(path), "audit"), 0, 100)
+	var actions []string
+	for _, r := range recs {
+		actions = append(actions, r.Action+" "+r.Tenant)
+		if !strings.HasPrefix(r.Actor, "cli:") || r.Object != path || r.Outcome != audit.Success {
+			t.Errorf("record %+v", r)
+		}
+	}
+	want := "tenant_add west-pipeline-01,tenant_add east-pipeline-02,tenant_add north-pipeline-03,token_rotate west-pipeline-01," +
+		"tenant_remove east-pipeline-02,tenant_remove west-pipeline-01,tenant_remove north-pipeline-03"
+	if got := strings.Join(actions, ","); got != want {
+		t.Errorf("audit trail:\n%s\nwant\n%s", got, want)
 	}
 }
 
@@ -207,6 +240,7 @@ func TestTenantsCommandErrors(t *testing.T) {
 		{[]string{"add", "west-pipeline-01", "--file", path}, `tenant "west-pipeline-01" already exists`},
 		{[]string{"add", "Bad ID", "--file", path}, "invalid tenant id"},
 		{[]string{"add", "east", "--kafka-topic", "a topic", "--file", path}, "not a valid Kafka topic name"},
+		{[]string{"add", "east", "--kafka-topic", "e", "--shared-kafka-topic", "--file", path}, "exclude each other"},
 		{[]string{"add", "--file", path}, "want one tenant id"},
 		{[]string{"rotate-token", "nobody", "--file", path}, `no tenant "nobody"`},
 		{[]string{"rotate-token", "nobody", "--file", path}, "tenants there: west-pipeline-01"},

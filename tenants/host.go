@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/scadaotel/scadaotel/internal/audit"
 	"net/http"
 
 	"go.opentelemetry.io/collector/client"
@@ -22,6 +23,20 @@ type Provider interface {
 // (read it with FromContext).
 type HTTPAuthenticator interface {
 	Middleware(next http.Handler) http.Handler
+}
+
+// AuditProvider is an extension that keeps the audit trail (tenantauth).
+type AuditProvider interface {
+	AuditLog() *audit.Log
+}
+
+// AuditLogFromHost returns the audit trail of extension id, or nil when it
+// keeps none.
+func AuditLogFromHost(host component.Host, id component.ID) *audit.Log {
+	if p, ok := host.GetExtensions()[id].(AuditProvider); ok {
+		return p.AuditLog()
+	}
+	return nil
 }
 
 // ErrExtensionNotFound is wrapped by RegistryFromHost and

@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -240,12 +239,6 @@ func (l *alertLog) count(tenant string) (firing int, dups int) {
 		firing++
 	}
 	return firing, dups
-}
-
-func median(ds []time.Duration) time.Duration {
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	return s[len(s)/2]
 }
 
 // TestAlertStormDoesNotDelayOtherTenants (issue 19, point 3): tenant A's

@@ -108,7 +108,7 @@ func TestLimiterFollowsReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Simulate a reload raising the limit.
-	snap, _ := buildSnapshot([]Spec{{ID: "a", Limits: Limits{SpansPerSecond: 1000}}}, nil)
+	snap, _ := buildSnapshot([]Spec{{ID: "a", Limits: Limits{SpansPerSecond: 1000}}}, fileShape{}, Limits{})
 	l.reg.snap.Store(snap)
 	if err := l.Admit("a", Usage{Spans: 500}, now); err != nil {
 		t.Errorf("new limit not applied: %v", err)

@@ -24,6 +24,7 @@ import (
 // owns it, and other components reach it through Provider.
 type Registry struct {
 	inline   []Spec
+	defaults Limits
 	file     string
 	interval time.Duration
 	logger   *zap.Logger
@@ -38,6 +39,23 @@ type Registry struct {
 	done        chan struct{}
 	reloads     atomic.Int64
 	failures    atomic.Int64
+	onReload    atomic.Pointer[func(tenants []string, err error)]
+}
+
+// OnReload calls f after every applied (err nil) or rejected reload of the
+// tenants file: the audit trail records both.
+func (r *Registry) OnReload(f func(tenants []string, err error)) { r.onReload.Store(&f) }
+
+func (r *Registry) notifyReload(err error) {
+	if f := r.onReload.Load(); f != nil {
+		var ids []string
+		if err == nil {
+			for _, t := range r.Tenants() {
+				ids = append(ids, t.ID)
+			}
+		}
+		(*f)(ids, err)
+	}
 }
 
 type tokenEntry struct {
@@ -48,12 +66,27 @@ type tokenEntry struct {
 type snapshot struct {
 	tenants map[string]Tenant
 	tokens  []tokenEntry
+	admins  []adminEntry
+}
+
+type adminEntry struct {
+	hash  [sha256.Size]byte
+	admin Administrator
 }
 
 // NewRegistry builds a registry from inline specs and an optional tenants
 // file (read now; an unreadable or invalid file is an error at startup).
 // interval is how often the file is checked for changes (<= 0: 1 s).
 func NewRegistry(inline []Spec, file string, interval time.Duration, logger *zap.Logger) (*Registry, error) {
+	return NewRegistryWithDefaults(inline, file, interval, logger, Limits{})
+}
+
+// NewRegistryWithDefaults is NewRegistry where each limit a tenant leaves
+// at 0 is the one in defaults (0 there too: unlimited).
+func NewRegistryWithDefaults(inline []Spec, file string, interval time.Duration, logger *zap.Logger, defaults Limits) (*Registry, error) {
+	if err := defaults.Validate("default_limits"); err != nil {
+		return nil, err
+	}
 	if logger == nil {
 		logger = zap.NewNop()
 	}
@@ -63,9 +96,9 @@ func NewRegistry(inline []Spec, file string, interval time.Duration, logger *zap
 	if err := ValidateSpecs("tenants", inline); err != nil {
 		return nil, err
 	}
-	r := &Registry{inline: inline, file: file, interval: interval, logger: logger}
+	r := &Registry{inline: inline, defaults: defaults, file: file, interval: interval, logger: logger}
 	r.limiter = newLimiter(r)
-	var fileSpecs []Spec
+	var fileSpecs fileShape
 	if file != "" {
 		data, err := os.ReadFile(file)
 		switch {
@@ -77,13 +110,13 @@ func NewRegistry(inline []Spec, file string, interval time.Duration, logger *zap
 		case err != nil:
 			return nil, fmt.Errorf("tenants_file: %w", err)
 		default:
-			if fileSpecs, err = ParseFile(file, data); err != nil {
+			if fileSpecs, err = parseFile(file, data); err != nil {
 				return nil, fmt.Errorf("tenants_file: %w", err)
 			}
 			r.fileData = data
 		}
 	}
-	snap, err := buildSnapshot(inline, fileSpecs)
+	snap, err := buildSnapshot(inline, fileSpecs, defaults)
 	if err != nil {
 		return nil, err
 	}
@@ -91,20 +124,47 @@ func NewRegistry(inline []Spec, file string, interval time.Duration, logger *zap
 	return r, nil
 }
 
-func buildSnapshot(inline, fromFile []Spec) (*snapshot, error) {
-	all := append(append([]Spec(nil), inline...), fromFile...)
+func buildSnapshot(inline []Spec, fromFile fileShape, defaults Limits) (*snapshot, error) {
+	all := append(append([]Spec(nil), inline...), fromFile.Tenants...)
 	if err := ValidateSpecs("tenants (inline and file together)", all); err != nil {
 		return nil, err
 	}
 	s := &snapshot{tenants: make(map[string]Tenant, len(all))}
 	for _, spec := range all {
-		s.tenants[spec.ID] = Tenant{ID: spec.ID, Limits: spec.Limits, KafkaTopic: spec.KafkaTopic}
+		s.tenants[spec.ID] = Tenant{ID: spec.ID, Limits: spec.Limits.orDefaults(defaults), KafkaTopic: spec.KafkaTopic}
 		for _, h := range spec.TokenSHA256 {
 			sum, _ := parseHash(h) // validated above
 			s.tokens = append(s.tokens, tokenEntry{hash: sum, tenant: spec.ID})
 		}
 	}
+	if err := validateAdmins("administrators", fromFile.Administrators, all); err != nil {
+		return nil, err
+	}
+	for _, a := range fromFile.Administrators {
+		role := a.Role
+		if role == "" {
+			role = RoleSystem
+		}
+		for _, h := range a.TokenSHA256 {
+			sum, _ := parseHash(h)
+			s.admins = append(s.admins, adminEntry{hash: sum, admin: Administrator{Name: a.Name, Role: role}})
+		}
+	}
 	return s, nil
+}
+
+// LookupAdministrator returns the administrator a bearer token names, in
+// constant time like Lookup. Administrators read appliance-wide figures
+// only: no component that serves tenant data accepts their tokens.
+func (r *Registry) LookupAdministrator(token string) (Administrator, bool) {
+	sum := sha256.Sum256([]byte(token))
+	var found Administrator
+	for _, e := range r.snap.Load().admins {
+		if subtle.ConstantTimeCompare(sum[:], e.hash[:]) == 1 {
+			found = e.admin
+		}
+	}
+	return found, found.Name != ""
 }
 
 // Lookup returns the tenant a bearer token selects. It hashes the token and
@@ -161,13 +221,14 @@ func (r *Registry) Reload() error {
 		if wasMissing {
 			return nil
 		}
-		snap, err := buildSnapshot(r.inline, nil)
+		snap, err := buildSnapshot(r.inline, fileShape{}, r.defaults)
 		if err != nil {
 			return r.reloadFailed(err)
 		}
 		r.snap.Store(snap)
 		r.reloads.Add(1)
 		r.logger.Warn("Tenants file removed: its tenants are revoked", zap.String("file", r.file))
+		r.notifyReload(nil)
 		return nil
 	}
 	if err != nil {
@@ -179,11 +240,11 @@ func (r *Registry) Reload() error {
 	if same {
 		return nil
 	}
-	specs, err := ParseFile(r.file, data)
+	specs, err := parseFile(r.file, data)
 	if err != nil {
 		return r.reloadFailed(err)
 	}
-	snap, err := buildSnapshot(r.inline, specs)
+	snap, err := buildSnapshot(r.inline, specs, r.defaults)
 	if err != nil {
 		return r.reloadFailed(err)
 	}
@@ -199,6 +260,7 @@ func (r *Registry) Reload() error {
 	sort.Strings(ids)
 	r.logger.Info("Tenants file reloaded", zap.String("file", r.file),
 		zap.String("tenants", strings.Join(ids, ",")), zap.Int("tokens", len(snap.tokens)))
+	r.notifyReload(nil)
 	return nil
 }
 
@@ -208,6 +270,7 @@ func (r *Registry) reloadFailed(err error) error {
 	r.fileData = nil // retry on the next tick even if the bad content stays
 	r.mu.Unlock()
 	r.logger.Error("Tenants file rejected; keeping the previous tenants", zap.String("file", r.file), zap.Error(err))
+	r.notifyReload(err)
 	return err
 }
 

@@ -163,3 +163,37 @@ func TestRegistryMissingFile(t *testing.T) {
 		}
 	})
 }
+
+// TestAdministratorsInTheTenantsFile: an administrator's token names the
+// administrator and no tenant; a token cannot be both; names are checked.
+func TestAdministratorsInTheTenantsFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tenants.yaml")
+	body := "tenants:\n  - id: west\n    token_sha256: [" + HashToken("west-tok") + "]\n" +
+		"administrators:\n  - name: ops-night\n    token_sha256: [" + HashToken("admin-tok") + "]\n"
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r, err := NewRegistry(nil, path, 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, ok := r.LookupAdministrator("admin-tok"); !ok || a != (Administrator{Name: "ops-night", Role: RoleSystem}) {
+		t.Errorf("LookupAdministrator = %+v %v", a, ok)
+	}
+	if _, ok := r.Lookup("admin-tok"); ok {
+		t.Error("an administrator's token selects a tenant")
+	}
+	if _, ok := r.LookupAdministrator("west-tok"); ok {
+		t.Error("a tenant's token names an administrator")
+	}
+	for bad, want := range map[string]string{
+		"administrators:\n  - name: Ops\n    token_sha256: [" + HashToken("a") + "]\n":                                                                 "administrators[0].name",
+		"administrators:\n  - name: ops\n    token_sha256: [xyz]\n":                                                                                    "administrators[0].token_sha256[0]",
+		"administrators:\n  - {name: ops, token_sha256: []}\n  - {name: ops, token_sha256: []}\n":                                                      "declared twice",
+		"tenants:\n  - {id: west, token_sha256: [" + HashToken("t") + "]}\nadministrators:\n  - {name: ops, token_sha256: [" + HashToken("t") + "]}\n": `tenant "west"'s`,
+	} {
+		if _, err := ParseFile("f", []byte(bad)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: err = %v, want %q", bad, err, want)
+		}
+	}
+}

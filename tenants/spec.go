@@ -51,6 +51,47 @@ func HashToken(token string) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// TokenActor names a token in the audit trail without revealing it: the
+// first 12 hex digits of its SHA-256 (what token_sha256 in the file starts with).
+func TokenActor(token string) string {
+	return "token:" + HashToken(token)[:12]
+}
+
+// Validate checks limits; errors name the key under prefix.
+func (l Limits) Validate(prefix string) error {
+	for _, kv := range []struct {
+		key string
+		v   float64
+	}{
+		{"samples_per_second", l.SamplesPerSecond},
+		{"spans_per_second", l.SpansPerSecond},
+		{"bytes_per_second", l.BytesPerSecond},
+		{"active_series", float64(l.ActiveSeries)},
+	} {
+		if kv.v < 0 || math.IsNaN(kv.v) || math.IsInf(kv.v, 0) {
+			return fmt.Errorf("%s.%s: must be a finite number >= 0 (0 = the default), got %v", prefix, kv.key, kv.v)
+		}
+	}
+	return nil
+}
+
+// orDefaults fills each limit left at 0 from d.
+func (l Limits) orDefaults(d Limits) Limits {
+	pick := func(v, dv float64) float64 {
+		if v == 0 {
+			return dv
+		}
+		return v
+	}
+	l.SamplesPerSecond = pick(l.SamplesPerSecond, d.SamplesPerSecond)
+	l.SpansPerSecond = pick(l.SpansPerSecond, d.SpansPerSecond)
+	l.BytesPerSecond = pick(l.BytesPerSecond, d.BytesPerSecond)
+	if l.ActiveSeries == 0 {
+		l.ActiveSeries = d.ActiveSeries
+	}
+	return l
+}
+
 // Validate checks one tenant spec; errors name the key (prefix is where the
 // spec sits, e.g. "tenants[1]").
 func (s Spec) Validate(prefix string) error {
@@ -62,15 +103,8 @@ func (s Spec) Validate(prefix string) error {
 			return fmt.Errorf("%s.token_sha256[%d]: %w", prefix, i, err)
 		}
 	}
-	for key, v := range map[string]float64{
-		"samples_per_second": s.Limits.SamplesPerSecond,
-		"spans_per_second":   s.Limits.SpansPerSecond,
-		"bytes_per_second":   s.Limits.BytesPerSecond,
-		"active_series":      float64(s.Limits.ActiveSeries),
-	} {
-		if v < 0 || math.IsNaN(v) || math.IsInf(v, 0) {
-			return fmt.Errorf("%s.limits.%s: must be a finite number >= 0 (0 = unlimited), got %v", prefix, key, v)
-		}
+	if err := s.Limits.Validate(prefix + ".limits"); err != nil {
+		return err
 	}
 	if s.KafkaTopic != "" && !validKafkaTopic(s.KafkaTopic) {
 		return fmt.Errorf("%s.kafka_topic: %q is not a valid Kafka topic name ([a-zA-Z0-9._-], at most %d characters, leaving room for %q)",
@@ -115,24 +149,99 @@ func ValidateSpecs(prefix string, specs []Spec) error {
 	return nil
 }
 
-// fileShape is the tenants file: the same keys as inline tenants.
+// AdminSpec declares an appliance administrator: a named token that reads
+// the appliance-wide figures of every tenant (the UI's Appliance view API)
+// and no tenant's data.
+type AdminSpec struct {
+	Name        string   `yaml:"name"`
+	TokenSHA256 []string `yaml:"token_sha256"`
+	// Role is one of the separated administrator roles of 等保 2.0:
+	// system (the appliance-wide figures; the default), security, or audit
+	// (reads the audit trail, nothing else).
+	Role string `yaml:"role"`
+}
+
+// Administrator roles.
+const (
+	RoleSystem   = "system"
+	RoleSecurity = "security"
+	RoleAudit    = "audit"
+)
+
+// Administrator is who an administrator token names.
+type Administrator struct {
+	Name string
+	Role string
+}
+
+// fileShape is the tenants file: the same keys as inline tenants, and the
+// administrators.
 type fileShape struct {
-	Tenants []Spec `yaml:"tenants"`
+	Tenants        []Spec      `yaml:"tenants"`
+	Administrators []AdminSpec `yaml:"administrators"`
 }
 
 // ParseFile parses a tenants file (YAML, unknown keys rejected).
 func ParseFile(name string, data []byte) ([]Spec, error) {
+	f, err := parseFile(name, data)
+	return f.Tenants, err
+}
+
+func parseFile(name string, data []byte) (fileShape, error) {
 	var f fileShape
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("cannot parse tenants file %q: %w", name, err)
+		return fileShape{}, fmt.Errorf("cannot parse tenants file %q: %w", name, err)
 	}
 	if err := ValidateSpecs(name+": tenants", f.Tenants); err != nil {
-		return nil, err
+		return fileShape{}, err
 	}
-	return f.Tenants, nil
+	if err := validateAdmins(name+": administrators", f.Administrators, f.Tenants); err != nil {
+		return fileShape{}, err
+	}
+	return f, nil
 }
+
+// validateAdmins: names are ids, unique; a token is never both a tenant's
+// and an administrator's.
+func validateAdmins(prefix string, admins []AdminSpec, specs []Spec) error {
+	tenantHashes := map[string]string{}
+	for _, s := range specs {
+		for _, h := range s.TokenSHA256 {
+			tenantHashes[strings.ToLower(h)] = s.ID
+		}
+	}
+	names := map[string]bool{}
+	for i, a := range admins {
+		p := fmt.Sprintf("%s[%d]", prefix, i)
+		if err := CheckID(a.Name); err != nil {
+			return fmt.Errorf("%s.name: %w", p, err)
+		}
+		switch a.Role {
+		case "", RoleSystem, RoleSecurity, RoleAudit:
+		default:
+			return fmt.Errorf("%s.role: want system, security or audit, got %q", p, a.Role)
+		}
+		if names[a.Name] {
+			return fmt.Errorf("%s.name: administrator %q is declared twice", p, a.Name)
+		}
+		names[a.Name] = true
+		for j, h := range a.TokenSHA256 {
+			if _, err := parseHash(h); err != nil {
+				return fmt.Errorf("%s.token_sha256[%d]: %w", p, j, err)
+			}
+			if t, dup := tenantHashes[strings.ToLower(h)]; dup {
+				return fmt.Errorf("%s.token_sha256[%d]: the same token is tenant %q's; an administrator needs a token of its own", p, j, t)
+			}
+		}
+	}
+	return nil
+}
+
+// DefaultKafkaTopicPrefix: `scadaotel tenants add <id>` gives the tenant
+// the alert topic DefaultKafkaTopicPrefix+id of its own.
+const DefaultKafkaTopicPrefix = "scada.alerts."
 
 // SpansTopicSuffix names a tenant's raw error spans topic after its alert
 // topic (kafka_alerts: "<kafka_topic>.spans").

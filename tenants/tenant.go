@@ -48,13 +48,22 @@ func CheckID(id string) error {
 	return nil
 }
 
-// FromResource returns the tenant stamped on a resource, or "".
+// FromResource returns the tenant stamped on a resource, or "". A resource
+// can carry the key more than once (OTLP allows it, pdata keeps every
+// copy): every copy must be the same string, else there is no tenant.
+// Stamping leaves exactly one.
 func FromResource(res pcommon.Resource) string {
-	v, ok := res.Attributes().Get(ResourceAttribute)
-	if !ok || v.Type() != pcommon.ValueTypeStr {
-		return ""
+	tenant, found := "", false
+	for k, v := range res.Attributes().All() {
+		if k != ResourceAttribute {
+			continue
+		}
+		if v.Type() != pcommon.ValueTypeStr || found && v.Str() != tenant {
+			return ""
+		}
+		tenant, found = v.Str(), true
 	}
-	return v.Str()
+	return tenant
 }
 
 // SetOnResource stamps tenant on res, overwriting any client-sent value.

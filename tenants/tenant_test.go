@@ -7,6 +7,7 @@ import (
 
 	"go.opentelemetry.io/collector/client"
 	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
 )
 
 func TestValidID(t *testing.T) {
@@ -82,5 +83,23 @@ func TestNewContextMetadata(t *testing.T) {
 	}
 	if got := info.Metadata.Get(MetadataKey); len(got) != 1 || got[0] != "west-pipeline-01" {
 		t.Errorf("tenant metadata = %v", got)
+	}
+}
+
+// TestFromResourceRequiresAgreement: a resource with scada.tenant more than
+// once (OTLP allows it) has a tenant only when every copy agrees.
+func TestFromResourceRequiresAgreement(t *testing.T) {
+	for attrs, want := range map[string]string{
+		`{"key":"scada.tenant","value":{"stringValue":"a"}},{"key":"scada.tenant","value":{"stringValue":"a"}}`: "a",
+		`{"key":"scada.tenant","value":{"stringValue":"b"}},{"key":"scada.tenant","value":{"stringValue":"a"}}`: "",
+		`{"key":"scada.tenant","value":{"stringValue":"a"}},{"key":"scada.tenant","value":{"intValue":"1"}}`:    "",
+	} {
+		td, err := (&ptrace.JSONUnmarshaler{}).UnmarshalTraces([]byte(`{"resourceSpans":[{"resource":{"attributes":[` + attrs + `]}}]}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := FromResource(td.ResourceSpans().At(0).Resource()); got != want {
+			t.Errorf("%s: %q, want %q", attrs, got, want)
+		}
 	}
 }

@@ -108,7 +108,7 @@ func newTelemetry(set component.TelemetrySettings, c *core) (*telemetry, error) 
 			o.ObserveInt64(refused, 0)
 		}
 		for tenant, n := range rf {
-			o.ObserveInt64(refused, int64(n), metric.WithAttributes(attribute.String(tenants.SelfMetricAttribute, tenant)))
+			o.ObserveInt64(refused, int64(n), metric.WithAttributes(tenants.SelfMetricTenant(tenant)))
 		}
 		o.ObserveInt64(expired, int64(ex))
 		o.ObserveInt64(pending, int64(c.pendingEvents()))

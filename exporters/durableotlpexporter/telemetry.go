@@ -66,7 +66,7 @@ func newTelemetry(set component.TelemetrySettings, dir string, logger *zap.Logge
 		t.mu.Lock()
 		defer t.mu.Unlock()
 		for tenant, n := range t.stored {
-			o.ObserveInt64(stored, n, metric.WithAttributes(attribute.String(AttrTenant, tenant)))
+			o.ObserveInt64(stored, n, metric.WithAttributes(tenants.SelfMetricTenant(tenant)))
 		}
 		return nil
 	}, stored)
@@ -74,14 +74,14 @@ func newTelemetry(set component.TelemetrySettings, dir string, logger *zap.Logge
 }
 
 func (t *telemetry) deadLettered(ctx context.Context, tenant, reason string, spans int) {
-	t.deadSpans.Add(ctx, int64(spans), metric.WithAttributes(attribute.String(AttrTenant, tenant), attribute.String(attrReason, reason)))
+	t.deadSpans.Add(ctx, int64(spans), metric.WithAttributes(tenants.SelfMetricTenant(tenant), attribute.String(attrReason, reason)))
 	t.mu.Lock()
 	t.stored[tenant] += int64(spans)
 	t.mu.Unlock()
 }
 
 func (t *telemetry) rejected(ctx context.Context, tenant string, n int64, msg string) {
-	t.rejectedC.Add(ctx, n, metric.WithAttributes(attribute.String(AttrTenant, tenant)))
+	t.rejectedC.Add(ctx, n, metric.WithAttributes(tenants.SelfMetricTenant(tenant)))
 	t.logger.Error("destination accepted a request but rejected some of its spans (it does not say which; they are lost)",
 		zap.String("tenant", tenant), zap.Int64("rejected_spans", n), zap.String("message", msg))
 }

@@ -318,7 +318,7 @@ func (e *alertExporter) deadLetterSpans(ctx context.Context, refused []refusedSp
 		if err != nil {
 			return i, fmt.Errorf("raw spans refused by Kafka (%s) and not yet in the dead-letter area: %w", r.detail, err)
 		}
-		e.deadN.Add(ctx, int64(r.td.SpanCount()), metric.WithAttributes(attribute.String(AttrTenant, r.tenant), attribute.String("reason", r.reason)))
+		e.deadN.Add(ctx, int64(r.td.SpanCount()), metric.WithAttributes(tenants.SelfMetricTenant(r.tenant), attribute.String("reason", r.reason)))
 		e.logger.Error("raw error spans refused by Kafka for good; kept in the dead-letter area for replay",
 			zap.String("tenant", r.tenant), zap.String("reason", r.reason), zap.String("detail", r.detail),
 			zap.Int("spans", r.td.SpanCount()), zap.String("directory", e.dead.Dir()))

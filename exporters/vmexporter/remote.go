@@ -221,7 +221,7 @@ func (r *remoteExporter) push(ctx context.Context, md pmetric.Metrics) error {
 		w := sink.by[tenant]
 		err := r.writeTenant(ctx, tenant, w, r.metadataFor(md, tenant))
 		if err == nil {
-			r.mSamples.Add(ctx, int64(w.samples), metric.WithAttributes(attribute.String(AttrTenant, tenant)))
+			r.mSamples.Add(ctx, int64(w.samples), metric.WithAttributes(tenants.SelfMetricTenant(tenant)))
 			continue
 		}
 		if consumererror.IsPermanent(err) {
@@ -408,7 +408,7 @@ func (r *remoteExporter) deadLetter(ctx context.Context, md pmetric.Metrics, onl
 			errs = append(errs, fmt.Errorf("tenant %q refused by the server (%v) and not yet in the dead-letter area: %w", t, cause, err))
 			continue
 		}
-		r.mDead.Add(ctx, int64(by[t].DataPointCount()), metric.WithAttributes(attribute.String(tenants.SelfMetricAttribute, t), attribute.String("reason", reason)))
+		r.mDead.Add(ctx, int64(by[t].DataPointCount()), metric.WithAttributes(tenants.SelfMetricTenant(t), attribute.String("reason", reason)))
 		r.logger.Error("VictoriaMetrics server refused a tenant's data for good; kept in the dead-letter area for replay",
 			zap.String("tenant", t), zap.String("reason", reason), zap.Int("data_points", by[t].DataPointCount()),
 			zap.String("directory", r.dead.Dir()), zap.Error(cause))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"runtime"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/config/confighttp"
@@ -22,12 +23,14 @@ type queryExtension struct {
 	cfg    *Config
 	set    extension.Settings
 	server *httpserver.Server
+	gate   *tenantGate
 
 	mRequests metric.Int64Counter
 }
 
 func newExtension(cfg *Config, set extension.Settings) (*queryExtension, error) {
-	e := &queryExtension{cfg: cfg, set: set}
+	e := &queryExtension{cfg: cfg, set: set,
+		gate: newTenantGate(cfg.Concurrency.perTenant(), cfg.Concurrency.QueuedPerTenant, cfg.Concurrency.QueueTimeout)}
 	var err error
 	e.mRequests, err = set.MeterProvider.Meter("github.com/scadaotel/scadaotel/extensions/promqueryextension").
 		Int64Counter(MetricRequests, metric.WithDescription("Query API requests by HTTP status class."), metric.WithUnit("{request}"))
@@ -43,6 +46,11 @@ func (e *queryExtension) Start(ctx context.Context, host component.Host) error {
 	}
 	if err := vmstore.SetQueryCache(e.cfg.QueryCache); err != nil {
 		return fmt.Errorf("prometheus_query: query_cache: %w", err)
+	}
+	// One tenant's queries together use at most half the cores: the other
+	// half stays for every other tenant's.
+	if err := vmstore.SetMaxWorkersPerQuery(max(1, runtime.GOMAXPROCS(0)/(2*e.gate.running))); err != nil {
+		return fmt.Errorf("prometheus_query: query_concurrency: %w", err)
 	}
 	ln, err := e.cfg.ToListener(ctx)
 	if err != nil {
@@ -81,6 +89,15 @@ func (e *queryExtension) serve(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(rec, code, errType, reason)
 		return
 	}
+	release, err := e.gate.acquire(r.Context(), tenant)
+	if err != nil {
+		// The tenant's own queries hold its slots: only it waits.
+		rec.Header().Set("Retry-After", "1")
+		writeAPIError(rec, http.StatusTooManyRequests, "unavailable",
+			fmt.Sprintf("%v (query_concurrency.per_tenant=%d, queued_per_tenant=%d): retry later", err, e.gate.running, e.gate.queued))
+		return
+	}
+	defer release()
 	st.ServeAPI(rec, r, tenant)
 }
 

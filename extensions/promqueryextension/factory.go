@@ -23,7 +23,8 @@ func createDefaultConfig() component.Config {
 	srv := confighttp.NewDefaultServerConfig()
 	srv.NetAddr.Endpoint = "127.0.0.1:8428"
 	srv.WriteTimeout = time.Minute
-	return &Config{ServerConfig: srv, LatencyOffset: time.Second}
+	return &Config{ServerConfig: srv, LatencyOffset: time.Second,
+		Concurrency: ConcurrencyConfig{QueuedPerTenant: 16, QueueTimeout: 30 * time.Second}}
 }
 
 func createExtension(_ context.Context, set extension.Settings, cfg component.Config) (extension.Extension, error) {

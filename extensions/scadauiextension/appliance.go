@@ -248,21 +248,24 @@ func httpFetch(client *http.Client, url string) func(ctx context.Context) (io.Re
 // The answer of GET /ui/api/appliance. Rates are per second over about
 // rateWindow (null until two snapshots exist); totals since the start.
 type applianceView struct {
-	NowMs       int64           `json:"now_ms"`
-	IntervalS   float64         `json:"interval_s"`
-	Shared      bool            `json:"shared"`
-	ScrapeError string          `json:"scrape_error,omitempty"`
-	UptimeS     *float64        `json:"uptime_s,omitempty"`
-	RSSBytes    *float64        `json:"rss_bytes,omitempty"`
-	Tenant      []tenantIngest  `json:"tenant_ingest"`
-	Receivers   []receiverRow   `json:"receivers"`
-	StoredPerS  *float64        `json:"stored_samples_per_s,omitempty"`
-	Queues      []queueRow      `json:"queues"`
-	Exports     []exportRow     `json:"exports"`
-	Repair      []counterRow    `json:"repair"`
-	DeadLetter  deadLetterView  `json:"dead_letter"`
-	Disk        []diskView      `json:"disk"`
-	History     applianceSeries `json:"history"`
+	NowMs     int64   `json:"now_ms"`
+	IntervalS float64 `json:"interval_s"`
+	Shared    bool    `json:"shared"`
+	// Administrator names the administrator asking (then every tenant's
+	// figures are summed into tenant_ingest and the shared ones are shown).
+	Administrator string          `json:"administrator,omitempty"`
+	ScrapeError   string          `json:"scrape_error,omitempty"`
+	UptimeS       *float64        `json:"uptime_s,omitempty"`
+	RSSBytes      *float64        `json:"rss_bytes,omitempty"`
+	Tenant        []tenantIngest  `json:"tenant_ingest"`
+	Receivers     []receiverRow   `json:"receivers"`
+	StoredPerS    *float64        `json:"stored_samples_per_s,omitempty"`
+	Queues        []queueRow      `json:"queues"`
+	Exports       []exportRow     `json:"exports"`
+	Repair        []counterRow    `json:"repair"`
+	DeadLetter    deadLetterView  `json:"dead_letter"`
+	Disk          []diskView      `json:"disk"`
+	History       applianceSeries `json:"history"`
 }
 
 type tenantIngest struct {
@@ -360,14 +363,19 @@ func seriesKey(name string, l map[string]string) string {
 	return b.String()
 }
 
+// visibleTo keeps the series a caller may see: a tenant its own (the
+// self-metrics carry the tenant's pseudonym, tenants.SelfMetricPseudonym)
+// and the appliance-wide ones when shared; an administrator (tenant "")
+// every series.
 func visibleTo(snap snapshot, tenant string, shared bool) tview {
 	v := tview{at: snap.at, m: map[string]float64{}}
+	own := tenants.SelfMetricPseudonym(tenant)
 	for _, s := range snap.samples {
-		if t, ok := sampleTenant(s.labels); ok {
-			if t != tenant {
-				continue
-			}
-		} else if !shared {
+		switch t, ok := sampleTenant(s.labels); {
+		case tenant == "":
+		case ok && t != own && t != tenant:
+			continue
+		case !ok && !shared:
 			continue
 		}
 		v.s = append(v.s, s)
@@ -782,7 +790,9 @@ func (e *uiExtension) appliance(w http.ResponseWriter, _ *http.Request, id ident
 		return
 	}
 	snaps, disk, scrapeErr := e.scraper.state()
-	httpjson.Write(w, http.StatusOK, buildAppliance(snaps, disk, scrapeErr, id.tenant, e.cfg.SharedFigures, e.cfg.TelemetryInterval, e.now()))
+	v := buildAppliance(snaps, disk, scrapeErr, id.tenant, e.cfg.SharedFigures || id.admin != "", e.cfg.TelemetryInterval, e.now())
+	v.Administrator = id.admin
+	httpjson.Write(w, http.StatusOK, v)
 }
 
 // diskPaths: the metrics store's directory and the configured ones.

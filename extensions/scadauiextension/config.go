@@ -25,8 +25,12 @@ type Config struct {
 	AlertsEndpoint string `mapstructure:"alerts_endpoint"`
 	// SessionTTL is how long a login session lasts.
 	SessionTTL time.Duration `mapstructure:"session_ttl"`
-	// MaxSessions caps the live sessions (the oldest is dropped beyond it).
+	// MaxSessions caps the live sessions of all tenants; beyond it the
+	// oldest session of the tenant holding the most is dropped.
 	MaxSessions int `mapstructure:"max_sessions"`
+	// MaxSessionsPerTenant caps one tenant's live sessions; beyond it that
+	// tenant's oldest session is dropped.
+	MaxSessionsPerTenant int `mapstructure:"max_sessions_per_tenant"`
 	// StaleAfter: an RTU whose last poll is older than this is "stale".
 	StaleAfter time.Duration `mapstructure:"stale_after"`
 	// Timeout bounds each upstream call.
@@ -101,6 +105,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxSessions < 1 || c.MaxSessions > 100000 {
 		errs = append(errs, fmt.Errorf("max_sessions: must be in 1..100000, got %d", c.MaxSessions))
+	}
+	if c.MaxSessionsPerTenant < 1 || c.MaxSessionsPerTenant > c.MaxSessions {
+		errs = append(errs, fmt.Errorf("max_sessions_per_tenant: must be in 1..max_sessions (%d), got %d", c.MaxSessions, c.MaxSessionsPerTenant))
 	}
 	if c.StaleAfter <= 0 {
 		errs = append(errs, fmt.Errorf("stale_after: must be > 0, got %s", c.StaleAfter))

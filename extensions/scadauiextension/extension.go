@@ -1,9 +1,13 @@
 package scadauiextension
 
 import (
+	"cmp"
+	"slices"
+
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/scadaotel/scadaotel/internal/audit"
 	"io"
 	"net"
 	"net/http"
@@ -35,6 +39,8 @@ type uiExtension struct {
 	sessions *sessions
 	limiter  *loginLimiter
 	scraper  *scraper // nil when the Appliance view is off
+	registry *tenants.Registry
+	auditLog *audit.Log // nil when tenantauth keeps no audit trail
 	full     fullCache
 	stop     context.CancelFunc
 	client   *http.Client
@@ -51,7 +57,7 @@ func newExtension(cfg *Config, set extension.Settings) (*uiExtension, error) {
 	e := &uiExtension{
 		cfg:      cfg,
 		set:      set,
-		sessions: newSessions(cfg.SessionTTL, cfg.MaxSessions),
+		sessions: newSessions(cfg.SessionTTL, cfg.MaxSessions, cfg.MaxSessionsPerTenant),
 		limiter:  newLoginLimiter(cfg.LoginLimit),
 		client:   &http.Client{Timeout: cfg.Timeout},
 		now:      time.Now,
@@ -73,6 +79,10 @@ func (e *uiExtension) Start(_ context.Context, host component.Host) error {
 		return fmt.Errorf("scada_ui: authenticator: %w", err)
 	}
 	e.auth = auth
+	if e.registry, err = tenants.RegistryFromHost(host, e.cfg.Authenticator); err != nil {
+		return fmt.Errorf("scada_ui: authenticator: %w", err)
+	}
+	e.auditLog = tenants.AuditLogFromHost(host, e.cfg.Authenticator)
 	ln, err := net.Listen("tcp", e.cfg.Endpoint)
 	if err != nil {
 		return fmt.Errorf("scada_ui: endpoint %s: %w", e.cfg.Endpoint, err)
@@ -121,7 +131,8 @@ func (e *uiExtension) handler() http.Handler {
 	api.Handle("GET /ui/api/services", e.authed(e.services))
 	api.Handle("GET /ui/api/alerts", e.authed(e.alerts))
 	api.Handle("GET /ui/api/traces/", e.authed(e.traces))
-	api.Handle("GET /ui/api/appliance", e.authed(e.appliance))
+	api.Handle("GET /ui/api/appliance", e.authedOrAdministrator(e.appliance))
+	api.Handle("GET /ui/api/audit", e.authedOrAdministrator(e.auditTrail))
 	api.HandleFunc("/ui/api/", func(w http.ResponseWriter, _ *http.Request) {
 		httpjson.Write(w, http.StatusNotFound, map[string]string{"error": "unknown UI API path"})
 	})
@@ -147,10 +158,13 @@ func (e *uiExtension) handler() http.Handler {
 	})
 }
 
-// identity is who a UI API request acts for.
+// identity is who a UI API request acts for: a tenant, or (only where
+// authedOrAdministrator allows it) an appliance administrator.
 type identity struct {
 	tenant string
 	token  string
+	admin  string
+	role   string // the administrator's role
 }
 
 // resolveToken asks the tenant authenticator which tenant token selects,
@@ -222,6 +236,75 @@ func (e *uiExtension) authed(next func(http.ResponseWriter, *http.Request, ident
 	})
 }
 
+// authedOrAdministrator is authed, except that a bearer token of an
+// administrator (tenants file, `administrators`) is accepted too, with no
+// tenant. Only handlers that serve appliance-wide figures use it.
+func (e *uiExtension) authedOrAdministrator(next func(http.ResponseWriter, *http.Request, identity)) http.Handler {
+	tenantOnly := e.authed(next)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && e.registry != nil {
+			if a, ok := e.registry.LookupAdministrator(tok); ok {
+				id := identity{admin: a.Name, role: a.Role}
+				if want := requiredRole(r.URL.Path); !slices.Contains(want, a.Role) {
+					e.audit(audit.Record{Actor: "admin:" + a.Name, Source: r.RemoteAddr, Action: "role_refused", Object: r.URL.Path,
+						Outcome: audit.Refused, Detail: "role " + a.Role})
+					httpjson.Write(w, http.StatusForbidden, map[string]string{"error": fmt.Sprintf(
+						"the %s role may not read %s (it needs the %s role)", a.Role, r.URL.Path, strings.Join(want, " or "))})
+					return
+				}
+				next(w, r, id)
+				return
+			}
+		}
+		tenantOnly.ServeHTTP(w, r)
+	})
+}
+
+// requiredRole: which administrator roles may read a path (separation of
+// duties: the audit role reads the audit trail and nothing else).
+func requiredRole(path string) []string {
+	if path == "/ui/api/audit" {
+		return []string{tenants.RoleAudit}
+	}
+	return []string{tenants.RoleSystem, tenants.RoleSecurity}
+}
+
+// audit writes r to the audit trail, if there is one.
+func (e *uiExtension) audit(r audit.Record) {
+	if e.auditLog == nil {
+		return
+	}
+	if _, err := e.auditLog.Append(r); err != nil {
+		e.set.Logger.Error("Cannot write the audit trail", zap.String("action", r.Action), zap.Error(err))
+	}
+}
+
+// auditTrail serves the audit records (audit role only; requiredRole):
+// ?from=<seq> (default 1), ?limit= (default 100, at most 1000).
+func (e *uiExtension) auditTrail(w http.ResponseWriter, r *http.Request, id identity) {
+	if id.role != tenants.RoleAudit {
+		httpjson.Write(w, http.StatusForbidden, map[string]string{"error": "the audit trail is read by administrators with the audit role only"})
+		return
+	}
+	if e.auditLog == nil {
+		httpjson.Write(w, http.StatusNotFound, map[string]string{"error": "no audit trail is kept (tenantauth audit.directory is empty)"})
+		return
+	}
+	from, err := strconv.ParseUint(cmp.Or(r.URL.Query().Get("from"), "1"), 10, 64)
+	limit, err2 := strconv.Atoi(cmp.Or(r.URL.Query().Get("limit"), "100"))
+	if err != nil || err2 != nil || limit < 1 || limit > 1000 {
+		httpjson.Write(w, http.StatusBadRequest, map[string]string{"error": "from: a record number; limit: 1..1000"})
+		return
+	}
+	recs, err := audit.Read(e.auditLog.Dir(), from, limit)
+	if err != nil {
+		httpjson.Write(w, http.StatusInternalServerError, map[string]string{"error": "cannot read the audit trail"})
+		e.set.Logger.Error("Cannot read the audit trail", zap.Error(err))
+		return
+	}
+	httpjson.Write(w, http.StatusOK, map[string]any{"records": recs})
+}
+
 func clearCookie(w http.ResponseWriter) {
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode})
 }
@@ -270,12 +353,14 @@ func (e *uiExtension) login(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if tenant == "" {
+		e.audit(audit.Record{Actor: tenants.TokenActor(body.Token), Source: r.RemoteAddr, Action: "login", Outcome: audit.Refused, Detail: reason})
 		e.mLogins.Add(r.Context(), 1, metric.WithAttributes(attribute.String("outcome", "refused")))
 		e.set.Logger.Info("UI login refused", zap.String("remote", r.RemoteAddr), zap.String("reason", reason))
 		httpjson.Write(w, code, map[string]string{"error": "token not accepted"})
 		return
 	}
 	id, exp := e.sessions.create(tenant, body.Token)
+	e.audit(audit.Record{Actor: tenants.TokenActor(body.Token), Tenant: tenant, Source: r.RemoteAddr, Action: "login", Outcome: audit.Success})
 	e.mLogins.Add(r.Context(), 1, metric.WithAttributes(attribute.String("outcome", "accepted")))
 	http.SetCookie(w, &http.Cookie{
 		Name: cookieName, Value: id, Path: "/", Expires: exp, MaxAge: int(e.cfg.SessionTTL.Seconds()),
@@ -299,6 +384,9 @@ func (e *uiExtension) logout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if c, err := r.Cookie(cookieName); err == nil {
+		if ses := e.sessions.get(c.Value); ses != nil {
+			e.audit(audit.Record{Actor: tenants.TokenActor(ses.token), Tenant: ses.tenant, Source: r.RemoteAddr, Action: "logout", Outcome: audit.Success})
+		}
 		e.sessions.remove(c.Value)
 	}
 	clearCookie(w)

@@ -36,6 +36,12 @@ func (h host) GetExtensions() map[component.ID]component.Component { return h.ex
 // the UI on a free port; alertsURL may be "".
 func startUI(t *testing.T, alertsURL string) string {
 	t.Helper()
+	return startUIWith(t, alertsURL, nil)
+}
+
+// startUIWith is startUI with the UI's config changed by edit.
+func startUIWith(t *testing.T, alertsURL string, edit func(*Config)) string {
+	t.Helper()
 	authID := component.MustNewID("tenantauth")
 	af := tenantauthextension.NewFactory()
 	acfg := af.CreateDefaultConfig().(*tenantauthextension.Config)
@@ -53,6 +59,9 @@ func startUI(t *testing.T, alertsURL string) string {
 	cfg.Endpoint = "127.0.0.1:0"
 	cfg.AlertsEndpoint = alertsURL
 	cfg.TraceQueryEndpoint = ""
+	if edit != nil {
+		edit(cfg)
+	}
 	require.NoError(t, cfg.Validate())
 	ext, err := newExtension(cfg, extensiontest.NewNopSettings(Type))
 	require.NoError(t, err)
@@ -77,6 +86,7 @@ func TestConfigExamplesLoadAndValidate(t *testing.T) {
 	bad.AlertsEndpoint = "http://u:p@127.0.0.1:1"
 	bad.SessionTTL = time.Second
 	bad.MaxSessions = 0
+	bad.MaxSessionsPerTenant = 0
 	bad.StaleAfter = 0
 	bad.Timeout = 0
 	bad.Authenticator = component.ID{}
@@ -86,7 +96,7 @@ func TestConfigExamplesLoadAndValidate(t *testing.T) {
 	bad.LoginLimit = LoginLimitConfig{PerAddress: 0, PerTenant: -1, Period: time.Millisecond}
 	err = bad.Validate()
 	require.Error(t, err)
-	for _, key := range []string{"endpoint:", "authenticator:", "trace_query_endpoint:", "alerts_endpoint:", "session_ttl:", "max_sessions:", "stale_after:", "timeout:", "telemetry_endpoint:", "telemetry_interval:", "disk_paths[0]:", "login_limit.per_address:", "login_limit.per_tenant:", "login_limit.period:"} {
+	for _, key := range []string{"endpoint:", "authenticator:", "trace_query_endpoint:", "alerts_endpoint:", "session_ttl:", "max_sessions:", "max_sessions_per_tenant:", "stale_after:", "timeout:", "telemetry_endpoint:", "telemetry_interval:", "disk_paths[0]:", "login_limit.per_address:", "login_limit.per_tenant:", "login_limit.period:"} {
 		assert.Contains(t, err.Error(), key)
 	}
 }
@@ -230,7 +240,7 @@ func TestAlertsForwardedWithTheCallersToken(t *testing.T) {
 }
 
 func TestSessionsExpireAndAreBounded(t *testing.T) {
-	s := newSessions(time.Hour, 2)
+	s := newSessions(time.Hour, 2, 2)
 	now := time.Unix(1000, 0)
 	s.now = func() time.Time { return now }
 	a, _ := s.create("north", "t1")
@@ -245,4 +255,61 @@ func TestSessionsExpireAndAreBounded(t *testing.T) {
 	now = now.Add(time.Hour)
 	assert.Nil(t, s.get(c), "expired")
 	assert.Nil(t, s.get("short"))
+}
+
+// TestSessionsAreBoundedPerTenant: a tenant at its bound evicts only its own
+// oldest session; with the pool full, the tenant holding the most pays.
+func TestSessionsAreBoundedPerTenant(t *testing.T) {
+	s := newSessions(time.Hour, 4, 3)
+	now := time.Unix(1000, 0)
+	s.now = func() time.Time { return now }
+	b, _ := s.create("south", "t2")
+	var north []string
+	for range 10 {
+		now = now.Add(time.Second)
+		id, _ := s.create("north", "t1")
+		north = append(north, id)
+	}
+	require.NotNil(t, s.get(b), "another tenant's logins never evict south's session")
+	for i, id := range north {
+		assert.Equal(t, i >= 7, s.get(id) != nil, "north keeps only its 3 newest sessions (session %d)", i)
+	}
+	// Pool full (3 north + 1 south): a new south login evicts north's oldest.
+	b2, _ := s.create("south", "t2")
+	require.NotNil(t, s.get(b))
+	require.NotNil(t, s.get(b2))
+	assert.Nil(t, s.get(north[7]))
+	assert.Len(t, s.m, 4)
+	s.remove(b)
+	s.remove(b2)
+	assert.Equal(t, map[string]int{"north": 2}, s.perTenant, "counts follow removals")
+}
+
+// TestOneTenantsLoginsKeepAnothersSessions logs in through the real HTTP
+// path: tenant north logging in far more often than the session pool holds
+// never logs out south's operator.
+func TestOneTenantsLoginsKeepAnothersSessions(t *testing.T) {
+	base := startUIWith(t, "", func(c *Config) {
+		c.MaxSessions = 6
+		c.MaxSessionsPerTenant = 3
+		c.LoginLimit = LoginLimitConfig{PerAddress: 1000, PerTenant: 1000, Period: time.Minute}
+	})
+	jar, _ := cookiejar.New(nil)
+	south := &http.Client{Jar: jar}
+	require.Equal(t, http.StatusOK, login(t, south, base, "south-token").StatusCode)
+	var norths []*http.Client
+	for range 20 {
+		j, _ := cookiejar.New(nil)
+		c := &http.Client{Jar: j}
+		require.Equal(t, http.StatusOK, login(t, c, base, "north-token").StatusCode)
+		norths = append(norths, c)
+	}
+	me := func(c *http.Client) string {
+		code, body, _ := getJSON(t, c, base+"/ui/api/me", nil)
+		require.Equal(t, http.StatusOK, code)
+		return body["tenant"].(string)
+	}
+	assert.Equal(t, "south", me(south), "south's session survives 20 logins of north")
+	assert.Equal(t, "north", me(norths[19]), "north's newest session lives")
+	assert.Equal(t, "", me(norths[0]), "north's oldest session was evicted by north's own logins")
 }

@@ -31,12 +31,16 @@ func createDefaultConfig() component.Config {
 		AlertsEndpoint:     "http://127.0.0.1:8089",
 		SessionTTL:         12 * time.Hour,
 		MaxSessions:        1000,
-		StaleAfter:         10 * time.Second,
-		Timeout:            10 * time.Second,
-		TelemetryEndpoint:  "http://127.0.0.1:8888/metrics",
-		TelemetryInterval:  5 * time.Second,
-		SharedFigures:      true,
-		LoginLimit:         LoginLimitConfig{PerAddress: 10, PerTenant: 30, Period: time.Minute},
+		// A control room has a handful of consoles per pipeline; 100 leaves
+		// room for ten tenants at their bound within max_sessions.
+		MaxSessionsPerTenant: 100,
+		StaleAfter:           10 * time.Second,
+		Timeout:              10 * time.Second,
+		TelemetryEndpoint:    "http://127.0.0.1:8888/metrics",
+		TelemetryInterval:    5 * time.Second,
+		// Appliance-wide figures add up every tenant's load: administrators only.
+		SharedFigures: false,
+		LoginLimit:    LoginLimitConfig{PerAddress: 10, PerTenant: 30, Period: time.Minute},
 	}
 }
 

@@ -20,6 +20,11 @@ type Config struct {
 	// DefaultTenant, when set, is the tenant of requests without an
 	// Authorization header (unauthenticated local setups only). Off by default.
 	DefaultTenant string `mapstructure:"default_tenant"`
+	// DefaultLimits apply to every limit a tenant leaves at 0, so that no
+	// tenant is unbounded unless the operator says so (0 here: unlimited).
+	DefaultLimits tenants.Limits `mapstructure:"default_limits"`
+	// Audit is the appliance's audit trail.
+	Audit AuditConfig `mapstructure:"audit"`
 
 	// prevent unkeyed literal initialization
 	_ struct{}
@@ -28,6 +33,12 @@ type Config struct {
 // Validate checks the config; errors name the key.
 func (c *Config) Validate() error {
 	if err := tenants.ValidateSpecs("tenants", c.Tenants); err != nil {
+		return err
+	}
+	if err := c.DefaultLimits.Validate("default_limits"); err != nil {
+		return err
+	}
+	if err := c.Audit.validate(); err != nil {
 		return err
 	}
 	if c.ReloadInterval <= 0 {

@@ -3,6 +3,7 @@ package tenantauthextension
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"sync"
 
@@ -28,6 +29,7 @@ type Extension struct {
 	requests metric.Int64Counter
 	limited  metric.Int64Counter
 	attrs    sync.Map // outcome/tenant -> metric.AddOption
+	audit    *auditor // nil when the audit trail is off
 }
 
 var (
@@ -38,7 +40,7 @@ var (
 )
 
 func newExtension(cfg *Config, set extension.Settings) (*Extension, error) {
-	reg, err := tenants.NewRegistry(cfg.Tenants, cfg.TenantsFile, cfg.ReloadInterval, set.Logger)
+	reg, err := tenants.NewRegistryWithDefaults(cfg.Tenants, cfg.TenantsFile, cfg.ReloadInterval, set.Logger, cfg.DefaultLimits)
 	if err != nil {
 		return nil, err
 	}
@@ -56,7 +58,14 @@ func newExtension(cfg *Config, set extension.Settings) (*Extension, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Extension{cfg: cfg, logger: set.Logger, registry: reg, requests: requests, limited: limited}, nil
+	aud, err := newAuditor(cfg.Audit, set.Logger)
+	if err != nil {
+		return nil, err
+	}
+	if aud != nil && cfg.TenantsFile != "" {
+		reg.OnReload(aud.reloaded(cfg.TenantsFile))
+	}
+	return &Extension{cfg: cfg, logger: set.Logger, registry: reg, requests: requests, limited: limited, audit: aud}, nil
 }
 
 // Start begins watching the tenants file.
@@ -72,6 +81,7 @@ func (e *Extension) Start(context.Context, component.Host) error {
 // Shutdown stops watching the tenants file.
 func (e *Extension) Shutdown(context.Context) error {
 	e.registry.StopWatching()
+	e.audit.stop()
 	return nil
 }
 
@@ -85,6 +95,9 @@ func (e *Extension) TenantRegistry() *tenants.Registry { return e.registry }
 func (e *Extension) Authenticate(ctx context.Context, sources map[string][]string) (context.Context, error) {
 	d := e.decide(sources)
 	e.count(ctx, d)
+	if d.status != http.StatusOK && e.audit != nil {
+		e.audit.refused(d, addrOf(client.FromContext(ctx).Addr))
+	}
 	// grpc.Method is a context lookup; metadata.FromIncomingContext would
 	// copy every header of every call just to tell gRPC from HTTP.
 	_, isGRPC := grpc.Method(ctx)
@@ -113,6 +126,11 @@ func (e *Extension) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		d := e.decide(r.Header)
 		e.count(r.Context(), d)
+		// In-process checks (the UI re-checking a session's token) carry
+		// no address and are not client attempts.
+		if d.status != http.StatusOK && r.RemoteAddr != "" {
+			e.audit.refused(d, r.RemoteAddr)
+		}
 		switch d.status {
 		case http.StatusOK:
 			next.ServeHTTP(w, r.WithContext(tenants.NewContext(r.Context(), d.tenant)))
@@ -140,7 +158,14 @@ func (e *Extension) count(ctx context.Context, d decision) {
 	opt, ok := e.attrs.Load(key)
 	if !ok {
 		opt, _ = e.attrs.LoadOrStore(key, metric.WithAttributeSet(attribute.NewSet(
-			attribute.String("outcome", outcome), attribute.String(AttrTenant, d.tenant))))
+			attribute.String("outcome", outcome), tenants.SelfMetricTenant(d.tenant))))
 	}
 	e.requests.Add(ctx, 1, opt.(metric.AddOption))
+}
+
+func addrOf(a net.Addr) string {
+	if a == nil {
+		return ""
+	}
+	return a.String()
 }

@@ -6,6 +6,7 @@ package tenantauthextension
 
 import (
 	"context"
+	"github.com/scadaotel/scadaotel/tenants"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
@@ -22,8 +23,20 @@ func NewFactory() extension.Factory {
 	return extension.NewFactory(Type, createDefaultConfig, create, component.StabilityLevelAlpha)
 }
 
+// DefaultLimits bound a tenant that sets none: a large pipeline site (500
+// RTUs × 20 points every 500 ms is 20,000 samples/s and some 10,000
+// series) fits ten times over; a tenant writing a million series or
+// flooding the box does not.
+var DefaultLimits = tenants.Limits{
+	SamplesPerSecond: 200_000,
+	SpansPerSecond:   50_000,
+	BytesPerSecond:   64 << 20,
+	ActiveSeries:     200_000,
+}
+
 func createDefaultConfig() component.Config {
-	return &Config{ReloadInterval: time.Second}
+	return &Config{ReloadInterval: time.Second, DefaultLimits: DefaultLimits,
+		Audit: AuditConfig{MaxFileMiB: 16, RetentionDays: 180, FailureWindow: time.Minute}}
 }
 
 func create(_ context.Context, set extension.Settings, cfg component.Config) (extension.Extension, error) {

@@ -125,5 +125,5 @@ func isOTLPPath(path string) bool {
 
 func (e *Extension) countLimited(ctx context.Context, refusal *tenants.LimitError) {
 	e.limited.Add(ctx, 1, metric.WithAttributes(
-		attribute.String(AttrTenant, refusal.Tenant), attribute.String("limit", refusal.Limit)))
+		tenants.SelfMetricTenant(refusal.Tenant), attribute.String("limit", refusal.Limit)))
 }

@@ -26,6 +26,27 @@ type Config struct {
 	SearchDepth int `mapstructure:"search_depth"`
 	// Timeout bounds each call to Jaeger.
 	Timeout time.Duration `mapstructure:"timeout"`
+	// Index is the tenant → services → operations and trace id index the
+	// tenantstamp processor feeds (internal/traceindex).
+	Index IndexConfig `mapstructure:"index"`
+
+	// prevent unkeyed literal initialization
+	_ struct{}
+}
+
+// IndexConfig bounds and places the index.
+type IndexConfig struct {
+	// Directory holds the saved index (index.gob.gz); "" keeps it in
+	// memory only (rebuilt from Jaeger at each start).
+	Directory string `mapstructure:"directory"`
+	// MaxServices per tenant.
+	MaxServices int `mapstructure:"max_services"`
+	// MaxOperations per service of a tenant.
+	MaxOperations int `mapstructure:"max_operations"`
+	// MaxTraceIDs per tenant over services_lookback.
+	MaxTraceIDs int `mapstructure:"max_trace_ids"`
+	// FlushInterval is how often a changed index is saved.
+	FlushInterval time.Duration `mapstructure:"flush_interval"`
 
 	// prevent unkeyed literal initialization
 	_ struct{}
@@ -54,6 +75,18 @@ func (c *Config) Validate() error {
 	}
 	if c.Timeout <= 0 {
 		return fmt.Errorf("timeout: must be > 0, got %s", c.Timeout)
+	}
+	if c.Index.MaxServices <= 0 || c.Index.MaxServices > 1_000_000 {
+		return fmt.Errorf("index.max_services: must be in 1..1000000, got %d", c.Index.MaxServices)
+	}
+	if c.Index.MaxOperations <= 0 || c.Index.MaxOperations > 1_000_000 {
+		return fmt.Errorf("index.max_operations: must be in 1..1000000, got %d", c.Index.MaxOperations)
+	}
+	if c.Index.MaxTraceIDs < 1000 || c.Index.MaxTraceIDs > 1_000_000_000 {
+		return fmt.Errorf("index.max_trace_ids: must be in 1000..1000000000, got %d", c.Index.MaxTraceIDs)
+	}
+	if c.Index.FlushInterval <= 0 {
+		return fmt.Errorf("index.flush_interval: must be > 0, got %s", c.Index.FlushInterval)
 	}
 	return nil
 }

@@ -30,6 +30,12 @@ func createDefaultConfig() component.Config {
 		ServicesLookback: 7 * 24 * time.Hour,
 		SearchDepth:      100,
 		Timeout:          10 * time.Second,
+		Index: IndexConfig{
+			MaxServices:   1000,
+			MaxOperations: 500,
+			MaxTraceIDs:   4_000_000,
+			FlushInterval: time.Minute,
+		},
 	}
 }
 

@@ -47,12 +47,16 @@ func TestConfigExamples(t *testing.T) {
 
 func TestConfigValidateNamesTheKey(t *testing.T) {
 	for key, mutate := range map[string]func(*Config){
-		"endpoint":          func(c *Config) { c.Endpoint = "nope" },
-		"jaeger_endpoint":   func(c *Config) { c.JaegerEndpoint = "ftp://x" },
-		"services_lookback": func(c *Config) { c.ServicesLookback = 0 },
-		"search_depth":      func(c *Config) { c.SearchDepth = 0 },
-		"timeout":           func(c *Config) { c.Timeout = 0 },
-		"authenticator":     func(c *Config) { c.Authenticator = component.ID{} },
+		"endpoint":             func(c *Config) { c.Endpoint = "nope" },
+		"jaeger_endpoint":      func(c *Config) { c.JaegerEndpoint = "ftp://x" },
+		"services_lookback":    func(c *Config) { c.ServicesLookback = 0 },
+		"search_depth":         func(c *Config) { c.SearchDepth = 0 },
+		"timeout":              func(c *Config) { c.Timeout = 0 },
+		"authenticator":        func(c *Config) { c.Authenticator = component.ID{} },
+		"index.max_services":   func(c *Config) { c.Index.MaxServices = 0 },
+		"index.max_operations": func(c *Config) { c.Index.MaxOperations = -1 },
+		"index.max_trace_ids":  func(c *Config) { c.Index.MaxTraceIDs = 10 },
+		"index.flush_interval": func(c *Config) { c.Index.FlushInterval = 0 },
 	} {
 		c := createDefaultConfig().(*Config)
 		mutate(c)
@@ -90,7 +94,7 @@ func TestFilterV1(t *testing.T) {
 	if err := json.Unmarshal([]byte(sampleTrace), &tr); err != nil {
 		t.Fatal(err)
 	}
-	got, ok := filterV1(tr, "west")
+	got, ok, _ := filterV1(tr, "west")
 	if !ok || len(got.Spans) != 1 || len(got.Processes) != 1 {
 		t.Fatalf("west: %+v", got)
 	}
@@ -98,21 +102,61 @@ func TestFilterV1(t *testing.T) {
 	if strings.Contains(string(out), "east") || !strings.Contains(string(out), "9007199254740993") {
 		t.Errorf("filtered trace %s", out)
 	}
-	if _, ok := filterV1(tr, "north"); ok {
+	if _, ok, _ := filterV1(tr, "north"); ok {
 		t.Error("a tenant with no spans must get nothing")
 	}
-	if _, ok := filterV1(tr, ""); ok {
+	if _, ok, _ := filterV1(tr, ""); ok {
 		t.Error("the empty tenant must not match untagged processes")
 	}
 }
 
-func TestV3Tenant(t *testing.T) {
-	rs := `{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"plc"}},{"key":"scada.tenant","value":{"stringValue":"west"}}]},"scopeSpans":[]}`
-	if got := v3Tenant(json.RawMessage(rs)); got != "west" {
-		t.Errorf("v3Tenant = %q", got)
+func TestFilterV3(t *testing.T) {
+	const west = `{"key":"scada.tenant","value":{"stringValue":"west"}}`
+	rs := func(resource, scope, spans string) json.RawMessage {
+		return json.RawMessage(`{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"plc"}}` + resource +
+			`]},"scopeSpans":[{"scope":{"name":"s","attributes":[` + scope + `]},"spans":[` + spans + `]}],"schemaUrl":"x"}`)
 	}
-	if got := v3Tenant(json.RawMessage(`{"resource":{"attributes":[{"key":"scada.tenant","value":{"intValue":"1"}}]}}`)); got != "" {
-		t.Errorf("non-string tenant = %q", got)
+	clean := `{"name":"mine","attributes":[]}`
+	tagged := `{"name":"forged","attributes":[` + west + `]}`
+	if out, ok := filterV3(rs(","+west, "", clean), "west"); !ok || !strings.Contains(string(out), "mine") || !strings.Contains(string(out), "schemaUrl") {
+		t.Errorf("own resource: %s %v", out, ok)
+	}
+	if _, ok := filterV3(rs(","+west, "", clean), "east"); ok {
+		t.Error("another tenant's resource shown")
+	}
+	if _, ok := filterV3(rs(","+west+","+west, "", clean), "west"); ok {
+		t.Error("a resource with scada.tenant twice must not be shown (readers require one value)")
+	}
+	if _, ok := filterV3(rs(`,{"key":"scada.tenant","value":{"intValue":"1"}}`, "", clean), ""); ok {
+		t.Error("non-string tenant shown")
+	}
+	out, ok := filterV3(rs(","+west, "", clean+","+tagged), "west")
+	if !ok || !strings.Contains(string(out), "mine") || strings.Contains(string(out), "forged") {
+		t.Errorf("span with its own scada.tenant: %s", out)
+	}
+	if _, ok := filterV3(rs(","+west, west, clean), "west"); ok {
+		t.Error("a scope carrying scada.tenant must not be shown")
+	}
+}
+
+// TestFilterV1ReadersRequireAgreement: a process with scada.tenant twice
+// (even both equal to the caller) or a span carrying scada.tenant itself is
+// not shown: tenantstamp leaves exactly one value, on the resource only.
+func TestFilterV1ReadersRequireAgreement(t *testing.T) {
+	const tr = `{"traceID":"01","spans":[
+ {"spanID":"01","operationName":"dup","processID":"p1","tags":[]},
+ {"spanID":"02","operationName":"own","processID":"p2","tags":[]},
+ {"spanID":"03","operationName":"spanTagged","processID":"p2","tags":[{"key":"scada.tenant","type":"string","value":"west"}]}],
+ "processes":{
+  "p1":{"serviceName":"x","tags":[{"key":"scada.tenant","type":"string","value":"west"},{"key":"scada.tenant","type":"string","value":"west"}]},
+  "p2":{"serviceName":"y","tags":[{"key":"scada.tenant","type":"string","value":"west"}]}}}`
+	var v v1Trace
+	if err := json.Unmarshal([]byte(tr), &v); err != nil {
+		t.Fatal(err)
+	}
+	got, ok, _ := filterV1(v, "west")
+	if !ok || len(got.Spans) != 1 || len(got.Processes) != 1 || !strings.Contains(string(got.Spans[0]), `"own"`) {
+		t.Errorf("kept %d spans %d processes: %s", len(got.Spans), len(got.Processes), got.Spans)
 	}
 }
 

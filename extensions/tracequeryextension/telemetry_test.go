@@ -22,7 +22,7 @@ func TestSelfMetrics(t *testing.T) {
 	cfg := createDefaultConfig().(*Config)
 	p := newProxy(mustURL(t, "http://127.0.0.1:1"), cfg, nil)
 	var err error
-	if p.tel, err = newTelemetry(tel.NewTelemetrySettings().MeterProvider); err != nil {
+	if p.tel, err = newTelemetry(tel.NewTelemetrySettings().MeterProvider, nil); err != nil {
 		t.Fatal(err)
 	}
 	req := httptest.NewRequest(http.MethodGet, "/api/services", nil)

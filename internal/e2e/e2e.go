@@ -7,6 +7,9 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -109,6 +112,20 @@ func VictoriaMetricsBinary(t testing.TB) string {
 	return p
 }
 
+// TestbenchBinary returns $TESTBENCH_BIN, or bin/scadaotel-testbench under
+// the repository root (make test builds it).
+func TestbenchBinary(t testing.TB) string {
+	t.Helper()
+	p := os.Getenv("TESTBENCH_BIN")
+	if p == "" {
+		p = filepath.Join(RepoRoot(t), "bin", "scadaotel-testbench")
+	}
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("scadaotel-testbench binary not found at %s (run `make build`, or set TESTBENCH_BIN): %v", p, err)
+	}
+	return p
+}
+
 // FreeAddr returns a free "127.0.0.1:port". The port is released before
 // returning, so a process started right after can bind it.
 func FreeAddr(t testing.TB) string {
@@ -154,7 +171,8 @@ func Start(t testing.TB, name, bin string, args []string, env ...string) *Proces
 	t.Helper()
 	p := &Process{Name: name, log: &lockedBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(bin, args...)
-	p.cmd.Env = append(os.Environ(), env...)
+	// Test machines run as root; the appliance refuses root otherwise.
+	p.cmd.Env = append(append(os.Environ(), "SCADAOTEL_ALLOW_ROOT=1"), env...)
 	p.cmd.Stdout = p.log
 	p.cmd.Stderr = p.log
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -367,7 +385,11 @@ type Jaeger struct {
 	QueryURL string // http://host:port
 	Health   string // host:port
 	DataDir  string
-	env      []string
+	// OTLPAuthorization is the Authorization header Jaeger's OTLP
+	// receiver requires (StartJaegerWithOTLPAuth), else "".
+	OTLPAuthorization string
+	env               []string
+	configs           []string // overlays after tools/jaeger/config.yaml
 }
 
 // StartJaeger runs bin/jaeger with the repository's tools/jaeger/config.yaml
@@ -398,10 +420,48 @@ func StartJaegerIn(t testing.TB, dataDir string) *Jaeger {
 	return j
 }
 
+// StartJaegerWithOTLPAuth is StartJaeger with tools/jaeger/otlp-auth.yaml,
+// as `make run` starts it: the OTLP receiver requires HTTP Basic
+// credentials, whose header is j.OTLPAuthorization.
+func StartJaegerWithOTLPAuth(t testing.TB) *Jaeger {
+	t.Helper()
+	dir := t.TempDir()
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		t.Fatal(err)
+	}
+	secret := hex.EncodeToString(b[:])
+	htpasswd := filepath.Join(dir, "jaeger-otlp.htpasswd")
+	if err := os.WriteFile(htpasswd, []byte("scadaotel:"+secret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	j := &Jaeger{
+		OTLPGRPC: FreeAddr(t), OTLPHTTP: FreeAddr(t), Health: FreeAddr(t), DataDir: dir,
+		OTLPAuthorization: "Basic " + base64.StdEncoding.EncodeToString([]byte("scadaotel:"+secret)),
+		configs:           []string{filepath.Join(RepoRoot(t), "tools", "jaeger", "otlp-auth.yaml")},
+	}
+	query, queryGRPC := FreeAddr(t), FreeAddr(t)
+	j.QueryURL = "http://" + query
+	j.env = []string{
+		"SCADAOTEL_DATA_DIR=" + dir,
+		"JAEGER_OTLP_GRPC_ENDPOINT=" + j.OTLPGRPC,
+		"JAEGER_OTLP_HTTP_ENDPOINT=" + j.OTLPHTTP,
+		"JAEGER_QUERY_HTTP_ENDPOINT=" + query,
+		"JAEGER_QUERY_GRPC_ENDPOINT=" + queryGRPC,
+		"JAEGER_HEALTH_ENDPOINT=" + j.Health,
+		"JAEGER_OTLP_HTPASSWD_FILE=" + htpasswd,
+	}
+	j.start(t)
+	return j
+}
+
 func (j *Jaeger) start(t testing.TB) {
 	t.Helper()
-	cfg := filepath.Join(RepoRoot(t), "tools", "jaeger", "config.yaml")
-	j.Process = Start(t, "jaeger", JaegerBinary(t), []string{"--config", cfg}, j.env...)
+	args := []string{"--config", filepath.Join(RepoRoot(t), "tools", "jaeger", "config.yaml")}
+	for _, c := range j.configs {
+		args = append(args, "--config", c)
+	}
+	j.Process = Start(t, "jaeger", JaegerBinary(t), args, j.env...)
 	WaitHTTP(t, j.Process, "http://"+j.Health+"/status", 30*time.Second)
 }
 
@@ -417,6 +477,12 @@ func (j *Jaeger) Restart(t testing.TB) {
 // Eventually retries f every 100 ms until it returns nil or timeout passes.
 func Eventually(t testing.TB, timeout time.Duration, f func() error) {
 	t.Helper()
+	EventuallyEvery(t, timeout, 100*time.Millisecond, f)
+}
+
+// EventuallyEvery is Eventually polling every interval.
+func EventuallyEvery(t testing.TB, timeout, interval time.Duration, f func() error) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	var err error
@@ -427,7 +493,7 @@ func Eventually(t testing.TB, timeout time.Duration, f func() error) {
 		select {
 		case <-ctx.Done():
 			t.Fatalf("not true within %s: %v", timeout, err)
-		case <-time.After(100 * time.Millisecond):
+		case <-time.After(interval):
 		}
 	}
 }

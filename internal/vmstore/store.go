@@ -251,6 +251,11 @@ func setFlags(cfg Config) error {
 	}
 	if cfg.MemoryAllowedBytes > 0 {
 		set = append(set, [2]string{"memory.allowedBytes", strconv.FormatInt(cfg.MemoryAllowedBytes, 10)})
+		// The engine lets all queries together hold a quarter of the
+		// budget; one query at most a sixteenth, so a tenant at its query
+		// slots (prometheus_query query_concurrency) leaves most of it to
+		// the others instead of making their queries fail for memory.
+		set = append(set, [2]string{"search.maxMemoryPerQuery", strconv.FormatInt(cfg.MemoryAllowedBytes/16, 10)})
 	}
 	for _, kv := range set {
 		if err := flag.Set(kv[0], kv[1]); err != nil {
@@ -272,6 +277,17 @@ func SetLatencyOffset(d time.Duration) error {
 		return fmt.Errorf("vmstore: cannot set -search.latencyOffset=%s: %w", d, err)
 	}
 	return nil
+}
+
+// SetMaxWorkersPerQuery bounds the CPU cores one query may use
+// (process-wide): by default the engine gives every query all of them.
+func SetMaxWorkersPerQuery(n int) error {
+	if !flag.CommandLine.Parsed() {
+		if err := flag.CommandLine.Parse(nil); err != nil {
+			return fmt.Errorf("vmstore: cannot parse VictoriaMetrics flags: %w", err)
+		}
+	}
+	return flag.Set("search.maxWorkersPerQuery", strconv.Itoa(n))
 }
 
 // SetQueryCache turns the engine's rollup result cache on or off

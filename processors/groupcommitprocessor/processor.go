@@ -9,7 +9,6 @@ import (
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/processor"
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 
 	"github.com/scadaotel/scadaotel/tenants"
@@ -119,7 +118,7 @@ func (p *groupCommit) ConsumeTraces(ctx context.Context, td ptrace.Traces) error
 	p.mu.Unlock()
 	g.err = p.next.ConsumeTraces(g.ctx, g.td)
 	<-l.writing
-	p.groupRequests.Record(ctx, int64(g.requests), metric.WithAttributes(attribute.String(AttrTenant, tenant)))
+	p.groupRequests.Record(ctx, int64(g.requests), metric.WithAttributes(tenants.SelfMetricTenant(tenant)))
 	close(g.done)
 	return g.err
 }

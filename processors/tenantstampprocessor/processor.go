@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/scadaotel/scadaotel/internal/traceindex"
 	"github.com/scadaotel/scadaotel/tenants"
 )
 
@@ -37,6 +38,9 @@ type stamp struct {
 	now      func() time.Time
 
 	acceptedAttrs sync.Map // tenant -> metric.AddOption
+	// recorders are the service's trace indexes (tenant_trace_query's),
+	// fed with every stamped span of the traces pipeline.
+	recorders []traceindex.Recorder
 }
 
 func newStamp(set processor.Settings, cfg *Config, signal string) (*stamp, error) {
@@ -69,6 +73,9 @@ func (s *stamp) Start(_ context.Context, host component.Host) error {
 		return fmt.Errorf("tenantstamp: authenticator: %w", err)
 	}
 	s.registry = reg
+	if s.signal == "traces" {
+		s.recorders = traceindex.RecordersFromHost(host)
+	}
 	return nil
 }
 
@@ -107,7 +114,7 @@ func (s *stamp) admit(ctx context.Context, tenant string, usage func(l tenants.L
 			reason = le.Limit
 		}
 		s.refused.Add(ctx, 1, metric.WithAttributes(attribute.String("signal", s.signal),
-			attribute.String(AttrTenant, tenant), attribute.String("reason", reason)))
+			tenants.SelfMetricTenant(tenant), attribute.String("reason", reason)))
 	}
 	return err
 }
@@ -116,7 +123,7 @@ func (s *stamp) accepted(ctx context.Context, tenant string, items int) {
 	opt, ok := s.acceptedAttrs.Load(tenant)
 	if !ok { // attribute sets built once per tenant, not per request
 		opt, _ = s.acceptedAttrs.LoadOrStore(tenant, metric.WithAttributeSet(attribute.NewSet(
-			attribute.String("signal", s.signal), attribute.String(AttrTenant, tenant))))
+			attribute.String("signal", s.signal), tenants.SelfMetricTenant(tenant))))
 	}
 	s.stamped.Add(ctx, 1, opt.(metric.AddOption))
 	s.items.Add(ctx, int64(items), opt.(metric.AddOption))
@@ -142,9 +149,9 @@ func (p *tracesStamp) ConsumeTraces(ctx context.Context, td ptrace.Traces) error
 	}); err != nil {
 		return err
 	}
-	rss := td.ResourceSpans()
-	for i := 0; i < rss.Len(); i++ {
-		tenants.SetOnResource(rss.At(i).Resource(), tenant)
+	stampTraces(td, tenant)
+	for _, r := range p.recorders {
+		r.RecordTraces(tenant, td)
 	}
 	p.accepted(ctx, tenant, td.SpanCount())
 	return p.next.ConsumeTraces(tenants.NewContext(ctx, tenant), td)
@@ -162,10 +169,7 @@ func (p *metricsStamp) ConsumeMetrics(ctx context.Context, md pmetric.Metrics) e
 		return err
 	}
 	// Stamp first, so that series hashes include the tenant label.
-	rms := md.ResourceMetrics()
-	for i := 0; i < rms.Len(); i++ {
-		tenants.SetOnResource(rms.At(i).Resource(), tenant)
-	}
+	stampMetrics(md, tenant)
 	if err := p.admit(ctx, tenant, func(l tenants.Limits) tenants.Usage {
 		u := tenants.Usage{Samples: md.DataPointCount()}
 		if l.BytesPerSecond > 0 {
@@ -202,10 +206,7 @@ func (p *logsStamp) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
 	}); err != nil {
 		return err
 	}
-	rls := ld.ResourceLogs()
-	for i := 0; i < rls.Len(); i++ {
-		tenants.SetOnResource(rls.At(i).Resource(), tenant)
-	}
+	stampLogs(ld, tenant)
 	p.accepted(ctx, tenant, ld.LogRecordCount())
 	return p.next.ConsumeLogs(tenants.NewContext(ctx, tenant), ld)
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/consumer/consumertest"
@@ -18,6 +19,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/scadaotel/scadaotel/internal/traceindex"
 	"github.com/scadaotel/scadaotel/tenants"
 )
 
@@ -75,6 +77,10 @@ func BenchmarkStampOnlyBaseline(b *testing.B) {
 	}
 }
 
+// BenchmarkStampOnly, 100 spans per request, 2 cores shared: before every
+// scada.tenant key was stripped at every level 2.8–2.9 µs/op, 704 B/op,
+// 11 allocs/op; with the stripping 3.6–3.7 µs/op, 704 B/op, 11 allocs/op
+// (about 8 ns per span, no allocation: a map without the key costs one Get).
 func BenchmarkStampOnly(b *testing.B) {
 	f := NewFactory()
 	proc, err := f.CreateTraces(context.Background(), processortest.NewNopSettings(f.Type()), f.CreateDefaultConfig(), consumertest.NewNop())
@@ -82,6 +88,39 @@ func BenchmarkStampOnly(b *testing.B) {
 		b.Fatal(err)
 	}
 	if err := proc.Start(context.Background(), benchHost(b)); err != nil {
+		b.Fatal(err)
+	}
+	td := testTraces(benchSpans, "plc-gateway", "")
+	ctx := tenants.NewContext(context.Background(), "east-pipeline-02")
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := proc.ConsumeTraces(ctx, td); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// indexRecorder is a service extension holding a real trace index, as
+// tenant_trace_query does.
+type indexRecorder struct {
+	component.StartFunc
+	component.ShutdownFunc
+	*traceindex.Index
+}
+
+// BenchmarkStampOnlyWithIndex is BenchmarkStampOnly with a trace index on
+// the host, so each request is also recorded (100 spans of one trace, one
+// service and operation: the steady state, nothing new).
+func BenchmarkStampOnlyWithIndex(b *testing.B) {
+	f := NewFactory()
+	proc, err := f.CreateTraces(context.Background(), processortest.NewNopSettings(f.Type()), f.CreateDefaultConfig(), consumertest.NewNop())
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := benchHost(b)
+	h[component.MustNewID("tenant_trace_query")] = indexRecorder{Index: traceindex.New(traceindex.Config{
+		MaxServices: 1000, MaxOperations: 500, MaxTraceIDs: 4_000_000, Lookback: 168 * time.Hour}, nil)}
+	if err := proc.Start(context.Background(), h); err != nil {
 		b.Fatal(err)
 	}
 	td := testTraces(benchSpans, "plc-gateway", "")

@@ -76,12 +76,12 @@ func newTelemetry(set component.TelemetrySettings) (*telemetry, error) {
 }
 
 func tenantAttrs(tenant string) attribute.Set {
-	return attribute.NewSet(attribute.String(AttrTenant, tenant))
+	return attribute.NewSet(tenants.SelfMetricTenant(tenant))
 }
 
 func evictAttrs(tenant, index, reason string) metric.MeasurementOption {
 	return metric.WithAttributeSet(attribute.NewSet(
-		attribute.String(AttrTenant, tenant),
+		tenants.SelfMetricTenant(tenant),
 		attribute.String("index", index),
 		attribute.String("reason", reason)))
 }

@@ -23,6 +23,10 @@ type Appliance struct {
 // BenchTenant is the tenant the bench writes as.
 const BenchTenant = "west-pipeline-01"
 
+// benchLimits lift the per-tenant default limits: the bench measures the
+// most the appliance can take, not what a tenant is allowed by default.
+const benchLimits = "    limits: {samples_per_second: 1e9, spans_per_second: 1e9, bytes_per_second: 1e12, active_series: 100000000}\n"
+
 // StartAppliance starts the appliance with data in dir; traces go to
 // jaegerOTLP (the bench's sink) and alerts to the Kafka broker at kafka.
 func StartAppliance(ctx context.Context, bin, dir, jaegerOTLP, kafka string) (*Appliance, error) {
@@ -32,7 +36,7 @@ func StartAppliance(ctx context.Context, bin, dir, jaegerOTLP, kafka string) (*A
 	token := "bench-token-" + filepath.Base(dir)
 	sum := sha256.Sum256([]byte(token))
 	tenantsFile := filepath.Join(dir, "tenants.yaml")
-	if err := os.WriteFile(tenantsFile, fmt.Appendf(nil, "tenants:\n  - id: %s\n    token_sha256: [%s]\n", BenchTenant, hex.EncodeToString(sum[:])), 0o600); err != nil {
+	if err := os.WriteFile(tenantsFile, fmt.Appendf(nil, "tenants:\n  - id: %s\n    token_sha256: [%s]\n%s", BenchTenant, hex.EncodeToString(sum[:]), benchLimits), 0o600); err != nil {
 		return nil, err
 	}
 	a := &Appliance{Token: token, DataDir: dir}

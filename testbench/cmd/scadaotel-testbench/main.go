@@ -2,6 +2,7 @@
 // appliance and checks the result. Subcommands:
 //
 //	rtu       simulated RTUs (Modbus TCP servers on 127.0.0.1) driven by a replay source
+//	iec104    simulated IEC 60870-5-104 outstations on 127.0.0.1 (synthetic, CSV or capture values, faults)
 //	pcap      print the register timeline reconstructed from a Modbus capture
 //	kafka     a Kafka-protocol broker on loopback (kfake)
 //	consume   an alert consumer (sarama consumer group) printing and recording alerts
@@ -16,6 +17,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -27,6 +30,7 @@ import (
 
 	"github.com/scadaotel/scadaotel/testbench/alertconsumer"
 	"github.com/scadaotel/scadaotel/testbench/broker"
+	"github.com/scadaotel/scadaotel/testbench/iec104sim"
 	"github.com/scadaotel/scadaotel/testbench/pcapreplay"
 	"github.com/scadaotel/scadaotel/testbench/rtusim"
 	"github.com/scadaotel/scadaotel/testbench/scenario"
@@ -37,6 +41,7 @@ const usage = `usage: scadaotel-testbench <command> [flags]
 
 commands:
   rtu       simulated RTUs on 127.0.0.1 (--config FILE or --source synthetic|csv|pcap ...; --emit-config)
+  iec104    simulated IEC 104 outstations on 127.0.0.1 (--outstations N --points N | --pcap FILE | --csv FILE; --emit-config; --control ADDR)
   pcap      print the register timeline of a Modbus capture
   kafka     Kafka-protocol broker on loopback (--port)
   consume   consume and record alert records (--brokers, --topic, --out)
@@ -58,6 +63,8 @@ func main() {
 	switch os.Args[1] {
 	case "rtu":
 		err = cmdRTU(ctx, args)
+	case "iec104":
+		err = cmdIEC104(ctx, args)
 	case "pcap":
 		err = cmdPcap(args)
 	case "kafka":
@@ -189,6 +196,82 @@ func cmdRTU(ctx context.Context, args []string) error {
 	}
 	logf("replay finished; %d requests served", totalRequests(sim))
 	return nil
+}
+
+func cmdIEC104(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("iec104", flag.ContinueOnError)
+	outstations := fs.Int("outstations", 1, "synthetic: number of outstations")
+	points := fs.Int("points", 20, "synthetic: points per outstation (pressures, every fifth a valve), common address 1, IOA 1000+i")
+	pcap := fs.String("pcap", "", "serve the monitoring values of this IEC 104 capture instead (one outstation)")
+	csvFile := fs.String("csv", "", "serve a CSV profile instead (one outstation): header, a time column, one float point per column; a row per interval")
+	basePort := fs.Int("base-port", 0, "outstation i listens on base-port+i (0: free ports)")
+	interval := fs.Duration("interval", time.Second, "spontaneous changes every interval (0: none)")
+	changes := fs.Int("changes", 1, "points changed per interval and outstation")
+	tenant := fs.String("tenant", "testbench", "tenant in the emitted receiver config")
+	emit := fs.Bool("emit-config", false, "print the matching iec104 receiver config once the outstations listen")
+	control := fs.String("control", "", "address of the HTTP control endpoint (/set, /drop, /fault, /burst, /stats; see testbench/README.md)")
+	faults := fs.String("faults", "", "faults on from the start, comma-separated: no_testfr, no_startdt, wrong_seq, malformed, ignore_k, silent")
+	dropEvery := fs.Duration("drop-every", 0, "close every outstation's connections at this interval (0: never)")
+	duration := fs.Duration("duration", 0, "stop after this long (0: until interrupted)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *pcap != "" && *csvFile != "" {
+		return errors.New("iec104: --pcap and --csv are exclusive")
+	}
+	sim, err := iec104sim.New(iec104sim.Config{Outstations: *outstations, Points: *points, Pcap: *pcap, CSV: *csvFile, BasePort: *basePort,
+		Interval: *interval, Changes: *changes, Tenant: *tenant})
+	if err != nil {
+		return err
+	}
+	for _, f := range strings.Split(*faults, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		for _, o := range sim.Outstations {
+			if err := o.SetFault(f, true); err != nil {
+				return fmt.Errorf("--faults: %w", err)
+			}
+		}
+	}
+	for _, o := range sim.Outstations {
+		logf("iec104 outstation %s listening on %s, %d points", o.Name, o.Addr(), len(o.Server.Points()))
+	}
+	if *control != "" {
+		ln, err := net.Listen("tcp", *control)
+		if err != nil {
+			return fmt.Errorf("--control: %w", err)
+		}
+		srv := &http.Server{Handler: sim.Handler(), ReadHeaderTimeout: 5 * time.Second}
+		go func() { _ = srv.Serve(ln) }()
+		defer srv.Close()
+		logf("control endpoint on http://%s", ln.Addr())
+	}
+	if *emit {
+		fmt.Print(sim.ReceiverYAML())
+	}
+	if *duration > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, *duration)
+		defer cancel()
+	}
+	if *dropEvery > 0 {
+		go func() {
+			t := time.NewTicker(*dropEvery)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+					for _, o := range sim.Outstations {
+						o.Server.DropLinks()
+					}
+				}
+			}
+		}()
+	}
+	return sim.Run(ctx)
 }
 
 func totalRequests(sim *rtusim.Sim) int64 {
