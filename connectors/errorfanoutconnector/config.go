@@ -48,6 +48,10 @@ type Config struct {
 	// MaxKeys caps the number of tracked keys; the least recently seen
 	// non-firing key is evicted (counted) to make room.
 	MaxKeys int `mapstructure:"max_keys"`
+	// MaxKeysPerTenant caps the keys of one tenant (at most MaxKeys): a
+	// tenant at its bound replaces its own least recently seen non-firing
+	// key, never another tenant's.
+	MaxKeysPerTenant int `mapstructure:"max_keys_per_tenant"`
 	// MaxTraceIDs is how many sample error trace ids an alert event carries.
 	MaxTraceIDs int `mapstructure:"max_trace_ids"`
 	// StationAttribute is the resource attribute naming the station.
@@ -166,6 +170,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxKeys < 1 {
 		errs = append(errs, fmt.Errorf("max_keys: must be at least 1, got %d", c.MaxKeys))
+	}
+	if c.MaxKeysPerTenant < 1 {
+		errs = append(errs, fmt.Errorf("max_keys_per_tenant: must be at least 1, got %d", c.MaxKeysPerTenant))
 	}
 	if c.MaxTraceIDs < 0 || c.MaxTraceIDs > 100 {
 		errs = append(errs, fmt.Errorf("max_trace_ids: must be in 0..100, got %d", c.MaxTraceIDs))

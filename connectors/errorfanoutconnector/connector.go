@@ -37,10 +37,14 @@ type core struct {
 	logs    consumer.Logs
 	metrics consumer.Metrics
 
-	// outbox holds events not yet accepted by the logs pipeline, in order.
-	outMu  sync.Mutex
-	outbox []*Event
-	kick   chan struct{}
+	// outbox holds events not yet accepted by the logs pipeline, per
+	// tenant, each in order; outRing is the round-robin order of tenants
+	// with events waiting (see flush).
+	outMu   sync.Mutex
+	outbox  map[string][]*Event
+	outRing []string
+	kick    chan struct{}
+	marks   sync.WaitGroup // delivery marks being written
 
 	histMu      sync.Mutex
 	histFailing bool           // the last history write failed
@@ -57,6 +61,7 @@ func newCore(set connector.Settings, cfg *Config) *core {
 	return &core{
 		cfg: cfg, set: set, logger: set.Logger, cls: newClassifier(cfg.Errors),
 		hist: newHistory(cfg.History, set.Logger), tr: newTracker(cfg), kick: make(chan struct{}, 1),
+		outbox: map[string][]*Event{},
 	}
 }
 
@@ -127,9 +132,7 @@ func (c *core) startLocked(ctx context.Context, host component.Host) (err error)
 	if len(pending) > 0 || len(firing) > 0 {
 		c.logger.Info("restored alert state from history", zap.Int("pending_events", len(pending)), zap.Int("firing_keys", len(firing)))
 	}
-	c.outMu.Lock()
-	c.outbox = append(c.outbox, pending...)
-	c.outMu.Unlock()
+	c.queue(pending)
 
 	if c.cfg.HTTP.HasValue() {
 		hc := c.cfg.HTTP.Get()
@@ -173,6 +176,7 @@ func (c *core) shutdown(ctx context.Context) error {
 		c.server = nil
 	}
 	c.flush(ctx)
+	c.marks.Wait()
 	if err := c.hist.save(); err != nil {
 		c.logger.Error("alert history not saved at shutdown; events still pending are sent again after the restart", zap.Error(err))
 	}
@@ -229,14 +233,22 @@ func (c *core) evaluate(ctx context.Context, now time.Time) {
 	}
 }
 
-// enqueue records events in the history and queues them for the logs
-// pipeline.
+// enqueue records events in the history (one journal write shared with
+// concurrent calls) and queues them for the logs pipeline.
 func (c *core) enqueue(evs []*Event) {
 	if len(evs) == 0 {
 		return
 	}
+	// Queued first: the events go out while the history write (group
+	// commit, fsync) is under way; the request that raised them is still
+	// answered only after it. A delivery mark that reaches the journal
+	// before its event carries the whole event, so replay is the same.
+	c.queue(evs)
+	c.kickEmitter()
+	if wrote, err := c.hist.recordAll(evs); wrote {
+		c.noteHistoryWrite(err)
+	}
 	for _, ev := range evs {
-		c.noteHistoryWrite(c.hist.record(ev))
 		if c.tel != nil {
 			c.tel.alert(ev.State)
 		}
@@ -244,36 +256,82 @@ func (c *core) enqueue(evs []*Event) {
 			zap.String("state", ev.State), zap.String("alert_id", ev.AlertID), zap.Float64("error_rate", ev.ErrorRate),
 			zap.Uint64("spans", ev.Spans), zap.Uint64("errors", ev.Errors))
 	}
-	c.outMu.Lock()
-	c.outbox = append(c.outbox, evs...)
-	c.outMu.Unlock()
-	c.kickEmitter()
 }
 
-// flush hands queued events to the logs pipeline in order, one by one,
-// stopping at the first refusal (retried on the next tick).
+// queue puts events in their tenants' outboxes, in order.
+func (c *core) queue(evs []*Event) {
+	c.outMu.Lock()
+	defer c.outMu.Unlock()
+	for _, ev := range evs {
+		if len(c.outbox[ev.Tenant]) == 0 {
+			c.outRing = append(c.outRing, ev.Tenant)
+		}
+		c.outbox[ev.Tenant] = append(c.outbox[ev.Tenant], ev)
+	}
+}
+
+// flushBatch is how many events of one tenant go in one logs request: one
+// queue write and one history write for all of them, and the most another
+// tenant's events wait for in one round.
+const flushBatch = 256
+
+// flush hands queued events to the logs pipeline: round robin over the
+// tenants, up to flushBatch events of one tenant per request, each tenant's
+// in order. A tenant whose request is refused waits for the next tick (its
+// order is kept); the others go on, so one tenant's backlog or refusal
+// never holds another's alerts back by more than one request.
 func (c *core) flush(ctx context.Context) {
 	c.mu.Lock()
 	logs := c.logs
 	c.mu.Unlock()
+	refused := map[string]bool{}
 	for {
 		c.outMu.Lock()
-		if len(c.outbox) == 0 {
-			c.outMu.Unlock()
+		var tenant string
+		var batch []*Event
+		for i, t := range c.outRing {
+			if !refused[t] {
+				tenant = t
+				batch = c.outbox[t][:min(len(c.outbox[t]), flushBatch)]
+				// The tenant goes to the back of the ring.
+				c.outRing = append(append(c.outRing[:i:i], c.outRing[i+1:]...), t)
+				break
+			}
+		}
+		c.outMu.Unlock()
+		if batch == nil {
 			return
 		}
-		ev := c.outbox[0]
-		c.outMu.Unlock()
 		if logs != nil {
-			if err := logs.ConsumeLogs(tenantContext(ctx, ev.Tenant), EventLogs(ev)); err != nil {
-				c.logger.Warn("alert event not accepted by the logs pipeline; will retry", zap.String("alert_id", ev.AlertID),
-					zap.String("state", ev.State), zap.Error(err))
-				return
+			if err := logs.ConsumeLogs(tenantContext(ctx, tenant), EventsLogs(batch)); err != nil {
+				c.logger.Warn("alert events not accepted by the logs pipeline; will retry", zap.String("tenant", tenant),
+					zap.Int("events", len(batch)), zap.String("first_alert_id", batch[0].AlertID), zap.Error(err))
+				refused[tenant] = true
+				continue
 			}
-			c.noteHistoryWrite(c.hist.delivered(ev))
+			// The delivery marks are written while the next tenant's turn
+			// goes on (shutdown waits for them before the last save).
+			c.marks.Add(1)
+			go func() {
+				defer c.marks.Done()
+				if wrote, err := c.hist.deliveredAll(batch); wrote {
+					c.noteHistoryWrite(err)
+				}
+			}()
 		}
 		c.outMu.Lock()
-		c.outbox = c.outbox[1:]
+		rest := c.outbox[tenant][len(batch):]
+		if len(rest) == 0 {
+			delete(c.outbox, tenant)
+			for i, t := range c.outRing {
+				if t == tenant {
+					c.outRing = append(c.outRing[:i:i], c.outRing[i+1:]...)
+					break
+				}
+			}
+		} else {
+			c.outbox[tenant] = rest
+		}
 		c.outMu.Unlock()
 	}
 }
@@ -281,7 +339,11 @@ func (c *core) flush(ctx context.Context) {
 func (c *core) pendingEvents() int {
 	c.outMu.Lock()
 	defer c.outMu.Unlock()
-	return len(c.outbox)
+	n := 0
+	for _, evs := range c.outbox {
+		n += len(evs)
+	}
+	return n
 }
 
 func tenantContext(ctx context.Context, tenant string) context.Context {
@@ -301,8 +363,19 @@ const (
 
 // EventLogs renders one event as a log record: resource scada.tenant and
 // service.name, attributes scada.alert.<field> for every field.
-func EventLogs(ev *Event) plog.Logs {
+func EventLogs(ev *Event) plog.Logs { return EventsLogs([]*Event{ev}) }
+
+// EventsLogs renders events as log records in their order, one resource
+// each.
+func EventsLogs(evs []*Event) plog.Logs {
 	ld := plog.NewLogs()
+	for _, ev := range evs {
+		appendEventLog(ld, ev)
+	}
+	return ld
+}
+
+func appendEventLog(ld plog.Logs, ev *Event) {
 	rl := ld.ResourceLogs().AppendEmpty()
 	if ev.Tenant != "" {
 		tenants.SetOnResource(rl.Resource(), ev.Tenant)
@@ -344,7 +417,6 @@ func EventLogs(ev *Event) plog.Logs {
 	for _, id := range ev.TraceIDs {
 		ids.AppendEmpty().SetStr(id)
 	}
-	return ld
 }
 
 // emitMetrics sends scada_service_error_ratio and

@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -394,4 +396,79 @@ func TestHistoryAPITenantScoped(t *testing.T) {
 		assert.Empty(t, body.Episodes)
 		f.shutdown(t)
 	})
+}
+
+// Issue 19, point 3: one tenant's backlog of alert events does not hold
+// another tenant's event back. A's 600 events and then B's one wait (the
+// logs pipeline refuses); once it accepts, B's event is in the first or
+// second request, each request holds one tenant's events in their order,
+// and A's 600 take a few requests, not 600. On main the outbox was one
+// global queue handed over one event at a time: B's was the 601st request.
+func TestFlushIsFairBetweenTenants(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cfg := testConfig()
+		cfg.History.Directory = t.TempDir()
+		f, _ := newFanout(t, cfg)
+		co := f.traces.(*tracesConnector).core
+		co.setLogs(consumertest.NewErr(assertErr("queue full")))
+		storm := ptrace.NewTraces()
+		for i := 0; i < 600; i++ {
+			makeTraces("tenant-a", fmt.Sprintf("a-%03d", i), 20, 20).ResourceSpans().MoveAndAppendTo(storm.ResourceSpans())
+		}
+		f.consume(t, storm)
+		f.consume(t, makeTraces("tenant-b", "plc-gateway", 20, 20))
+		synctest.Wait()
+		require.Equal(t, 601, co.pendingEvents())
+
+		var calls [][]string // per request: "tenant/service" of each event
+		rec := &recordingLogs{calls: &calls}
+		co.setLogs(rec)
+		time.Sleep(cfg.evalInterval())
+		synctest.Wait()
+		require.Zero(t, co.pendingEvents())
+		bAt := -1
+		var aOrder []string
+		for i, c := range calls {
+			tenant := strings.SplitN(c[0], "/", 2)[0]
+			for _, k := range c {
+				assert.True(t, strings.HasPrefix(k, tenant+"/"), "request %d mixes tenants: %v", i, c)
+				if tenant == "tenant-a" {
+					aOrder = append(aOrder, k)
+				}
+			}
+			if tenant == "tenant-b" && bAt < 0 {
+				bAt = i
+			}
+		}
+		require.GreaterOrEqual(t, bAt, 0, "B's event delivered")
+		assert.LessOrEqual(t, bAt, 1, "B's event waits for at most one request of A (requests: %d)", len(calls))
+		require.Len(t, aOrder, 600)
+		for i, k := range aOrder {
+			assert.Equal(t, fmt.Sprintf("tenant-a/a-%03d", i), k, "A's events in order")
+		}
+		assert.LessOrEqual(t, len(calls), 5, "A's events are batched per request")
+		for _, ep := range co.hist.forTenant("tenant-a") {
+			assert.Equal(t, DeliveryQueued, ep.Events[0].Delivery)
+		}
+	})
+}
+
+// recordingLogs records, per ConsumeLogs call, the alert events' keys.
+type recordingLogs struct{ calls *[][]string }
+
+func (recordingLogs) Capabilities() consumer.Capabilities { return consumer.Capabilities{} }
+
+func (r *recordingLogs) ConsumeLogs(_ context.Context, ld plog.Logs) error {
+	var keys []string
+	for i := 0; i < ld.ResourceLogs().Len(); i++ {
+		lrs := ld.ResourceLogs().At(i).ScopeLogs().At(0).LogRecords()
+		for k := 0; k < lrs.Len(); k++ {
+			a := lrs.At(k).Attributes()
+			tn, _ := a.Get(AttrPrefix + "tenant")
+			sv, _ := a.Get(AttrPrefix + "service")
+			keys = append(keys, tn.Str()+"/"+sv.Str())
+		}
+	}
+	*r.calls = append(*r.calls, keys)
+	return nil
 }

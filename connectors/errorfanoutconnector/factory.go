@@ -44,6 +44,7 @@ func createDefaultConfig() component.Config {
 		Errors:           ErrorsConfig{StatusError: true},
 		IdleTimeout:      5 * time.Minute,
 		MaxKeys:          50000,
+		MaxKeysPerTenant: 10000,
 		MaxTraceIDs:      10,
 		StationAttribute: "scada.station",
 		History:          HistoryConfig{MaxEpisodes: 100},

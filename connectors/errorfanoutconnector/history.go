@@ -1,6 +1,7 @@
 package errorfanoutconnector
 
 import (
+	"fmt"
 	"net/http"
 	"sort"
 	"sync"
@@ -54,6 +55,21 @@ type history struct {
 	max   int
 	data  historyFile
 	store *historyStore // nil: memory only
+
+	// Group commit of journal writes: calls arriving while one writes join
+	// the next write, so a storm of events costs one fsync per write, not
+	// one per event, and no tenant's events wait behind another's fsyncs.
+	gcMu   sync.Mutex
+	gcNext *commitBatch // collecting the next write
+	gcBusy bool         // a write is under way (its writer hands on to gcNext)
+}
+
+// commitBatch is one journal write of several calls' records.
+type commitBatch struct {
+	recs []EventRecord
+	lead chan struct{} // a waiter receives it to become the writer
+	done chan struct{}
+	err  error
 }
 
 func newHistory(cfg HistoryConfig, logger *zap.Logger) *history {
@@ -123,6 +139,17 @@ func (h *history) applyLocked(er EventRecord) {
 	ep.Events = append(ep.Events, er)
 }
 
+// liveLocked is the number of events the history keeps.
+func (h *history) liveLocked() int {
+	n := 0
+	for _, list := range h.data.Episodes {
+		for _, ep := range list {
+			n += len(ep.Events)
+		}
+	}
+	return n
+}
+
 // snapshotLocked lists every event kept, tenants in name order, episodes
 // and events oldest first: applying them in order rebuilds the history.
 func (h *history) snapshotLocked() []EventRecord {
@@ -143,27 +170,90 @@ func (h *history) snapshotLocked() []EventRecord {
 // record adds an event (pending) to its episode and saves it. On a save
 // error the event is kept in memory and saved by a later write or save.
 func (h *history) record(ev *Event) error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	er := EventRecord{Event: *ev, Delivery: DeliveryPending}
-	h.applyLocked(er)
-	return h.persistLocked(er)
+	_, err := h.recordAll([]*Event{ev})
+	return err
 }
 
 // delivered marks an event as queued and saves the mark.
 func (h *history) delivered(ev *Event) error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	er := EventRecord{Event: *ev, Delivery: DeliveryQueued}
-	h.applyLocked(er)
-	return h.persistLocked(er)
+	_, err := h.deliveredAll([]*Event{ev})
+	return err
 }
 
-func (h *history) persistLocked(er EventRecord) error {
-	if h.store == nil {
-		return nil
+// recordAll adds events (pending) and saves them in one journal write,
+// shared with concurrent calls. wrote says whether this call did the write
+// (so that a failed write is reported once, by its writer).
+func (h *history) recordAll(evs []*Event) (wrote bool, err error) {
+	return h.commit(evs, DeliveryPending)
+}
+
+// deliveredAll marks events as queued and saves the marks in one write.
+func (h *history) deliveredAll(evs []*Event) (wrote bool, err error) {
+	return h.commit(evs, DeliveryQueued)
+}
+
+func (h *history) commit(evs []*Event, delivery string) (wrote bool, err error) {
+	recs := make([]EventRecord, len(evs))
+	for i, ev := range evs {
+		recs[i] = EventRecord{Event: *ev, Delivery: delivery}
 	}
-	return h.store.append(er, h.snapshotLocked)
+	if h.store == nil {
+		h.mu.Lock()
+		for _, er := range recs {
+			h.applyLocked(er)
+		}
+		h.mu.Unlock()
+		return true, nil
+	}
+	h.gcMu.Lock()
+	b := h.gcNext
+	if b == nil {
+		b = &commitBatch{lead: make(chan struct{}, 1), done: make(chan struct{})}
+		h.gcNext = b
+	}
+	b.recs = append(b.recs, recs...)
+	if h.gcBusy {
+		h.gcMu.Unlock()
+		select {
+		case <-b.done:
+			return false, b.err
+		case <-b.lead: // the previous writer finished: write b
+		}
+		h.gcMu.Lock()
+	}
+	h.gcBusy = true
+	h.gcNext = nil // b is taken; later calls start a new batch
+	h.gcMu.Unlock()
+
+	// Encoded before taking h.mu: the API and other writers do not wait
+	// for it. A batch of delivery marks only is not fsync'ed: the next
+	// write's fsync covers it, and a mark lost in a crash only means the
+	// event is sent again (consumers dedupe).
+	frames, encErr := encodeRecords(b.recs)
+	sync := false
+	for _, er := range b.recs {
+		sync = sync || er.Delivery == DeliveryPending
+	}
+	h.mu.Lock()
+	for _, er := range b.recs {
+		h.applyLocked(er)
+	}
+	if encErr != nil {
+		b.err = fmt.Errorf("alert history: %w", encErr)
+	} else {
+		b.err = h.store.appendFrames(frames, len(b.recs), sync, h.liveLocked, h.snapshotLocked)
+	}
+	h.mu.Unlock()
+	close(b.done)
+
+	h.gcMu.Lock()
+	if next := h.gcNext; next != nil {
+		next.lead <- struct{}{} // buffered, sent once: one of its waiters writes it
+	} else {
+		h.gcBusy = false
+	}
+	h.gcMu.Unlock()
+	return true, b.err
 }
 
 // unsaved reports whether memory holds changes the disk does not.

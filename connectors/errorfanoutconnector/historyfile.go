@@ -215,9 +215,23 @@ func syncDir(dir string) error {
 // records than the history keeps (delivery marks and trimmed episodes).
 const compactSlack = 256
 
-// append writes one record (fsync'ed). After a failed write (or while
-// unsaved) it rewrites the whole history from snapshot instead.
-func (s *historyStore) append(er EventRecord, snapshot func() []EventRecord) error {
+// encodeRecords is the journal frames of recs.
+func encodeRecords(recs []EventRecord) ([]byte, error) {
+	var frames []byte
+	for _, er := range recs {
+		payload, err := json.Marshal(er)
+		if err != nil {
+			return nil, fmt.Errorf("cannot encode event %s/%s: %w", er.AlertID, er.State, err)
+		}
+		frames = recordio.Append(frames, payload)
+	}
+	return frames, nil
+}
+
+// appendFrames writes n records' frames with one write, fsync'ed when sync
+// is set. After a failed write (or while unsaved) it rewrites the whole
+// history from snapshot instead.
+func (s *historyStore) appendFrames(frames []byte, n int, sync bool, live func() int, snapshot func() []EventRecord) error {
 	if s.blocked != nil {
 		return s.blocked
 	}
@@ -227,22 +241,19 @@ func (s *historyStore) append(er EventRecord, snapshot func() []EventRecord) err
 	if err := s.checkReserve(); err != nil {
 		return err
 	}
-	payload, err := json.Marshal(er)
-	if err != nil {
-		return fmt.Errorf("alert history %s: cannot encode event %s/%s: %w", s.path, er.AlertID, er.State, err)
-	}
-	frame := recordio.Append(nil, payload)
-	if _, err := s.f.Write(frame); err != nil {
+	if _, err := s.f.Write(frames); err != nil {
 		return s.failAppend(fmt.Errorf("alert history %s: cannot append: %w", s.path, err))
 	}
-	if err := s.f.Sync(); err != nil {
-		return s.failAppend(fmt.Errorf("alert history %s: cannot sync: %w", s.path, err))
+	if sync {
+		if err := s.f.Sync(); err != nil {
+			return s.failAppend(fmt.Errorf("alert history %s: cannot sync: %w", s.path, err))
+		}
 	}
-	s.size += int64(len(frame))
-	s.appended++
-	if live := len(snapshot()); s.appended > 2*live+compactSlack {
+	s.size += int64(len(frames))
+	s.appended += n
+	if s.appended > 2*live()+compactSlack {
 		if err := s.rewrite(snapshot()); err != nil {
-			// The appended record is on disk; only the compaction waits.
+			// The appended records are on disk; only the compaction waits.
 			s.unsaved = false
 			s.logger.Warn("cannot compact the alert history; retried on a later write", zap.String("file", s.path), zap.Error(err))
 		}
@@ -332,6 +343,7 @@ func (s *historyStore) rewrite(recs []EventRecord) error {
 
 func (s *historyStore) close() {
 	if s.f != nil {
+		_ = s.f.Sync() // delivery marks appended without their own fsync
 		s.f.Close()
 		s.f = nil
 	}

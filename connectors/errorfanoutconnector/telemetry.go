@@ -6,6 +6,8 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
+
+	"github.com/scadaotel/scadaotel/tenants"
 )
 
 // Self-metric names, listed in documentation.md (the Prometheus endpoint
@@ -78,7 +80,7 @@ func newTelemetry(set component.TelemetrySettings, c *core) (*telemetry, error) 
 	if err != nil {
 		return nil, err
 	}
-	refused, err := m.Int64ObservableCounter(MetricRefusedKeys, metric.WithDescription("New keys not tracked because every tracked key was firing at max_keys."), metric.WithUnit("{key}"))
+	refused, err := m.Int64ObservableCounter(MetricRefusedKeys, metric.WithDescription("New keys not tracked: the tenant at max_keys_per_tenant with every key of its own firing, or max_keys reached with no key to replace and the tenant over its fair share; by tenant."), metric.WithUnit("{key}"))
 	if err != nil {
 		return nil, err
 	}
@@ -93,12 +95,21 @@ func newTelemetry(set component.TelemetrySettings, c *core) (*telemetry, error) 
 	t.reg, err = m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		c.mu.Lock()
 		n, f := c.tr.len(), c.tr.firingKeys()
-		ev, rf, ex := c.tr.evicted, c.tr.refused, c.tr.expired
+		ev, ex := c.tr.evicted, c.tr.expired
+		rf := make(map[string]uint64, len(c.tr.refusedBy))
+		for tenant, n := range c.tr.refusedBy {
+			rf[tenant] = n
+		}
 		c.mu.Unlock()
 		o.ObserveInt64(keys, int64(n))
 		o.ObserveInt64(firing, int64(f))
 		o.ObserveInt64(evicted, int64(ev))
-		o.ObserveInt64(refused, int64(rf))
+		if len(rf) == 0 {
+			o.ObserveInt64(refused, 0)
+		}
+		for tenant, n := range rf {
+			o.ObserveInt64(refused, int64(n), metric.WithAttributes(tenants.SelfMetricTenant(tenant)))
+		}
 		o.ObserveInt64(expired, int64(ex))
 		o.ObserveInt64(pending, int64(c.pendingEvents()))
 		u := int64(0)

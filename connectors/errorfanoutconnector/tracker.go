@@ -33,16 +33,25 @@ type limits struct {
 // cost. Keys form an LRU list by slot index (head = most recently seen) so
 // eviction at the key cap is O(1).
 type slot struct {
-	hash       uint64
-	prev, next int32 // LRU neighbours, -1 for none
-	lastSeen   int64 // unix ns
-	linkedAt   int64 // unix ns of the last move to the LRU front
-	startedAt  int64 // unix ns; episode start while firing
-	belowSince int64 // unix ns; 0 while the ratio is not below the resolve level
-	lim        limits
-	firing     bool
-	sampleN    int32 // sample trace ids held (ring in the samples arena)
-	sampleAt   int32
+	hash         uint64
+	prev, next   int32 // LRU neighbours, -1 for none
+	tprev, tnext int32 // neighbours in the tenant's own LRU list, -1 for none
+	lastSeen     int64 // unix ns
+	linkedAt     int64 // unix ns of the last move to the LRU front
+	startedAt    int64 // unix ns; episode start while firing
+	belowSince   int64 // unix ns; 0 while the ratio is not below the resolve level
+	lim          limits
+	firing       bool
+	sampleN      int32 // sample trace ids held (ring in the samples arena)
+	sampleAt     int32
+}
+
+// tenantKeys is one tenant's share of the keys: its own LRU list (by slot
+// index), so the key bound is applied per tenant and an eviction for one
+// tenant never takes another tenant's key unless that tenant holds more.
+type tenantKeys struct {
+	head, tail int32
+	n          int
 }
 
 // lruGranularity bounds how stale a key's LRU position may be.
@@ -103,15 +112,23 @@ type tracker struct {
 	head     int32
 	tail     int32
 	n        int
+	perT     map[string]*tenantKeys // tenants with keys
+	maxPerT  int
+	// refusedBy counts refused keys per tenant (the self-metric's tenant).
+	refusedBy map[string]uint64
 
 	evicted uint64 // keys dropped at the cap
-	refused uint64 // new keys not tracked because every key was firing
+	refused uint64 // new keys not tracked (see get)
 	expired uint64 // idle keys forgotten
 }
 
 func newTracker(cfg *Config) *tracker {
+	maxPerT := cfg.MaxKeysPerTenant
+	if maxPerT <= 0 || maxPerT > cfg.MaxKeys {
+		maxPerT = cfg.MaxKeys
+	}
 	return &tracker{cfg: cfg, width: cfg.bucketWidth(), seed: maphash.MakeSeed(), nb: cfg.Buckets, ns: cfg.MaxTraceIDs,
-		index: make(map[uint64]int32), head: -1, tail: -1}
+		index: make(map[uint64]int32), head: -1, tail: -1, perT: map[string]*tenantKeys{}, maxPerT: maxPerT, refusedBy: map[string]uint64{}}
 }
 
 func (t *tracker) win(i int32) window {
@@ -190,6 +207,18 @@ func (t *tracker) unlink(i int32) {
 		t.tail = k.prev
 	}
 	k.prev, k.next = -1, -1
+	tk := t.perT[t.names[i].id.tenant]
+	if k.tprev >= 0 {
+		t.slots[k.tprev].tnext = k.tnext
+	} else {
+		tk.head = k.tnext
+	}
+	if k.tnext >= 0 {
+		t.slots[k.tnext].tprev = k.tprev
+	} else {
+		tk.tail = k.tprev
+	}
+	k.tprev, k.tnext = -1, -1
 }
 
 func (t *tracker) pushFront(i int32) {
@@ -203,6 +232,81 @@ func (t *tracker) pushFront(i int32) {
 	if t.tail < 0 {
 		t.tail = i
 	}
+	tk := t.perT[t.names[i].id.tenant]
+	k.tprev = -1
+	k.tnext = tk.head
+	if tk.head >= 0 {
+		t.slots[tk.head].tprev = i
+	}
+	tk.head = i
+	if tk.tail < 0 {
+		tk.tail = i
+	}
+}
+
+// tenantOf returns the tenant's share, creating it.
+func (t *tracker) tenantOf(tenant string) *tenantKeys {
+	tk := t.perT[tenant]
+	if tk == nil {
+		tk = &tenantKeys{head: -1, tail: -1}
+		t.perT[tenant] = tk
+	}
+	return tk
+}
+
+// oldestIdle is the least recently seen non-firing key of tk, or -1.
+func (t *tracker) oldestIdle(tk *tenantKeys) int32 {
+	v := tk.tail
+	for v >= 0 && t.slots[v].firing {
+		v = t.slots[v].tprev
+	}
+	return v
+}
+
+// victim chooses the key a new key of tenant tk replaces, or -1 to track
+// it without one, or -2 to refuse it:
+//   - at its own bound (max_keys_per_tenant) a tenant replaces its own
+//     least recently seen non-firing key, or is refused when all its keys
+//     fire: one tenant at its bound never touches another's keys;
+//   - at max_keys the key is taken from the tenant holding the most keys
+//     (more than tk), its least recently seen non-firing one; when none can
+//     be taken (all firing), a tenant still under its fair share
+//     (max_keys / tenants with keys) is tracked anyway, up to twice
+//     max_keys in all, so a tenant whose keys all fire cannot lock the
+//     others out; anyone else is refused.
+func (t *tracker) victim(tk *tenantKeys) int32 {
+	if tk.n >= t.maxPerT {
+		if v := t.oldestIdle(tk); v >= 0 {
+			return v
+		}
+		return -2
+	}
+	if t.n < t.cfg.MaxKeys {
+		return -1
+	}
+	for tried := map[*tenantKeys]bool{}; ; {
+		var big *tenantKeys
+		for _, o := range t.perT {
+			if o.n > tk.n && !tried[o] && (big == nil || o.n > big.n) {
+				big = o
+			}
+		}
+		if big == nil {
+			break
+		}
+		if v := t.oldestIdle(big); v >= 0 {
+			return v
+		}
+		tried[big] = true
+	}
+	if v := t.oldestIdle(tk); v >= 0 {
+		return v
+	}
+	holders := len(t.perT) // tk is in it
+	if tk.n < t.cfg.MaxKeys/holders && t.n < 2*t.cfg.MaxKeys {
+		return -1
+	}
+	return -2
 }
 
 func (t *tracker) remove(i int32) {
@@ -213,15 +317,20 @@ func (t *tracker) remove(i int32) {
 	} else {
 		delete(t.overflow, t.names[i].id)
 	}
+	if tk := t.perT[t.names[i].id.tenant]; tk != nil {
+		tk.n--
+		if tk.n == 0 {
+			delete(t.perT, t.names[i].id.tenant)
+		}
+	}
 	t.names[i] = slotNames{}
-	t.slots[i] = slot{prev: -1, next: -1}
+	t.slots[i] = slot{prev: -1, next: -1, tprev: -1, tnext: -1}
 	t.free = append(t.free, i)
 	t.n--
 }
 
-// get returns the slot of id, creating it (and evicting the least recently
-// seen non-firing key at the cap). It returns -1 when the cap is reached and
-// every key is firing.
+// get returns the slot of id, creating it (and evicting a non-firing key at
+// a bound, see victim). It returns -1 when the key cannot be tracked.
 func (t *tracker) get(id keyID, now time.Time) int32 {
 	h := t.hashOf(id)
 	if i := t.find(id, h); i >= 0 {
@@ -235,17 +344,19 @@ func (t *tracker) get(id keyID, now time.Time) int32 {
 		}
 		return i
 	}
-	if t.n >= t.cfg.MaxKeys {
-		victim := t.tail
-		for victim >= 0 && t.slots[victim].firing {
-			victim = t.slots[victim].prev
+	tk := t.tenantOf(id.tenant)
+	switch v := t.victim(tk); {
+	case v == -2:
+		t.refused++
+		t.refusedBy[id.tenant]++
+		if tk.n == 0 {
+			delete(t.perT, id.tenant)
 		}
-		if victim < 0 {
-			t.refused++
-			return -1
-		}
-		t.remove(victim)
+		return -1
+	case v >= 0:
+		t.remove(v)
 		t.evicted++
+		tk = t.tenantOf(id.tenant) // remove may have dropped an emptied share
 	}
 	var i int32
 	if n := len(t.free); n > 0 {
@@ -259,7 +370,7 @@ func (t *tracker) get(id keyID, now time.Time) int32 {
 		t.buckets = append(t.buckets, make([]bucket, t.nb)...)
 		t.samples = append(t.samples, make([]pcommon.TraceID, t.ns)...)
 	}
-	t.slots[i] = slot{hash: h, prev: -1, next: -1, lim: t.limitsFor(id), lastSeen: now.UnixNano(), linkedAt: now.UnixNano()}
+	t.slots[i] = slot{hash: h, prev: -1, next: -1, tprev: -1, tnext: -1, lim: t.limitsFor(id), lastSeen: now.UnixNano(), linkedAt: now.UnixNano()}
 	t.names[i] = slotNames{id: id}
 	if _, taken := t.index[h]; taken {
 		if t.overflow == nil {
@@ -271,6 +382,7 @@ func (t *tracker) get(id keyID, now time.Time) int32 {
 	}
 	t.pushFront(i)
 	t.n++
+	tk.n++
 	return i
 }
 

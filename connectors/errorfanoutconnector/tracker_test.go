@@ -1,6 +1,7 @@
 package errorfanoutconnector
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -271,4 +272,66 @@ func TestTrackerBusyKeyNotEvicted(t *testing.T) {
 	assert.NotNil(t, tr.lookup(a), "busy key kept")
 	assert.Nil(t, tr.lookup(b), "idle key evicted")
 	assert.NotNil(t, tr.lookup(c))
+}
+
+// Issue 19, point 4: a tenant whose keys all fire (at max_keys, or at its
+// own bound) never makes another tenant's new key refused; on main max_keys
+// was one global bound and B's new service was refused.
+func TestTrackerKeyBoundPerTenant(t *testing.T) {
+	a := func(i int) keyID { return keyID{"tenant-a", fmt.Sprintf("svc-%d", i)} }
+	b := keyID{"tenant-b", "plc-gateway"}
+
+	t.Run("A fills max_keys with firing keys", func(t *testing.T) {
+		cfg := testConfig()
+		cfg.MaxKeys = 10
+		cfg.MaxKeysPerTenant = 10
+		tr := newTracker(cfg)
+		for i := 0; i < 20; i++ {
+			tr.observe(t0, a(i), "", 100, 50, nil)
+		}
+		assert.Equal(t, 10, tr.len(), "A keeps at most its bound")
+		assert.Equal(t, uint64(10), tr.refusedBy["tenant-a"], "A's own extra keys are refused")
+		firing, ev := tr.observe(t0, b, "", 100, 50, nil)
+		assert.True(t, firing, "B's new key is tracked although every key of A fires at max_keys")
+		require.NotNil(t, ev)
+		assert.Equal(t, "tenant-b", ev.Tenant)
+		assert.Zero(t, tr.refusedBy["tenant-b"])
+		// B up to its fair share (max_keys / 2 tenants) is tracked too, not more.
+		for i := 0; i < 10; i++ {
+			tr.observe(t0, keyID{"tenant-b", fmt.Sprintf("b-%d", i)}, "", 100, 50, nil)
+		}
+		assert.Equal(t, 15, tr.len(), "B tracked up to its fair share of 5 over the cap")
+		assert.Equal(t, uint64(6), tr.refusedBy["tenant-b"])
+	})
+
+	t.Run("A at max_keys_per_tenant evicts only its own keys", func(t *testing.T) {
+		cfg := testConfig()
+		cfg.MaxKeys = 100
+		cfg.MaxKeysPerTenant = 5
+		tr := newTracker(cfg)
+		tr.observe(t0, b, "", 10, 0, nil) // B's idle key, the oldest of all
+		for i := 0; i < 50; i++ {
+			tr.observe(t0.Add(time.Duration(i+1)*time.Second), a(i), "", 10, 0, nil)
+		}
+		assert.NotNil(t, tr.lookup(b), "B's key is never evicted for A")
+		assert.Equal(t, 6, tr.len())
+		assert.Equal(t, uint64(45), tr.evicted)
+		assert.NotNil(t, tr.lookup(a(49)))
+		assert.Nil(t, tr.lookup(a(44)))
+	})
+
+	t.Run("at max_keys the tenant with most keys gives one up", func(t *testing.T) {
+		cfg := testConfig()
+		cfg.MaxKeys = 6
+		cfg.MaxKeysPerTenant = 6
+		tr := newTracker(cfg)
+		tr.observe(t0, b, "", 10, 0, nil) // B's idle key, the oldest of all
+		for i := 0; i < 5; i++ {
+			tr.observe(t0.Add(time.Duration(i+1)*time.Second), a(i), "", 10, 0, nil)
+		}
+		tr.observe(t0.Add(10*time.Second), keyID{"tenant-b", "second"}, "", 10, 0, nil)
+		assert.NotNil(t, tr.lookup(b), "B holds fewer keys than A: A's oldest idle key goes")
+		assert.Nil(t, tr.lookup(a(0)))
+		assert.Equal(t, 6, tr.len())
+	})
 }

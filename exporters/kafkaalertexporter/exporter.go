@@ -12,7 +12,6 @@ import (
 	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/exporter"
 	"go.opentelemetry.io/collector/extension/xextension/storage"
-	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
@@ -29,7 +28,7 @@ type alertExporter struct {
 	signal   string
 	registry *tenants.Registry // tenants' kafka_topic (cfg.Authenticator), or nil
 
-	mu   sync.Mutex // one send at a time; guards prod
+	mu   sync.Mutex // guards prod (shared by the senders: SendMessages is safe for concurrent use)
 	prod sarama.SyncProducer
 
 	id       component.ID
@@ -39,16 +38,23 @@ type alertExporter struct {
 	stopOnce sync.Once
 	drainWG  sync.WaitGroup
 
-	// headMu guards the head (see head.go) and the acknowledged keys. It is
-	// never held while waiting on Kafka, so a request handed over by the
-	// queue joins the head at once, even while an earlier one is being sent.
+	stopCtx context.Context // ends at stop: in-flight sends give up
+	cancel  context.CancelFunc
+
+	// headMu guards the heads (see head.go, sender.go) and the acknowledged
+	// keys. It is never held while waiting on Kafka, so a request handed over
+	// by the queue joins its tenant's head at once.
 	headMu      sync.Mutex
-	head        []*Record // taken from the queue, not yet acknowledged, in order
+	heads       map[string][]*Record // per tenant: taken from the queue, not yet acknowledged, in order
+	ring        []string             // tenants with records in heads, in the order of the stored head
 	inHead      map[string]struct{}
 	headDurable bool // the last head write succeeded (the head on disk is current)
+	syncSeq     uint64
 	sent        map[string]struct{}
 	sentLRU     []string
-	draining    bool // a goroutine delivers the head without a request
+	sending     map[string]bool // tenants whose sender goroutine runs
+	roundDone   chan struct{}   // closed (and replaced) after every round
+	lastSendErr error
 	stopped     bool
 
 	accepted, sentN, failedN, ignoredN, spansN, headDamagedN, deadN metric.Int64Counter
@@ -59,7 +65,8 @@ const sentMemory = 4096
 
 func newAlertExporter(cfg *Config, set exporter.Settings, signal string) (*alertExporter, error) {
 	e := &alertExporter{cfg: cfg, logger: set.Logger, signal: signal, sent: map[string]struct{}{}, inHead: map[string]struct{}{},
-		id: set.ID, stopCh: make(chan struct{})}
+		heads: map[string][]*Record{}, sending: map[string]bool{}, roundDone: make(chan struct{}), id: set.ID, stopCh: make(chan struct{})}
+	e.stopCtx, e.cancel = context.WithCancel(context.Background())
 	m := set.MeterProvider.Meter("github.com/scadaotel/scadaotel/exporters/kafkaalertexporter")
 	var err error
 	if e.sentN, err = m.Int64Counter(MetricSentRecords, metric.WithDescription("Alert records acknowledged by Kafka (acks=all)."), metric.WithUnit("{record}")); err != nil {
@@ -92,7 +99,7 @@ func newAlertExporter(cfg *Config, set exporter.Settings, signal string) (*alert
 	if err != nil {
 		return nil, err
 	}
-	age, err := m.Float64ObservableGauge(MetricOldestQueuedAge, metric.WithDescription("Age of the oldest undelivered alert record (the queue is FIFO with one consumer, so it is the record being sent); 0 when idle."), metric.WithUnit("s"))
+	age, err := m.Float64ObservableGauge(MetricOldestQueuedAge, metric.WithDescription("Age of the oldest alert record taken from the queue and not yet acknowledged by Kafka; 0 when idle."), metric.WithUnit("s"))
 	if err != nil {
 		return nil, err
 	}
@@ -116,12 +123,16 @@ func (e *alertExporter) inFlight() (int, time.Time) {
 	e.headMu.Lock()
 	defer e.headMu.Unlock()
 	var oldest time.Time
-	for _, r := range e.head {
-		if oldest.IsZero() || r.eventTime.Before(oldest) {
-			oldest = r.eventTime
+	n := 0
+	for _, h := range e.heads {
+		n += len(h)
+		for _, r := range h {
+			if oldest.IsZero() || r.eventTime.Before(oldest) {
+				oldest = r.eventTime
+			}
 		}
 	}
-	return len(e.head), oldest
+	return n, oldest
 }
 
 func (e *alertExporter) start(ctx context.Context, host component.Host) error {
@@ -166,13 +177,16 @@ func (e *alertExporter) start(ctx context.Context, host component.Host) error {
 		e.rememberLocked(k)
 	}
 	for _, r := range recs {
-		e.head = append(e.head, r)
+		if len(e.heads[r.Tenant]) == 0 {
+			e.ring = append(e.ring, r.Tenant)
+		}
+		e.heads[r.Tenant] = append(e.heads[r.Tenant], r)
 		e.inHead[r.dedupKey()] = struct{}{}
 	}
 	e.headMu.Unlock()
 	if len(recs) > 0 {
 		e.logger.Info("unacknowledged alert records of the last run go out first", zap.Int("records", len(recs)))
-		e.kickDrain() // even if no new alert arrives
+		e.kickSenders() // even if no new alert arrives
 	}
 	return nil
 }
@@ -187,6 +201,7 @@ func (e *alertExporter) stop() {
 		e.stopped = true
 		e.headMu.Unlock()
 		close(e.stopCh)
+		e.cancel()
 	})
 }
 
@@ -233,23 +248,6 @@ func (e *alertExporter) producerLocked(ctx context.Context) (sarama.SyncProducer
 	return p, nil
 }
 
-func (e *alertExporter) sendLocked(ctx context.Context, msg *sarama.ProducerMessage) error {
-	p, err := e.producerLocked(ctx)
-	if err == nil {
-		_, _, err = p.SendMessage(msg)
-		if err != nil {
-			_ = p.Close()
-			e.prod = nil
-			err = fmt.Errorf("cannot write to Kafka topic %q: %w", msg.Topic, err)
-		}
-	}
-	if err != nil {
-		e.failedN.Add(ctx, 1)
-		e.logger.Warn("Kafka send failed; the request stays queued and is retried", zap.String("topic", msg.Topic), zap.Error(err))
-	}
-	return err
-}
-
 // rememberLocked records an acknowledged key (headMu held).
 func (e *alertExporter) rememberLocked(k string) {
 	if _, ok := e.sent[k]; ok {
@@ -268,189 +266,6 @@ func headers(tenant string) []sarama.RecordHeader {
 		{Key: []byte(tenants.Header), Value: []byte(tenant)},
 		{Key: []byte("content-type"), Value: []byte("application/json")},
 	}
-}
-
-// pushLogs puts one request's alert records at the end of the head (on
-// disk, before anything else happens), then delivers the head in order,
-// each record retried until Kafka acknowledges it (retry_on_failure
-// intervals, never giving up). When the head is on disk and the delivery is
-// interrupted (shutdown, or the request's context ended) the request is
-// acknowledged to the queue: the head delivers its records, before anything
-// else, now or after the restart.
-func (e *alertExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
-	recs, ignored, err := recordsFromLogs(ld, e.cfg.TraceURL)
-	if ignored > 0 {
-		e.ignoredN.Add(ctx, int64(ignored))
-	}
-	if err != nil {
-		return consumererror.NewPermanent(err)
-	}
-	if len(recs) == 0 {
-		return nil
-	}
-	e.accepted.Add(ctx, int64(len(recs)))
-	durable := e.admit(ctx, recs)
-	e.mu.Lock()
-	err = e.deliverLocked(ctx)
-	e.mu.Unlock()
-	switch {
-	case err == nil:
-		return nil
-	case durable && errors.Is(err, errStopped):
-		return nil
-	case durable:
-		e.kickDrain() // the context ended: keep going without it
-		return nil
-	default:
-		return err
-	}
-}
-
-// admit appends the records not yet acknowledged nor in the head to the
-// head and writes it; it reports whether the head on disk holds them.
-func (e *alertExporter) admit(ctx context.Context, recs []*Record) bool {
-	e.headMu.Lock()
-	defer e.headMu.Unlock()
-	added := false
-	for _, r := range recs {
-		k := r.dedupKey()
-		if _, done := e.sent[k]; done {
-			continue // a late copy (queue tail after a crash, or a re-send)
-		}
-		if _, queued := e.inHead[k]; queued {
-			continue
-		}
-		e.head = append(e.head, r)
-		e.inHead[k] = struct{}{}
-		added = true
-	}
-	if added || !e.headDurable {
-		e.writeHeadLocked(ctx)
-	}
-	return e.store != nil && e.headDurable
-}
-
-// writeHeadLocked stores the head (headMu held). On failure the head stays
-// in memory, the request stays unacknowledged, and the next change writes
-// it again.
-func (e *alertExporter) writeHeadLocked(ctx context.Context) {
-	if e.store == nil {
-		return
-	}
-	b, err := encodeHead(e.head, e.sentLRU)
-	if err == nil {
-		err = e.store.Set(context.WithoutCancel(ctx), headKey, b)
-	}
-	if err != nil {
-		if e.headDurable {
-			e.logger.Error("cannot store the alert records head (storage client alerts_head); until it is stored, a crash may reorder alerts", zap.Error(err))
-		}
-		e.headDurable = false
-		return
-	}
-	e.headDurable = true
-}
-
-// kickDrain delivers the head in a goroutine when no request does (after a
-// restart, or when a request's context ended).
-func (e *alertExporter) kickDrain() {
-	e.headMu.Lock()
-	defer e.headMu.Unlock()
-	if e.draining || e.stopped || len(e.head) == 0 {
-		return
-	}
-	e.draining = true
-	e.drainWG.Add(1) // under headMu, before stopped is set: never races shutdown's Wait
-	go func() {
-		defer e.drainWG.Done()
-		e.mu.Lock()
-		err := e.deliverLocked(context.Background())
-		e.mu.Unlock()
-		e.headMu.Lock()
-		e.draining = false
-		e.headMu.Unlock()
-		if err != nil && !errors.Is(err, errStopped) {
-			e.logger.Error("cannot deliver the alert records head", zap.Error(err))
-		}
-	}()
-}
-
-// deliverLocked sends the head in order until it is empty (e.mu held).
-// Each acknowledged record leaves the head on disk at once, so a crash
-// re-sends at most the one record acknowledged and not yet written off.
-func (e *alertExporter) deliverLocked(ctx context.Context) error {
-	var timer *time.Timer // one per delivery, reused by every retry
-	defer func() {
-		if timer != nil {
-			timer.Stop()
-		}
-	}()
-	for {
-		e.headMu.Lock()
-		if len(e.head) == 0 {
-			e.headMu.Unlock()
-			return nil
-		}
-		r := e.head[0] // only this function removes from the head, under e.mu
-		e.headMu.Unlock()
-		if err := e.sendRecordLocked(ctx, r, &timer); err != nil {
-			return err
-		}
-		e.headMu.Lock()
-		e.head = e.head[1:]
-		delete(e.inHead, r.dedupKey())
-		e.rememberLocked(r.dedupKey())
-		e.writeHeadLocked(ctx)
-		e.headMu.Unlock()
-	}
-}
-
-// sendRecordLocked sends one record, retrying until Kafka acknowledges it,
-// the exporter stops (errStopped) or ctx ends. A record that cannot be
-// encoded is logged and counts as done.
-func (e *alertExporter) sendRecordLocked(ctx context.Context, r *Record, timer **time.Timer) error {
-	body, err := r.marshal()
-	if err != nil {
-		e.logger.Error("cannot encode alert record; skipped", zap.String("alert_id", r.AlertID), zap.Error(err))
-		return nil
-	}
-	msg := &sarama.ProducerMessage{
-		Topic:   e.topicFor(r.Tenant),
-		Key:     sarama.StringEncoder(r.key()),
-		Value:   sarama.ByteEncoder(body),
-		Headers: headers(r.Tenant),
-	}
-	wait := e.cfg.Retry.InitialInterval
-	for {
-		select {
-		case <-e.stopCh:
-			return errStopped
-		default:
-		}
-		err := e.sendLocked(ctx, msg)
-		if err == nil {
-			break
-		}
-		if *timer == nil {
-			*timer = time.NewTimer(wait)
-		} else {
-			(*timer).Reset(wait) // Go >= 1.23: no stale tick after Reset
-		}
-		select {
-		case <-e.stopCh:
-			return errStopped
-		case <-ctx.Done():
-			return errors.Join(err, ctx.Err())
-		case <-(*timer).C:
-		}
-		wait = time.Duration(float64(wait) * e.cfg.Retry.Multiplier)
-		if wait > e.cfg.Retry.MaxInterval {
-			wait = e.cfg.Retry.MaxInterval
-		}
-	}
-	e.sentN.Add(ctx, 1)
-	e.logger.Debug("alert record sent", zap.String("alert_id", r.AlertID), zap.String("state", r.State), zap.String("topic", msg.Topic))
-	return nil
 }
 
 // topicFor is a tenant's alert topic: tenant_topics, else the tenant's

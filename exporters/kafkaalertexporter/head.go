@@ -65,11 +65,16 @@ func encodeHead(recs []*Record, sent []string) ([]byte, error) {
 		buf = recordio.Append(buf, b)
 	}
 	for _, r := range recs {
-		b, err := json.Marshal(headFrame{Record: r, EventTime: r.eventTime})
-		if err != nil {
-			return nil, fmt.Errorf("alert record %s: %w", r.dedupKey(), err)
+		// A record never changes once taken from the queue: its frame is
+		// encoded once, so storing a long head costs a copy, not a re-encoding.
+		if r.frame == nil {
+			b, err := json.Marshal(headFrame{Record: r, EventTime: r.eventTime})
+			if err != nil {
+				return nil, fmt.Errorf("alert record %s: %w", r.dedupKey(), err)
+			}
+			r.frame = recordio.Append(nil, b)
 		}
-		buf = recordio.Append(buf, b)
+		buf = append(buf, r.frame...)
 	}
 	return buf, nil
 }

@@ -34,6 +34,7 @@ type Record struct {
 	TraceURL   *string  `json:"trace_url"`
 
 	eventTime time.Time
+	frame     []byte // the record's frame in the stored head, once encoded
 }
 
 // key is the Kafka message key: tenant/service.

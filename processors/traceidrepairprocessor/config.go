@@ -69,6 +69,10 @@ type HoldConfig struct {
 	// candidates do not fit is refused with a retryable error; a batch that
 	// could not fit even in an empty hold is decided at once instead.
 	MaxSpans int `mapstructure:"max_spans"`
+	// MaxSpansPerTenant bounds the spans held of one tenant (at most
+	// MaxSpans; 0: MaxSpans). A tenant at its bound is refused (retryable)
+	// while the others' fragments are still held.
+	MaxSpansPerTenant int `mapstructure:"max_spans_per_tenant"`
 }
 
 func createDefaultConfig() *Config {
@@ -86,8 +90,9 @@ func createDefaultConfig() *Config {
 			MaxTenants:      256,
 		},
 		Hold: HoldConfig{
-			Wait:     5 * time.Second,
-			MaxSpans: 100_000,
+			Wait:              5 * time.Second,
+			MaxSpans:          100_000,
+			MaxSpansPerTenant: 25_000,
 		},
 		AmbiguousAction: AmbiguousLink,
 	}
@@ -145,6 +150,7 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("hold.wait: must be shorter than index.window (%s), got %s", c.Index.Window, c.Hold.Wait))
 	}
 	checkRange("hold.max_spans", c.Hold.MaxSpans, 0, 1<<30)
+	checkRange("hold.max_spans_per_tenant", c.Hold.MaxSpansPerTenant, 0, 1<<30)
 	switch c.AmbiguousAction {
 	case AmbiguousLink, AmbiguousNone:
 	default:

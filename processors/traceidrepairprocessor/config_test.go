@@ -22,7 +22,7 @@ func TestLoadConfig(t *testing.T) {
 	cobol.Carriers.TraceIDAttributes = []string{"X_B3_TraceId", "traceparent"}
 	cobol.Carriers.CorrelationAttributes = []string{"messaging.message.id", "messaging.message.conversation_id", "order.id"}
 	cobol.Index = IndexConfig{Window: 15 * time.Minute, MaxTraces: 1_000_000, MaxCorrelations: 500_000, MaxFragments: 200_000, MaxTenants: 64}
-	cobol.Hold = HoldConfig{Wait: 10 * time.Second, MaxSpans: 200_000}
+	cobol.Hold = HoldConfig{Wait: 10 * time.Second, MaxSpans: 200_000, MaxSpansPerTenant: 50_000}
 	strict := createDefaultConfig()
 	strict.Carriers = CarriersConfig{ZeroHalf: false, TraceIDAttributes: []string{"x-b3-traceid"}, CorrelationAttributes: []string{}}
 	strict.Hold.Wait = 0
@@ -69,6 +69,7 @@ func TestValidateNamesTheKey(t *testing.T) {
 		{func(c *Config) { c.Hold.Wait = -time.Second }, "hold.wait"},
 		{func(c *Config) { c.Hold.Wait = time.Hour }, "hold.wait"},
 		{func(c *Config) { c.Hold.MaxSpans = -1 }, "hold.max_spans"},
+		{func(c *Config) { c.Hold.MaxSpansPerTenant = -1 }, "hold.max_spans_per_tenant"},
 		{func(c *Config) { c.AmbiguousAction = "guess" }, "ambiguous_action"},
 		{func(c *Config) { c.Carriers.TraceIDAttributes = []string{""} }, "carriers.trace_id_attributes[0]"},
 		{func(c *Config) { c.Carriers.TraceIDAttributes = []string{"x-b3-traceid", "X_B3_TraceId"} }, "carriers.trace_id_attributes[1]"},

@@ -24,10 +24,10 @@ import (
 // it waits withdraws its parts (they are never passed on) and returns an
 // error, so the sender's retry is the only copy.
 
-// errHoldFull refuses a batch when its candidates do not fit in
-// hold.max_spans now but will once other holds end. Not permanent: the
+// errHoldFull refuses a batch when its candidates do not fit in the hold
+// (see room) now but will once other holds end. Not permanent: the
 // receiver tells the sender to retry.
-var errHoldFull = errors.New("traceidrepair: hold.max_spans reached: spans held for late originals fill the bound; retry later")
+var errHoldFull = errors.New("traceidrepair: hold.max_spans_per_tenant or hold.max_spans reached: spans held for late originals fill the bound; retry later")
 
 // holdMargin is how much longer than hold.wait a call waits for the sweeper
 // before it releases its fragments itself.
@@ -63,17 +63,52 @@ type waiter struct {
 	done    chan struct{} // closed when pending drops to 0
 }
 
-// room reports whether g's spans fit in hold.max_spans. When they do not
-// now but would once other calls' holds end, the batch is refused
-// (p.refuse); when they never could, the caller decides g at once.
+// room reports whether g's spans fit in the hold: in the tenant's bound
+// (hold.max_spans_per_tenant) and in hold.max_spans, which a tenant still
+// under its fair share (max_spans / tenants holding spans) may exceed, up to
+// twice max_spans in all, so that a tenant filling the hold never makes
+// another's spans refused. When they do not fit now but would once the
+// tenant's other holds end, the batch is refused (p.refuse); when they never
+// could, the caller decides g at once.
 func (p *traceProcessor) room(g *group) bool {
-	if p.heldSpans+g.spans <= p.cfg.Hold.MaxSpans {
-		return true
+	st := g.st
+	if st.callBatch != p.batch {
+		st.callBatch, st.callHeld = p.batch, 0
 	}
-	if p.callHeld+g.spans <= p.cfg.Hold.MaxSpans {
+	perTenant := p.cfg.Hold.MaxSpans
+	if n := p.cfg.Hold.MaxSpansPerTenant; n > 0 && n < perTenant {
+		perTenant = n
+	}
+	after := st.held + g.spans
+	if after <= perTenant {
+		if p.heldSpans+g.spans <= p.cfg.Hold.MaxSpans {
+			return true
+		}
+		holders := p.holders
+		if st.held == 0 {
+			holders++
+		}
+		if after <= p.cfg.Hold.MaxSpans/holders && p.heldSpans+g.spans <= 2*p.cfg.Hold.MaxSpans {
+			return true
+		}
+	}
+	if st.callHeld+g.spans <= perTenant && p.callHeld+g.spans <= p.cfg.Hold.MaxSpans {
 		p.refuse = true
 	}
 	return false
+}
+
+// addHeld counts n spans (negative: released) held of st.
+func (p *traceProcessor) addHeld(st *tenantState, n int) {
+	before := st.held
+	st.held += n
+	p.heldSpans += n
+	switch {
+	case before == 0 && st.held > 0:
+		p.holders++
+	case before > 0 && st.held == 0:
+		p.holders--
+	}
 }
 
 // hold starts holding g when holding is on and g fits in hold.max_spans.
@@ -118,8 +153,9 @@ func (p *traceProcessor) join(g *group, h *heldFragment) {
 	h.spans += g.spans
 	w.parts = append(w.parts, part)
 	w.pending++
-	p.heldSpans += g.spans
+	p.addHeld(h.st, g.spans)
 	p.callHeld += g.spans
+	h.st.callHeld += g.spans
 	p.tel.heldSpans.Add(context.Background(), int64(g.spans), h.st.attrs)
 	g.state, g.held, g.part = gJoinHeld, h, part
 }
@@ -159,7 +195,7 @@ func (p *traceProcessor) unhold(h *heldFragment) {
 	for i := 0; i < h.clues.nc; i++ {
 		unwait(st.waitCorr, h.clues.corrs[i], h)
 	}
-	p.heldSpans -= h.spans
+	p.addHeld(st, -h.spans)
 	if h.spans != 0 {
 		p.tel.heldSpans.Add(context.Background(), -int64(h.spans), st.attrs)
 	}
@@ -226,7 +262,7 @@ func (p *traceProcessor) withdraw(w *waiter) {
 			}
 		}
 		h.spans -= part.spans
-		p.heldSpans -= part.spans
+		p.addHeld(h.st, -part.spans)
 		p.tel.heldSpans.Add(context.Background(), -int64(part.spans), h.st.attrs)
 		if len(h.parts) == 0 {
 			p.unhold(h)

@@ -3,6 +3,7 @@ package traceidrepairprocessor
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -631,4 +632,66 @@ func TestHeldCallReleasedBeforeItsDeadline(t *testing.T) {
 		assert.Equal(t, 0, h.p.heldSpans)
 		require.NoError(t, h.p.Shutdown(context.Background()))
 	})
+}
+
+// Issue 19, point 10: tenant A's held spans fill the hold; A is refused
+// (retryable), B's fragment is still held and passed on. On main the hold
+// was one bound over all tenants and B got the refusal (HTTP 503).
+func TestHoldBoundedPerTenant(t *testing.T) {
+	frag := func(tenant string, n int) ptrace.Traces {
+		return fragment(tenant, fmt.Sprintf("000000000000000000000000000000%02x", n), "", nil) // 2 spans, zero half: held
+	}
+	cases := []struct {
+		name string
+		cfg  func(*Config)
+	}{
+		// A fills hold.max_spans on its own (no smaller tenant bound).
+		{"A fills max_spans", func(c *Config) { c.Hold.MaxSpans = 4 }},
+		// A at hold.max_spans_per_tenant, far below max_spans.
+		{"A at max_spans_per_tenant", func(c *Config) { c.Hold.MaxSpans = 100; c.Hold.MaxSpansPerTenant = 4 }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				cfg := createDefaultConfig()
+				tc.cfg(cfg)
+				h, sink := newHoldHarness(t, cfg)
+				a1 := h.async(context.Background(), frag(tenantA, 1))
+				a2 := h.async(context.Background(), frag(tenantA, 2))
+				synctest.Wait()
+				require.False(t, a1.returned())
+				require.False(t, a2.returned())
+				err := h.p.ConsumeTraces(context.Background(), frag(tenantA, 3))
+				require.ErrorIs(t, err, errHoldFull, "A at its bound is refused")
+				assert.False(t, consumererror.IsPermanent(err), "A retries")
+
+				b := h.async(context.Background(), frag(tenantB, 4))
+				synctest.Wait()
+				require.False(t, b.returned(), "B's fragment is held, not refused")
+				assert.Zero(t, h.counter(t, MetricRefused, tenantB))
+				time.Sleep(cfg.Hold.Wait)
+				synctest.Wait()
+				for _, c := range []*call{a1, a2, b} {
+					require.True(t, c.returned())
+					require.NoError(t, c.err)
+				}
+				_, s, ok := sink.find("cccccccccccccccc")
+				require.True(t, ok)
+				assert.Equal(t, "unmatched", repairAttr(s))
+				assert.Equal(t, 6, sinkSpans(sink), "A's two fragments and B's")
+				assert.Equal(t, 0, h.p.heldSpans)
+				require.NoError(t, h.p.Shutdown(context.Background()))
+			})
+		})
+	}
+}
+
+func sinkSpans(s *tenantSink) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, d := range s.got {
+		n += d.td.SpanCount()
+	}
+	return n
 }

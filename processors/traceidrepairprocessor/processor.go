@@ -56,6 +56,7 @@ type traceProcessor struct {
 	// Held fragments, oldest first (deadlines are monotonic).
 	queue     []*heldFragment
 	heldSpans int
+	holders   int // tenants with spans held
 	closed    bool
 	// The current call (guarded by mu): its waiter, the spans it holds, and
 	// whether it is refused because the hold is full.

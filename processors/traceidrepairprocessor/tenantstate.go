@@ -23,6 +23,11 @@ type tenantState struct {
 
 	batch uint64 // last batch that touched the tenant
 
+	// held: spans of this tenant held now; callHeld: those the current call
+	// (batch callBatch) holds.
+	held, callHeld int
+	callBatch      uint64
+
 	// Evictions since the last flush to the counters.
 	evTraceCap, evTraceTTL, evCorrCap, evCorrTTL, evFragCap, evFragTTL int64
 }
