@@ -46,6 +46,10 @@ type tenantLimits struct {
 	bytes   *rate.Limiter
 	series  map[uint64]time.Time
 	swept   time.Time
+	// oldest is the oldest last-seen time at the last sweep: never later
+	// than the true oldest, so the retry hint it gives is never too long,
+	// and a refusal costs no scan of every series.
+	oldest time.Time
 	// After a rate-limit refusal, requests of the same limit are refused
 	// before they are read until the refused request would have fitted
 	// (see Blocked). Indexed like Admit's takes: samples, spans, bytes.
@@ -233,9 +237,12 @@ func (l *Limiter) Blocked(tenant string, signal Signal, now time.Time) *LimitErr
 
 func (tl *tenantLimits) admitSeries(tenant string, series []uint64, now time.Time) error {
 	if now.Sub(tl.swept) > ActiveSeriesWindow/10 {
+		tl.oldest = now
 		for h, seen := range tl.series {
 			if now.Sub(seen) > ActiveSeriesWindow {
 				delete(tl.series, h)
+			} else if seen.Before(tl.oldest) {
+				tl.oldest = seen
 			}
 		}
 		tl.swept = now
@@ -247,14 +254,8 @@ func (tl *tenantLimits) admitSeries(tenant string, series []uint64, now time.Tim
 		}
 	}
 	if newSeries > 0 && len(tl.series)+newSeries > tl.limits.ActiveSeries {
-		oldest := now
-		for _, seen := range tl.series {
-			if seen.Before(oldest) {
-				oldest = seen
-			}
-		}
 		return &LimitError{Tenant: tenant, Limit: LimitActiveSeries, Value: float64(tl.limits.ActiveSeries),
-			Requested: newSeries, RetryAfter: oldest.Add(ActiveSeriesWindow).Sub(now)}
+			Requested: newSeries, RetryAfter: max(time.Second, tl.oldest.Add(ActiveSeriesWindow).Sub(now))}
 	}
 	for _, h := range series {
 		tl.series[h] = now
