@@ -38,6 +38,18 @@ import (
 type applianceEnv struct {
 	grpc, http, health, metrics, query, traceQuery, ui, alerts, remoteWrite string
 	tenantsFile                                                             string
+	dataDir                                                                 string // set by startDefaultAppliance
+}
+
+// tenantLabel is how the self-metrics endpoint names tenant id: by its
+// pseudonym under the key in the appliance's data directory.
+func (a applianceEnv) tenantLabel(t *testing.T, id string) string {
+	t.Helper()
+	key, err := os.ReadFile(filepath.Join(a.dataDir, tenants.SelfMetricKeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return `tenant="` + tenants.PseudonymWithKey(key, id) + `"`
 }
 
 const (

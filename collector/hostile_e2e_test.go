@@ -38,7 +38,8 @@ func startDefaultAppliance(t *testing.T, nofile int, extraEnv ...string) (applia
 	}
 	t.Cleanup(kafka.Close)
 	env := newApplianceEnv(t)
-	vars := append(env.vars(jaeger, t.TempDir(), kafka.ListenAddrs()[0]), extraEnv...)
+	env.dataDir = t.TempDir()
+	vars := append(env.vars(jaeger, env.dataDir, kafka.ListenAddrs()[0]), extraEnv...)
 	if nofile <= 0 {
 		return env, e2e.StartCollectorArgs(t, nil, env.health, vars...), kafka
 	}
@@ -415,7 +416,7 @@ func TestRemoteWriteRefusesWhatTheStorageWouldDrop(t *testing.T) {
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(resp.Body)
 		for _, line := range strings.Split(string(b), "\n") {
-			if strings.HasPrefix(line, "scadaotel_victoriametrics_rejected_samples") && strings.Contains(line, `tenant="west-pipeline-01"`) {
+			if strings.HasPrefix(line, "scadaotel_victoriametrics_rejected_samples") && strings.Contains(line, env.tenantLabel(t, "west-pipeline-01")) {
 				return nil
 			}
 		}
@@ -478,7 +479,7 @@ func TestDeeplyNestedSpanIsRefusedNotDropped(t *testing.T) {
 		t.Fatalf("deep span: HTTP %d %.300s, want 400 naming the nesting limit", resp.StatusCode, msg)
 	}
 	e2e.Eventually(t, 10*time.Second, func() error {
-		return metricLine(env, "scadaotel_tenantstamp_refused_requests", `tenant="west-pipeline-01"`, `reason="attribute_depth"`)
+		return metricLine(env, "scadaotel_tenantstamp_refused_requests", env.tenantLabel(t, "west-pipeline-01"), `reason="attribute_depth"`)
 	})
 	if strings.Contains(app.Output(), "cannot decode") {
 		t.Fatalf("the queue met an undecodable item:\n%s", tail(app.Output(), 20))
@@ -506,6 +507,6 @@ func TestOTLPMetricsRefusedWhatTheStorageWouldDrop(t *testing.T) {
 		t.Fatalf("future data point over OTLP/HTTP: HTTP %d %.300s, want 400 naming the window", resp.StatusCode, msg)
 	}
 	e2e.Eventually(t, 10*time.Second, func() error {
-		return metricLine(env, "scadaotel_victoriametrics_rejected_samples", `tenant="west-pipeline-01"`, `reason="timestamp_out_of_range"`)
+		return metricLine(env, "scadaotel_victoriametrics_rejected_samples", env.tenantLabel(t, "west-pipeline-01"), `reason="timestamp_out_of_range"`)
 	})
 }

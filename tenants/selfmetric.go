@@ -64,15 +64,22 @@ func SelfMetricPseudonym(tenant string) string {
 	if ok {
 		return p
 	}
-	m := hmac.New(sha256.New, *k)
-	m.Write([]byte(tenant))
-	p = "t-" + hex.EncodeToString(m.Sum(nil)[:8])
+	p = PseudonymWithKey(*k, tenant)
 	pseudonymCache.Lock()
 	if len(pseudonymCache.m) < maxCachedPseudonyms {
 		pseudonymCache.m[tenant] = p
 	}
 	pseudonymCache.Unlock()
 	return p
+}
+
+// PseudonymWithKey is tenant's pseudonym under key: what an administrator
+// (or a test) holding the appliance's key file computes to find a tenant's
+// series on the self-metrics endpoint.
+func PseudonymWithKey(key []byte, tenant string) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(tenant))
+	return "t-" + hex.EncodeToString(m.Sum(nil)[:8])
 }
 
 // SelfMetricTenant is the tenant attribute of a per-tenant self-metric.

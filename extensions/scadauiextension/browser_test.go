@@ -160,6 +160,7 @@ extensions:
     alerts_endpoint: http://%[14]s
     telemetry_endpoint: http://%[18]s/metrics
     telemetry_interval: 1s
+    shared_figures: true # one operator, both views: the test reads queues and exports
     stale_after: 5s
   tenant_trace_query:
     endpoint: %[15]s
