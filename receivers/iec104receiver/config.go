@@ -3,9 +3,8 @@ package iec104receiver
 import (
 	"errors"
 	"fmt"
-	"net"
+	"github.com/scadaotel/scadaotel/internal/scadaseries"
 	"net/url"
-	"strconv"
 	"time"
 	// time_zone names an IANA zone; the appliance is one static binary,
 	// often run where /usr/share/zoneinfo is missing (+450 KB)
@@ -256,11 +255,11 @@ func (c *Config) Validate() error {
 			add("%s.name: duplicate outstation %q", key, o.Name)
 		}
 		names[o.Name] = true
-		if err := checkEndpoint(o.Endpoint); err != nil {
+		if err := scadaseries.CheckTCPEndpoint(o.Endpoint); err != nil {
 			add("%s.endpoint: %w", key, err)
 		}
 		if o.BackupEndpoint != "" {
-			if err := checkEndpoint(o.BackupEndpoint); err != nil {
+			if err := scadaseries.CheckTCPEndpoint(o.BackupEndpoint); err != nil {
 				add("%s.backup_endpoint: %w", key, err)
 			}
 		}
@@ -348,30 +347,6 @@ func validatePoint(p PointConfig, maxCA, maxIOA int) error {
 		return nil
 	}
 	return fmt.Errorf("point %q: %w", p.Name, errors.Join(errs...))
-}
-
-func checkEndpoint(ep string) error {
-	if ep == "" {
-		return errors.New("required (tcp://host:port)")
-	}
-	u, err := url.Parse(ep)
-	if err != nil {
-		return fmt.Errorf("cannot parse %q: %w", ep, err)
-	}
-	if u.Scheme != "tcp" {
-		return fmt.Errorf("%q: scheme must be tcp://", ep)
-	}
-	if u.Path != "" || u.RawQuery != "" || u.User != nil {
-		return fmt.Errorf("%q: must be tcp://host:port only", ep)
-	}
-	host, port, err := net.SplitHostPort(u.Host)
-	if err != nil || host == "" {
-		return fmt.Errorf("%q: must be tcp://host:port", ep)
-	}
-	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-		return fmt.Errorf("%q: invalid port %q", ep, port)
-	}
-	return nil
 }
 
 func hostPort(ep string) string {

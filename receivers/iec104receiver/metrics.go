@@ -1,6 +1,7 @@
 package iec104receiver
 
 import (
+	"github.com/scadaotel/scadaotel/internal/scadaseries"
 	"math"
 	"strconv"
 
@@ -13,19 +14,19 @@ import (
 
 // Output metric names and attributes: the scada receiver's.
 const (
-	metricPressure  = "scada_pressure_gauge"
-	metricValve     = "scada_valve_state"
-	metricRTUUp     = "scada_rtu_up"
+	metricPressure  = scadaseries.MetricPressure
+	metricValve     = scadaseries.MetricValve
+	metricRTUUp     = scadaseries.MetricRTUUp
 	metricDiscovery = "iec104_point"
-	attrStation     = "scada.station"
-	attrRTU         = "scada.rtu"
-	attrQuality     = "quality"
-	attrPointStatn  = "station"
-	attrPointUnit   = "unit"
-	attrPointName   = "point"
-	attrValveID     = "valve_id"
-	attrValveStatus = "status"
-	attrUpRTU       = "rtu"
+	attrStation     = scadaseries.AttrStation
+	attrRTU         = scadaseries.AttrRTU
+	attrQuality     = scadaseries.AttrQuality
+	attrPointStatn  = scadaseries.AttrPointStation
+	attrPointUnit   = scadaseries.AttrPointUnit
+	attrPointName   = scadaseries.AttrPointName
+	attrValveID     = scadaseries.AttrValveID
+	attrValveStatus = scadaseries.AttrValveStatus
+	attrUpRTU       = scadaseries.AttrUpRTU
 	attrSB          = "substituted"
 	attrBL          = "blocked"
 	attrOV          = "overflow"
@@ -33,10 +34,10 @@ const (
 
 // Sample qualities, the data point attribute "quality".
 const (
-	qualityGood       = "good"
-	qualityBad        = "bad"
-	qualityNotTopical = "not_topical"
-	qualityCommLost   = "comm_lost"
+	qualityGood       = scadaseries.QualityGood
+	qualityBad        = scadaseries.QualityBad
+	qualityNotTopical = "not_topical" // iec104's NT bit: a stale value, not a wrong one
+	qualityCommLost   = scadaseries.QualityCommLost
 )
 
 var noValue = pmetric.DefaultDataPointFlags.WithNoRecordedValue(true)

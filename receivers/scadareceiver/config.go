@@ -4,8 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
-	"net"
-	"net/url"
+	"github.com/scadaotel/scadaotel/internal/scadaseries"
 	"slices"
 	"strconv"
 	"strings"
@@ -255,7 +254,7 @@ func (c *Config) Validate() error {
 			add("%s.name: duplicate gateway %q", key, g.Name)
 		}
 		gateways[g.Name] = true
-		if err := checkEndpoint(g.Endpoint); err != nil {
+		if err := scadaseries.CheckTCPEndpoint(g.Endpoint); err != nil {
 			add("%s.endpoint: %w", key, err)
 		}
 		if g.Timeout < 0 {
@@ -295,7 +294,7 @@ func (c *Config) Validate() error {
 				add("%s.gateway: unknown gateway %q", key, r.Gateway)
 			}
 		default:
-			if err := checkEndpoint(r.Endpoint); err != nil {
+			if err := scadaseries.CheckTCPEndpoint(r.Endpoint); err != nil {
 				add("%s.endpoint: %w", key, err)
 			}
 		}
@@ -343,30 +342,6 @@ func (c *Config) rtuPoints(r *RTUConfig) []PointConfig {
 		out = append(out, c.PointSets[ps]...)
 	}
 	return append(out, r.Points...)
-}
-
-func checkEndpoint(ep string) error {
-	if ep == "" {
-		return errors.New("required (tcp://host:port)")
-	}
-	u, err := url.Parse(ep)
-	if err != nil {
-		return fmt.Errorf("cannot parse %q: %w", ep, err)
-	}
-	if u.Scheme != "tcp" {
-		return fmt.Errorf("%q: scheme must be tcp://", ep)
-	}
-	if u.Path != "" || u.RawQuery != "" || u.User != nil {
-		return fmt.Errorf("%q: must be tcp://host:port only", ep)
-	}
-	host, port, err := net.SplitHostPort(u.Host)
-	if err != nil || host == "" {
-		return fmt.Errorf("%q: must be tcp://host:port", ep)
-	}
-	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-		return fmt.Errorf("%q: invalid port %q", ep, port)
-	}
-	return nil
 }
 
 var validByteOrders = []string{"ABCD", "DCBA", "BADC", "CDAB"}

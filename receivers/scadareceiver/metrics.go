@@ -1,6 +1,7 @@
 package scadareceiver
 
 import (
+	"github.com/scadaotel/scadaotel/internal/scadaseries"
 	"math"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -12,19 +13,20 @@ import (
 )
 
 // Output metric names and attributes.
+// (internal/scadaseries: the contract shared with the iec104 receiver).
 const (
-	metricPressure  = "scada_pressure_gauge"
-	metricValve     = "scada_valve_state"
-	metricRTUUp     = "scada_rtu_up"
-	attrStation     = "scada.station"
-	attrRTU         = "scada.rtu"
-	attrQuality     = "quality"
-	attrPointStatn  = "station"
-	attrPointUnit   = "unit"
-	attrPointName   = "point"
-	attrValveID     = "valve_id"
-	attrValveStatus = "status"
-	attrUpRTU       = "rtu"
+	metricPressure  = scadaseries.MetricPressure
+	metricValve     = scadaseries.MetricValve
+	metricRTUUp     = scadaseries.MetricRTUUp
+	attrStation     = scadaseries.AttrStation
+	attrRTU         = scadaseries.AttrRTU
+	attrQuality     = scadaseries.AttrQuality
+	attrPointStatn  = scadaseries.AttrPointStation
+	attrPointUnit   = scadaseries.AttrPointUnit
+	attrPointName   = scadaseries.AttrPointName
+	attrValveID     = scadaseries.AttrValveID
+	attrValveStatus = scadaseries.AttrValveStatus
+	attrUpRTU       = scadaseries.AttrUpRTU
 )
 
 var noValue = pmetric.DefaultDataPointFlags.WithNoRecordedValue(true)

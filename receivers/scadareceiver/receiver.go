@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/scadaotel/scadaotel/internal/scadaseries"
 	"math"
 	"slices"
 	"strconv"
@@ -24,9 +25,9 @@ import (
 
 // Sample qualities, the data point attribute "quality".
 const (
-	qualityGood     = "good"
-	qualityBad      = "bad"       // the RTU answered, but not with a usable value
-	qualityCommLost = "comm_lost" // no answer: timeout, refused, malformed, disconnected
+	qualityGood     = scadaseries.QualityGood
+	qualityBad      = scadaseries.QualityBad
+	qualityCommLost = scadaseries.QualityCommLost
 )
 
 // rtu is the runtime state of one configured RTU.
