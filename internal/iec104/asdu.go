@@ -298,7 +298,13 @@ func appendElement(b []byte, t TypeID, o *Object) []byte {
 		b = binary.LittleEndian.AppendUint16(b, uint16(int16(o.Raw)))
 		return append(b, q&byte(qdsMask))
 	case MMeNc1, MMeTf1:
-		b = binary.LittleEndian.AppendUint32(b, math.Float32bits(float32(o.Value)))
+		// The bits as received when Raw still says Value: float64 keeps
+		// a NaN but not a signalling NaN's payload.
+		bits := math.Float32bits(float32(o.Value))
+		if f := math.Float32frombits(uint32(o.Raw)); o.Raw != 0 && (f == float32(o.Value) || f != f && math.IsNaN(o.Value)) {
+			bits = uint32(o.Raw)
+		}
+		b = binary.LittleEndian.AppendUint32(b, bits)
 		return append(b, q&byte(qdsMask))
 	case MItNa1, MItTb1:
 		b = binary.LittleEndian.AppendUint32(b, uint32(int32(o.Raw)))
