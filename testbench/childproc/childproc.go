@@ -5,7 +5,7 @@ package childproc
 import (
 	"context"
 	"fmt"
-	"net"
+	"github.com/scadaotel/scadaotel/internal/freeport"
 	"net/http"
 	"os"
 	"os/exec"
@@ -117,12 +117,6 @@ func (p *Proc) WaitHTTP(ctx context.Context, url string, timeout time.Duration) 
 	}
 }
 
-// FreeAddr returns a free 127.0.0.1:port (released before use).
-func FreeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
-}
+// FreeAddr returns a free 127.0.0.1:port (released before use) below the
+// ephemeral range.
+func FreeAddr() (string, error) { return freeport.Addr() }
