@@ -103,7 +103,7 @@ try {
   await page.fill('#token', 'not-a-valid-token');
   expectRefusal = true;
   await page.click('#login-submit');
-  await page.waitForFunction(() => document.querySelector('#login-error').textContent !== '');
+  await page.waitForFunction(() => (document.querySelector('#login-error')?.textContent ?? '') !== '');
   expectRefusal = false;
   assert.equal(await page.textContent('#login-error'), en['login.refused']);
   assert.equal((await ctx.cookies()).length, 0, 'no cookie after a refused login');
@@ -169,7 +169,7 @@ try {
   assert.equal(await page.textContent('#station-name'), 'compressor-7');
   assert.ok((await page.textContent('#charts .u-legend')).includes('discharge'));
   const before = await page.textContent('#station-status');
-  await page.waitForFunction((b) => document.querySelector('#station-status').textContent !== b, before, { timeout: 5000 });
+  await page.waitForFunction((b) => (document.querySelector('#station-status')?.textContent ?? b) !== b, before, { timeout: 5000 });
   await page.click('button[data-range="3600"]');
   await page.waitForSelector('button[data-range="3600"].on');
   await page.waitForSelector('#charts .uplot canvas');
@@ -197,7 +197,7 @@ try {
   for (let i = 0; i < 30 && !found; i++) {
     await page.goto(url + '/#/overview');
     await page.goto(url + '/#/traces');
-    await page.waitForFunction(() => document.querySelector('#traces-status').textContent !== '' && !document.querySelector('#traces-status').textContent.includes('…'));
+    await page.waitForFunction(() => (document.querySelector('#traces-status')?.textContent ?? '') !== '' && !(document.querySelector('#traces-status')?.textContent ?? '').includes('…'));
     const opts = await page.$$eval('#trace-service option', (os) => os.map((o) => o.value));
     if (opts.includes('cobol-batch')) found = true; else await page.waitForTimeout(1000);
   }
@@ -313,12 +313,12 @@ try {
   await page.waitForSelector('#services .service-block');
   assert.deepEqual(await page.$$eval('#services .service-name', (n) => n.map((x) => x.textContent)), [serviceB]);
   await page.click('a[data-nav="alerts"]');
-  await page.waitForFunction(() => document.querySelector('#alerts thead') || document.querySelector('.status').textContent !== '');
+  await page.waitForFunction(() => document.querySelector('#alerts thead') || (document.querySelector('.status')?.textContent ?? '') !== '');
   await page.waitForTimeout(500);
   const allB = (await texts(page)).join('\n');
   assert.ok(!allB.includes(serviceA), "tenant B's alerts view shows tenant A's service");
   await page.click('a[data-nav="traces"]');
-  await page.waitForFunction(() => document.querySelector('#traces-status').textContent !== '' && !document.querySelector('#traces-status').textContent.includes('…'));
+  await page.waitForFunction(() => (document.querySelector('#traces-status')?.textContent ?? '') !== '' && !(document.querySelector('#traces-status')?.textContent ?? '').includes('…'));
   const optsB = await page.$$eval('#trace-service option', (os) => os.map((o) => o.value));
   assert.ok(!optsB.includes(serviceA) && !optsB.includes('cobol-batch'), `tenant B sees tenant A's trace services: ${optsB}`);
   await page.click('a[data-nav="appliance"]');
@@ -345,7 +345,7 @@ try {
   for (let i = 0; i < 15 && !limitedText; i++) {
     await page.fill('#token', 'wrong-token-' + i);
     await page.click('#login-submit');
-    await page.waitForFunction(() => document.querySelector('#login-error').textContent !== '');
+    await page.waitForFunction(() => (document.querySelector('#login-error')?.textContent ?? '') !== '');
     const txt = await page.textContent('#login-error');
     if (txt !== zh['login.refused']) limitedText = txt;
   }
