@@ -135,7 +135,7 @@ func crashChild(t *testing.T, dir, broker string) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	for {
-		b, err := e.store.Get(ctx, headKey)
+		b, err := e.store.Get(ctx, headKey("west-pipeline-01"))
 		require.NoError(t, err)
 		if len(b) > 0 {
 			break // alert 1 is saved as the head before its first send

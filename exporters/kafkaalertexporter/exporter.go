@@ -41,31 +41,42 @@ type alertExporter struct {
 	stopCtx context.Context // ends at stop: in-flight sends give up
 	cancel  context.CancelFunc
 
-	// headMu guards the heads (see head.go, sender.go) and the acknowledged
-	// keys. It is never held while waiting on Kafka, so a request handed over
-	// by the queue joins its tenant's head at once.
+	// headMu guards the heads' records, the acknowledged keys and the
+	// senders (see head.go, sender.go). It is never held while waiting on
+	// Kafka or on the disk: each tenant's head is written under its own
+	// writeMu, so one tenant's long head never delays another's write.
 	headMu      sync.Mutex
-	heads       map[string][]*Record // per tenant: taken from the queue, not yet acknowledged, in order
-	ring        []string             // tenants with records in heads, in the order of the stored head
+	heads       map[string]*tenantHead
 	inHead      map[string]struct{}
-	headDurable bool // the last head write succeeded (the head on disk is current)
+	legacySent  map[string]struct{} // acknowledged keys of an earlier release's single head (read-only after start)
 	syncSeq     uint64
-	sent        map[string]struct{}
-	sentLRU     []string
-	sending     map[string]bool // tenants whose sender goroutine runs
-	roundDone   chan struct{}   // closed (and replaced) after every round
+	roundDone   chan struct{} // closed (and replaced) after every round
 	lastSendErr error
 	stopped     bool
 
-	accepted, sentN, failedN, ignoredN, spansN, headDamagedN, deadN metric.Int64Counter
-	reg                                                             metric.Registration
+	indexMu sync.Mutex // serializes writes of the tenants list (head.tenants)
+	indexed map[string]bool
+
+	accepted, sentN, failedN, ignoredN, spansN, headDamagedN, deadN, refusedN metric.Int64Counter
+	reg                                                                       metric.Registration
 }
 
+// tenantHead is one tenant's undelivered records and acknowledged keys.
+type tenantHead struct {
+	writeMu sync.Mutex // held across a write of this head: writes reach the storage in the order of their snapshots
+	recs    []*Record  // taken for delivery, not yet acknowledged, in order (headMu)
+	sent    map[string]struct{}
+	sentLRU []string
+	durable bool // the last write of this head succeeded (headMu)
+	sending bool // the tenant's sender goroutine runs (headMu)
+}
+
+// sentMemory bounds the acknowledged keys a tenant's head remembers.
 const sentMemory = 4096
 
 func newAlertExporter(cfg *Config, set exporter.Settings, signal string) (*alertExporter, error) {
-	e := &alertExporter{cfg: cfg, logger: set.Logger, signal: signal, sent: map[string]struct{}{}, inHead: map[string]struct{}{},
-		heads: map[string][]*Record{}, sending: map[string]bool{}, roundDone: make(chan struct{}), id: set.ID, stopCh: make(chan struct{})}
+	e := &alertExporter{cfg: cfg, logger: set.Logger, signal: signal, inHead: map[string]struct{}{},
+		heads: map[string]*tenantHead{}, indexed: map[string]bool{}, roundDone: make(chan struct{}), id: set.ID, stopCh: make(chan struct{})}
 	e.stopCtx, e.cancel = context.WithCancel(context.Background())
 	m := set.MeterProvider.Meter("github.com/scadaotel/scadaotel/exporters/kafkaalertexporter")
 	var err error
@@ -81,7 +92,10 @@ func newAlertExporter(cfg *Config, set exporter.Settings, signal string) (*alert
 	if e.spansN, err = m.Int64Counter(MetricSentSpans, metric.WithDescription("Raw error spans written to spans.topic."), metric.WithUnit("{span}")); err != nil {
 		return nil, err
 	}
-	if e.accepted, err = m.Int64Counter(MetricDequeuedRecords, metric.WithDescription("Alert records read from the sending queue for delivery (including retries after a restart)."), metric.WithUnit("{record}")); err != nil {
+	if e.accepted, err = m.Int64Counter(MetricDequeuedRecords, metric.WithDescription("Alert records taken for delivery (including re-sends the heads then ignore)."), metric.WithUnit("{record}")); err != nil {
+		return nil, err
+	}
+	if e.refusedN, err = m.Int64Counter(MetricRefusedRecords, metric.WithDescription("Alert records refused (retryable) because their tenant's head was at its limit, by tenant."), metric.WithUnit("{record}")); err != nil {
 		return nil, err
 	}
 	if e.deadN, err = m.Int64Counter(MetricDeadLetterSpans, metric.WithDescription("Raw error spans Kafka refused for good, kept in the dead-letter area, by tenant and reason."), metric.WithUnit("{span}")); err != nil {
@@ -125,8 +139,8 @@ func (e *alertExporter) inFlight() (int, time.Time) {
 	var oldest time.Time
 	n := 0
 	for _, h := range e.heads {
-		n += len(h)
-		for _, r := range h {
+		n += len(h.recs)
+		for _, r := range h.recs {
 			if oldest.IsZero() || r.eventTime.Before(oldest) {
 				oldest = r.eventTime
 			}
@@ -163,32 +177,136 @@ func (e *alertExporter) start(ctx context.Context, host component.Host) error {
 	if err != nil {
 		return fmt.Errorf("sending_queue.storage: %w", err)
 	}
-	recs, sent, damaged, err := loadHead(ctx, cl, e.logger)
+	n, err := e.loadHeads(ctx, cl)
 	if err != nil {
 		_ = cl.Close(ctx)
 		return err
 	}
-	if damaged > 0 {
-		e.headDamagedN.Add(ctx, int64(damaged))
-	}
-	e.headMu.Lock()
-	e.store, e.headDurable = cl, true
-	for _, k := range sent {
-		e.rememberLocked(k)
-	}
-	for _, r := range recs {
-		if len(e.heads[r.Tenant]) == 0 {
-			e.ring = append(e.ring, r.Tenant)
-		}
-		e.heads[r.Tenant] = append(e.heads[r.Tenant], r)
-		e.inHead[r.dedupKey()] = struct{}{}
-	}
-	e.headMu.Unlock()
-	if len(recs) > 0 {
-		e.logger.Info("unacknowledged alert records of the last run go out first", zap.Int("records", len(recs)))
+	if n > 0 {
+		e.logger.Info("unacknowledged alert records of the last run go out first", zap.Int("records", n))
 		e.kickSenders() // even if no new alert arrives
 	}
 	return nil
+}
+
+// loadHeads reads every tenant's stored head (and an earlier release's
+// single head, which it splits into per-tenant heads and then deletes) and
+// returns how many records wait for Kafka.
+func (e *alertExporter) loadHeads(ctx context.Context, cl storage.Client) (int, error) {
+	ids, err := loadHeadTenants(ctx, cl, e.logger)
+	if err != nil {
+		return 0, err
+	}
+	if e.registry != nil {
+		for _, t := range e.registry.Tenants() {
+			ids = append(ids, t.ID)
+		}
+	}
+	e.headMu.Lock()
+	e.store = cl
+	e.headMu.Unlock()
+	seen := map[string]bool{}
+	damagedN := 0
+	for _, t := range ids {
+		if seen[t] {
+			continue
+		}
+		seen[t] = true
+		recs, sent, damaged, err := loadHead(ctx, cl, headKey(t), e.logger)
+		if err != nil {
+			return 0, err
+		}
+		damagedN += damaged
+		if len(recs) == 0 && len(sent) == 0 && damaged == 0 {
+			continue
+		}
+		e.indexed[t] = true
+		e.headMu.Lock()
+		h := e.headLocked(t)
+		h.durable = damaged == 0
+		for _, k := range sent {
+			h.remember(k)
+		}
+		e.appendLocked(h, recs)
+		e.headMu.Unlock()
+	}
+	legacy, legacySent, damaged, err := loadHead(ctx, cl, legacyHeadKey, e.logger)
+	if err != nil {
+		return 0, err
+	}
+	damagedN += damaged
+	if damagedN > 0 {
+		e.headDamagedN.Add(ctx, int64(damagedN))
+	}
+	if len(legacy) > 0 || len(legacySent) > 0 || damaged > 0 {
+		if err := e.splitLegacyHead(ctx, cl, legacy, legacySent); err != nil {
+			return 0, err
+		}
+	}
+	n, _ := e.inFlight()
+	return n, nil
+}
+
+// splitLegacyHead moves an earlier release's single head into per-tenant
+// heads (synced) and only then deletes it: a crash in between reads both
+// next time, and the records already moved are not taken twice.
+func (e *alertExporter) splitLegacyHead(ctx context.Context, cl storage.Client, recs []*Record, sent []string) error {
+	e.headMu.Lock()
+	e.legacySent = make(map[string]struct{}, len(sent))
+	for _, k := range sent {
+		e.legacySent[k] = struct{}{}
+	}
+	var touched []string
+	for _, r := range recs {
+		h := e.headLocked(r.Tenant)
+		if len(touched) == 0 || touched[len(touched)-1] != r.Tenant {
+			touched = append(touched, r.Tenant)
+		}
+		e.appendLocked(h, []*Record{r})
+	}
+	e.headMu.Unlock()
+	for _, t := range touched {
+		if !e.writeHead(ctx, t, true) {
+			return fmt.Errorf("cannot move the alert records head of an earlier release to per-tenant heads (storage client alerts_head): tenant %s could not be written", t)
+		}
+	}
+	if err := cl.Delete(ctx, legacyHeadKey); err != nil {
+		return fmt.Errorf("cannot delete the alert records head of an earlier release (storage client alerts_head, key %q): %w", legacyHeadKey, err)
+	}
+	e.logger.Info("alert records head of an earlier release moved to per-tenant heads", zap.Int("records", len(recs)), zap.Int("tenants", len(touched)))
+	return nil
+}
+
+// headLocked is tenant's head, created empty on first use (headMu held).
+func (e *alertExporter) headLocked(tenant string) *tenantHead {
+	h := e.heads[tenant]
+	if h == nil {
+		h = &tenantHead{sent: map[string]struct{}{}, durable: true}
+		e.heads[tenant] = h
+	}
+	return h
+}
+
+// appendLocked adds the records that are neither acknowledged nor already
+// waiting to h, in order, and reports whether it added any (headMu held).
+func (e *alertExporter) appendLocked(h *tenantHead, recs []*Record) bool {
+	added := false
+	for _, r := range recs {
+		k := r.dedupKey()
+		if _, done := h.sent[k]; done {
+			continue // a late copy (a re-send of the connector, or a queue tail after a crash)
+		}
+		if _, done := e.legacySent[k]; done {
+			continue
+		}
+		if _, queued := e.inHead[k]; queued {
+			continue
+		}
+		h.recs = append(h.recs, r)
+		e.inHead[k] = struct{}{}
+		added = true
+	}
+	return added
 }
 
 var errStopped = errors.New("stopped")
@@ -248,16 +366,16 @@ func (e *alertExporter) producerLocked(ctx context.Context) (sarama.SyncProducer
 	return p, nil
 }
 
-// rememberLocked records an acknowledged key (headMu held).
-func (e *alertExporter) rememberLocked(k string) {
-	if _, ok := e.sent[k]; ok {
+// remember records an acknowledged key of the tenant (headMu held).
+func (h *tenantHead) remember(k string) {
+	if _, ok := h.sent[k]; ok {
 		return
 	}
-	e.sent[k] = struct{}{}
-	e.sentLRU = append(e.sentLRU, k)
-	if len(e.sentLRU) > sentMemory {
-		delete(e.sent, e.sentLRU[0])
-		e.sentLRU = e.sentLRU[1:]
+	h.sent[k] = struct{}{}
+	h.sentLRU = append(h.sentLRU, k)
+	if len(h.sentLRU) > sentMemory {
+		delete(h.sent, h.sentLRU[0])
+		h.sentLRU = h.sentLRU[1:]
 	}
 }
 

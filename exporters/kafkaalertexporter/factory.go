@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/exporter"
 	"go.opentelemetry.io/collector/exporter/exporterhelper"
+	"go.opentelemetry.io/collector/pdata/plog"
 )
 
 const typeStr = "kafka_alerts"
@@ -60,9 +61,12 @@ func createLogs(ctx context.Context, set exporter.Settings, cfg component.Config
 	if err != nil {
 		return nil, err
 	}
-	// Retries happen inside pushLogs (each record until acknowledged), so a
-	// shutdown can save an interrupted request at the head of the order.
-	inner, err := exporterhelper.NewLogs(ctx, set, cfg, e.pushLogs,
+	// Records go straight to their tenants' heads (pushLogs): the heads are
+	// the durable, per-tenant queue. The sending queue built here only
+	// drains what an earlier release left in it (pushLegacy); nothing new
+	// enters it. Retries happen in the senders (each record until
+	// acknowledged).
+	inner, err := exporterhelper.NewLogs(ctx, set, cfg, e.pushLegacy,
 		exporterhelper.WithStart(e.start),
 		exporterhelper.WithShutdown(e.shutdown),
 		exporterhelper.WithCapabilities(consumer.Capabilities{MutatesData: false}),
@@ -76,11 +80,16 @@ func createLogs(ctx context.Context, set exporter.Settings, cfg component.Config
 	return &logsExporter{Logs: inner, e: e}, nil
 }
 
-// logsExporter stops a delivery in progress before the queue shuts down
-// (the queue waits for its consumer).
+// logsExporter takes requests straight into the heads, and stops a
+// delivery in progress before the legacy queue shuts down (the queue waits
+// for its consumer).
 type logsExporter struct {
 	exporter.Logs
 	e *alertExporter
+}
+
+func (l *logsExporter) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
+	return l.e.pushLogs(ctx, ld)
 }
 
 func (l *logsExporter) Shutdown(ctx context.Context) error {

@@ -13,32 +13,40 @@ import (
 	"github.com/scadaotel/scadaotel/internal/recordio"
 )
 
-// The head is every alert record taken from the sending queue and not yet
-// acknowledged by Kafka, in order, plus the keys of the records acknowledged
-// last. It is the order of delivery: a record joins the head (on disk) as
-// soon as the queue hands it over, before anything waits on a lock or on
-// Kafka, and leaves it (on disk) when Kafka acknowledged it.
+// A tenant's head is every alert record of that tenant accepted by the
+// exporter and not yet acknowledged by Kafka, in order, plus the keys of
+// the tenant's records acknowledged last. A record joins its head (on disk,
+// fsync'ed) before the request that carried it is answered, and leaves it
+// (on disk, without waiting for the fsync) when Kafka acknowledged it.
 //
-// Why: after a crash the persistent queue puts the request it had handed over
-// back at its tail, behind later alerts. The head keeps such records ahead
-// of everything, however many crashes happen in one outage, and the
-// remembered keys make the late copies from the tail (and the connector's
-// re-sends after its own restart) go nowhere.
+// Why per tenant: each tenant's head is its own storage value, written
+// under its own lock, so a tenant with thousands of records waiting never
+// makes another tenant's write carry (or wait for) its backlog.
 //
-// Storage value (key "head" of the "alerts_head" storage client): recordio
-// records, so a damaged record is skipped and the others kept:
+// Why the remembered keys: the connector re-sends events it could not mark
+// as delivered before a crash, and an earlier release's sending queue puts
+// the request it had handed over back at its tail after a crash; the keys
+// make those late copies go nowhere.
 //
-//	{"sent": ["<alert_id>/<state>", ...]}   the acknowledged keys remembered
-//	{"record": {...}, "event_time": "..."}  one per record, in order
+// Storage ("alerts_head" client of the sending queue's storage):
 //
-// Format 1 (before this change) was a JSON array of the record objects; it
-// is still read.
+//	head/<tenant>  recordio records, so a damaged record is skipped and the others kept:
+//	               {"sent": ["<alert_id>/<state>", ...]}   the acknowledged keys remembered
+//	               {"record": {...}, "event_time": "..."}  one per record, in order
+//	head.tenants   JSON array of the tenants that have a head/<tenant> value
+//	head           format 2 (one value for every tenant, same records) and
+//	               format 1 (a JSON array of records) of earlier releases:
+//	               read at start, split into head/<tenant>, then deleted
 const (
-	headKey = "head"
-	// sentPersisted is how many acknowledged keys survive a restart (the
-	// process remembers sentMemory).
+	legacyHeadKey  = "head"
+	headKeyPrefix  = "head/"
+	headTenantsKey = "head.tenants"
+	// sentPersisted is how many acknowledged keys of a tenant survive a
+	// restart (the process remembers sentMemory).
 	sentPersisted = 1024
 )
+
+func headKey(tenant string) string { return headKeyPrefix + tenant }
 
 type headFrame struct {
 	Sent      []string  `json:"sent,omitempty"`
@@ -110,13 +118,13 @@ func decodeHead(b []byte) (recs []*Record, sent []string, damaged []recordio.Dam
 	return recs, sent, damaged
 }
 
-// loadHead reads the head at start. A damaged value is kept under
-// "head.damaged-<unix>" (never deleted), each damaged range is logged, and
-// what could be read is used; it never fails the start for damage.
-func loadHead(ctx context.Context, cl storage.Client, logger *zap.Logger) (recs []*Record, sent []string, damagedN int, err error) {
-	b, err := cl.Get(ctx, headKey)
+// loadHead reads the head stored under key at start. A damaged value is
+// kept under "<key>.damaged-<unix>" (never deleted), each damaged range is
+// logged, and what could be read is used; it never fails the start for damage.
+func loadHead(ctx context.Context, cl storage.Client, key string, logger *zap.Logger) (recs []*Record, sent []string, damagedN int, err error) {
+	b, err := cl.Get(ctx, key)
 	if err != nil {
-		return nil, nil, 0, fmt.Errorf("cannot read the alert records head (storage client alerts_head, key %q): %w", headKey, err)
+		return nil, nil, 0, fmt.Errorf("cannot read the alert records head (storage client alerts_head, key %q): %w", key, err)
 	}
 	if len(b) == 0 {
 		return nil, nil, 0, nil
@@ -125,15 +133,39 @@ func loadHead(ctx context.Context, cl storage.Client, logger *zap.Logger) (recs 
 	if len(damaged) == 0 {
 		return recs, sent, 0, nil
 	}
-	aside := fmt.Sprintf("%s.damaged-%d", headKey, time.Now().Unix())
+	aside := fmt.Sprintf("%s.damaged-%d", key, time.Now().Unix())
 	if err := cl.Set(ctx, aside, b); err != nil {
 		logger.Error("cannot keep a copy of the damaged alert records head", zap.String("key", aside), zap.Error(err))
 		aside = ""
 	}
 	for _, d := range damaged {
 		logger.Error("alert records head damaged: the records in this byte range are lost",
-			zap.String("storage_key", headKey), zap.String("copy_key", aside),
+			zap.String("storage_key", key), zap.String("copy_key", aside),
 			zap.Int64("from_byte", d.Start), zap.Int64("to_byte", d.End), zap.Int("records_kept", len(recs)))
 	}
 	return recs, sent, len(damaged), nil
+}
+
+// loadHeadTenants reads the list of tenants with a stored head. A damaged
+// list is kept aside and logged; the caller then also looks for the heads
+// of the tenants it knows from the registry.
+func loadHeadTenants(ctx context.Context, cl storage.Client, logger *zap.Logger) ([]string, error) {
+	b, err := cl.Get(ctx, headTenantsKey)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the alert records head (storage client alerts_head, key %q): %w", headTenantsKey, err)
+	}
+	if len(b) == 0 {
+		return nil, nil
+	}
+	var ids []string
+	if err := json.Unmarshal(b, &ids); err == nil {
+		return ids, nil
+	}
+	aside := fmt.Sprintf("%s.damaged-%d", headTenantsKey, time.Now().Unix())
+	if err := cl.Set(ctx, aside, b); err != nil {
+		aside = ""
+	}
+	logger.Error("the list of tenants with undelivered alert records is damaged: the heads of the tenants in the tenants file are still read; a head of a tenant no longer there is not",
+		zap.String("storage_key", headTenantsKey), zap.String("copy_key", aside))
+	return nil, nil
 }

@@ -97,10 +97,10 @@ func TestHeadDamagedAtStartKeptAside(t *testing.T) {
 	b, err := encodeHead(recs, nil)
 	require.NoError(t, err)
 	b[3] = 'X' // the first record's magic
-	require.NoError(t, cl.Set(ctx, headKey, b))
+	require.NoError(t, cl.Set(ctx, headKey("west-pipeline-01"), b))
 
 	core, logs := observer.New(zap.ErrorLevel)
-	got, _, damaged, err := loadHead(ctx, cl, zap.New(core))
+	got, _, damaged, err := loadHead(ctx, cl, headKey("west-pipeline-01"), zap.New(core))
 	require.NoError(t, err)
 	assert.Equal(t, 1, damaged)
 	assert.Equal(t, recKeys(recs[1:]), recKeys(got))

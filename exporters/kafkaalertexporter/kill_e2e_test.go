@@ -168,7 +168,7 @@ func storedHead(t *testing.T, qdir string) []string {
 	cl, err := st.(storage.Extension).GetClient(ctx, component.KindExporter, component.NewID(componentType), "alerts_head")
 	require.NoError(t, err)
 	defer cl.Close(ctx)
-	b, err := cl.Get(ctx, headKey)
+	b, err := cl.Get(ctx, headKey("west-pipeline-01"))
 	require.NoError(t, err)
 	recs, _, damaged := decodeHead(b)
 	require.Empty(t, damaged)
@@ -240,12 +240,12 @@ func handedOverAndStored(t *testing.T, tel *componenttest.Telemetry, e *alertExp
 	if len(dps) == 0 || dps[0].Value < 1 {
 		return false
 	}
-	b, err := e.store.Get(context.Background(), headKey)
+	b, err := e.store.Get(context.Background(), headKey("west-pipeline-01"))
 	require.NoError(t, err)
 	recs, _, _ := decodeHead(b)
 	e.headMu.Lock()
 	defer e.headMu.Unlock()
-	head := e.headLocked()
+	head := e.headLocked("west-pipeline-01").recs
 	if len(recs) != len(head) {
 		return false
 	}

@@ -2,8 +2,10 @@ package kafkaalertexporter
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -11,50 +13,69 @@ import (
 	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/extension/xextension/storage"
 	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
+
+	"github.com/scadaotel/scadaotel/tenants"
 )
 
 // Per-tenant heads and senders
 //
-// The sending queue hands requests over in order, one at a time. A request's
-// records join their tenant's head (on disk, fsync'ed) and the request is
-// acknowledged to the queue at once: the queue's consumer never waits on
-// Kafka, so a tenant's backlog never stands in front of another tenant's
-// request for longer than its head write. Each tenant with records waiting
-// has its own sender goroutine, which delivers the tenant's head in rounds:
-// each round is the longest prefix of the head (at most roundPerTenant
-// records) in which no Kafka key (tenant/service) occurs twice, sent with
-// one SendMessages call. So:
+// The logs pipeline hands a request to pushLogs directly (no sending queue
+// in front: a FIFO queue with one consumer made every tenant's request wait
+// for the requests of a storming tenant ahead of it). The request's records
+// join their tenant's head, which is written (fsync'ed) under the tenant's
+// own lock, and the request is answered at once: nothing waits on Kafka,
+// and a tenant's write never carries or waits for another tenant's head
+// beyond sharing an fsync. Each tenant with records waiting has its own
+// sender goroutine, which delivers the tenant's head in rounds: each round
+// is the longest prefix of the head (at most roundPerTenant records) in
+// which no Kafka key (tenant/service) occurs twice, sent with one
+// SendMessages call. So:
 //   - a tenant's records leave in their order, a key's records always do
 //     (a key's next record is sent only once its previous one was
 //     acknowledged; after a partial failure records of other keys may
 //     overtake the failed one, never a record of the same key);
 //   - a tenant never waits for another tenant's rounds (the producer is
 //     shared, so their messages share the connection to the broker);
-//   - a head longer than headLimitPerTenant makes the queue's consumer wait
-//     before it takes the next request (backpressure when Kafka cannot keep
-//     up); nothing is refused or dropped.
+//   - a tenant with more than headLimitPerTenant records waiting has its
+//     next request refused with a retryable error (the connector keeps the
+//     events and offers them again); the other tenants go on.
 
 const (
 	// roundPerTenant bounds one tenant's records in one round.
 	roundPerTenant = 256
-	// headLimitPerTenant: above this many undelivered records of a tenant,
-	// the queue's consumer waits for the sender before it takes the next
-	// request.
+	// headLimitPerTenant: with this many undelivered records of a tenant,
+	// the tenant's next request is refused (retryable) until Kafka took some.
 	headLimitPerTenant = 10000
 	// syncKey is set and deleted in the batch that stores a grown head: a
 	// batch that adds a key is fsync'ed by log_storage before it returns (an
 	// overwrite alone would be synced up to sync_interval later), and the
-	// queue acknowledges the request as soon as the head holds it.
+	// request is answered as soon as the head holds it.
 	syncKey = "head.sync"
 )
 
+// errHeadFull is the retryable refusal of a tenant's request while its head
+// is at headLimitPerTenant.
+var errHeadFull = errors.New("alert records of this tenant wait for Kafka beyond the per-tenant limit; refused until Kafka takes some (retryable)")
+
 // pushLogs puts one request's alert records at the end of their tenants'
-// heads, on disk, and hands them to the sender. With the heads on disk the
-// request is acknowledged at once (the sender delivers the records, now or
-// after a restart); otherwise (no storage, or the write failed) it waits
-// until Kafka acknowledged them, or ctx ends (unacknowledged).
+// heads, on disk, and hands them to the senders. With the heads on disk the
+// request is answered at once (the senders deliver the records, now or after
+// a restart); otherwise (no storage, or the write failed) it waits until
+// Kafka acknowledged them, or ctx ends (unacknowledged).
 func (e *alertExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
+	return e.push(ctx, ld, false)
+}
+
+// pushLegacy takes the requests of an earlier release's sending queue (it
+// drains once after an upgrade): never refused, the queue's consumer waits
+// for room instead, as it always did.
+func (e *alertExporter) pushLegacy(ctx context.Context, ld plog.Logs) error {
+	return e.push(ctx, ld, true)
+}
+
+func (e *alertExporter) push(ctx context.Context, ld plog.Logs, legacy bool) error {
 	recs, ignored, err := recordsFromLogs(ld, e.cfg.TraceURL)
 	if ignored > 0 {
 		e.ignoredN.Add(ctx, int64(ignored))
@@ -65,41 +86,76 @@ func (e *alertExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
 	if len(recs) == 0 {
 		return nil
 	}
+	groups := byTenant(recs)
+	if !legacy {
+		for _, g := range groups {
+			if e.headLen(g[0].Tenant) >= headLimitPerTenant {
+				e.refusedN.Add(ctx, int64(len(recs)), metric.WithAttributes(tenants.SelfMetricTenant(g[0].Tenant)))
+				return fmt.Errorf("tenant %s: %w", g[0].Tenant, errHeadFull)
+			}
+		}
+	}
 	e.accepted.Add(ctx, int64(len(recs)))
-	durable := e.admit(ctx, recs)
+	durable := true
+	for _, g := range groups {
+		if !e.admit(ctx, g[0].Tenant, g) {
+			durable = false
+		}
+	}
 	e.kickSenders()
-	if durable {
+	switch {
+	case !durable:
+		return e.waitDelivered(ctx, recs)
+	case legacy:
 		return e.waitForRoom(ctx, recs)
 	}
-	return e.waitDelivered(ctx, recs)
+	return nil
 }
 
-// admit appends the records not yet acknowledged nor in a head to their
-// tenants' heads and stores the heads; it reports whether the heads on disk
-// hold them.
-func (e *alertExporter) admit(ctx context.Context, recs []*Record) bool {
+// byTenant splits recs by tenant, each group in order.
+func byTenant(recs []*Record) [][]*Record {
+	var groups [][]*Record
+	at := map[string]int{}
+	for _, r := range recs {
+		i, ok := at[r.Tenant]
+		if !ok {
+			i = len(groups)
+			at[r.Tenant] = i
+			groups = append(groups, nil)
+		}
+		groups[i] = append(groups[i], r)
+	}
+	return groups
+}
+
+func (e *alertExporter) headLen(tenant string) int {
 	e.headMu.Lock()
 	defer e.headMu.Unlock()
-	added := false
-	for _, r := range recs {
-		k := r.dedupKey()
-		if _, done := e.sent[k]; done {
-			continue // a late copy (queue tail after a crash, or a re-send)
-		}
-		if _, queued := e.inHead[k]; queued {
-			continue
-		}
-		if len(e.heads[r.Tenant]) == 0 {
-			e.ring = append(e.ring, r.Tenant)
-		}
-		e.heads[r.Tenant] = append(e.heads[r.Tenant], r)
-		e.inHead[k] = struct{}{}
-		added = true
+	if h := e.heads[tenant]; h != nil {
+		return len(h.recs)
 	}
-	if added || !e.headDurable {
-		e.writeHeadLocked(ctx, true)
+	return 0
+}
+
+// admit appends a tenant's records that are neither acknowledged nor in its
+// head to the head and stores it (synced); it reports whether the head on
+// disk holds them.
+func (e *alertExporter) admit(ctx context.Context, tenant string, recs []*Record) bool {
+	e.headMu.Lock()
+	h := e.headLocked(tenant)
+	e.headMu.Unlock()
+	h.writeMu.Lock()
+	defer h.writeMu.Unlock()
+	e.headMu.Lock()
+	added := e.appendLocked(h, recs)
+	need := added || !h.durable
+	e.headMu.Unlock()
+	if need {
+		e.writeHeadHeld(ctx, tenant, h, true)
 	}
-	return e.store != nil && e.headDurable
+	e.headMu.Lock()
+	defer e.headMu.Unlock()
+	return e.store != nil && h.durable
 }
 
 // waitForRoom returns once every tenant of recs has at most
@@ -110,7 +166,7 @@ func (e *alertExporter) waitForRoom(ctx context.Context, recs []*Record) error {
 		e.headMu.Lock()
 		full := false
 		for _, r := range recs {
-			if len(e.heads[r.Tenant]) > headLimitPerTenant {
+			if h := e.heads[r.Tenant]; h != nil && len(h.recs) > headLimitPerTenant {
 				full = true
 				break
 			}
@@ -155,40 +211,79 @@ func (e *alertExporter) waitDelivered(ctx context.Context, recs []*Record) error
 	}
 }
 
-// headLocked is every tenant's head, tenants in ring order (headMu held).
-func (e *alertExporter) headLocked() []*Record {
-	var all []*Record
-	for _, t := range e.ring {
-		all = append(all, e.heads[t]...)
-	}
-	return all
+// writeHead stores a tenant's head; sync makes the write reach the disk
+// before it returns. It reports whether the head on disk is current.
+func (e *alertExporter) writeHead(ctx context.Context, tenant string, sync bool) bool {
+	e.headMu.Lock()
+	h := e.headLocked(tenant)
+	e.headMu.Unlock()
+	h.writeMu.Lock()
+	defer h.writeMu.Unlock()
+	return e.writeHeadHeld(ctx, tenant, h, sync)
 }
 
-// writeHeadLocked stores the heads (headMu held); sync makes the write
-// reach the disk before it returns. On failure the heads stay in memory,
-// requests are acknowledged only once delivered, and the next change writes
-// them again.
-func (e *alertExporter) writeHeadLocked(ctx context.Context, sync bool) {
-	if e.store == nil {
-		return
+// writeHeadHeld stores h (h.writeMu held, headMu not): the value is taken
+// under headMu and written outside it. On failure the head stays in memory,
+// requests are answered only once delivered, and the next change writes it
+// again.
+func (e *alertExporter) writeHeadHeld(ctx context.Context, tenant string, h *tenantHead, sync bool) bool {
+	e.headMu.Lock()
+	st := e.store
+	if st == nil {
+		e.headMu.Unlock()
+		return false
 	}
-	b, err := encodeHead(e.headLocked(), e.sentLRU)
+	b, err := encodeHead(h.recs, h.sentLRU)
+	ops := []*storage.Operation{storage.SetOperation(headKey(tenant), b)}
+	if sync {
+		e.syncSeq++
+		ops = append(ops, storage.SetOperation(syncKey, []byte(strconv.FormatUint(e.syncSeq, 10))), storage.DeleteOperation(syncKey))
+	}
+	e.headMu.Unlock()
 	if err == nil {
-		ops := []*storage.Operation{storage.SetOperation(headKey, b)}
-		if sync {
-			e.syncSeq++
-			ops = append(ops, storage.SetOperation(syncKey, []byte(strconv.FormatUint(e.syncSeq, 10))), storage.DeleteOperation(syncKey))
+		err = e.indexTenant(ctx, st, tenant)
+	}
+	if err == nil {
+		err = st.Batch(context.WithoutCancel(ctx), ops...)
+	}
+	e.headMu.Lock()
+	defer e.headMu.Unlock()
+	if err != nil {
+		if h.durable {
+			e.logger.Error("cannot store the alert records head of a tenant (storage client alerts_head); until it is stored, its requests wait for Kafka and a crash may reorder its alerts",
+				zap.String("tenant", tenant), zap.Error(err))
 		}
-		err = e.store.Batch(context.WithoutCancel(ctx), ops...)
+		h.durable = false
+		return false
+	}
+	h.durable = true
+	return true
+}
+
+// indexTenant adds tenant to the stored list of tenants with a head, once.
+// The list is written before the tenant's first head write; that write's
+// fsync covers it (one log per storage client).
+func (e *alertExporter) indexTenant(ctx context.Context, st storage.Client, tenant string) error {
+	e.indexMu.Lock()
+	defer e.indexMu.Unlock()
+	if e.indexed[tenant] {
+		return nil
+	}
+	ids := make([]string, 0, len(e.indexed)+1)
+	for t := range e.indexed {
+		ids = append(ids, t)
+	}
+	ids = append(ids, tenant)
+	slices.Sort(ids)
+	b, err := json.Marshal(ids)
+	if err == nil {
+		err = st.Set(context.WithoutCancel(ctx), headTenantsKey, b)
 	}
 	if err != nil {
-		if e.headDurable {
-			e.logger.Error("cannot store the alert records head (storage client alerts_head); until it is stored, requests wait for Kafka and a crash may reorder alerts", zap.Error(err))
-		}
-		e.headDurable = false
-		return
+		return fmt.Errorf("cannot store the list of tenants with alert records (key %q): %w", headTenantsKey, err)
 	}
-	e.headDurable = true
+	e.indexed[tenant] = true
+	return nil
 }
 
 // kickSenders starts a sender for every tenant with records waiting and
@@ -199,11 +294,11 @@ func (e *alertExporter) kickSenders() {
 	if e.stopped {
 		return
 	}
-	for _, t := range e.ring {
-		if e.sending[t] {
+	for t, h := range e.heads {
+		if h.sending || len(h.recs) == 0 {
 			continue
 		}
-		e.sending[t] = true
+		h.sending = true
 		e.drainWG.Add(1) // under headMu, before stopped is set: never races shutdown's Wait
 		go e.sendLoop(t)
 	}
@@ -223,14 +318,15 @@ func (e *alertExporter) sendLoop(tenant string) {
 	wait := e.cfg.Retry.InitialInterval
 	for {
 		e.headMu.Lock()
-		round := e.pickLocked(tenant)
+		h := e.heads[tenant]
+		round := pickRound(h.recs)
 		if len(round) == 0 || e.stopped {
-			delete(e.sending, tenant)
+			h.sending = false
 			e.headMu.Unlock()
 			return
 		}
 		e.headMu.Unlock()
-		err := e.sendRound(round)
+		err := e.sendRound(tenant, round)
 		if err == nil {
 			wait = e.cfg.Retry.InitialInterval
 			continue
@@ -248,12 +344,12 @@ func (e *alertExporter) sendLoop(tenant string) {
 	}
 }
 
-// pickLocked is a tenant's next round: the longest prefix of its head
+// pickRound is a tenant's next round: the longest prefix of its head
 // without a repeated key, at most roundPerTenant records (headMu held).
-func (e *alertExporter) pickLocked(tenant string) []*Record {
+func pickRound(head []*Record) []*Record {
 	var round []*Record
 	keys := map[string]struct{}{}
-	for _, r := range e.heads[tenant] {
+	for _, r := range head {
 		if len(keys) == roundPerTenant {
 			break
 		}
@@ -269,7 +365,7 @@ func (e *alertExporter) pickLocked(tenant string) []*Record {
 // sendRound sends a round with one SendMessages call; the records Kafka
 // acknowledged leave their heads (stored without waiting for the disk: a
 // crash before that re-sends them, at least once), the others stay.
-func (e *alertExporter) sendRound(round []*Record) error {
+func (e *alertExporter) sendRound(tenant string, round []*Record) error {
 	msgs := make([]*sarama.ProducerMessage, 0, len(round))
 	idx := make([]*Record, 0, len(round))
 	var bad []*Record
@@ -304,46 +400,39 @@ func (e *alertExporter) sendRound(round []*Record) error {
 		e.logger.Warn("Kafka send of alert records failed; they stay queued and are retried",
 			zap.Int("failed", len(failed)), zap.Int("records", len(msgs)), zap.Error(err))
 	}
-	e.headMu.Lock()
-	defer e.headMu.Unlock()
-	e.removeLocked(acked)
 	if len(acked) > 0 {
-		e.writeHeadLocked(context.Background(), false)
+		e.headMu.Lock()
+		e.removeLocked(tenant, acked)
+		e.headMu.Unlock()
+		e.writeHead(context.Background(), tenant, false)
 	}
+	e.headMu.Lock()
 	e.lastSendErr = err
 	close(e.roundDone)
 	e.roundDone = make(chan struct{})
+	e.headMu.Unlock()
 	if err != nil {
 		return fmt.Errorf("alert records not acknowledged by Kafka: %w", err)
 	}
 	return nil
 }
 
-// removeLocked takes acknowledged records out of their heads (headMu held).
-func (e *alertExporter) removeLocked(acked []*Record) {
-	if len(acked) == 0 {
-		return
-	}
+// removeLocked takes a tenant's acknowledged records out of its head and
+// remembers their keys (headMu held).
+func (e *alertExporter) removeLocked(tenant string, acked []*Record) {
+	h := e.heads[tenant]
 	gone := make(map[*Record]struct{}, len(acked))
 	for _, r := range acked {
 		gone[r] = struct{}{}
 		delete(e.inHead, r.dedupKey())
-		e.rememberLocked(r.dedupKey())
+		h.remember(r.dedupKey())
 	}
-	ring := e.ring[:0]
-	for _, t := range e.ring {
-		kept := e.heads[t][:0]
-		for _, r := range e.heads[t] {
-			if _, ok := gone[r]; !ok {
-				kept = append(kept, r)
-			}
+	kept := h.recs[:0]
+	for _, r := range h.recs {
+		if _, ok := gone[r]; !ok {
+			kept = append(kept, r)
 		}
-		if len(kept) == 0 {
-			delete(e.heads, t)
-			continue
-		}
-		e.heads[t] = kept
-		ring = append(ring, t)
 	}
-	e.ring = ring
+	clear(h.recs[len(kept):])
+	h.recs = kept
 }

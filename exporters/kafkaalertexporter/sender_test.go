@@ -52,6 +52,16 @@ func records(t *testing.T, evs ...*errorfanoutconnector.Event) []*Record {
 	return recs
 }
 
+// pick is a tenant's next round.
+func pick(e *alertExporter, tenant string) []*Record {
+	e.headMu.Lock()
+	defer e.headMu.Unlock()
+	if h := e.heads[tenant]; h != nil {
+		return pickRound(h.recs)
+	}
+	return nil
+}
+
 // Issue 19, point 3: tenant A's 600 undelivered records do not stand in
 // front of tenant B's one: B's round holds only B's record (each tenant has
 // its own sender), A's leave in their order, at most 256 per round, in a few
@@ -67,25 +77,21 @@ func TestHeadsRoundRobinBetweenTenants(t *testing.T) {
 	for i := 0; i < 600; i++ {
 		evs = append(evs, testEvent(i+1, "west-pipeline-01", fmt.Sprintf("a-%03d", i), errorfanoutconnector.StateFiring))
 	}
-	e.admit(context.Background(), records(t, evs...))
-	e.admit(context.Background(), records(t, testEvent(1000, "east-pipeline-02", "plc-gateway", errorfanoutconnector.StateFiring)))
+	e.admit(context.Background(), "west-pipeline-01", records(t, evs...))
+	e.admit(context.Background(), "east-pipeline-02", records(t, testEvent(1000, "east-pipeline-02", "plc-gateway", errorfanoutconnector.StateFiring)))
 
 	// B's round holds B's record only: it never waits for A's rounds.
-	e.headMu.Lock()
-	roundB := e.pickLocked("east-pipeline-02")
-	roundA := e.pickLocked("west-pipeline-01")
-	e.headMu.Unlock()
+	roundB := pick(e, "east-pipeline-02")
+	roundA := pick(e, "west-pipeline-01")
 	require.Len(t, roundB, 1)
 	assert.Len(t, roundA, roundPerTenant, "one round of A is bounded")
-	require.NoError(t, e.sendRound(roundB))
+	require.NoError(t, e.sendRound("east-pipeline-02", roundB))
 	for {
-		e.headMu.Lock()
-		round := e.pickLocked("west-pipeline-01")
-		e.headMu.Unlock()
+		round := pick(e, "west-pipeline-01")
 		if len(round) == 0 {
 			break
 		}
-		require.NoError(t, e.sendRound(round))
+		require.NoError(t, e.sendRound("west-pipeline-01", round))
 	}
 	require.NotEmpty(t, p.rounds)
 	assert.Equal(t, []string{"east-pipeline-02/plc-gateway"}, p.rounds[0])
@@ -117,28 +123,24 @@ func TestRoundKeepsKeyOrder(t *testing.T) {
 	defer func() { require.NoError(t, e.shutdown(context.Background())) }()
 	p := &recordingProducer{failKeys: map[string]bool{"t/x": true}}
 	e.prod = p
-	e.admit(context.Background(), records(t,
+	e.admit(context.Background(), "t", records(t,
 		testEvent(1, "t", "x", errorfanoutconnector.StateFiring),
 		testEvent(2, "t", "y", errorfanoutconnector.StateFiring),
 		testEvent(1, "t", "x", errorfanoutconnector.StateResolved),
 		testEvent(3, "t", "z", errorfanoutconnector.StateFiring)))
-	e.headMu.Lock()
-	round := e.pickLocked("t")
-	e.headMu.Unlock()
+	round := pick(e, "t")
 	require.Len(t, round, 2, "the prefix up to x's second record")
-	require.Error(t, e.sendRound(round), "x refused")
+	require.Error(t, e.sendRound("t", round), "x refused")
 	assert.Equal(t, [][]string{{"t/y"}}, p.rounds)
 
 	p.failKeys = nil
 	e.prod = p
 	for {
-		e.headMu.Lock()
-		round := e.pickLocked("t")
-		e.headMu.Unlock()
+		round := pick(e, "t")
 		if len(round) == 0 {
 			break
 		}
-		require.NoError(t, e.sendRound(round))
+		require.NoError(t, e.sendRound("t", round))
 	}
 	assert.Equal(t, [][]string{{"t/y"}, {"t/x"}, {"t/x", "t/z"}}, p.rounds, "x firing before x resolved; z after")
 }
