@@ -253,16 +253,17 @@ func (l *alertLog) count(tenant string) (firing int, dups int) {
 // then carries the same ingest load (A's spans on their way to Jaeger on the
 // same two cores and disk) but no alert of A. Three rounds of each,
 // alternating; the median with A's storm must stay within 1.5× of the
-// median without it, plus 300 ms: B's alert still waits for at most one
-// request of A in each shared stage (the outbox's turn, the exporter's
-// queue, the head write: three or four fsyncs on the same disk), and on the
-// shared 2-core test machine (load 8-16 while other suites run) one
-// contended fsync takes 20-100 ms. Measured there: 44-560 ms (medians
-// 69-237 ms); on main (one global in-order outbox, one fsync per event, one
-// Kafka send per record) 7.6-14.4 s. B's latency on an idle appliance is
-// logged. Every one of A's alerts reaches Kafka once. B's
-// latency while A's storm is still being sent is logged, not asserted: it is
-// dominated by the ingest of A's spans, which A's span rate limit bounds.
+// median without it, plus 100 ms: B's alert still waits for at most one
+// request of A in the connector's turn, shares fsyncs with A's writes, and
+// shares the two cores with A's storm's own work (40,000 raw error spans and
+// 2,000 records on their way to Kafka). Measured on an idle 2-core machine:
+// 14-33 ms (idle appliance 2.6-3.6 ms, after A's healthy burst 4-5 ms); with
+// the earlier FIFO sending queue in front of the heads 44-560 ms (medians
+// 69-237 ms); with one global in-order outbox, one fsync per event and one
+// Kafka send per record 7.6-14.4 s. Every one of A's alerts reaches Kafka
+// once. B's latency while A's storm is still being sent is logged, not
+// asserted: it is dominated by the ingest of A's spans, which A's span rate
+// limit bounds.
 func TestAlertStormDoesNotDelayOtherTenants(t *testing.T) {
 	const stormServices, perRequest, rounds = 2000, 1000, 3
 	jaeger := e2e.StartJaeger(t)
@@ -372,9 +373,9 @@ func TestAlertStormDoesNotDelayOtherTenants(t *testing.T) {
 	if aFiring, aDups := alerts.count(westID); aFiring != aAlerts || aDups != 0 {
 		t.Errorf("A: %d distinct firing records (want %d), %d duplicates", aFiring, aAlerts, aDups)
 	}
-	limit := median(healthy)*3/2 + 300*time.Millisecond
+	limit := median(healthy)*3/2 + 100*time.Millisecond
 	if m := median(stormy); m > limit {
-		t.Errorf("B's alert right after A's alert storm took %s (median of %d rounds), more than 1.5× after A's healthy burst (%s) + 300 ms = %s",
+		t.Errorf("B's alert right after A's alert storm took %s (median of %d rounds), more than 1.5× after A's healthy burst (%s) + 100 ms = %s",
 			m, rounds, median(healthy), limit)
 	}
 }
