@@ -61,7 +61,11 @@ func StartAppliance(ctx context.Context, bin, dir, jaegerOTLP, kafka string) (*A
 	for _, n := range names[:8] {
 		env = append(env, n+"="+addrs[n])
 	}
-	p, err := StartProc("appliance", bin, []string{"--data-dir", dir}, env, filepath.Join(dir, "appliance.log"))
+	args := []string{"--data-dir", dir}
+	if addr := os.Getenv(PprofEnv); addr != "" {
+		args = append(args, pprofArgs(addr)...)
+	}
+	p, err := StartProc("appliance", bin, args, env, filepath.Join(dir, "appliance.log"))
 	if err != nil {
 		return nil, err
 	}
@@ -71,6 +75,21 @@ func StartAppliance(ctx context.Context, bin, dir, jaegerOTLP, kafka string) (*A
 		return nil, err
 	}
 	return a, nil
+}
+
+// PprofEnv names an address on which the appliance under test serves Go
+// profiles (the pprof extension), for profiling it under the bench's load:
+// development runs only, the extension costs nothing until asked.
+const PprofEnv = "SCADAOTEL_BENCH_PPROF"
+
+// pprofArgs are the config layers that add the pprof extension on addr to
+// the embedded default config (its extension list, plus pprof).
+func pprofArgs(addr string) []string {
+	return []string{
+		"--config", "embedded:default",
+		"--config", "yaml:extensions::pprof::endpoint: " + addr,
+		"--config", "yaml:service::extensions: [healthcheckv2, log_storage, tenantauth, prometheus_query, tenant_trace_query, scada_ui, pprof]",
+	}
 }
 
 func portOf(addr string) string {
