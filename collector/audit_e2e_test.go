@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/IBM/sarama"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
@@ -38,12 +39,13 @@ type auditRecord struct {
 
 // TestAuditTrailThroughTheBinary (issue 22): each audited action of an
 // operator, a hostile client and an administrator appears once in the
-// trail, only the audit role reads it, and after kill -9 the chain still
-// verifies; an edited record makes `audit verify` name it.
+// trail, only the audit role reads it, its copy on Kafka (kafka_alerts
+// audit.topic) holds the same records in order, and after kill -9 the chain
+// still verifies; an edited record makes `audit verify` name it.
 func TestAuditTrailThroughTheBinary(t *testing.T) {
 	const auditToken, systemToken = "auditor-token-8c1f", "system-token-2b7e"
 	jaeger := e2e.StartJaeger(t)
-	kafka, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "scada.alerts", "scada.alert-spans"))
+	kafka, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "scada.alerts", "scada.alert-spans", "scada.audit"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +59,10 @@ func TestAuditTrailThroughTheBinary(t *testing.T) {
 		t.Fatal(err)
 	}
 	data := t.TempDir()
-	app := e2e.StartCollectorArgs(t, nil, env.health, append(env.vars(jaeger, data, kafka.ListenAddrs()[0]), "SCADAOTEL_AUDIT_FAILURE_WINDOW=3s")...)
+	// The trail's copy off the box goes to Kafka too.
+	args := []string{"--config", "embedded:default", "--set", "exporters::kafka_alerts::audit::topic=scada.audit",
+		"--set", "exporters::kafka_alerts::audit::poll_interval=200ms"}
+	app := e2e.StartCollectorArgs(t, args, env.health, append(env.vars(jaeger, data, kafka.ListenAddrs()[0]), "SCADAOTEL_AUDIT_FAILURE_WINDOW=3s")...)
 	ui := "http://" + env.ui
 
 	// A hostile client tries 50 wrong tokens on OTLP/HTTP.
@@ -161,6 +166,37 @@ func TestAuditTrailThroughTheBinary(t *testing.T) {
 		"tenant_add/success": 1, "tenants_reload/success": 1, "role_refused/refused": 1} {
 		if count[key] != want {
 			t.Errorf("%s: %d records, want %d (all: %v)", key, count[key], want, count)
+		}
+	}
+
+	// The Kafka copy holds every record the auditor read, once, in chain order.
+	cons, err := sarama.NewConsumer(kafka.ListenAddrs(), sarama.NewConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cons.Close()
+	pc, err := cons.ConsumePartition("scada.audit", 0, sarama.OffsetOldest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	last := recs[len(recs)-1].Seq
+	var copied []auditRecord
+	for len(copied) == 0 || copied[len(copied)-1].Seq < last {
+		select {
+		case m := <-pc.Messages():
+			var r auditRecord
+			if err := json.Unmarshal(m.Value, &r); err != nil {
+				t.Fatalf("audit record on Kafka: %v: %s", err, m.Value)
+			}
+			copied = append(copied, r)
+		case <-time.After(30 * time.Second):
+			t.Fatalf("the Kafka copy of the audit trail stops at %d records, the trail has %d", len(copied), len(recs))
+		}
+	}
+	for i, r := range recs {
+		if i >= len(copied) || copied[i] != r {
+			t.Fatalf("Kafka copy of the audit trail differs at record %d: %+v, trail %+v", i, copied[min(i, len(copied)-1)], r)
 		}
 	}
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/IBM/sarama"
 	"go.opentelemetry.io/collector/component"
@@ -41,6 +42,8 @@ type Config struct {
 	// DeadLetter keeps raw spans Kafka refuses for good (larger than the
 	// topic accepts even alone); required with spans.topic.
 	DeadLetter deadletter.Config `mapstructure:"dead_letter"`
+	// Audit exports the authenticator's audit trail to Kafka.
+	Audit AuditConfig `mapstructure:"audit"`
 	// Compression codec: none, gzip, snappy, lz4, zstd.
 	Compression string `mapstructure:"compression"`
 	// MaxMessageBytes caps one produced message.
@@ -55,6 +58,18 @@ type Config struct {
 	SendingQueue configoptional.Optional[exporterhelper.QueueBatchConfig] `mapstructure:"sending_queue"`
 
 	_ struct{}
+}
+
+// AuditConfig exports the audit trail (issue 22: an auditor's copy off the
+// box). Every record goes to Topic as the JSON line the trail holds (with
+// its seq, prev and hash), in chain order (one key, one partition), at
+// least once: consumers dedupe on seq.
+type AuditConfig struct {
+	// Topic receives the audit records ("" = no export).
+	Topic string `mapstructure:"topic"`
+	// PollInterval is how often the trail is checked for new records (other
+	// processes, such as the tenants command, append to it too).
+	PollInterval time.Duration `mapstructure:"poll_interval"`
 }
 
 // SpansConfig configures the raw error spans topic.
@@ -128,6 +143,20 @@ func (c *Config) Validate() error {
 		}
 		if err := checkTopic("spans.tenant_topics."+tenant, topic); err != nil {
 			errs = append(errs, err)
+		}
+	}
+	if c.Audit.Topic != "" {
+		if err := checkTopic("audit.topic", c.Audit.Topic); err != nil {
+			errs = append(errs, err)
+		}
+		if c.Authenticator == (component.ID{}) {
+			errs = append(errs, errors.New("audit.topic: needs authenticator (the tenantauth extension whose audit trail is exported)"))
+		}
+		if !c.SendingQueue.HasValue() || c.SendingQueue.Get().StorageID == nil {
+			errs = append(errs, errors.New("audit.topic: needs sending_queue.storage (the export's position in the trail is kept there)"))
+		}
+		if c.Audit.PollInterval < 100*time.Millisecond || c.Audit.PollInterval > time.Minute {
+			errs = append(errs, fmt.Errorf("audit.poll_interval: must be in 100ms..1m, got %v", c.Audit.PollInterval))
 		}
 	}
 	if _, ok := compressions[c.Compression]; !ok {

@@ -52,6 +52,7 @@ func TestConfigReadmeExample(t *testing.T) {
 	assert.Equal(t, "scada.alert-spans", e.spansTopicFor("west-pipeline-01"))
 	assert.Equal(t, "${env:KAFKA_PASSWORD}", string(cfg.SASL.Password), "the collector resolves ${env:...}; the raw loader does not")
 	assert.Equal(t, "file_storage", cfg.SendingQueue.Get().StorageID.String())
+	assert.Equal(t, "scada.audit", cfg.Audit.Topic)
 	require.True(t, cfg.TLS.HasValue())
 	assert.Equal(t, "/etc/scadaotel/kafka-ca.pem", cfg.TLS.Get().CAFile)
 	cfg.TLS = createDefaultConfig().(*Config).TLS // the CA file does not exist here

@@ -57,8 +57,10 @@ type alertExporter struct {
 	indexMu sync.Mutex // serializes writes of the tenants list (head.tenants)
 	indexed map[string]bool
 
-	accepted, sentN, failedN, ignoredN, spansN, headDamagedN, deadN, refusedN metric.Int64Counter
-	reg                                                                       metric.Registration
+	auditExp *auditExport // the audit trail's export (audit.topic), or nil
+
+	accepted, sentN, failedN, ignoredN, spansN, headDamagedN, deadN, refusedN, auditN metric.Int64Counter
+	reg                                                                               metric.Registration
 }
 
 // tenantHead is one tenant's undelivered records and acknowledged keys.
@@ -93,6 +95,9 @@ func newAlertExporter(cfg *Config, set exporter.Settings, signal string) (*alert
 		return nil, err
 	}
 	if e.accepted, err = m.Int64Counter(MetricDequeuedRecords, metric.WithDescription("Alert records taken for delivery (including re-sends the heads then ignore)."), metric.WithUnit("{record}")); err != nil {
+		return nil, err
+	}
+	if e.auditN, err = m.Int64Counter(MetricAuditRecords, metric.WithDescription("Audit trail records acknowledged by Kafka (audit.topic)."), metric.WithUnit("{record}")); err != nil {
 		return nil, err
 	}
 	if e.refusedN, err = m.Int64Counter(MetricRefusedRecords, metric.WithDescription("Alert records refused (retryable) because their tenant's head was at its limit, by tenant."), metric.WithUnit("{record}")); err != nil {
@@ -180,6 +185,9 @@ func (e *alertExporter) start(ctx context.Context, host component.Host) error {
 	n, err := e.loadHeads(ctx, cl)
 	if err != nil {
 		_ = cl.Close(ctx)
+		return err
+	}
+	if err := e.startAudit(ctx, host, se); err != nil {
 		return err
 	}
 	if n > 0 {
@@ -326,9 +334,13 @@ func (e *alertExporter) stop() {
 func (e *alertExporter) shutdown(ctx context.Context) error {
 	e.stop()
 	e.drainWG.Wait()
+	var err error
+	if e.auditExp != nil {
+		err = e.auditExp.shutdown(ctx)
+		e.auditExp = nil
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	var err error
 	e.headMu.Lock()
 	if e.store != nil {
 		err = e.store.Close(ctx)

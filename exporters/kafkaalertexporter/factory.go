@@ -47,6 +47,7 @@ func createDefaultConfig() component.Config {
 		Topic:           "scada.alerts",
 		TraceURL:        "http://127.0.0.1:16686/trace/{trace_id}",
 		Spans:           SpansConfig{OnlyErrors: true},
+		Audit:           AuditConfig{PollInterval: time.Second},
 		Compression:     "snappy",
 		MaxMessageBytes: 1 << 20,
 		Timeout:         exporterhelper.TimeoutConfig{Timeout: 30 * time.Second},

@@ -15,11 +15,12 @@ const (
 	MetricInFlightRecords    = "scadaotel_kafka_alerts_in_flight_records"
 	MetricOldestQueuedAge    = "scadaotel_kafka_alerts_oldest_queued_age"
 	MetricRefusedRecords     = "scadaotel_kafka_alerts_refused_records"
+	MetricAuditRecords       = "scadaotel_kafka_alerts_audit_records"
 	// AttrTenant is the tenant attribute of self-metrics.
 	AttrTenant = tenants.SelfMetricAttribute
 )
 
 // MetricNames lists every self-metric the exporter registers.
 func MetricNames() []string {
-	return []string{MetricSentRecords, MetricSendFailures, MetricIgnoredRecords, MetricSentSpans, MetricDequeuedRecords, MetricDeadLetterSpans, MetricHeadDamagedRecords, MetricInFlightRecords, MetricOldestQueuedAge, MetricRefusedRecords}
+	return []string{MetricSentRecords, MetricSendFailures, MetricIgnoredRecords, MetricSentSpans, MetricDequeuedRecords, MetricDeadLetterSpans, MetricHeadDamagedRecords, MetricInFlightRecords, MetricOldestQueuedAge, MetricRefusedRecords, MetricAuditRecords}
 }
