@@ -172,8 +172,12 @@ func (l *Limiter) Admit(tenant string, u Usage, now time.Time) error {
 		reserved[i] = r
 	}
 	if tl.limits.ActiveSeries > 0 && len(u.Series) > 0 {
+		// A request refused for its new series keeps its charge on the
+		// rate limits: it was read and decoded all the same, so a tenant
+		// resending it without pause is held to its rates (and then
+		// refused before its bodies are read) instead of making the
+		// appliance decode without bound.
 		if err := tl.admitSeries(tenant, u.Series, now); err != nil {
-			cancel()
 			return err
 		}
 	}

@@ -101,6 +101,38 @@ func TestLimiterActiveSeries(t *testing.T) {
 	})
 }
 
+// Issue 19, point 9: a request refused for new series still costs its
+// samples on the rate limit (it was decoded), so a tenant resending it
+// without pause is soon refused by its samples rate, and then before its
+// bodies are read (Blocked), instead of making the appliance decode
+// without bound.
+func TestRefusedNewSeriesStillCountAgainstTheRate(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := limiterFor(t, Limits{ActiveSeries: 3, SamplesPerSecond: 1000})
+		if err := l.Admit("a", Usage{Samples: 3, Series: []uint64{1, 2, 3}}, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		refusals := map[string]int{}
+		for range 20 {
+			err := l.Admit("a", Usage{Samples: 100, Series: []uint64{4, 5, 6, 7}}, time.Now())
+			var le *LimitError
+			if !errors.As(err, &le) {
+				t.Fatalf("new series over the bound admitted: %v", err)
+			}
+			refusals[le.Limit]++
+		}
+		if refusals[LimitActiveSeries] == 0 || refusals[LimitSamples] == 0 {
+			t.Fatalf("refusals by limit: %v; want active_series first, then samples_per_second", refusals)
+		}
+		if b := l.Blocked("a", SignalSamples, time.Now()); b == nil {
+			t.Error("a tenant past its samples rate is not refused before its bodies are read")
+		}
+		if b := l.Blocked("b", SignalSamples, time.Now()); b != nil {
+			t.Errorf("another tenant blocked: %v", b)
+		}
+	})
+}
+
 func TestLimiterFollowsReload(t *testing.T) {
 	l := limiterFor(t, Limits{SpansPerSecond: 1})
 	now := time.Now()
