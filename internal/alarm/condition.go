@@ -59,8 +59,6 @@ type ratePoint struct {
 type Rate struct {
 	Window time.Duration
 	pts    []ratePoint // oldest first, at most rateSlots+1
-	last   ratePoint
-	n      int
 }
 
 // Add records a sample and returns the rate of change per minute over the
