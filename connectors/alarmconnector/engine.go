@@ -3,6 +3,7 @@ package alarmconnector
 import (
 	"math"
 	"sort"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -42,12 +43,39 @@ type entry struct {
 	insts   []*inst
 }
 
-// metricIndex finds the entries of one metric name: by the value of their
-// first label (the selectors' labels are sorted), or in any when a
-// selector has no label.
+// metricIndex finds the entries of one metric name. Selectors with the
+// same label names share a signature; within it an entry is found by all
+// its label values at once (one map lookup per signature and sample, not
+// one comparison per definition).
 type metricIndex struct {
-	byLabel map[string]map[string][]*entry
-	any     []*entry
+	sigs []*sigIndex
+}
+
+type sigIndex struct {
+	names []string            // sorted label names
+	byKey map[string][]*entry // label values joined by keySep
+}
+
+// keySep cannot occur in a label value of a selector read from YAML text
+// without it being that byte, and values are compared whole anyway.
+const keySep = "\xff"
+
+func sigOf(sel alarm.Selector) string {
+	var b strings.Builder
+	for _, l := range sel.Labels {
+		b.WriteString(l.Name)
+		b.WriteString(keySep)
+	}
+	return b.String()
+}
+
+func keyOf(sel alarm.Selector) string {
+	var b strings.Builder
+	for _, l := range sel.Labels {
+		b.WriteString(l.Value)
+		b.WriteString(keySep)
+	}
+	return b.String()
 }
 
 type linkState struct {
@@ -166,20 +194,35 @@ func (e *engine) apply(defs *alarm.Definitions, now time.Time, applyOOS bool, o 
 func (ts *tenantState) add(en *entry) {
 	mi := ts.index[en.sel.Metric]
 	if mi == nil {
-		mi = &metricIndex{byLabel: map[string]map[string][]*entry{}}
+		mi = &metricIndex{}
 		ts.index[en.sel.Metric] = mi
 	}
-	if len(en.sel.Labels) == 0 {
-		mi.any = append(mi.any, en)
-		return
+	sig := sigOf(en.sel)
+	var si *sigIndex
+	for _, x := range mi.sigs {
+		if sigOfNames(x.names) == sig {
+			si = x
+			break
+		}
 	}
-	l := en.sel.Labels[0]
-	m := mi.byLabel[l.Name]
-	if m == nil {
-		m = map[string][]*entry{}
-		mi.byLabel[l.Name] = m
+	if si == nil {
+		si = &sigIndex{byKey: map[string][]*entry{}}
+		for _, l := range en.sel.Labels {
+			si.names = append(si.names, l.Name)
+		}
+		mi.sigs = append(mi.sigs, si)
 	}
-	m[l.Value] = append(m[l.Value], en)
+	k := keyOf(en.sel)
+	si.byKey[k] = append(si.byKey[k], en)
+}
+
+func sigOfNames(names []string) string {
+	var b strings.Builder
+	for _, n := range names {
+		b.WriteString(n)
+		b.WriteString(keySep)
+	}
+	return b.String()
 }
 
 // track keeps the set of alarms with a deadline up to date.
@@ -308,38 +351,35 @@ func readSample(dp pmetric.NumberDataPoint, resRTU, resStation string, now time.
 }
 
 func (e *engine) match(ts *tenantState, mi *metricIndex, attrs, res pcommon.Map, s *sample, now time.Time, o *out) {
-	check := func(ens []*entry) {
-		for _, en := range ens {
-			if matches(en.sel, attrs, res) {
-				for _, in := range en.insts {
-					e.evaluate(ts, in, en.command, s, now, o)
-				}
+	var buf [256]byte
+	for _, si := range mi.sigs {
+		key := buf[:0]
+		found := true
+		for _, name := range si.names {
+			v, ok := attrs.Get(name)
+			if !ok {
+				v, ok = res.Get(name)
+			}
+			if !ok {
+				found = false
+				break
+			}
+			if v.Type() == pcommon.ValueTypeStr {
+				key = append(key, v.Str()...)
+			} else {
+				key = append(key, v.AsString()...)
+			}
+			key = append(key, keySep...)
+		}
+		if !found {
+			continue
+		}
+		for _, en := range si.byKey[string(key)] {
+			for _, in := range en.insts {
+				e.evaluate(ts, in, en.command, s, now, o)
 			}
 		}
 	}
-	for name, byValue := range mi.byLabel {
-		v, ok := attrStr(attrs, name)
-		if !ok {
-			v, ok = attrStr(res, name)
-		}
-		if ok {
-			check(byValue[v])
-		}
-	}
-	check(mi.any)
-}
-
-func matches(sel alarm.Selector, attrs, res pcommon.Map) bool {
-	for _, l := range sel.Labels {
-		v, ok := attrStr(attrs, l.Name)
-		if !ok {
-			v, ok = attrStr(res, l.Name)
-		}
-		if !ok || v != l.Value {
-			return false
-		}
-	}
-	return true
 }
 
 // evaluate feeds one sample to one alarm.
