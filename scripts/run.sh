@@ -319,9 +319,10 @@ query_url=$(url "$SCADAOTEL_QUERY_ENDPOINT")/api/v1/query
 write_url=$(url "$SCADAOTEL_REMOTE_WRITE_ENDPOINT")/api/v1/write
 traces_url=$(url "$SCADAOTEL_TRACE_QUERY_ENDPOINT")/api/traces
 alerts_url=$(url "$SCADAOTEL_ALERTS_ENDPOINT")/api/v1/alerts
+alarms_url=$(url "$SCADAOTEL_ALARMS_ENDPOINT")/api/v1/alarms
 ui_url=$(url "$SCADAOTEL_UI_ENDPOINT")/
 jaeger_url=$(url "$JAEGER_QUERY_HTTP_ENDPOINT")/api/services
-for u in "$otlp_http/" "$metrics_url" "$query_url" "$write_url" "$traces_url" "$alerts_url" "$ui_url"; do
+for u in "$otlp_http/" "$metrics_url" "$query_url" "$write_url" "$traces_url" "$alerts_url" "$alarms_url" "$ui_url"; do
   wait_ready "$app" http_answers "$u"
 done
 for i in "${!pids[@]}"; do alive "${pids[$i]}" || fail_start "$i" "exited during startup"; done
@@ -349,6 +350,7 @@ scadaotel is running (data: $(rel "$DATA_DIR"))
   remote write in      $write_url
   traces (tenant API)  $traces_url
   alert history API    $alerts_url
+  alarm operator API   $alarms_url   (alarm definitions: SCADAOTEL_ALARMS_FILE, default data/alarms.yaml)
   operator UI          $ui_url
   Jaeger (all tenants) $jaeger_url   (administrators; no tenant check)
   Kafka alerts         $kafka_line

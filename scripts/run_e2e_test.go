@@ -336,6 +336,7 @@ func TestRunScriptMovedPorts(t *testing.T) {
 		"remote write in":      "http://" + env["SCADAOTEL_REMOTE_WRITE_ENDPOINT"] + "/api/v1/write",
 		"traces (tenant API)":  "http://" + env["SCADAOTEL_TRACE_QUERY_ENDPOINT"] + "/api/traces",
 		"alert history API":    "http://" + env["SCADAOTEL_ALERTS_ENDPOINT"] + "/api/v1/alerts",
+		"alarm operator API":   "http://" + env["SCADAOTEL_ALARMS_ENDPOINT"] + "/api/v1/alarms",
 		"operator UI":          "http://" + env["SCADAOTEL_UI_ENDPOINT"] + "/",
 		"Jaeger (all tenants)": "http://" + env["JAEGER_QUERY_HTTP_ENDPOINT"] + "/api/services",
 		"Kafka alerts":         "127.0.0.1:" + env["SCADAOTEL_LOCAL_KAFKA_PORT"],
