@@ -33,7 +33,7 @@ const (
 
 // startRTU is a simulated Modbus RTU (the testbench's) with points
 // PT-00..PT-19 in holding registers 0..19, each at value.
-func startRTU(t *testing.T, value uint16) (*rtusim.RTU, *rtusim.Bank) {
+func startRTU(t testing.TB, value uint16) (*rtusim.RTU, *rtusim.Bank) {
 	t.Helper()
 	bank := rtusim.NewBank(false)
 	for i := 0; i < e2ePoints; i++ {
