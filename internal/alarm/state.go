@@ -101,7 +101,7 @@ type Change struct {
 	Transition Transition
 	From, To   State
 	Episode    string // the episode the change belongs to ("" outside one)
-	Seq        uint64 // the alarm's transition counter after this change
+	Seq        uint64 // the alarm's record counter after this change (quiet changes do not count)
 	At         time.Time
 	// Quiet: a change of the alarm's mode that the operator does not see as
 	// an alarm (suppression of an alarm in the normal state, and its end
@@ -243,12 +243,20 @@ func (a *Alarm) noteChange(now time.Time) {
 }
 
 func (a *Alarm) change(now time.Time, t Transition, from State) Change {
-	a.Seq++
+	return a.changeQuiet(now, t, from, false)
+}
+
+// changeQuiet makes a change; a quiet one is not counted in Seq, so the
+// records of an alarm have no gaps in their sequence numbers.
+func (a *Alarm) changeQuiet(now time.Time, t Transition, from State, quiet bool) Change {
+	if !quiet {
+		a.Seq++
+	}
 	to := a.State()
 	if to != from {
 		a.Since = now
 	}
-	return Change{Transition: t, From: from, To: to, Episode: a.Episode, Seq: a.Seq, At: now}
+	return Change{Transition: t, From: from, To: to, Episode: a.Episode, Seq: a.Seq, At: now, Quiet: quiet}
 }
 
 // setCond changes the condition after its delay.
@@ -351,9 +359,8 @@ func (a *Alarm) enterMode(now time.Time, m Mode, t Transition) Change {
 	from := a.State()
 	a.Mode, a.ShelvedUntil, a.ShelveReason = m, time.Time{}, ""
 	a.Acked = true
-	c := a.change(now, t, from)
+	c := a.changeQuiet(now, t, from, t == Suppress && from == Normal)
 	a.Episode = ""
-	c.Quiet = t == Suppress && from == Normal
 	return c
 }
 
@@ -366,9 +373,7 @@ func (a *Alarm) leaveMode(now time.Time, t Transition) Change {
 	if a.Cond {
 		a.Episode, a.Acked = newID(), false
 	}
-	c := a.change(now, t, from)
-	c.Quiet = t == Unsuppress && !a.Cond
-	return c
+	return a.changeQuiet(now, t, from, t == Unsuppress && !a.Cond)
 }
 
 // newID is a random 128-bit id in hex (episodes, records).
