@@ -19,6 +19,7 @@ import (
 	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/pprofextension"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/filestorage"
 
+	"github.com/scadaotel/scadaotel/connectors/alarmconnector"
 	"github.com/scadaotel/scadaotel/connectors/errorfanoutconnector"
 	"github.com/scadaotel/scadaotel/exporters/durableotlpexporter"
 	"github.com/scadaotel/scadaotel/exporters/kafkaalertexporter"
@@ -61,6 +62,7 @@ func components() (otelcol.Factories, error) {
 	}
 	if f.Connectors, err = otelcol.MakeFactoryMap[connector.Factory](
 		errorfanoutconnector.NewFactory(),
+		alarmconnector.NewFactory(),
 	); err != nil {
 		return f, err
 	}

@@ -36,9 +36,9 @@ import (
 // applianceEnv runs the embedded default config on free ports, with a
 // tenants file holding two tenants.
 type applianceEnv struct {
-	grpc, http, health, metrics, query, traceQuery, ui, alerts, remoteWrite string
-	tenantsFile                                                             string
-	dataDir                                                                 string // set by startDefaultAppliance
+	grpc, http, health, metrics, query, traceQuery, ui, alerts, remoteWrite, alarms string
+	tenantsFile                                                                     string
+	dataDir                                                                         string // set by startDefaultAppliance
 }
 
 // tenantLabel is how the self-metrics endpoint names tenant id: by its
@@ -60,7 +60,7 @@ const (
 func newApplianceEnv(t *testing.T) applianceEnv {
 	a := applianceEnv{grpc: e2e.FreeAddr(t), http: e2e.FreeAddr(t), health: e2e.FreeAddr(t), metrics: e2e.FreeAddr(t),
 		query: e2e.FreeAddr(t), traceQuery: e2e.FreeAddr(t), ui: e2e.FreeAddr(t), alerts: e2e.FreeAddr(t),
-		remoteWrite: e2e.FreeAddr(t)}
+		remoteWrite: e2e.FreeAddr(t), alarms: e2e.FreeAddr(t)}
 	a.tenantsFile = filepath.Join(t.TempDir(), "tenants.yaml")
 	body := "tenants:\n" +
 		"  - id: west-pipeline-01\n    token_sha256: [" + tenants.HashToken(westToken) + "]\n" +
@@ -82,6 +82,7 @@ func (a applianceEnv) vars(j *e2e.Jaeger, dataDir string, kafka string) []string
 		"SCADAOTEL_TRACE_QUERY_ENDPOINT=" + a.traceQuery,
 		"SCADAOTEL_UI_ENDPOINT=" + a.ui,
 		"SCADAOTEL_ALERTS_ENDPOINT=" + a.alerts,
+		"SCADAOTEL_ALARMS_ENDPOINT=" + a.alarms,
 		"SCADAOTEL_REMOTE_WRITE_ENDPOINT=" + a.remoteWrite,
 		"SCADAOTEL_JAEGER_OTLP_ENDPOINT=" + j.OTLPGRPC,
 		"SCADAOTEL_JAEGER_QUERY_URL=" + j.QueryURL,
@@ -92,7 +93,7 @@ func (a applianceEnv) vars(j *e2e.Jaeger, dataDir string, kafka string) []string
 }
 
 func (a applianceEnv) listeners() []string {
-	return []string{a.grpc, a.http, a.health, a.metrics, a.query, a.traceQuery, a.ui, a.alerts, a.remoteWrite}
+	return []string{a.grpc, a.http, a.health, a.metrics, a.query, a.traceQuery, a.ui, a.alerts, a.remoteWrite, a.alarms}
 }
 
 // TestDefaultApplianceEndToEnd starts Jaeger, a Kafka-protocol broker and

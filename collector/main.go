@@ -41,6 +41,9 @@ const dataDirEnv = "SCADAOTEL_DATA_DIR"
 // to <data dir>/tenants.yaml, created empty (no tenants) when missing.
 const tenantsFileEnv = "SCADAOTEL_TENANTS_FILE"
 
+// alarmsFileEnv names the alarm definitions file (default <data dir>/alarms.yaml).
+const alarmsFileEnv = "SCADAOTEL_ALARMS_FILE"
+
 const emptyTenantsFile = `# scadaotel tenants, re-read while the appliance runs.
 # Add a tenant (one pipeline); its new bearer token is printed once and only
 # its SHA-256 is stored here:
@@ -135,6 +138,13 @@ func prepareDataDir(flagValue string) error {
 		return err
 	}
 	tenants.SetSelfMetricKey(key)
+	// The alarm definitions (connectors/alarmconnector): a file that does
+	// not exist yet means no alarms until it is written.
+	if os.Getenv(alarmsFileEnv) == "" {
+		if err := os.Setenv(alarmsFileEnv, filepath.Join(abs, "alarms.yaml")); err != nil {
+			return err
+		}
+	}
 	if os.Getenv(tenantsFileEnv) != "" {
 		return nil
 	}

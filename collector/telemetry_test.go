@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/scadaotel/scadaotel/connectors/alarmconnector"
 	"github.com/scadaotel/scadaotel/connectors/errorfanoutconnector"
 	"github.com/scadaotel/scadaotel/exporters/durableotlpexporter"
 	"github.com/scadaotel/scadaotel/exporters/kafkaalertexporter"
@@ -46,6 +47,7 @@ func declaredMetrics() map[string][]string {
 		"traceidrepair":           traceidrepairprocessor.MetricNames(),
 		"groupcommit":             groupcommitprocessor.MetricNames(),
 		"errorfanout":             errorfanoutconnector.MetricNames(),
+		"alarm":                   alarmconnector.MetricNames(),
 		"victoriametrics":         vmexporter.MetricNames(),
 		"kafka_alerts":            kafkaalertexporter.MetricNames(),
 		"durable_otlp":            durableotlpexporter.MetricNames(),

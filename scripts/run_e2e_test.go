@@ -33,7 +33,7 @@ var (
 	endpointVars = []string{
 		"SCADAOTEL_OTLP_GRPC_ENDPOINT", "SCADAOTEL_OTLP_HTTP_ENDPOINT", "SCADAOTEL_HEALTH_ENDPOINT",
 		"SCADAOTEL_REMOTE_WRITE_ENDPOINT", "SCADAOTEL_QUERY_ENDPOINT", "SCADAOTEL_TRACE_QUERY_ENDPOINT",
-		"SCADAOTEL_ALERTS_ENDPOINT", "SCADAOTEL_UI_ENDPOINT",
+		"SCADAOTEL_ALERTS_ENDPOINT", "SCADAOTEL_ALARMS_ENDPOINT", "SCADAOTEL_UI_ENDPOINT",
 		"JAEGER_OTLP_GRPC_ENDPOINT", "JAEGER_OTLP_HTTP_ENDPOINT", "JAEGER_QUERY_HTTP_ENDPOINT",
 		"JAEGER_QUERY_GRPC_ENDPOINT", "JAEGER_HEALTH_ENDPOINT",
 	}
@@ -336,6 +336,7 @@ func TestRunScriptMovedPorts(t *testing.T) {
 		"remote write in":      "http://" + env["SCADAOTEL_REMOTE_WRITE_ENDPOINT"] + "/api/v1/write",
 		"traces (tenant API)":  "http://" + env["SCADAOTEL_TRACE_QUERY_ENDPOINT"] + "/api/traces",
 		"alert history API":    "http://" + env["SCADAOTEL_ALERTS_ENDPOINT"] + "/api/v1/alerts",
+		"alarm operator API":   "http://" + env["SCADAOTEL_ALARMS_ENDPOINT"] + "/api/v1/alarms",
 		"operator UI":          "http://" + env["SCADAOTEL_UI_ENDPOINT"] + "/",
 		"Jaeger (all tenants)": "http://" + env["JAEGER_QUERY_HTTP_ENDPOINT"] + "/api/services",
 		"Kafka alerts":         "127.0.0.1:" + env["SCADAOTEL_LOCAL_KAFKA_PORT"],

@@ -58,6 +58,7 @@ func startDefaultAppliance(t *testing.T, jaeger *e2e.Jaeger, kafka string, sets 
 		"SCADAOTEL_TRACE_QUERY_ENDPOINT=" + e2e.FreeAddr(t),
 		"SCADAOTEL_UI_ENDPOINT=" + e2e.FreeAddr(t),
 		"SCADAOTEL_ALERTS_ENDPOINT=" + a.alertsAPI,
+		"SCADAOTEL_ALARMS_ENDPOINT=" + e2e.FreeAddr(t),
 		"SCADAOTEL_REMOTE_WRITE_ENDPOINT=" + e2e.FreeAddr(t),
 		"SCADAOTEL_JAEGER_OTLP_ENDPOINT=" + jaeger.OTLPGRPC,
 		"SCADAOTEL_JAEGER_QUERY_URL=" + jaeger.QueryURL,

@@ -37,6 +37,9 @@ type Config struct {
 	// TraceURL is the link template of a record's trace_url; {trace_id} and
 	// {tenant} are replaced (path-escaped).
 	TraceURL string `mapstructure:"trace_url"`
+	// Alarms configures the topic of process alarm transitions (records of
+	// the alarm connector in the logs pipeline).
+	Alarms AlarmsConfig `mapstructure:"alarms"`
 	// Spans configures the optional raw error spans topic (traces pipelines).
 	Spans SpansConfig `mapstructure:"spans"`
 	// DeadLetter keeps raw spans Kafka refuses for good (larger than the
@@ -85,6 +88,17 @@ type SpansConfig struct {
 	TenantTopics map[string]string `mapstructure:"tenant_topics"`
 }
 
+// AlarmsConfig configures the alarm transitions topic.
+type AlarmsConfig struct {
+	// Topic receives the alarm transitions of tenants without a topic of
+	// their own (a tenant with one gets "<its topic>.alarms"); empty is
+	// DefaultAlarmsTopic.
+	Topic string `mapstructure:"topic"`
+}
+
+// DefaultAlarmsTopic is alarms.topic when it is not set.
+const DefaultAlarmsTopic = "scada.alarms"
+
 // SASLConfig configures SASL authentication.
 type SASLConfig struct {
 	Mechanism string              `mapstructure:"mechanism"`
@@ -121,6 +135,16 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("tenant_topics: %w", tenants.CheckID(tenant)))
 		}
 		if err := checkTopic("tenant_topics."+tenant, topic); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if c.Alarms.Topic != "" {
+		if err := checkTopic("alarms.topic", c.Alarms.Topic); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for tenant, topic := range c.TenantTopics {
+		if err := checkTopic("tenant_topics."+tenant+" (with "+AlarmsTopicSuffix+" for its alarms)", topic+AlarmsTopicSuffix); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -411,6 +411,31 @@ func (e *alertExporter) topicFor(tenant string) string {
 	return e.cfg.Topic
 }
 
+// recordTopic is where a record goes: an alarm transition to its tenant's
+// alarm topic, anything else to its alert topic.
+func (e *alertExporter) recordTopic(r *Record) string {
+	if len(r.Alarm) > 0 {
+		return e.alarmsTopicFor(r.Tenant)
+	}
+	return e.topicFor(r.Tenant)
+}
+
+// alarmsTopicFor is a tenant's alarm topic: "<topic>.alarms" for a tenant
+// with its own alert topic (tenant_topics, else kafka_topic in the
+// registry), so its alarms never share the common topic; else alarms.topic.
+func (e *alertExporter) alarmsTopicFor(tenant string) string {
+	if t, ok := e.cfg.TenantTopics[tenant]; ok {
+		return t + AlarmsTopicSuffix
+	}
+	if t := e.registryTopic(tenant); t != "" {
+		return t + AlarmsTopicSuffix
+	}
+	if e.cfg.Alarms.Topic == "" {
+		return DefaultAlarmsTopic
+	}
+	return e.cfg.Alarms.Topic
+}
+
 // spansTopicFor is a tenant's raw spans topic: spans.tenant_topics, else
 // "<kafka_topic>.spans" for a tenant with its own topic in the registry (so
 // its spans never share the common topic), else spans.topic.

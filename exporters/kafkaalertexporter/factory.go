@@ -45,6 +45,7 @@ func createDefaultConfig() component.Config {
 		ClientID:        "scadaotel",
 		ProtocolVersion: "2.8.0",
 		Topic:           "scada.alerts",
+		Alarms:          AlarmsConfig{Topic: DefaultAlarmsTopic},
 		TraceURL:        "http://127.0.0.1:16686/trace/{trace_id}",
 		Spans:           SpansConfig{OnlyErrors: true},
 		Audit:           AuditConfig{PollInterval: time.Second},

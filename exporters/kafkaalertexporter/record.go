@@ -33,6 +33,13 @@ type Record struct {
 	TraceIDs   []string `json:"trace_ids"`
 	TraceURL   *string  `json:"trace_url"`
 
+	// Alarm, when set, makes this a process alarm transition of the alarm
+	// connector (alarm-record.schema.json of connectors/alarmconnector):
+	// it is the Kafka record as is, sent to the tenant's alarm topic.
+	// AlertID is then its record_id, State its transition and Service its
+	// alarm_id (key tenant/alarm_id, dedupe per record).
+	Alarm json.RawMessage `json:"alarm,omitempty"`
+
 	eventTime time.Time
 	frame     []byte // the record's frame in the stored head, once encoded
 }
@@ -43,7 +50,12 @@ func (r *Record) key() string { return r.Tenant + "/" + r.Service }
 // dedupKey identifies one state change of one episode.
 func (r *Record) dedupKey() string { return r.AlertID + "/" + r.State }
 
-func (r *Record) marshal() ([]byte, error) { return json.Marshal(r) }
+func (r *Record) marshal() ([]byte, error) {
+	if len(r.Alarm) > 0 {
+		return r.Alarm, nil
+	}
+	return json.Marshal(r)
+}
 
 // recordsFromLogs extracts the alert records of ld, in order. Log records
 // that are not alert events are counted in ignored.
@@ -73,6 +85,9 @@ func recordsFromLogs(ld plog.Logs, traceURL string) (recs []*Record, ignored int
 
 func recordFromLog(lr plog.LogRecord, resTenant, traceURL string) (*Record, bool, error) {
 	a := lr.Attributes()
+	if v, ok := a.Get(alarmRecordAttr); ok {
+		return alarmRecordFromLog(lr, v.AsString(), resTenant)
+	}
 	str := func(name string) string {
 		if v, ok := a.Get(attrPrefix + name); ok {
 			return v.AsString()
@@ -116,6 +131,36 @@ func recordFromLog(lr plog.LogRecord, resTenant, traceURL string) (*Record, bool
 		u := strings.NewReplacer("{trace_id}", url.PathEscape(r.TraceIDs[0]), "{tenant}", url.PathEscape(r.Tenant)).Replace(traceURL)
 		r.TraceURL = &u
 	}
+	r.eventTime = lr.Timestamp().AsTime()
+	if lr.Timestamp() == 0 {
+		r.eventTime = time.Now()
+	}
+	return r, true, nil
+}
+
+// alarmRecordAttr holds an alarm transition's JSON (connectors/alarmconnector).
+const alarmRecordAttr = "scada.alarm.record"
+
+// AlarmsTopicSuffix names a tenant's alarm topic after its alert topic.
+const AlarmsTopicSuffix = ".alarms"
+
+// alarmRecordFromLog reads an alarm transition. Its tenant must be the
+// resource's (the connector stamps it), as for alert records.
+func alarmRecordFromLog(lr plog.LogRecord, body, resTenant string) (*Record, bool, error) {
+	var head struct {
+		RecordID   string `json:"record_id"`
+		AlarmID    string `json:"alarm_id"`
+		Transition string `json:"transition"`
+		Tenant     string `json:"tenant"`
+	}
+	if err := json.Unmarshal([]byte(body), &head); err != nil || head.RecordID == "" || head.AlarmID == "" || head.Transition == "" {
+		return nil, false, nil
+	}
+	if resTenant != "" && head.Tenant != resTenant {
+		return nil, false, fmt.Errorf("alarm record %s: tenant %q differs from resource tenant %q", head.RecordID, head.Tenant, resTenant)
+	}
+	r := &Record{AlertID: head.RecordID, Tenant: head.Tenant, Service: head.AlarmID, State: head.Transition,
+		TraceIDs: []string{}, Alarm: json.RawMessage(body)}
 	r.eventTime = lr.Timestamp().AsTime()
 	if lr.Timestamp() == 0 {
 		r.eventTime = time.Now()

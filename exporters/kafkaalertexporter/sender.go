@@ -377,7 +377,7 @@ func (e *alertExporter) sendRound(tenant string, round []*Record) error {
 			continue
 		}
 		msgs = append(msgs, &sarama.ProducerMessage{
-			Topic: e.topicFor(r.Tenant), Key: sarama.StringEncoder(r.key()), Value: sarama.ByteEncoder(body),
+			Topic: e.recordTopic(r), Key: sarama.StringEncoder(r.key()), Value: sarama.ByteEncoder(body),
 			Headers: headers(r.Tenant), Metadata: len(idx),
 		})
 		idx = append(idx, r)

@@ -41,7 +41,7 @@ func StartAppliance(ctx context.Context, bin, dir, jaegerOTLP, kafka string) (*A
 	}
 	a := &Appliance{Token: token, DataDir: dir}
 	names := []string{"SCADAOTEL_OTLP_GRPC_ENDPOINT", "SCADAOTEL_OTLP_HTTP_ENDPOINT", "SCADAOTEL_QUERY_ENDPOINT", "SCADAOTEL_HEALTH_ENDPOINT",
-		"SCADAOTEL_REMOTE_WRITE_ENDPOINT", "SCADAOTEL_TRACE_QUERY_ENDPOINT", "SCADAOTEL_ALERTS_ENDPOINT", "SCADAOTEL_UI_ENDPOINT", "metrics", "jaegerquery"}
+		"SCADAOTEL_REMOTE_WRITE_ENDPOINT", "SCADAOTEL_TRACE_QUERY_ENDPOINT", "SCADAOTEL_ALERTS_ENDPOINT", "SCADAOTEL_UI_ENDPOINT", "SCADAOTEL_ALARMS_ENDPOINT", "metrics", "jaegerquery"}
 	addrs := map[string]string{}
 	for _, n := range names {
 		ad, err := FreeAddr()
@@ -58,7 +58,7 @@ func StartAppliance(ctx context.Context, bin, dir, jaegerOTLP, kafka string) (*A
 		"SCADAOTEL_KAFKA_BROKERS=" + kafka,
 		"SCADAOTEL_METRICS_PORT=" + portOf(addrs["metrics"]),
 	}
-	for _, n := range names[:8] {
+	for _, n := range names[:9] {
 		env = append(env, n+"="+addrs[n])
 	}
 	args := []string{"--data-dir", dir}
