@@ -361,8 +361,8 @@ func pollFigures(a, p []pollRun) []Figure {
 		return NewFigure(name, unit, col(a, f), col(p, f), g)
 	}
 	return []Figure{
-		fig("CPU per 1,000 samples", "CPU ms", func(r pollRun) float64 { return r.cpuPerK }, &Goal{Op: "<=", Bound: 1, Text: "<= 1.00"}),
-		fig("peak RSS", "MiB", func(r pollRun) float64 { return r.rss }, nil),
+		fig("CPU per 1,000 samples", "CPU ms", func(r pollRun) float64 { return r.cpuPerK }, &Goal{Op: "<=", Bound: 0.5, Text: "<= 0.50"}),
+		fig("peak RSS", "MiB", func(r pollRun) float64 { return r.rss }, &Goal{Op: "<=", Bound: 1, Text: "<= 1.00"}),
 		fig("p99 poll jitter", "ms", func(r pollRun) float64 { return r.jitter }, nil),
 	}
 }
