@@ -11,32 +11,55 @@ import (
 	"os"
 	"sync"
 
+	"go.opentelemetry.io/collector/config/confighttp"
 	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/config/configtls"
+
+	"github.com/scadaotel/scadaotel/internal/connguard"
 )
 
-// Listen opens a TCP listener on endpoint, with TLS when tlsCfg has a
-// value: the collector's own configtls server settings (certificate and key
-// re-read every reload_interval, client_ca_file for mTLS), the same as the
-// confighttp servers of the other components get. HTTP/2 and HTTP/1.1 are
-// offered, as confighttp does.
+// Listen opens a TCP listener on endpoint, capped like Start caps one,
+// with TLS when tlsCfg has a value: the collector's own configtls server
+// settings (certificate and key re-read every reload_interval,
+// client_ca_file for mTLS), the same as the confighttp servers of the
+// other components get. HTTP/2 and HTTP/1.1 are offered, as confighttp
+// does.
 func Listen(ctx context.Context, endpoint string, tlsCfg configoptional.Optional[configtls.ServerConfig]) (net.Listener, error) {
-	var cfg *tls.Config
-	if tlsCfg.HasValue() {
-		var err error
-		if cfg, err = ServerTLS(ctx, *tlsCfg.Get()); err != nil {
-			return nil, err
-		}
-	}
 	var lc net.ListenConfig
 	ln, err := lc.Listen(ctx, "tcp", endpoint)
 	if err != nil {
 		return nil, err
 	}
-	if cfg != nil {
-		ln = tls.NewListener(ln, cfg)
+	return withTLS(ctx, ln, tlsCfg)
+}
+
+// ListenHTTP is confighttp's ServerConfig.ToListener for a server Start
+// runs: the connection cap goes under the TLS layer, not over it, because
+// net/http serves HTTP/2 and sets Request.TLS only for connections that
+// are a *tls.Conn (a capped TLS connection would be served as plaintext
+// HTTP/1, and break every client that negotiated h2).
+func ListenHTTP(ctx context.Context, sc *confighttp.ServerConfig) (net.Listener, error) {
+	ln, err := sc.NetAddr.Listen(ctx)
+	if err != nil {
+		return nil, err
 	}
-	return ln, nil
+	return withTLS(ctx, ln, sc.TLS)
+}
+
+// tlsOverCap is a TLS listener over a capped one: Start does not cap it again.
+type tlsOverCap struct{ net.Listener }
+
+func withTLS(ctx context.Context, ln net.Listener, tlsCfg configoptional.Optional[configtls.ServerConfig]) (net.Listener, error) {
+	capped := connguard.Limit(ln, 0)
+	if !tlsCfg.HasValue() {
+		return capped, nil
+	}
+	cfg, err := ServerTLS(ctx, *tlsCfg.Get())
+	if err != nil {
+		_ = capped.Close()
+		return nil, err
+	}
+	return &tlsOverCap{Listener: tls.NewListener(capped, cfg)}, nil
 }
 
 // ServerTLS is the tls.Config Listen serves with.
