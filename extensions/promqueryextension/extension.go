@@ -96,6 +96,10 @@ func (e *queryExtension) serve(w http.ResponseWriter, r *http.Request) {
 		writeAPIError(rec, code, errType, reason)
 		return
 	}
+	if code, reason := tenants.CheckRole(r.Context(), tenants.RoleViewer); code != http.StatusOK {
+		writeAPIError(rec, code, "forbidden", reason)
+		return
+	}
 	// A tenant that spent its query time waits before it takes a slot, so
 	// it never holds one idle; only it waits.
 	if err := e.budget.wait(r.Context(), tenant, e.cfg.Concurrency.QueueTimeout); err != nil {

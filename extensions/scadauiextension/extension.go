@@ -372,7 +372,11 @@ func (e *uiExtension) login(w http.ResponseWriter, r *http.Request) {
 		e.audit(audit.Record{Actor: tenants.TokenActor(body.Token), Source: r.RemoteAddr, Action: "login", Outcome: audit.Refused, Detail: reason})
 		e.mLogins.Add(r.Context(), 1, metric.WithAttributes(attribute.String("outcome", "refused")))
 		e.set.Logger.Info("UI login refused", zap.String("remote", r.RemoteAddr), zap.String("reason", reason))
-		httpjson.Write(w, code, map[string]string{"error": "token not accepted"})
+		msg := "token not accepted"
+		if code == http.StatusForbidden {
+			msg = reason // a valid token without the viewer role: say which roles it has
+		}
+		httpjson.Write(w, code, map[string]string{"error": msg})
 		return
 	}
 	id, exp := e.sessions.create(tenant, body.Token)
