@@ -502,3 +502,42 @@ func TestNonLoopbackWithoutTLSRefusesToStart(t *testing.T) {
 		t.Errorf("exit code %d", code)
 	}
 }
+
+// TestJaegerExporterTLS (issue 22): with a Jaeger that takes OTLP only
+// over TLS (on another machine in a site), SCADAOTEL_JAEGER_OTLP_CA_FILE
+// alone makes the durable_otlp exporter connect with TLS trusting that
+// CA: spans sent to the appliance are stored in Jaeger.
+func TestJaegerExporterTLS(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "jaeger-tls")
+	certsInit(t, dir, "jaeger.plant")
+	jaeger := e2e.StartJaegerWithTLS(t, filepath.Join(dir, "server.pem"), filepath.Join(dir, "server-key.pem"))
+	kafka, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "scada.alerts", "scada.alert-spans"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kafka.Close()
+	env := newApplianceEnv(t)
+	vars := append(env.vars(jaeger, t.TempDir(), kafka.ListenAddrs()[0]), "SCADAOTEL_JAEGER_OTLP_CA_FILE="+filepath.Join(dir, "ca.pem"))
+	e2e.StartCollectorArgs(t, nil, env.health, vars...)
+	ctx := context.Background()
+	exp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpoint(env.http), otlptracehttp.WithInsecure(),
+		otlptracehttp.WithHeaders(map[string]string{"Authorization": "Bearer " + westToken}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = exp.Shutdown(context.Background()) })
+	spans, id := makeSpans(resource.NewSchemaless(attribute.String("service.name", "rtu-gateway")), "to-jaeger-over-tls")
+	if err := exp.ExportSpans(ctx, spans); err != nil {
+		t.Fatal(err)
+	}
+	e2e.Eventually(t, 30*time.Second, func() error {
+		var body jaegerTraces
+		if err := tryGetJSON(jaeger.QueryURL+"/api/traces/"+id, &body, ""); err != nil {
+			return err
+		}
+		if len(body.Data) != 1 || len(body.Data[0].Spans) != 1 || body.Data[0].Spans[0].OperationName != "to-jaeger-over-tls" {
+			return fmt.Errorf("trace %s in Jaeger: %+v", id, body)
+		}
+		return nil
+	})
+}
