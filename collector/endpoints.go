@@ -349,6 +349,19 @@ func applyListenerTLS(conf *confmap.Conf) error {
 			}
 		}
 	}
+	if shared.on() {
+		// The audit trail records each change of these files.
+		files := []any{shared.certFile, shared.keyFile}
+		if shared.clientCAFile != "" {
+			files = append(files, shared.clientCAFile)
+		}
+		exts, _ := conf.Get("extensions").(map[string]any)
+		for id := range exts {
+			if typ, _, _ := strings.Cut(id, "/"); typ == "tenantauth" {
+				update["extensions"+confmap.KeyDelimiter+id+confmap.KeyDelimiter+"audit"+confmap.KeyDelimiter+"certificate_files"] = files
+			}
+		}
+	}
 	if len(update) > 0 {
 		if err := conf.Merge(confmap.NewFromStringMap(update)); err != nil {
 			errs = append(errs, err)

@@ -98,6 +98,7 @@ func tlsConf(host string, shared map[string]any) *confmap.Conf {
 				"trace_query_endpoint": "http://" + host + ":16687", "alerts_endpoint": "http://" + host + ":8089",
 				"telemetry_endpoint": "http://127.0.0.1:8888/metrics"},
 			"healthcheckv2": map[string]any{"http": map[string]any{"endpoint": host + ":13133"}},
+			"tenantauth":    map[string]any{"audit": map[string]any{"directory": "/var/lib/scadaotel/audit"}},
 		},
 		"connectors": map[string]any{"errorfanout": map[string]any{"http": map[string]any{"endpoint": host + ":8089"}}},
 	}
@@ -155,6 +156,9 @@ func TestListenerTLSGoesToEveryListener(t *testing.T) {
 	}
 	if got := conf.Get("extensions::scada_ui::telemetry_endpoint"); got != "http://127.0.0.1:8888/metrics" {
 		t.Errorf("telemetry_endpoint = %v (no TLS listener there)", got)
+	}
+	if got := fmt.Sprint(conf.Get("extensions::tenantauth::audit::certificate_files")); got != fmt.Sprint([]any{cert, key, ca}) {
+		t.Errorf("tenantauth audit.certificate_files = %v (the audit trail records certificate changes)", got)
 	}
 }
 

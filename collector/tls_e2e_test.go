@@ -142,7 +142,8 @@ func tlsAppliance(t *testing.T, dir string, extra ...string) (applianceEnv, *e2e
 	}
 	t.Cleanup(kafka.Close)
 	env := newApplianceEnv(t)
-	vars := env.vars(jaeger, t.TempDir(), kafka.ListenAddrs()[0])
+	env.dataDir = t.TempDir()
+	vars := env.vars(jaeger, env.dataDir, kafka.ListenAddrs()[0])
 	_, uiPort, _ := net.SplitHostPort(env.ui)
 	_, tqPort, _ := net.SplitHostPort(env.traceQuery)
 	vars = append(vars,
@@ -388,6 +389,21 @@ func TestTLSOnEveryListener(t *testing.T) {
 	if _, _, err := get(tlsClient(t, caPool(t, dir)), "https://"+env.query+"/api/v1/query?query=up", westToken); err == nil {
 		t.Error("after the swap, a client trusting only the old CA still connects")
 	}
+	// The audit trail has the change of the certificate and of the key.
+	e2e.Eventually(t, 10*time.Second, func() error {
+		files, _ := filepath.Glob(filepath.Join(env.dataDir, "audit", "*"))
+		var all []byte
+		for _, f := range files {
+			b, _ := os.ReadFile(f)
+			all = append(all, b...)
+		}
+		for _, f := range []string{"server.pem", "server-key.pem"} {
+			if !bytes.Contains(all, []byte(`"action":"certificate_reload","object":"`+filepath.Join(dir, f)+`","outcome":"success"`)) {
+				return fmt.Errorf("no certificate_reload of %s in the audit trail", f)
+			}
+		}
+		return nil
+	})
 	if code, _ := app.Stop(t); code != 0 {
 		t.Errorf("exit code %d", code)
 	}

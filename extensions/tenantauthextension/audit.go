@@ -23,6 +23,9 @@ type AuditConfig struct {
 	RetentionDays int `mapstructure:"retention_days"`
 	// FailureWindow aggregates authentication failures per source address.
 	FailureWindow time.Duration `mapstructure:"failure_window"`
+	// CertificateFiles are checked every second; each change is recorded
+	// (certificate_reload). The binary fills it from listener_tls.
+	CertificateFiles []string `mapstructure:"certificate_files"`
 
 	_ struct{}
 }

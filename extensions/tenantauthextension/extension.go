@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"time"
 
 	"go.opentelemetry.io/collector/client"
 	"go.opentelemetry.io/collector/component"
@@ -30,6 +31,7 @@ type Extension struct {
 	limited  metric.Int64Counter
 	attrs    sync.Map // outcome/tenant -> metric.AddOption
 	audit    *auditor // nil when the audit trail is off
+	certs    *certWatch
 }
 
 var (
@@ -78,12 +80,17 @@ func (e *Extension) Start(context.Context, component.Host) error {
 			zap.String("default_tenant", e.cfg.DefaultTenant))
 	}
 	e.registry.StartWatching()
+	if e.audit != nil && len(e.cfg.Audit.CertificateFiles) > 0 {
+		e.certs = newCertWatch(e.audit, e.cfg.Audit.CertificateFiles)
+		go e.certs.run(time.Second)
+	}
 	return nil
 }
 
 // Shutdown stops watching the tenants file.
 func (e *Extension) Shutdown(context.Context) error {
 	e.registry.StopWatching()
+	e.certs.halt()
 	e.audit.stop()
 	return nil
 }
