@@ -107,6 +107,13 @@ func TestNamedTokensAndRoles(t *testing.T) {
 	if code, msg := login(viewerTok); code != http.StatusOK {
 		t.Errorf("UI login with a viewer token: %d %q", code, msg)
 	}
+	// Who is logged in, for the page.
+	for tok, want := range map[string]string{viewerTok: `"roles":["viewer"],"tenant":"west-pipeline-01","token":"zhang.wei"`,
+		westToken: `"roles":["ingest","operator","viewer"],"tenant":"west-pipeline-01","token":""`} {
+		if code, b, err := get(plain, "http://"+env.ui+"/ui/api/me", tok); err != nil || code != http.StatusOK || !strings.Contains(b, want) {
+			t.Errorf("/ui/api/me: %d %s %v, want %s", code, b, err, want)
+		}
+	}
 	// The audit trail names the token that logged in.
 	e2e.Eventually(t, 20*time.Second, func() error {
 		files, _ := filepath.Glob(filepath.Join(data, "audit", "*"))

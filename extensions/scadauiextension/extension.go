@@ -431,8 +431,20 @@ func (e *uiExtension) meOrAnonymous(w http.ResponseWriter, r *http.Request) {
 }
 
 func (e *uiExtension) me(w http.ResponseWriter, _ *http.Request, id identity) {
+	// Who is logged in: the token's name ("" for a token_sha256 one) and
+	// its roles, for the page to show and to hide what they may not do.
+	var ti tenants.TokenInfo
+	if e.registry != nil {
+		ti, _ = e.registry.LookupToken(id.token)
+	}
+	roles := ti.Roles.Names()
+	if roles == nil {
+		roles = []string{}
+	}
 	httpjson.Write(w, http.StatusOK, map[string]any{
 		"tenant": id.tenant,
+		"token":  ti.Name,
+		"roles":  roles,
 		"views": map[string]bool{
 			"alerts":    e.cfg.AlertsEndpoint != "",
 			"traces":    e.cfg.TraceQueryEndpoint != "",
