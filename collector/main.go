@@ -23,6 +23,7 @@ import (
 
 	"github.com/scadaotel/scadaotel/exporters/durableotlpexporter"
 	"github.com/scadaotel/scadaotel/internal/audit"
+	"github.com/scadaotel/scadaotel/internal/certs"
 	"github.com/scadaotel/scadaotel/internal/connguard"
 	"github.com/scadaotel/scadaotel/tenants"
 )
@@ -83,7 +84,7 @@ func newCommand() *cobra.Command {
 		},
 	}
 	cmd := otelcol.NewCommand(set)
-	cmd.AddCommand(tenants.NewCommand(), durableotlpexporter.NewCommand(), newVersionCommand(), audit.NewCommand())
+	cmd.AddCommand(tenants.NewCommand(), durableotlpexporter.NewCommand(), newVersionCommand(), audit.NewCommand(), certs.NewCommand())
 	var dataDir string
 	cmd.PersistentFlags().StringVar(&dataDir, "data-dir", "",
 		"directory for all appliance state (default $"+dataDirEnv+", else ./data)")
@@ -159,7 +160,8 @@ func prepareDataDir(flagValue string) error {
 
 // traceURLEnv is the link template of alert records (kafka_alerts
 // trace_url). Unset, it points at the UI's trace view on
-// SCADAOTEL_UI_ENDPOINT, so that moving the UI moves the links too. It is
+// SCADAOTEL_UI_ENDPOINT (https when SCADAOTEL_TLS_CERT_FILE gives the
+// listeners TLS), so that moving the UI moves the links too. It is
 // set here rather than as a config default because "{trace_id}" inside a
 // ${env:...:-default} ends the reference at its first "}".
 const traceURLEnv = "SCADAOTEL_TRACE_URL"
@@ -182,7 +184,11 @@ func defaultTraceURL() error {
 	case "::":
 		host = "::1"
 	}
-	return os.Setenv(traceURLEnv, "http://"+net.JoinHostPort(host, port)+"/#/trace/{trace_id}")
+	scheme := "http"
+	if os.Getenv("SCADAOTEL_TLS_CERT_FILE") != "" {
+		scheme = "https" // the default config's listener_tls gives the UI TLS
+	}
+	return os.Setenv(traceURLEnv, scheme+"://"+net.JoinHostPort(host, port)+"/#/trace/{trace_id}")
 }
 
 // guardDescriptors raises the descriptor limit to its hard maximum and

@@ -23,6 +23,8 @@ command -v base64 >/dev/null && command -v od >/dev/null ||
   die "make run needs base64 and od (coreutils) for Jaeger's OTLP secret"
 command -v setsid >/dev/null ||
   die "make run needs setsid (util-linux) to stop its processes in order: install util-linux"
+[ -z "${SCADAOTEL_TLS_CERT_FILE:-}" ] ||
+  die "make run is for loopback, in plaintext, and its health checks speak plain HTTP: unset SCADAOTEL_TLS_CERT_FILE, or run bin/scadaotel with it yourself (README, \"Running on a network (TLS)\")"
 for b in scadaotel jaeger; do
   [ -x "$BIN/$b" ] || die "$BIN/$b not found: run make build (or make run, which builds it)"
 done

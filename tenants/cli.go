@@ -229,7 +229,7 @@ func listSpecs(out io.Writer, specs []Spec) error {
 		if len(lim) > 0 {
 			limits = strings.Join(lim, ",")
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", s.ID, len(s.TokenSHA256), topic, limits)
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", s.ID, len(s.TokenSHA256)+len(s.Tokens), topic, limits)
 	}
 	return tw.Flush()
 }

@@ -40,7 +40,12 @@ type Registry struct {
 	reloads     atomic.Int64
 	failures    atomic.Int64
 	onReload    atomic.Pointer[func(tenants []string, err error)]
+	roleRefused atomic.Pointer[func(RoleRefusal)]
 }
+
+// OnRoleRefused calls f for every request CheckRole refuses (a valid
+// token without the role): tenantauth writes them to the audit trail.
+func (r *Registry) OnRoleRefused(f func(RoleRefusal)) { r.roleRefused.Store(&f) }
 
 // OnReload calls f after every applied (err nil) or rejected reload of the
 // tenants file: the audit trail records both.
@@ -59,8 +64,8 @@ func (r *Registry) notifyReload(err error) {
 }
 
 type tokenEntry struct {
-	hash   [sha256.Size]byte
-	tenant string
+	hash [sha256.Size]byte
+	info TokenInfo
 }
 
 type snapshot struct {
@@ -121,6 +126,7 @@ func NewRegistryWithDefaults(inline []Spec, file string, interval time.Duration,
 		return nil, err
 	}
 	r.snap.Store(snap)
+	processRegistry.Store(r) // TokenActor's names
 	return r, nil
 }
 
@@ -134,7 +140,12 @@ func buildSnapshot(inline []Spec, fromFile fileShape, defaults Limits) (*snapsho
 		s.tenants[spec.ID] = Tenant{ID: spec.ID, Limits: spec.Limits.orDefaults(defaults), KafkaTopic: spec.KafkaTopic}
 		for _, h := range spec.TokenSHA256 {
 			sum, _ := parseHash(h) // validated above
-			s.tokens = append(s.tokens, tokenEntry{hash: sum, tenant: spec.ID})
+			s.tokens = append(s.tokens, tokenEntry{hash: sum, info: TokenInfo{Tenant: spec.ID, Roles: LegacyRoles}})
+		}
+		for _, t := range spec.Tokens {
+			sum, _ := parseHash(t.SHA256)
+			roles, _ := ParseRoles(t.Roles)
+			s.tokens = append(s.tokens, tokenEntry{hash: sum, info: TokenInfo{Tenant: spec.ID, Name: t.Name, Roles: roles}})
 		}
 	}
 	if err := validateAdmins("administrators", fromFile.Administrators, all); err != nil {
@@ -171,14 +182,20 @@ func (r *Registry) LookupAdministrator(token string) (Administrator, bool) {
 // compares the hash with every configured hash in constant time, so neither
 // the result nor the position of a match shows in the timing.
 func (r *Registry) Lookup(token string) (string, bool) {
+	ti, ok := r.LookupToken(token)
+	return ti.Tenant, ok
+}
+
+// LookupToken is Lookup with the token's name and roles.
+func (r *Registry) LookupToken(token string) (TokenInfo, bool) {
 	sum := sha256.Sum256([]byte(token))
-	found := ""
+	var found TokenInfo
 	for _, e := range r.snap.Load().tokens {
 		if subtle.ConstantTimeCompare(sum[:], e.hash[:]) == 1 {
-			found = e.tenant
+			found = e.info
 		}
 	}
-	return found, found != ""
+	return found, found.Tenant != ""
 }
 
 // Tenant returns a declared tenant.

@@ -73,8 +73,8 @@ func TestRegistryFileErrors(t *testing.T) {
 		t.Errorf("unreadable file (a directory): err = %v", err)
 	}
 	bad := filepath.Join(dir, "bad.yaml")
-	writeFile(t, bad, "tenants:\n  - id: a\n    tokens: [plain]\n")
-	if _, err := NewRegistry(nil, bad, 0, nil); err == nil || !strings.Contains(err.Error(), "tokens") {
+	writeFile(t, bad, "tenants:\n  - id: a\n    token: [plain]\n")
+	if _, err := NewRegistry(nil, bad, 0, nil); err == nil || !strings.Contains(err.Error(), "field token not found") {
 		t.Errorf("unknown key: err = %v, want it to name the key", err)
 	}
 	dup := filepath.Join(dir, "dup.yaml")

@@ -30,9 +30,14 @@ type Limits struct {
 // file. Tokens are never stored: only their SHA-256 hashes (hex), which
 // `scadaotel tenants hash-token` prints.
 type Spec struct {
-	ID          string   `mapstructure:"id" yaml:"id"`
+	ID string `mapstructure:"id" yaml:"id"`
+	// TokenSHA256 are tokens without a name: each has LegacyRoles
+	// (ingest, viewer, operator) and is named token:<hash prefix> in the
+	// audit trail.
 	TokenSHA256 []string `mapstructure:"token_sha256" yaml:"token_sha256"`
-	Limits      Limits   `mapstructure:"limits" yaml:"limits"`
+	// Tokens are named tokens, each with its roles.
+	Tokens []TokenSpec `mapstructure:"tokens" yaml:"tokens"`
+	Limits Limits      `mapstructure:"limits" yaml:"limits"`
 	// KafkaTopic overrides the alert topic for this tenant ("" = default).
 	KafkaTopic string `mapstructure:"kafka_topic" yaml:"kafka_topic"`
 }
@@ -52,8 +57,15 @@ func HashToken(token string) string {
 }
 
 // TokenActor names a token in the audit trail without revealing it: the
-// first 12 hex digits of its SHA-256 (what token_sha256 in the file starts with).
+// name of a named token (tokens: in the tenants file) of the process's
+// registry, else token:<the first 12 hex digits of its SHA-256> (what
+// token_sha256 in the file starts with).
 func TokenActor(token string) string {
+	if r := processRegistry.Load(); r != nil {
+		if ti, ok := r.LookupToken(token); ok {
+			return ti.Actor(token)
+		}
+	}
 	return "token:" + HashToken(token)[:12]
 }
 
@@ -103,6 +115,17 @@ func (s Spec) Validate(prefix string) error {
 			return fmt.Errorf("%s.token_sha256[%d]: %w", prefix, i, err)
 		}
 	}
+	names := map[string]bool{}
+	for i, t := range s.Tokens {
+		p := fmt.Sprintf("%s.tokens[%d]", prefix, i)
+		if err := t.validate(p); err != nil {
+			return err
+		}
+		if names[t.Name] {
+			return fmt.Errorf("%s.name: the tenant has two tokens named %q", p, t.Name)
+		}
+		names[t.Name] = true
+	}
 	if err := s.Limits.Validate(prefix + ".limits"); err != nil {
 		return err
 	}
@@ -143,6 +166,18 @@ func ValidateSpecs(prefix string, specs []Spec) error {
 			if other, dup := hashes[h]; dup && other != s.ID {
 				return fmt.Errorf("%s.token_sha256: the same token is configured for tenants %q and %q", p, other, s.ID)
 			}
+			hashes[h] = s.ID
+		}
+		seen := map[string]bool{}
+		for _, h := range s.TokenSHA256 {
+			seen[strings.ToLower(h)] = true
+		}
+		for j, t := range s.Tokens {
+			h := strings.ToLower(t.SHA256)
+			if other, dup := hashes[h]; (dup && other != s.ID) || seen[h] {
+				return fmt.Errorf("%s.tokens[%d].sha256: the same token is configured twice (a token selects one tenant, one name and one set of roles)", p, j)
+			}
+			seen[h] = true
 			hashes[h] = s.ID
 		}
 	}
@@ -210,6 +245,9 @@ func validateAdmins(prefix string, admins []AdminSpec, specs []Spec) error {
 	for _, s := range specs {
 		for _, h := range s.TokenSHA256 {
 			tenantHashes[strings.ToLower(h)] = s.ID
+		}
+		for _, t := range s.Tokens {
+			tenantHashes[strings.ToLower(t.SHA256)] = s.ID
 		}
 	}
 	names := map[string]bool{}

@@ -11,6 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"go.opentelemetry.io/collector/client"
 	"go.uber.org/zap"
 
 	"github.com/scadaotel/scadaotel/internal/alarm"
@@ -53,6 +54,12 @@ func apiError(w http.ResponseWriter, code int, msg string) {
 // trail names it (tenants.TokenActor): the one place to change when tokens
 // get names.
 func actor(r *http.Request) string {
+	// A named token's name, as tenantauth put it on the request.
+	if info := client.FromContext(r.Context()); info.Auth != nil {
+		if n, _ := info.Auth.GetAttribute(tenants.TokenNameAttribute).(string); n != "" {
+			return n
+		}
+	}
 	h := r.Header.Get("Authorization")
 	if tok, ok := strings.CutPrefix(h, "Bearer "); ok && tok != "" {
 		return tenants.TokenActor(tok)
@@ -60,12 +67,17 @@ func actor(r *http.Request) string {
 	return "-"
 }
 
-// tenantOf is the request's authenticated tenant, or it answers 401/403.
-func tenantOf(w http.ResponseWriter, r *http.Request) (string, bool) {
+// tenantOf is the request's authenticated tenant if its token has role
+// (reads need viewer, actions operator), or it answers 401/403.
+func tenantOf(w http.ResponseWriter, r *http.Request, role tenants.Role) (string, bool) {
 	tenant := tenants.FromContext(r.Context())
 	if tenant == "" {
 		code, reason := tenants.NoTenantStatus(r.Context())
 		tenants.SetChallenge(w.Header(), code)
+		apiError(w, code, reason)
+		return "", false
+	}
+	if code, reason := tenants.CheckRole(r.Context(), role); code != http.StatusOK {
 		apiError(w, code, reason)
 		return "", false
 	}
@@ -75,7 +87,7 @@ func tenantOf(w http.ResponseWriter, r *http.Request) (string, bool) {
 func (c *alarmConnector) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/v1/alarms", func(w http.ResponseWriter, r *http.Request) {
-		tenant, ok := tenantOf(w, r)
+		tenant, ok := tenantOf(w, r, tenants.RoleViewer)
 		if !ok {
 			return
 		}
@@ -95,7 +107,7 @@ func (c *alarmConnector) handler() http.Handler {
 		httpjson.Write(w, http.StatusOK, listResponse{Tenant: tenant, Alarms: views})
 	})
 	mux.HandleFunc("GET /api/v1/alarms/{id}", func(w http.ResponseWriter, r *http.Request) {
-		tenant, ok := tenantOf(w, r)
+		tenant, ok := tenantOf(w, r, tenants.RoleViewer)
 		if !ok {
 			return
 		}
@@ -113,7 +125,7 @@ func (c *alarmConnector) handler() http.Handler {
 		httpjson.Write(w, http.StatusOK, v)
 	})
 	mux.HandleFunc("GET /api/v1/alarm-journal", func(w http.ResponseWriter, r *http.Request) {
-		tenant, ok := tenantOf(w, r)
+		tenant, ok := tenantOf(w, r, tenants.RoleViewer)
 		if !ok {
 			return
 		}
@@ -140,7 +152,7 @@ func (c *alarmConnector) handler() http.Handler {
 		httpjson.Write(w, http.StatusOK, journalResponse{Tenant: tenant, Actions: out})
 	})
 	mux.HandleFunc("GET /api/v1/alarm-kpis", func(w http.ResponseWriter, r *http.Request) {
-		tenant, ok := tenantOf(w, r)
+		tenant, ok := tenantOf(w, r, tenants.RoleViewer)
 		if !ok {
 			return
 		}
@@ -159,7 +171,7 @@ func (c *alarmConnector) handler() http.Handler {
 // entry are on disk (fsync) before the answer; the audit trail gets it
 // too.
 func (c *alarmConnector) act(w http.ResponseWriter, r *http.Request, action string) {
-	tenant, ok := tenantOf(w, r)
+	tenant, ok := tenantOf(w, r, tenants.RoleOperator)
 	if !ok {
 		return
 	}

@@ -130,7 +130,9 @@ func (c *alarmConnector) Start(ctx context.Context, host component.Host) error {
 		if hc.Auth.HasValue() {
 			c.audit = tenants.AuditLogFromHost(host, hc.Auth.Get().Config.AuthenticatorID)
 		}
-		ln, err := hc.ToListener(ctx)
+		// httpserver.ListenHTTP keeps the connection cap under the TLS
+		// layer (listener_tls gives this listener its certificate).
+		ln, err := httpserver.ListenHTTP(ctx, hc)
 		if err != nil {
 			c.store.close()
 			_ = c.tel.close()

@@ -136,7 +136,7 @@ func (c *core) startLocked(ctx context.Context, host component.Host) (err error)
 
 	if c.cfg.HTTP.HasValue() {
 		hc := c.cfg.HTTP.Get()
-		ln, err := hc.ToListener(ctx)
+		ln, err := httpserver.ListenHTTP(ctx, hc)
 		if err != nil {
 			return fmt.Errorf("%s: http: %w", c.set.ID, err)
 		}

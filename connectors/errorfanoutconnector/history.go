@@ -342,6 +342,10 @@ func (h *history) handler() http.Handler {
 			httpjson.Write(w, code, map[string]string{"error": reason})
 			return
 		}
+		if code, reason := tenants.CheckRole(r.Context(), tenants.RoleViewer); code != http.StatusOK {
+			httpjson.Write(w, code, map[string]string{"error": reason})
+			return
+		}
 		eps := h.forTenant(tenant)
 		if svc := r.URL.Query().Get("service"); svc != "" {
 			kept := eps[:0]

@@ -59,7 +59,7 @@ func (e *queryExtension) Start(ctx context.Context, host component.Host) error {
 	if err := vmstore.SetMaxWorkersPerQuery(max(1, runtime.GOMAXPROCS(0)/(2*e.gate.running))); err != nil {
 		return fmt.Errorf("prometheus_query: query_concurrency: %w", err)
 	}
-	ln, err := e.cfg.ToListener(ctx)
+	ln, err := httpserver.ListenHTTP(ctx, &e.cfg.ServerConfig)
 	if err != nil {
 		return fmt.Errorf("prometheus_query: endpoint %s: %w", e.cfg.NetAddr.Endpoint, err)
 	}
@@ -94,6 +94,10 @@ func (e *queryExtension) serve(w http.ResponseWriter, r *http.Request) {
 			errType = "forbidden"
 		}
 		writeAPIError(rec, code, errType, reason)
+		return
+	}
+	if code, reason := tenants.CheckRole(r.Context(), tenants.RoleViewer); code != http.StatusOK {
+		writeAPIError(rec, code, "forbidden", reason)
 		return
 	}
 	// A tenant that spent its query time waits before it takes a slot, so

@@ -9,12 +9,20 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/configoptional"
+	"go.opentelemetry.io/collector/config/configtls"
 )
 
 // Config of the scada_ui extension.
 type Config struct {
 	// Endpoint is where the UI listens (loopback by default).
 	Endpoint string `mapstructure:"endpoint"`
+	// TLS, when present, serves HTTPS: the collector's configtls server
+	// settings (cert_file, key_file, reload_interval, client_ca_file for
+	// mTLS). The default config fills it from listener_tls. With it, the
+	// UI's own calls to https upstreams trust exactly this certificate and
+	// present it when asked for a client certificate.
+	TLS configoptional.Optional[configtls.ServerConfig] `mapstructure:"tls"`
 	// Authenticator is the tenantauth extension that turns a token into a tenant.
 	Authenticator component.ID `mapstructure:"authenticator"`
 	// TraceQueryEndpoint is the base URL of the tenant_trace_query

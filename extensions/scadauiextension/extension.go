@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"github.com/scadaotel/scadaotel/internal/audit"
 	"io"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -59,7 +58,7 @@ func newExtension(cfg *Config, set extension.Settings) (*uiExtension, error) {
 		set:      set,
 		sessions: newSessions(cfg.SessionTTL, cfg.SessionIdleTimeout, cfg.MaxSessions, cfg.MaxSessionsPerTenant),
 		limiter:  newLoginLimiter(cfg.LoginLimit),
-		client:   &http.Client{Timeout: cfg.Timeout},
+		client:   upstreamClient(cfg),
 		now:      time.Now,
 	}
 	m := set.MeterProvider.Meter("github.com/scadaotel/scadaotel/extensions/scadauiextension")
@@ -73,7 +72,7 @@ func newExtension(cfg *Config, set extension.Settings) (*uiExtension, error) {
 	return e, nil
 }
 
-func (e *uiExtension) Start(_ context.Context, host component.Host) error {
+func (e *uiExtension) Start(ctx context.Context, host component.Host) error {
 	auth, err := tenants.AuthenticatorFromHost(host, e.cfg.Authenticator)
 	if err != nil {
 		return fmt.Errorf("scada_ui: authenticator: %w", err)
@@ -83,7 +82,7 @@ func (e *uiExtension) Start(_ context.Context, host component.Host) error {
 		return fmt.Errorf("scada_ui: authenticator: %w", err)
 	}
 	e.auditLog = tenants.AuditLogFromHost(host, e.cfg.Authenticator)
-	ln, err := net.Listen("tcp", e.cfg.Endpoint)
+	ln, err := httpserver.Listen(ctx, e.cfg.Endpoint, e.cfg.TLS)
 	if err != nil {
 		return fmt.Errorf("scada_ui: endpoint %s: %w", e.cfg.Endpoint, err)
 	}
@@ -103,8 +102,22 @@ func (e *uiExtension) Start(_ context.Context, host component.Host) error {
 		e.wg.Add(1)
 		go func() { defer e.wg.Done(); e.scraper.run(ctx) }()
 	}
-	e.set.Logger.Info("Operator web UI listening", zap.String("url", "http://"+ln.Addr().String()+"/"))
+	e.set.Logger.Info("Operator web UI listening", zap.String("url", httpserver.Scheme(e.cfg.TLS)+"://"+ln.Addr().String()+"/"))
 	return nil
+}
+
+// upstreamClient calls the trace and alert APIs and the self-metrics. When
+// the UI serves TLS, its https upstreams are listeners of this process
+// serving the same certificate (listener_tls): it trusts exactly that one
+// and presents it under mTLS (httpserver.SelfClientTLS).
+func upstreamClient(cfg *Config) *http.Client {
+	c := &http.Client{Timeout: cfg.Timeout}
+	if cfg.TLS.HasValue() {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.TLSClientConfig = httpserver.SelfClientTLS(*cfg.TLS.Get())
+		c.Transport = t
+	}
+	return c
 }
 
 func (e *uiExtension) Shutdown(ctx context.Context) error {
@@ -145,6 +158,9 @@ func (e *uiExtension) handler() http.Handler {
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("Cross-Origin-Opener-Policy", "same-origin")
 		h.Set("Cross-Origin-Resource-Policy", "same-origin")
+		if r.TLS != nil {
+			h.Set("Strict-Transport-Security", "max-age=31536000")
+		}
 		if strings.HasPrefix(r.URL.Path, "/ui/api/") {
 			// Tenant data: never stored by the browser or a proxy.
 			h.Set("Cache-Control", "no-store")
@@ -356,7 +372,11 @@ func (e *uiExtension) login(w http.ResponseWriter, r *http.Request) {
 		e.audit(audit.Record{Actor: tenants.TokenActor(body.Token), Source: r.RemoteAddr, Action: "login", Outcome: audit.Refused, Detail: reason})
 		e.mLogins.Add(r.Context(), 1, metric.WithAttributes(attribute.String("outcome", "refused")))
 		e.set.Logger.Info("UI login refused", zap.String("remote", r.RemoteAddr), zap.String("reason", reason))
-		httpjson.Write(w, code, map[string]string{"error": "token not accepted"})
+		msg := "token not accepted"
+		if code == http.StatusForbidden {
+			msg = reason // a valid token without the viewer role: say which roles it has
+		}
+		httpjson.Write(w, code, map[string]string{"error": msg})
 		return
 	}
 	id, exp := e.sessions.create(tenant, body.Token)
@@ -411,8 +431,20 @@ func (e *uiExtension) meOrAnonymous(w http.ResponseWriter, r *http.Request) {
 }
 
 func (e *uiExtension) me(w http.ResponseWriter, _ *http.Request, id identity) {
+	// Who is logged in: the token's name ("" for a token_sha256 one) and
+	// its roles, for the page to show and to hide what they may not do.
+	var ti tenants.TokenInfo
+	if e.registry != nil {
+		ti, _ = e.registry.LookupToken(id.token)
+	}
+	roles := ti.Roles.Names()
+	if roles == nil {
+		roles = []string{}
+	}
 	httpjson.Write(w, http.StatusOK, map[string]any{
 		"tenant": id.tenant,
+		"token":  ti.Name,
+		"roles":  roles,
 		"views": map[string]bool{
 			"alerts":    e.cfg.AlertsEndpoint != "",
 			"traces":    e.cfg.TraceQueryEndpoint != "",

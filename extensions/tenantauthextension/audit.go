@@ -23,6 +23,9 @@ type AuditConfig struct {
 	RetentionDays int `mapstructure:"retention_days"`
 	// FailureWindow aggregates authentication failures per source address.
 	FailureWindow time.Duration `mapstructure:"failure_window"`
+	// CertificateFiles are checked every second; each change is recorded
+	// (certificate_reload). The binary fills it from listener_tls.
+	CertificateFiles []string `mapstructure:"certificate_files"`
 
 	_ struct{}
 }
@@ -48,6 +51,7 @@ func (c AuditConfig) validate() error {
 type auditor struct {
 	log      *audit.Log
 	failures *audit.Failures
+	roles    *audit.Failures // role refusals, aggregated per source
 	logger   *zap.Logger
 }
 
@@ -59,7 +63,8 @@ func newAuditor(cfg AuditConfig, logger *zap.Logger) (*auditor, error) {
 	if err != nil {
 		return nil, fmt.Errorf("audit.directory: %w", err)
 	}
-	return &auditor{log: l, failures: audit.NewFailures(l, cfg.FailureWindow, 1024), logger: logger}, nil
+	return &auditor{log: l, failures: audit.NewFailures(l, cfg.FailureWindow, 1024),
+		roles: audit.NewFailures(l, cfg.FailureWindow, 1024), logger: logger}, nil
 }
 
 // refused records a refused authentication of source.
@@ -69,6 +74,20 @@ func (a *auditor) refused(d decision, source string) {
 	}
 	a.failures.Record(audit.Record{Actor: "-", Tenant: d.tenant, Source: source, Action: "auth_failure",
 		Outcome: audit.Refused, Detail: d.reason})
+}
+
+// roleRefused records a valid token refused for lack of a role: the first
+// of a source at once, the rest of the window counted (like refused tokens).
+func (a *auditor) roleRefused(rr tenants.RoleRefusal) {
+	if a == nil {
+		return
+	}
+	actor := rr.Token
+	if actor == "" {
+		actor = "-"
+	}
+	a.roles.Record(audit.Record{Actor: actor, Tenant: rr.Tenant, Source: rr.Source, Action: "role_refused",
+		Object: string(rr.Needed), Outcome: audit.Refused, Detail: rr.Reason})
 }
 
 // reloaded records a tenants-file reload.
@@ -95,6 +114,7 @@ func (a *auditor) write(r audit.Record) {
 func (a *auditor) stop() {
 	if a != nil {
 		a.failures.Stop()
+		a.roles.Stop()
 	}
 }
 

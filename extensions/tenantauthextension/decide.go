@@ -16,6 +16,7 @@ type decision struct {
 	status int    // http.StatusOK, StatusUnauthorized or StatusForbidden
 	tenant string // the selected tenant (also set on 403: the token was valid)
 	reason string // one line, safe to show
+	token  tenants.TokenInfo
 }
 
 // decide applies the rules to request headers (HTTP: canonical keys; gRPC
@@ -38,9 +39,11 @@ func (e *Extension) decide(sources map[string][]string) decision {
 	}
 
 	var tenant string
+	var ti tenants.TokenInfo
 	switch {
 	case len(auth) == 0 && e.cfg.DefaultTenant != "":
 		tenant = e.cfg.DefaultTenant
+		ti = tenants.TokenInfo{Tenant: tenant, Roles: tenants.LegacyRoles}
 	case len(auth) == 0:
 		return decision{status: http.StatusUnauthorized, reason: "missing bearer token (Authorization: Bearer <token>)"}
 	case len(auth) > 1:
@@ -53,9 +56,10 @@ func (e *Extension) decide(sources map[string][]string) decision {
 		if token == "" || len(token) > maxTokenLen || strings.ContainsFunc(token, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
 			return decision{status: http.StatusUnauthorized, reason: "malformed bearer token"}
 		}
-		if tenant, ok = e.registry.Lookup(token); !ok {
+		if ti, ok = e.registry.LookupToken(token); !ok {
 			return decision{status: http.StatusUnauthorized, reason: "unknown bearer token"}
 		}
+		tenant = ti.Tenant
 	}
 
 	if hdrPresent {
@@ -68,7 +72,7 @@ func (e *Extension) decide(sources map[string][]string) decision {
 				reason: fmt.Sprintf("%s %q does not match the tenant of the bearer token", tenants.Header, truncate(hdr[0], 80))}
 		}
 	}
-	return decision{status: http.StatusOK, tenant: tenant}
+	return decision{status: http.StatusOK, tenant: tenant, token: ti}
 }
 
 func truncate(s string, n int) string {

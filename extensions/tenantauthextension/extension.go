@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"time"
 
 	"go.opentelemetry.io/collector/client"
 	"go.opentelemetry.io/collector/component"
@@ -30,6 +31,7 @@ type Extension struct {
 	limited  metric.Int64Counter
 	attrs    sync.Map // outcome/tenant -> metric.AddOption
 	audit    *auditor // nil when the audit trail is off
+	certs    *certWatch
 }
 
 var (
@@ -65,6 +67,9 @@ func newExtension(cfg *Config, set extension.Settings) (*Extension, error) {
 	if aud != nil && cfg.TenantsFile != "" {
 		reg.OnReload(aud.reloaded(cfg.TenantsFile))
 	}
+	if aud != nil {
+		reg.OnRoleRefused(aud.roleRefused)
+	}
 	return &Extension{cfg: cfg, logger: set.Logger, registry: reg, requests: requests, limited: limited, audit: aud}, nil
 }
 
@@ -75,12 +80,17 @@ func (e *Extension) Start(context.Context, component.Host) error {
 			zap.String("default_tenant", e.cfg.DefaultTenant))
 	}
 	e.registry.StartWatching()
+	if e.audit != nil && len(e.cfg.Audit.CertificateFiles) > 0 {
+		e.certs = newCertWatch(e.audit, e.cfg.Audit.CertificateFiles)
+		go e.certs.run(time.Second)
+	}
 	return nil
 }
 
 // Shutdown stops watching the tenants file.
 func (e *Extension) Shutdown(context.Context) error {
 	e.registry.StopWatching()
+	e.certs.halt()
 	e.audit.stop()
 	return nil
 }
@@ -103,7 +113,9 @@ func (e *Extension) Authenticate(ctx context.Context, sources map[string][]strin
 	_, isGRPC := grpc.Method(ctx)
 	switch d.status {
 	case http.StatusOK:
-		return tenants.NewContext(ctx, d.tenant), nil
+		// The roles travel with the tenant: each API checks the one its
+		// action needs (tenantstamp ingest, the read APIs viewer).
+		return tenants.NewTokenContext(ctx, d.token), nil
 	case http.StatusForbidden:
 		if isGRPC {
 			return ctx, status.Error(codes.PermissionDenied, d.reason)
@@ -133,7 +145,21 @@ func (e *Extension) Middleware(next http.Handler) http.Handler {
 		}
 		switch d.status {
 		case http.StatusOK:
-			next.ServeHTTP(w, r.WithContext(tenants.NewContext(r.Context(), d.tenant)))
+			ctx := r.Context()
+			if info := client.FromContext(ctx); info.Addr == nil && r.RemoteAddr != "" {
+				// The source of a role refusal in the audit trail.
+				if a, err := net.ResolveTCPAddr("tcp", r.RemoteAddr); err == nil {
+					info.Addr = a
+					ctx = client.NewContext(ctx, info)
+				}
+			}
+			ctx = tenants.NewTokenContext(ctx, d.token)
+			// Every API behind the middleware reads (trace API, UI).
+			if code, reason := tenants.CheckRole(ctx, tenants.RoleViewer); code != http.StatusOK {
+				http.Error(w, reason, code)
+				return
+			}
+			next.ServeHTTP(w, r.WithContext(ctx))
 		case http.StatusUnauthorized:
 			w.Header().Set("WWW-Authenticate", `Bearer realm="scadaotel"`)
 			http.Error(w, d.reason, d.status)

@@ -8,12 +8,18 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/configoptional"
+	"go.opentelemetry.io/collector/config/configtls"
 )
 
 // Config of the tenant_trace_query extension.
 type Config struct {
 	// Endpoint is where the tenant-scoped API listens (loopback by default).
 	Endpoint string `mapstructure:"endpoint"`
+	// TLS, when present, serves HTTPS: the collector's configtls server
+	// settings (cert_file, key_file, reload_interval, client_ca_file for
+	// mTLS). The default config fills it from listener_tls.
+	TLS configoptional.Optional[configtls.ServerConfig] `mapstructure:"tls"`
 	// JaegerEndpoint is the base URL of Jaeger's query HTTP API.
 	JaegerEndpoint string `mapstructure:"jaeger_endpoint"`
 	// Authenticator is the tenantauth extension that authenticates callers.

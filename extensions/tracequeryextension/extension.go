@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -70,7 +69,7 @@ func (e *queryExtension) indexPath() string {
 	return filepath.Join(e.cfg.Index.Directory, indexFile)
 }
 
-func (e *queryExtension) Start(_ context.Context, host component.Host) error {
+func (e *queryExtension) Start(ctx context.Context, host component.Host) error {
 	auth, err := tenants.AuthenticatorFromHost(host, e.cfg.Authenticator)
 	if err != nil {
 		return fmt.Errorf("tenant_trace_query: authenticator: %w", err)
@@ -90,7 +89,7 @@ func (e *queryExtension) Start(_ context.Context, host component.Host) error {
 				zap.String("path", path), zap.Error(err))
 		}
 	}
-	ln, err := net.Listen("tcp", e.cfg.Endpoint)
+	ln, err := httpserver.Listen(ctx, e.cfg.Endpoint, e.cfg.TLS)
 	if err != nil {
 		return fmt.Errorf("tenant_trace_query: endpoint %s: %w", e.cfg.Endpoint, err)
 	}
@@ -101,6 +100,7 @@ func (e *queryExtension) Start(_ context.Context, host component.Host) error {
 		IdleTimeout:       time.Minute,
 	}, ln, host, e.set.Logger)
 	e.set.Logger.Info("Tenant-scoped trace query API listening", zap.String("endpoint", ln.Addr().String()),
+		zap.String("scheme", httpserver.Scheme(e.cfg.TLS)),
 		zap.String("jaeger_endpoint", e.cfg.JaegerEndpoint))
 	if !fresh {
 		e.proxy.legacy.Store(false)

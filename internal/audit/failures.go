@@ -34,14 +34,17 @@ func NewFailures(log *Log, window time.Duration, maxSources int) *Failures {
 	return &Failures{log: log, window: window, max: maxSources, sources: map[string]*pending{}}
 }
 
-// Record notes one failure of r.Source.
+// Record notes one failure of r.Source (counted apart per actor and object:
+// a role refusal of one token is not counted as another's).
 func (f *Failures) Record(r Record) {
 	f.mu.Lock()
 	if f.stopped {
 		f.mu.Unlock()
 		return
 	}
-	key := r.Source
+	// One count per source and what was refused to whom (an auth failure
+	// has no actor or object: per source).
+	key := r.Source + "\x00" + r.Actor + "\x00" + r.Object
 	if _, ok := f.sources[key]; !ok && len(f.sources) >= f.max {
 		key = overflowSource
 		r.Source = overflowSource

@@ -455,6 +455,35 @@ func StartJaegerWithOTLPAuth(t testing.TB) *Jaeger {
 	return j
 }
 
+// StartJaegerWithTLS is StartJaeger with TLS on its OTLP gRPC receiver
+// (certFile and keyFile), as a Jaeger on another machine would run.
+func StartJaegerWithTLS(t testing.TB, certFile, keyFile string) *Jaeger {
+	t.Helper()
+	dir := t.TempDir()
+	overlay := filepath.Join(dir, "otlp-tls.yaml")
+	body := "receivers:\n  otlp:\n    protocols:\n      grpc:\n        tls:\n" +
+		"          cert_file: " + certFile + "\n          key_file: " + keyFile + "\n"
+	if err := os.WriteFile(overlay, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	j := &Jaeger{
+		OTLPGRPC: FreeAddr(t), OTLPHTTP: FreeAddr(t), Health: FreeAddr(t), DataDir: dir,
+		configs: []string{overlay},
+	}
+	query, queryGRPC := FreeAddr(t), FreeAddr(t)
+	j.QueryURL = "http://" + query
+	j.env = []string{
+		"SCADAOTEL_DATA_DIR=" + dir,
+		"JAEGER_OTLP_GRPC_ENDPOINT=" + j.OTLPGRPC,
+		"JAEGER_OTLP_HTTP_ENDPOINT=" + j.OTLPHTTP,
+		"JAEGER_QUERY_HTTP_ENDPOINT=" + query,
+		"JAEGER_QUERY_GRPC_ENDPOINT=" + queryGRPC,
+		"JAEGER_HEALTH_ENDPOINT=" + j.Health,
+	}
+	j.start(t)
+	return j
+}
+
 func (j *Jaeger) start(t testing.TB) {
 	t.Helper()
 	args := []string{"--config", filepath.Join(RepoRoot(t), "tools", "jaeger", "config.yaml")}

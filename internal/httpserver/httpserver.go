@@ -56,7 +56,9 @@ func StartLimited(name string, srv *http.Server, ln net.Listener, maxConns int, 
 	if srv.IdleTimeout <= 0 {
 		srv.IdleTimeout = IdleTimeout
 	}
-	if _, ok := ln.(*connguard.Listener); !ok {
+	switch ln.(type) {
+	case *connguard.Listener, *tlsOverCap: // capped by Listen or ListenHTTP
+	default:
 		ln = connguard.Limit(ln, maxConns)
 	}
 	s := &Server{srv: srv, addr: ln.Addr().String(), done: make(chan struct{})}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"sync"
 	"time"
 
@@ -86,6 +87,10 @@ func (*stamp) Capabilities() consumer.Capabilities { return consumer.Capabilitie
 // tenant returns the authenticated tenant of ctx or the refusal.
 func (s *stamp) tenant(ctx context.Context) (string, error) {
 	if t := tenants.FromContext(ctx); t != "" {
+		if code, reason := tenants.CheckRole(ctx, tenants.RoleIngest); code != http.StatusOK {
+			s.refused.Add(ctx, 1, metric.WithAttributes(attribute.String("signal", s.signal), attribute.String("reason", "role")))
+			return "", consumererror.NewPermanent(status.Error(codes.PermissionDenied, reason))
+		}
 		return t, nil
 	}
 	if reason, ok := tenants.RefusalFromContext(ctx); ok {

@@ -67,7 +67,7 @@ func newReceiver(cfg *Config, set receiver.Settings, next consumer.Metrics) (*rw
 }
 
 func (r *rwReceiver) Start(ctx context.Context, host component.Host) error {
-	ln, err := r.cfg.ToListener(ctx)
+	ln, err := httpserver.ListenHTTP(ctx, &r.cfg.ServerConfig)
 	if err != nil {
 		return fmt.Errorf("prometheus_remote_write: endpoint %s: %w", r.cfg.NetAddr.Endpoint, err)
 	}
