@@ -369,6 +369,9 @@ func applyListenerTLS(conf *confmap.Conf) error {
 		}
 	}
 	errs = append(errs, upstreamsToHTTPS(conf, secured))
+	if !shared.insecure {
+		plaintext = append(plaintext, selfMetricsOffLoopback(conf)...)
+	}
 	if len(plaintext) > 0 {
 		errs = append(errs, fmt.Errorf("%s not on loopback and without TLS: bearer tokens and process data would cross the network in clear text. "+
 			"Give the listeners a certificate: SCADAOTEL_TLS_CERT_FILE and SCADAOTEL_TLS_KEY_FILE "+
@@ -377,6 +380,31 @@ func applyListenerTLS(conf *confmap.Conf) error {
 			strings.Join(plaintext, ", ")))
 	}
 	return errors.Join(errs...)
+}
+
+// selfMetricsOffLoopback names the self-metrics endpoints (the collector's
+// Prometheus pull readers) bound off loopback: the collector serves them in
+// plaintext only and without authentication, so like any plaintext
+// listener they stay on loopback unless listener_tls says insecure.
+func selfMetricsOffLoopback(conf *confmap.Conf) []string {
+	const key = "service::telemetry::metrics::readers"
+	readers, _ := conf.Get(key).([]any)
+	var out []string
+	for i, r := range readers {
+		m, _ := r.(map[string]any)
+		pull, _ := m["pull"].(map[string]any)
+		exp, _ := pull["exporter"].(map[string]any)
+		prom, _ := exp["prometheus"].(map[string]any)
+		if prom == nil {
+			continue
+		}
+		host, _ := prom["host"].(string)
+		port := fmt.Sprint(prom["port"])
+		if !isLoopback(net.JoinHostPort(host, port)) {
+			out = append(out, fmt.Sprintf("%s[%d]::pull::exporter::prometheus::host %q (self-metrics, plaintext only)", key, i, host))
+		}
+	}
+	return out
 }
 
 // uiUpstreams are the scada_ui keys holding URLs of the appliance's own

@@ -100,7 +100,10 @@ func tlsConf(host string, shared map[string]any) *confmap.Conf {
 			"healthcheckv2": map[string]any{"http": map[string]any{"endpoint": host + ":13133"}},
 			"tenantauth":    map[string]any{"audit": map[string]any{"directory": "/var/lib/scadaotel/audit"}},
 		},
-		"connectors": map[string]any{"errorfanout": map[string]any{"http": map[string]any{"endpoint": host + ":8089"}}},
+		"connectors": map[string]any{
+			"errorfanout": map[string]any{"http": map[string]any{"endpoint": host + ":8089"}},
+			"alarm":       map[string]any{"http": map[string]any{"endpoint": host + ":8090"}},
+		},
 	}
 	if shared != nil {
 		m[listenerTLSKey] = shared
@@ -111,7 +114,33 @@ func tlsConf(host string, shared map[string]any) *confmap.Conf {
 var tlsListenerPrefixes = []string{
 	"receivers::otlp::protocols::grpc", "receivers::otlp::protocols::http", "receivers::prometheus_remote_write",
 	"extensions::prometheus_query", "extensions::tenant_trace_query", "extensions::scada_ui",
-	"extensions::healthcheckv2::http", "connectors::errorfanout::http",
+	"extensions::healthcheckv2::http", "connectors::errorfanout::http", "connectors::alarm::http",
+}
+
+// The self-metrics endpoint has no TLS in the collector: off loopback it is
+// refused like a plaintext listener, unless listener_tls says insecure.
+func TestSelfMetricsOffLoopbackRefused(t *testing.T) {
+	withReader := func(host string, shared map[string]any) *confmap.Conf {
+		conf := tlsConf("127.0.0.1", shared)
+		if err := conf.Merge(confmap.NewFromStringMap(map[string]any{"service::telemetry::metrics::readers": []any{
+			map[string]any{"pull": map[string]any{"exporter": map[string]any{"prometheus": map[string]any{"host": host, "port": 8888}}}},
+		}})); err != nil {
+			t.Fatal(err)
+		}
+		return conf
+	}
+	for _, host := range []string{"0.0.0.0", "10.1.2.3", ""} {
+		err := (endpointCheck{}).Convert(context.Background(), withReader(host, nil))
+		if err == nil || !strings.Contains(err.Error(), "service::telemetry::metrics::readers[0]::pull::exporter::prometheus::host") {
+			t.Errorf("self-metrics on %q: %v", host, err)
+		}
+	}
+	if err := (endpointCheck{}).Convert(context.Background(), withReader("127.0.0.1", nil)); err != nil {
+		t.Errorf("self-metrics on loopback: %v", err)
+	}
+	if err := (endpointCheck{}).Convert(context.Background(), withReader("0.0.0.0", map[string]any{"insecure": true})); err != nil {
+		t.Errorf("self-metrics off loopback with listener_tls insecure: %v", err)
+	}
 }
 
 func certFiles(t *testing.T) (cert, key, ca string) {
