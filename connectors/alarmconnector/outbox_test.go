@@ -74,7 +74,10 @@ func TestOutboxBoundPerTenant(t *testing.T) {
 		if rec := serveAs(h, tenantB, "tok-b", http.MethodPost, "/api/v1/alarms/PT-101:H/ack", `{}`); rec.Code != http.StatusOK {
 			t.Fatalf("B's ack: %d %s", rec.Code, rec.Body)
 		}
-		sink.take()
+		synctest.Wait()
+		if got := sink.take(); len(got) != 1 || got[0].Tenant != tenantB || got[0].Transition != "ack" {
+			t.Fatalf("B's ack record: %v", transitions(got))
+		}
 
 		// A's pipeline accepts again: its three records go out in order at
 		// the next tick, and its samples pass.
@@ -83,7 +86,13 @@ func TestOutboxBoundPerTenant(t *testing.T) {
 		sink.mu.Unlock()
 		time.Sleep(time.Second)
 		synctest.Wait()
-		if got := transitions(sink.take()); len(got) != 3 || got[0] != "PT-101:H raise active_unacked" || got[1] != "PT-101:H rtn rtn_unacked" || got[2] != "PT-101:H realarm active_unacked" {
+		drained := sink.take()
+		for _, r := range drained {
+			if r.Tenant != tenantA {
+				t.Fatalf("a record of %s among A's", r.Tenant)
+			}
+		}
+		if got := transitions(drained); len(got) != 3 || got[0] != "PT-101:H raise active_unacked" || got[1] != "PT-101:H rtn rtn_unacked" || got[2] != "PT-101:H realarm active_unacked" {
 			t.Fatalf("A's drained outbox: %v", got)
 		}
 		tc.send(t, rtuBatch(tenantA, "rtu-a", "ST-07", true, map[string]float64{"PT-101": 60}))
