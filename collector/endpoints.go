@@ -409,7 +409,7 @@ func selfMetricsOffLoopback(conf *confmap.Conf) []string {
 
 // uiUpstreams are the scada_ui keys holding URLs of the appliance's own
 // listeners.
-var uiUpstreams = []string{"trace_query_endpoint", "alerts_endpoint"}
+var uiUpstreams = []string{"trace_query_endpoint", "alerts_endpoint", "alarms_endpoint"}
 
 // upstreamsToHTTPS turns the UI's http:// URL of a listener that serves TLS
 // into https:// (the default config writes them from the same variables as

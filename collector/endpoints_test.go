@@ -95,7 +95,7 @@ func tlsConf(host string, shared map[string]any) *confmap.Conf {
 			"prometheus_query":   map[string]any{"endpoint": host + ":8428"},
 			"tenant_trace_query": map[string]any{"endpoint": host + ":16687", "jaeger_endpoint": "http://10.0.0.2:16686"},
 			"scada_ui": map[string]any{"endpoint": host + ":8080",
-				"trace_query_endpoint": "http://" + host + ":16687", "alerts_endpoint": "http://" + host + ":8089",
+				"trace_query_endpoint": "http://" + host + ":16687", "alerts_endpoint": "http://" + host + ":8089", "alarms_endpoint": "http://" + host + ":8090",
 				"telemetry_endpoint": "http://127.0.0.1:8888/metrics"},
 			"healthcheckv2": map[string]any{"http": map[string]any{"endpoint": host + ":13133"}},
 			"tenantauth":    map[string]any{"audit": map[string]any{"directory": "/var/lib/scadaotel/audit"}},
@@ -179,6 +179,9 @@ func TestListenerTLSGoesToEveryListener(t *testing.T) {
 	}
 	if got := conf.Get("extensions::scada_ui::trace_query_endpoint"); got != "https://0.0.0.0:16687" {
 		t.Errorf("trace_query_endpoint = %v", got)
+	}
+	if got := conf.Get("extensions::scada_ui::alarms_endpoint"); got != "https://0.0.0.0:8090" {
+		t.Errorf("alarms_endpoint = %v", got)
 	}
 	if got := conf.Get("extensions::scada_ui::alerts_endpoint"); got != "https://0.0.0.0:8089" {
 		t.Errorf("alerts_endpoint = %v", got)

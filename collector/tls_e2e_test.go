@@ -171,7 +171,7 @@ func uiLoginAndRead(c *http.Client, ui string) (*http.Cookie, error) {
 		return nil, fmt.Errorf("login: %s", resp.Status)
 	}
 	cookie := resp.Cookies()[0]
-	for _, path := range []string{"/ui/api/alerts", "/ui/api/traces/services"} {
+	for _, path := range []string{"/ui/api/alerts", "/ui/api/traces/services", "/ui/api/alarms"} {
 		req, _ := http.NewRequest(http.MethodGet, "https://"+ui+path, nil)
 		req.AddCookie(cookie)
 		resp, err := c.Do(req)

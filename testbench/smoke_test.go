@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/scadaotel/scadaotel/internal/e2e"
+	"github.com/scadaotel/scadaotel/internal/thirdparty"
 	"github.com/scadaotel/scadaotel/testbench/scenario"
 )
 
@@ -149,6 +150,31 @@ func TestTenantsScenario(t *testing.T) {
 	for _, name := range []string{"appliance_healthy", "traffic_sent", "samples_stored", "tenant_isolation", "tenant_isolation_traces", "tenant_isolation_writes"} {
 		if status[name] != scenario.StatusPass {
 			t.Errorf("check %s: %q, want pass\n%s", name, status[name], output)
+		}
+	}
+}
+
+// TestBatadalAlarmsScenario runs batadal-alarms.yaml (issue 17): the
+// BATADAL tank levels with H and L limits through the real appliance's
+// alarm connector and kafka_alerts; every alarm's records on scada.alarms
+// must be exactly the sequence the check computes from the CSV itself.
+func TestBatadalAlarmsScenario(t *testing.T) {
+	if thirdparty.BatadalPath() == "" {
+		t.Fatal(thirdparty.BatadalHowTo) // fails, never skips
+	}
+	rep, status, output := runScenario(t, "batadal-alarms.yaml", 150*time.Second)
+	for _, name := range []string{"appliance_healthy", "alarm_sequence"} {
+		if status[name] != scenario.StatusPass {
+			t.Errorf("check %s: %q, want pass\n%s", name, status[name], output)
+		}
+	}
+	for _, c := range rep.Checks {
+		if c.Name != "alarm_sequence" {
+			continue
+		}
+		// 48 rows give T1 2, T2 2, T3 8 and T5 10 transitions.
+		if n, _ := c.Metrics["records"].(float64); n != 22 {
+			t.Errorf("%v alarm records, want the 22 the CSV's 48 rows give", n)
 		}
 	}
 }

@@ -197,6 +197,16 @@ func (c *alarmConnector) act(w http.ResponseWriter, r *http.Request, action stri
 		apiError(w, http.StatusNotFound, "no such alarm")
 		return
 	}
+	c.outMu.Lock()
+	full := c.outboxFullLocked(tenant)
+	c.outMu.Unlock()
+	if full != nil {
+		c.mu.Unlock()
+		c.tel.action(tenant, action, "failed")
+		w.Header().Set("Retry-After", "1")
+		apiError(w, http.StatusServiceUnavailable, full.Error())
+		return
+	}
 	var shelveUntil time.Time
 	if action == "shelve" {
 		d, err := time.ParseDuration(req.Duration)

@@ -24,6 +24,10 @@ type Config struct {
 	State StateConfig `mapstructure:"state"`
 	// MaxLinksPerTenant bounds the RTU links tracked per tenant.
 	MaxLinksPerTenant int `mapstructure:"max_links_per_tenant"`
+	// MaxOutboxPerTenant bounds a tenant's transition records not yet
+	// accepted by the logs pipeline; at the bound the tenant's samples and
+	// operator actions are refused, retryably.
+	MaxOutboxPerTenant int `mapstructure:"max_outbox_per_tenant"`
 	// HTTP, when set, serves the tenant-scoped operator API.
 	HTTP configoptional.Optional[confighttp.ServerConfig] `mapstructure:"http"`
 
@@ -58,6 +62,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxLinksPerTenant < 1 {
 		errs = append(errs, fmt.Errorf("max_links_per_tenant: must be at least 1, got %d", c.MaxLinksPerTenant))
+	}
+	if c.MaxOutboxPerTenant < 1 || c.MaxOutboxPerTenant > 10000000 {
+		errs = append(errs, fmt.Errorf("max_outbox_per_tenant: must be in 1..10000000, got %d", c.MaxOutboxPerTenant))
 	}
 	if c.HTTP.HasValue() && !c.HTTP.Get().Auth.HasValue() {
 		errs = append(errs, errors.New("http.auth.authenticator: required (the operator API is tenant-scoped: name the tenantauth extension)"))

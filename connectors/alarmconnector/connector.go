@@ -15,6 +15,10 @@ import (
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/pdata/pmetric"
 	"go.uber.org/zap"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/scadaotel/scadaotel/internal/alarm"
 	"github.com/scadaotel/scadaotel/internal/audit"
@@ -272,9 +276,15 @@ func (c *alarmConnector) commitLocked(o *out, extra ...stateEntry) error {
 }
 
 // ConsumeMetrics evaluates every sample of the request. It returns once
-// the transitions it caused are on disk; it never refuses the request
-// (the samples are the metrics pipeline's to keep).
+// the transitions it caused are on disk. It refuses the request, retryably,
+// only when a tenant of the request has max_outbox_per_tenant records that
+// the logs pipeline has not accepted yet (OutboxFullError).
 func (c *alarmConnector) ConsumeMetrics(_ context.Context, md pmetric.Metrics) error {
+	if err := c.outboxFull(md); err != nil {
+		c.tel.refused(err.Tenant)
+		c.logger.Warn("samples refused: the tenant's alarm records are not being accepted by the logs pipeline", zap.Error(err))
+		return err
+	}
 	start := time.Now()
 	c.mu.Lock()
 	var o out
@@ -381,6 +391,53 @@ func (c *alarmConnector) reload() error {
 	}
 	c.tel.reloaded(true)
 	c.logger.Info("Alarm definitions reloaded", zap.String("file", c.cfg.DefinitionsFile), zap.Int("tenants", len(defs.Tenants)), zap.Int("definitions", n))
+	return nil
+}
+
+// OutboxFullError refuses a tenant's samples (and operator actions) while
+// its outbox holds max_outbox_per_tenant records: retryable (gRPC
+// Unavailable with a retry hint, HTTP 503), so the sender keeps the
+// samples and sends them again once the logs pipeline accepts records.
+type OutboxFullError struct {
+	Tenant  string
+	Pending int
+	Max     int
+}
+
+func (e *OutboxFullError) Error() string {
+	return fmt.Sprintf("tenant %q has %d alarm records the logs pipeline has not accepted yet (max_outbox_per_tenant %d); refused, retry later",
+		e.Tenant, e.Pending, e.Max)
+}
+
+// GRPCStatus lets the receivers answer Unavailable (HTTP 503) with a
+// one-second retry hint.
+func (e *OutboxFullError) GRPCStatus() *status.Status {
+	st := status.New(codes.Unavailable, e.Error())
+	if withInfo, err := st.WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(time.Second)}); err == nil {
+		return withInfo
+	}
+	return st
+}
+
+// outboxFull is the refusal of the first tenant of md at its outbox bound.
+func (c *alarmConnector) outboxFull(md pmetric.Metrics) *OutboxFullError {
+	c.outMu.Lock()
+	defer c.outMu.Unlock()
+	if len(c.outbox) == 0 {
+		return nil
+	}
+	for i := 0; i < md.ResourceMetrics().Len(); i++ {
+		if err := c.outboxFullLocked(tenants.FromResource(md.ResourceMetrics().At(i).Resource())); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *alarmConnector) outboxFullLocked(tenant string) *OutboxFullError {
+	if n := len(c.outbox[tenant]); n >= c.cfg.MaxOutboxPerTenant {
+		return &OutboxFullError{Tenant: tenant, Pending: n, Max: c.cfg.MaxOutboxPerTenant}
+	}
 	return nil
 }
 

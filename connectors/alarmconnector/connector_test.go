@@ -42,9 +42,10 @@ const (
 // recSink is the logs pipeline: it keeps the records, or refuses while
 // refuse is set.
 type recSink struct {
-	mu     sync.Mutex
-	recs   []Record
-	refuse bool
+	mu           sync.Mutex
+	recs         []Record
+	refuse       bool
+	refuseTenant string // refuse only this tenant's records
 }
 
 func (s *recSink) Capabilities() consumer.Capabilities { return consumer.Capabilities{} }
@@ -52,7 +53,7 @@ func (s *recSink) Capabilities() consumer.Capabilities { return consumer.Capabil
 func (s *recSink) ConsumeLogs(ctx context.Context, ld plog.Logs) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.refuse {
+	if s.refuse || s.refuseTenant != "" && tenants.FromContext(ctx) == s.refuseTenant {
 		return fmt.Errorf("refused")
 	}
 	for i := 0; i < ld.ResourceLogs().Len(); i++ {
@@ -159,7 +160,16 @@ type testConn struct {
 
 func startConn(t *testing.T, defsFile, stateDir string, sink *recSink) *testConn {
 	t.Helper()
+	return startConnWith(t, defsFile, stateDir, sink, nil)
+}
+
+// startConnWith is startConn with the config changed by edit.
+func startConnWith(t *testing.T, defsFile, stateDir string, sink *recSink, edit func(*Config)) *testConn {
+	t.Helper()
 	cfg := createDefaultConfig().(*Config)
+	if edit != nil {
+		edit(cfg)
+	}
 	cfg.DefinitionsFile = defsFile
 	cfg.State.Directory = stateDir
 	cfg.HTTP = configoptional.None[confighttp.ServerConfig]()

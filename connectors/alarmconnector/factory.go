@@ -32,7 +32,10 @@ func createDefaultConfig() component.Config {
 		TickInterval:      time.Second,
 		State:             StateConfig{JournalPerTenant: 1000},
 		MaxLinksPerTenant: 10000,
-		HTTP:              configoptional.Default(defaultHTTP()),
+		// About 50 MB of records held for one tenant during a long
+		// Kafka outage (a record is about 500 bytes).
+		MaxOutboxPerTenant: 100000,
+		HTTP:               configoptional.Default(defaultHTTP()),
 	}
 }
 

@@ -28,13 +28,14 @@ const (
 	MetricFloods              = "scadaotel_alarm_floods"
 	MetricChattering          = "scadaotel_alarm_chattering"
 	MetricStale               = "scadaotel_alarm_stale"
+	MetricRefusedRequests     = "scadaotel_alarm_refused_requests"
 )
 
 // MetricNames lists every self-metric the connector registers.
 func MetricNames() []string {
 	return []string{MetricSamples, MetricEvaluationTime, MetricTransitions, MetricDeliveredRecords, MetricPendingRecords,
 		MetricActive, MetricStateWriteFailures, MetricStateDamagedRecords, MetricDefinitionReloads, MetricOperatorActions,
-		MetricRate, MetricFloods, MetricChattering, MetricStale}
+		MetricRate, MetricFloods, MetricChattering, MetricStale, MetricRefusedRequests}
 }
 
 type telemetry struct {
@@ -42,6 +43,7 @@ type telemetry struct {
 	evalTime                               metric.Float64Counter
 	transitions, deliveredC, writeFailures metric.Int64Counter
 	damagedC, reloads, actions             metric.Int64Counter
+	refusedC                               metric.Int64Counter
 	reg                                    metric.Registration
 
 	mu    sync.Mutex
@@ -71,6 +73,9 @@ func newTelemetry(set component.TelemetrySettings, c *alarmConnector) (*telemetr
 		return nil, err
 	}
 	if t.reloads, err = m.Int64Counter(MetricDefinitionReloads, metric.WithDescription("Definitions file reloads, by outcome (applied, rejected)."), metric.WithUnit("{reload}")); err != nil {
+		return nil, err
+	}
+	if t.refusedC, err = m.Int64Counter(MetricRefusedRequests, metric.WithDescription("Metrics requests refused (retryably) because a tenant's outbox of undelivered alarm records is at max_outbox_per_tenant, by tenant (pseudonym)."), metric.WithUnit("{request}")); err != nil {
 		return nil, err
 	}
 	if t.actions, err = m.Int64Counter(MetricOperatorActions, metric.WithDescription("Operator actions through the API, by tenant (pseudonym), action and outcome."), metric.WithUnit("{action}")); err != nil {
@@ -148,6 +153,12 @@ func (t *telemetry) transition(r *Record) {
 	}
 	t.transitions.Add(context.Background(), 1, t.opt("t/"+r.Tenant+"/"+r.Transition+"/"+r.Priority,
 		tenants.SelfMetricTenant(r.Tenant), attribute.String("transition", r.Transition), attribute.String("priority", r.Priority)))
+}
+
+func (t *telemetry) refused(tenant string) {
+	if t != nil {
+		t.refusedC.Add(context.Background(), 1, t.opt("r/"+tenant, tenants.SelfMetricTenant(tenant)))
+	}
 }
 
 func (t *telemetry) delivered(n int) {

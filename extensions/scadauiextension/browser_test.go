@@ -15,15 +15,18 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/simonvetter/modbus"
+	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/scadaotel/scadaotel/internal/e2e"
 	"github.com/scadaotel/scadaotel/internal/httpjson"
+	"github.com/scadaotel/scadaotel/tenants"
 )
 
 // rtu is a simulated RTU: a real Modbus TCP server whose holding register 0
@@ -128,6 +131,10 @@ func uiOverview(t *testing.T, base, token string) (overviewJSON, error) {
 // the UI in Debian's Chromium with playwright-core (ui/web/test/ui.mjs).
 func TestBrowser(t *testing.T) {
 	node, web := browserPrereqs(t)
+	kcat, err := exec.LookPath("kcat")
+	if err != nil {
+		t.Fatal("kcat (Debian package kcat, installed by scripts/install-test-deps.sh) reads the alarm records: a Kafka client this project did not write")
+	}
 	const (
 		tokenA   = "token-west-0123456789"
 		tokenB   = "token-east-9876543210"
@@ -145,6 +152,24 @@ func TestBrowser(t *testing.T) {
 	telemetryHost, telemetryPort, _ := strings.Cut(telemetryAddr, ":")
 	jaeger := e2e.StartJaeger(t)
 	stationJSON, _ := json.Marshal(xss)
+	// Process alarms: limits on compressor-7's discharge pressure (tenant
+	// A) and on valve-yard-2's (tenant B), records to a kfake broker.
+	alarmsAddr, broker := e2e.FreeAddr(t), e2e.FreeAddr(t)
+	_, brokerPort, _ := strings.Cut(broker, ":")
+	port, err := strconv.Atoi(brokerPort)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kafka, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(port), kfake.SeedTopics(1, "scada.alarms", "scada.alerts"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kafka.Close()
+	dataDir := t.TempDir()
+	defsFile := filepath.Join(dataDir, "alarms.yaml")
+	if err := os.WriteFile(defsFile, []byte(browserAlarmDefinitions), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	cfg := fmt.Sprintf(`
 extensions:
   healthcheckv2:
@@ -158,10 +183,13 @@ extensions:
     endpoint: %[6]s
     trace_query_endpoint: http://%[15]s
     alerts_endpoint: http://%[14]s
+    alarms_endpoint: http://%[21]s
     telemetry_endpoint: http://%[18]s/metrics
     telemetry_interval: 1s
     shared_figures: true # one operator, both views: the test reads queues and exports
     stale_after: 5s
+  log_storage:
+    directory: %[23]s/queue-log
   tenant_trace_query:
     endpoint: %[15]s
     jaeger_endpoint: %[16]s
@@ -193,21 +221,33 @@ connectors:
     min_spans: 10
     threshold: 0.05
     http: {endpoint: %[14]s, auth: {authenticator: tenantauth}}
+  alarm:
+    definitions_file: %[22]s
+    state: {directory: %[23]s/alarms}
+    tick_interval: 100ms
+    http: {endpoint: %[21]s, auth: {authenticator: tenantauth}}
 exporters:
   victoriametrics: {}
+  kafka_alerts:
+    brokers: [%[24]s]
+    topic: scada.alerts
+    authenticator: tenantauth
+    sending_queue: {storage: log_storage, sizer: bytes, queue_size: 67108864, num_consumers: 1}
   otlp_http/jaeger: {endpoint: "http://%[17]s", tls: {insecure: true}}
 service:
-  extensions: [healthcheckv2, tenantauth, tenant_trace_query, scada_ui]
+  extensions: [healthcheckv2, tenantauth, log_storage, tenant_trace_query, scada_ui]
   telemetry:
     metrics:
       level: normal
       readers: [{pull: {exporter: {prometheus: {host: %[19]s, port: %[20]s}}}}]
   pipelines:
-    metrics: {receivers: [scada], processors: [memory_limiter], exporters: [victoriametrics]}
+    metrics: {receivers: [scada], processors: [memory_limiter], exporters: [victoriametrics, alarm]}
+    logs/alarms: {receivers: [alarm], exporters: [kafka_alerts]}
     traces: {receivers: [otlp], processors: [memory_limiter, tenantstamp, traceidrepair], exporters: [errorfanout]}
     traces/store: {receivers: [errorfanout], exporters: [otlp_http/jaeger]}
     metrics/ratio: {receivers: [errorfanout], exporters: [victoriametrics]}
-`, health, tenantA, sha(tokenA), tenantB, sha(tokenB), uiAddr, a1.addr, a2.addr, a3.addr, b1.addr, stationJSON, lostName, otlpAddr, alertsAddr, traceAddr, jaeger.QueryURL, jaeger.OTLPHTTP, telemetryAddr, telemetryHost, telemetryPort)
+`, health, tenantA, sha(tokenA), tenantB, sha(tokenB), uiAddr, a1.addr, a2.addr, a3.addr, b1.addr, stationJSON, lostName, otlpAddr, alertsAddr, traceAddr, jaeger.QueryURL, jaeger.OTLPHTTP, telemetryAddr, telemetryHost, telemetryPort,
+		alarmsAddr, defsFile, dataDir, broker)
 	col := e2e.StartCollector(t, cfg)
 	base := "http://" + uiAddr
 
@@ -317,15 +357,30 @@ service:
 	runCtx, runCancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer runCancel()
 	// The control server lets the browser script stop the RTU of the lost
-	// station at the moment it chooses; it answers when (ms) it stopped.
+	// station at the moment it chooses (it answers when, in ms, it
+	// stopped), set compressor-7's pressure (register value, 0.1 bar), and
+	// read an alarm's Kafka records with kcat.
 	control := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/stop-rtu" {
+		switch r.URL.Path {
+		case "/stop-rtu":
+			at := time.Now()
+			_ = a3.srv.Stop()
+			httpjson.Write(w, http.StatusOK, map[string]int64{"stopped_ms": at.UnixMilli()})
+		case "/set-pressure":
+			var v uint16
+			if _, err := fmt.Sscan(r.URL.Query().Get("value"), &v); err != nil {
+				http.Error(w, "value", http.StatusBadRequest)
+				return
+			}
+			a1.mu.Lock()
+			a1.holding[0] = v
+			a1.mu.Unlock()
+			httpjson.Write(w, http.StatusOK, map[string]uint16{"value": v})
+		case "/alarm-records":
+			httpjson.Write(w, http.StatusOK, alarmRecords(t, kcat, broker, r.URL.Query().Get("alarm")))
+		default:
 			http.NotFound(w, r)
-			return
 		}
-		at := time.Now()
-		_ = a3.srv.Stop()
-		httpjson.Write(w, http.StatusOK, map[string]int64{"stopped_ms": at.UnixMilli()})
 	}))
 	defer control.Close()
 	for _, script := range []string{filepath.Join(web, "test", "ui.mjs")} {
@@ -342,6 +397,8 @@ service:
 			"SERVICE_A=plc-gateway", "SERVICE_B=historian-sync", "FIRING_STATION=compressor-7",
 			"ARTIFACTS="+art, "CONTROL_URL="+control.URL,
 			"POLL_INTERVAL_MS=500",
+			"ALARM_A=C7-discharge:H", "ALARM_A_HH=C7-discharge:HH", "ALARM_B=VY2-discharge:L",
+			"ACTOR_A="+tenants.TokenActor(tokenA),
 		)
 		out, err := cmd.CombinedOutput()
 		t.Logf("%s:\n%s", filepath.Base(script), out)
@@ -356,7 +413,7 @@ service:
 	}
 	// Keep two for the README when asked (UI_DOCS_SCREENSHOTS=1).
 	if os.Getenv("UI_DOCS_SCREENSHOTS") == "1" {
-		for _, n := range []string{"overview-en.png", "station-zh-CN.png", "appliance-en.png"} {
+		for _, n := range []string{"overview-en.png", "station-zh-CN.png", "appliance-en.png", "alarms-bar-en.png", "alarms-zh-CN.png"} {
 			b, err := os.ReadFile(filepath.Join(art, n))
 			if err == nil {
 				err = os.WriteFile(filepath.Join(e2e.RepoRoot(t), "extensions", "scadauiextension", "docs", n), b, 0o644)
@@ -371,6 +428,68 @@ service:
 	if code, _ := col.Stop(t); code != 0 {
 		t.Errorf("collector exit code %d", code)
 	}
+}
+
+// browserAlarmDefinitions: H and HH on compressor-7's discharge (tenant
+// A, message with HTML that must stay text), L on valve-yard-2's (tenant B).
+const browserAlarmDefinitions = `tenants:
+  west-pipeline-01:
+    alarms:
+      - id: C7-discharge
+        series: 'scada_pressure_gauge{station="compressor-7", point="discharge"}'
+        limits: {h: 150, hh: 200}
+        priorities: {hh: critical}
+        priority: high
+        deadband: 1
+        message:
+          en: "Compressor-7 <i>discharge</i> {level}: {value} {unit} (limit {limit})"
+          zh-CN: "7号压缩机 <i>出口</i>压力{level}：{value} {unit}（限值 {limit}）"
+  east-pipeline-02:
+    alarms:
+      - id: VY2-discharge
+        series: 'scada_pressure_gauge{station="valve-yard-2", point="discharge"}'
+        limits: {l: 10}
+        priority: medium
+        message: {en: "Valve yard 2 discharge low", zh-CN: "2号阀场出口压力低"}
+`
+
+// alarmRecord is what the browser script checks of an alarm's records.
+type alarmRecord struct {
+	AlarmID    string  `json:"alarm_id"`
+	Tenant     string  `json:"tenant"`
+	Transition string  `json:"transition"`
+	State      string  `json:"state"`
+	Seq        int     `json:"seq"`
+	Actor      *string `json:"actor"`
+	Reason     *string `json:"reason"`
+	RecordID   string  `json:"record_id"`
+}
+
+// alarmRecords reads scada.alarms from the beginning with kcat (a Kafka
+// client this project did not write) and keeps alarm's records.
+func alarmRecords(t *testing.T, kcat, broker, alarm string) []alarmRecord {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, kcat, "-C", "-b", broker, "-t", "scada.alarms", "-o", "beginning", "-e", "-q", "-f", "%s\n").Output()
+	if err != nil {
+		t.Logf("kcat: %v", err)
+		return []alarmRecord{}
+	}
+	recs := []alarmRecord{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		var r alarmRecord
+		if line == "" {
+			continue
+		}
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Errorf("alarm record %q: %v", line, err)
+			continue
+		}
+		if r.AlarmID == alarm {
+			recs = append(recs, r)
+		}
+	}
+	return recs
 }
 
 // sendSpans posts n spans (errs of them with status Error) of service at

@@ -31,6 +31,9 @@ type Config struct {
 	// AlertsEndpoint is the base URL of the errorfanout connector's alert
 	// history API ("" turns the Alerts view off).
 	AlertsEndpoint string `mapstructure:"alerts_endpoint"`
+	// AlarmsEndpoint is the base URL of the alarm connector's operator API
+	// ("" turns the alarm list, Alarms view and chart limits off).
+	AlarmsEndpoint string `mapstructure:"alarms_endpoint"`
 	// SessionTTL is how long a login session lasts at most.
 	SessionTTL time.Duration `mapstructure:"session_ttl"`
 	// SessionIdleTimeout ends a session not used for this long.
@@ -101,6 +104,7 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("authenticator: must name the tenantauth extension, e.g. tenantauth"))
 	}
 	errs = append(errs, checkURL("trace_query_endpoint", c.TraceQueryEndpoint), checkURL("alerts_endpoint", c.AlertsEndpoint),
+		checkURL("alarms_endpoint", c.AlarmsEndpoint),
 		checkURL("telemetry_endpoint", c.TelemetryEndpoint))
 	if c.TelemetryInterval < time.Second || c.TelemetryInterval > 5*time.Minute {
 		errs = append(errs, fmt.Errorf("telemetry_interval: must be between 1s and 5m, got %s", c.TelemetryInterval))

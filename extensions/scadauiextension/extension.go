@@ -143,6 +143,10 @@ func (e *uiExtension) handler() http.Handler {
 	api.Handle("GET /ui/api/station", e.authed(e.station))
 	api.Handle("GET /ui/api/services", e.authed(e.services))
 	api.Handle("GET /ui/api/alerts", e.authed(e.alerts))
+	api.Handle("GET /ui/api/alarms", e.authed(e.alarmRead("/api/v1/alarms", "active")))
+	api.Handle("GET /ui/api/alarm-kpis", e.authed(e.alarmRead("/api/v1/alarm-kpis")))
+	api.Handle("GET /ui/api/alarm-journal", e.authed(e.alarmRead("/api/v1/alarm-journal", "limit")))
+	api.Handle("POST /ui/api/alarms/{id}/{action}", e.authed(e.alarmAction))
 	api.Handle("GET /ui/api/traces/", e.authed(e.traces))
 	api.Handle("GET /ui/api/appliance", e.authedOrAdministrator(e.appliance))
 	api.Handle("GET /ui/api/audit", e.authedOrAdministrator(e.auditTrail))
@@ -447,6 +451,7 @@ func (e *uiExtension) me(w http.ResponseWriter, _ *http.Request, id identity) {
 		"roles":  roles,
 		"views": map[string]bool{
 			"alerts":    e.cfg.AlertsEndpoint != "",
+			"alarms":    e.cfg.AlarmsEndpoint != "",
 			"traces":    e.cfg.TraceQueryEndpoint != "",
 			"appliance": e.cfg.TelemetryEndpoint != "",
 		},

@@ -84,6 +84,7 @@ func TestConfigExamplesLoadAndValidate(t *testing.T) {
 	bad.Endpoint = "8080"
 	bad.TraceQueryEndpoint = "ftp://x"
 	bad.AlertsEndpoint = "http://u:p@127.0.0.1:1"
+	bad.AlarmsEndpoint = "ftp://x"
 	bad.SessionTTL = time.Second
 	bad.SessionIdleTimeout = time.Second
 	bad.MaxSessions = 0
@@ -97,7 +98,7 @@ func TestConfigExamplesLoadAndValidate(t *testing.T) {
 	bad.LoginLimit = LoginLimitConfig{PerAddress: 0, PerTenant: -1, Period: time.Millisecond}
 	err = bad.Validate()
 	require.Error(t, err)
-	for _, key := range []string{"endpoint:", "authenticator:", "trace_query_endpoint:", "alerts_endpoint:", "session_ttl:", "session_idle_timeout:", "max_sessions:", "max_sessions_per_tenant:", "stale_after:", "timeout:", "telemetry_endpoint:", "telemetry_interval:", "disk_paths[0]:", "login_limit.per_address:", "login_limit.per_tenant:", "login_limit.period:"} {
+	for _, key := range []string{"endpoint:", "authenticator:", "trace_query_endpoint:", "alerts_endpoint:", "alarms_endpoint:", "session_ttl:", "session_idle_timeout:", "max_sessions:", "max_sessions_per_tenant:", "stale_after:", "timeout:", "telemetry_endpoint:", "telemetry_interval:", "disk_paths[0]:", "login_limit.per_address:", "login_limit.per_tenant:", "login_limit.period:"} {
 		assert.Contains(t, err.Error(), key)
 	}
 }

@@ -29,6 +29,7 @@ func createDefaultConfig() component.Config {
 		Authenticator:      component.MustNewID("tenantauth"),
 		TraceQueryEndpoint: "http://127.0.0.1:16687",
 		AlertsEndpoint:     "http://127.0.0.1:8089",
+		AlarmsEndpoint:     "http://127.0.0.1:8090",
 		SessionTTL:         12 * time.Hour,
 		// 等保 2.0: a console left alone logs out.
 		SessionIdleTimeout: 15 * time.Minute,

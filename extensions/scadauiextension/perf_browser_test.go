@@ -106,6 +106,7 @@ extensions:
     endpoint: %[4]s
     trace_query_endpoint: ""
     alerts_endpoint: ""
+    alarms_endpoint: ""
     telemetry_endpoint: ""
 receivers:
   scada:

@@ -1,6 +1,7 @@
 package scadauiextension
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -35,29 +36,46 @@ type alertHistory struct {
 // upstream calls base+path with the caller's own bearer token, so the
 // upstream API applies its tenant scoping exactly as for any client.
 func (e *uiExtension) upstream(r *http.Request, id identity, base, path string, q url.Values) (int, []byte, error) {
+	return e.upstreamCall(r, id, http.MethodGet, base, path, "", q, nil)
+}
+
+// upstreamCall is upstream with a method and a JSON body; rawPath, when
+// set, is path with its segments escaped (an alarm id is one segment).
+func (e *uiExtension) upstreamCall(r *http.Request, id identity, method, base, path, rawPath string, q url.Values, body []byte) (int, []byte, error) {
 	u, err := url.Parse(base)
 	if err != nil {
 		return 0, nil, err
 	}
+	escapedPrefix := strings.TrimSuffix(u.EscapedPath(), "/")
 	u.Path = strings.TrimSuffix(u.Path, "/") + path
 	u.RawPath = ""
+	if rawPath != "" {
+		u.RawPath = escapedPrefix + rawPath
+	}
 	u.RawQuery = q.Encode()
-	req, err := http.NewRequestWithContext(r.Context(), http.MethodGet, u.String(), nil)
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(r.Context(), method, u.String(), rd)
 	if err != nil {
 		return 0, nil, err
 	}
 	req.Header.Set("Authorization", "Bearer "+id.token)
 	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := e.client.Do(req)
 	if err != nil {
 		return 0, nil, fmt.Errorf("upstream unavailable")
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxUpstreamBody))
+	answer, err := io.ReadAll(io.LimitReader(resp.Body, maxUpstreamBody))
 	if err != nil {
 		return 0, nil, fmt.Errorf("upstream answer unreadable")
 	}
-	return resp.StatusCode, body, nil
+	return resp.StatusCode, answer, nil
 }
 
 func (e *uiExtension) fetchAlerts(r *http.Request, id identity, service string) (*alertHistory, error) {

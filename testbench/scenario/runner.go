@@ -53,6 +53,9 @@ type TemplateData struct {
 	Tenants        []traffic.TenantConfig
 	RTUTenant      string // tenant of the simulated RTUs
 	QueryToken     string // bearer token of RTUTenant for the query API
+	AlarmsFile     string // the alarm connector's definitions file (alarms.enabled)
+	AlarmsTopic    string // where the alarm records go (alarms.topic)
+	AlarmsAddr     string // a free address for the alarm operator API
 	components     map[string]bool
 }
 
@@ -117,6 +120,9 @@ func Run(ctx context.Context, s *Scenario, opt Options) (*Report, error) {
 		return nil, err
 	}
 	r.addTenants()
+	if err := r.prepareAlarms(); err != nil {
+		return nil, err
+	}
 	app, healthy, err := r.startAppliance(ctx)
 	if err != nil {
 		return nil, err
@@ -127,6 +133,9 @@ func Run(ctx context.Context, s *Scenario, opt Options) (*Report, error) {
 	usage := startUsage(app.Pid())
 	r.runLoad(ctx)
 	r.checkRTUs(ctx)
+	if c := r.alarmCheck(ctx); c.Name != "" {
+		r.rep.add(c)
+	}
 	r.checkTraffic(ctx)
 	r.checkIsolation(ctx)
 	r.rep.Appliance = usage.stop()
@@ -146,6 +155,7 @@ type runner struct {
 	cleanups []func()
 
 	consumer *alertconsumer.Consumer
+	alarms   *alertconsumer.Consumer // the alarm topic's (alarms.enabled)
 	sim      *rtusim.Sim
 
 	// What the load phase found.
@@ -212,7 +222,7 @@ func (r *runner) allocate() error {
 	}
 	r.d = TemplateData{DataDir: r.dataDir, components: r.comps, Topic: r.s.Kafka.Topic}
 	var err error
-	for _, p := range []*string{&r.d.Health, &r.d.OTLPGRPC, &r.d.OTLPHTTP, &r.d.QueryAddr, &r.d.TraceQueryAddr} {
+	for _, p := range []*string{&r.d.Health, &r.d.OTLPGRPC, &r.d.OTLPHTTP, &r.d.QueryAddr, &r.d.TraceQueryAddr, &r.d.AlarmsAddr} {
 		if *p, err = freeAddr(); err != nil {
 			return err
 		}
@@ -231,7 +241,11 @@ func (r *runner) startKafka(ctx context.Context) error {
 	if !s.Kafka.Enabled {
 		return nil
 	}
-	b, err := broker.Start(s.Kafka.Port, s.Kafka.Topic)
+	topics := []string{s.Kafka.Topic}
+	if s.Alarms.Enabled {
+		topics = append(topics, s.Alarms.Topic)
+	}
+	b, err := broker.Start(s.Kafka.Port, topics...)
 	if err != nil {
 		return err
 	}
@@ -249,6 +263,34 @@ func (r *runner) startKafka(ctx context.Context) error {
 	go func() { _ = consumer.Run(cctx); close(done) }()
 	r.cleanups = append(r.cleanups, func() { ccancel(); <-done })
 	r.logf("kafka: loopback broker (kfake) on %s, topic %s", b.Addr, s.Kafka.Topic)
+	if s.Alarms.Enabled {
+		af, err := os.Create(filepath.Join(r.opt.OutDir, "alarms.jsonl"))
+		if err != nil {
+			return err
+		}
+		r.cleanups = append(r.cleanups, func() { af.Close() })
+		r.alarms = alertconsumer.New(alertconsumer.Config{Brokers: []string{b.Addr}, Topic: s.Alarms.Topic, Group: "scadaotel-testbench-alarms", Out: af})
+		actx, acancel := context.WithCancel(ctx)
+		adone := make(chan struct{})
+		alarms := r.alarms
+		go func() { _ = alarms.Run(actx); close(adone) }()
+		r.cleanups = append(r.cleanups, func() { acancel(); <-adone })
+		r.d.AlarmsTopic = s.Alarms.Topic
+	}
+	return nil
+}
+
+// prepareAlarms writes the alarm connector's definitions file for the
+// scenario's limits (alarms.enabled).
+func (r *runner) prepareAlarms() error {
+	if !r.s.Alarms.Enabled || r.sim == nil {
+		return nil
+	}
+	r.d.AlarmsFile = filepath.Join(r.dataDir, "alarms.yaml")
+	if err := writeAlarmDefinitions(r.d.AlarmsFile, r.d.RTUTenant, r.sim, r.s.Alarms.Limits); err != nil {
+		return err
+	}
+	r.logf("alarms: %d limits in %s, records on %s", len(r.s.Alarms.Limits), r.d.AlarmsFile, r.s.Alarms.Topic)
 	return nil
 }
 

@@ -34,6 +34,7 @@ type Scenario struct {
 	Readback ReadbackConfig  `yaml:"readback"`
 	Traffic  *traffic.Config `yaml:"traffic"`
 	Checks   Checks          `yaml:"checks"`
+	Alarms   AlarmsConfig    `yaml:"alarms"`
 
 	// Dir is the directory of the scenario file; Root the repository root
 	// that relative data paths are resolved against.
@@ -147,6 +148,12 @@ func Load(path string) (*Scenario, error) {
 	}
 	if s.Appliance.Config == "" {
 		return nil, fmt.Errorf("scenario %s: appliance.config: required", path)
+	}
+	if err := s.Alarms.validate(); err != nil {
+		return nil, fmt.Errorf("scenario %s: %w", path, err)
+	}
+	if s.Alarms.Enabled && (s.RTUs == nil || !s.Kafka.Enabled) {
+		return nil, fmt.Errorf("scenario %s: alarms.enabled needs an rtus section and kafka.enabled", path)
 	}
 	if s.Readback.Enabled && s.RTUs == nil {
 		return nil, errors.New("readback.enabled needs an rtus section")

@@ -34,7 +34,8 @@ func TestScenariosLoadAndRender(t *testing.T) {
 				t.Errorf("smoke timeout %v exceeds the 2-minute budget", s.Timeout)
 			}
 			all := map[string]bool{"scada": true, "victoriametrics": true, "prometheus_query": true, "tenantauth": true, "traceidrepair": true,
-				"tenantstamp": true, "errorfanout": true, "kafka_alerts": true, "tenant_trace_query": true}
+				"tenantstamp": true, "errorfanout": true, "kafka_alerts": true, "tenant_trace_query": true,
+				"alarm": true, "log_storage": true}
 			sets := []map[string]bool{{}, all}
 			if len(s.Requires) > 0 {
 				// The runner refuses such a scenario on a binary lacking a

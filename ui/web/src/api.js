@@ -33,5 +33,9 @@ export const api = {
   traceSearch: (q) => call('GET', '/ui/api/traces/search?' + new URLSearchParams(q)),
   trace: (id) => call('GET', '/ui/api/traces/trace/' + encodeURIComponent(id)),
   alerts: () => call('GET', '/ui/api/alerts'),
+  alarms: (activeOnly) => call('GET', '/ui/api/alarms' + (activeOnly ? '?active=true' : '')),
+  alarmKPIs: () => call('GET', '/ui/api/alarm-kpis'),
+  alarmJournal: (limit) => call('GET', '/ui/api/alarm-journal?' + new URLSearchParams({ limit: String(limit) })),
+  alarmAction: (id, action, body) => call('POST', '/ui/api/alarms/' + encodeURIComponent(id) + '/' + action, body || {}),
   appliance: () => call('GET', '/ui/api/appliance'),
 };

@@ -1,5 +1,6 @@
 // App shell: login, header (tenant, language, logout), navigation and a
-// hash router (#/overview, #/station/<name>, #/alerts).
+// hash router (#/overview, #/station/<name>, #/alarms, #/alerts, ...), and
+// the alarm list above every view.
 import { api, APIError } from './api.js';
 import { h, clear } from './dom.js';
 import { t, language, languages, setLanguage, onLanguage } from './i18n.js';
@@ -9,14 +10,18 @@ import { alertsView } from './views/alerts.js';
 import { servicesView } from './views/services.js';
 import { tracesView, traceView } from './views/traces.js';
 import { applianceView } from './views/appliance.js';
+import { alarmBar, alarmsView } from './views/alarms.js';
 
 const root = document.getElementById('app');
 let me = null;
 let current = null; // the mounted view: { el, stop() }
+let bar = null; // the alarm list above every view
 
 function stopView() {
   if (current && current.stop) current.stop();
   current = null;
+  if (bar) bar.stop();
+  bar = null;
 }
 
 function langSwitch() {
@@ -58,6 +63,7 @@ function showLogin(message) {
 
 const nav = [
   ['overview', 'nav.overview'],
+  ['alarms', 'nav.alarms'],
   ['alerts', 'nav.alerts'],
   ['services', 'nav.services'],
   ['traces', 'nav.traces'],
@@ -78,14 +84,20 @@ function render() {
   const header = h('header', {},
     h('span', { class: 'brand' }, t('app.title')),
     h('nav', {}, nav
-      .filter(([n]) => (n !== 'alerts' || me.views.alerts) && (n !== 'traces' || me.views.traces) && (n !== 'appliance' || me.views.appliance))
+      .filter(([n]) => (n !== 'alerts' || me.views.alerts) && (n !== 'alarms' || me.views.alarms) && (n !== 'traces' || me.views.traces) && (n !== 'appliance' || me.views.appliance))
       .map(([n, key]) => h('a', { href: '#/' + n, class: r.name === n || (n === 'traces' && r.name === 'trace') ? 'on' : '', 'data-nav': n }, t(key)))),
     h('span', { class: 'tenant', title: t('header.tenant') }, t('header.tenant'), ': ', h('b', { id: 'tenant' }, me.tenant)),
     langSwitch(),
     h('button', { type: 'button', id: 'logout', onclick: logout }, t('header.logout')));
-  clear(root).append(header, main);
+  clear(root).append(header);
   const onAuthLost = () => showLogin(t('login.expired'));
-  if (r.name === 'station' && r.arg) current = stationView(main, r.arg, onAuthLost);
+  if (me.views.alarms) {
+    bar = alarmBar(onAuthLost);
+    root.append(bar.el);
+  }
+  root.append(main);
+  if (r.name === 'station' && r.arg) current = stationView(main, r.arg, onAuthLost, { alarms: me.views.alarms });
+  else if (r.name === 'alarms' && me.views.alarms) current = alarmsView(main, onAuthLost);
   else if (r.name === 'alerts' && me.views.alerts) current = alertsView(main, onAuthLost);
   else if (r.name === 'services') current = servicesView(main, onAuthLost);
   else if (r.name === 'traces' && me.views.traces) current = tracesView(main, onAuthLost);

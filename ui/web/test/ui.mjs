@@ -1,7 +1,9 @@
 // Browser test of the operator UI in Debian's Chromium (playwright-core).
 // Run by extensions/scadauiextension/browser_test.go, which starts the real binary and passes:
 // UI_URL, TOKEN_A/B, TENANT_A/B, STATIONS_A/B (newline separated),
-// XSS_STATION, LOST_STATION, ARTIFACTS (screenshot directory).
+// XSS_STATION, LOST_STATION, ARTIFACTS (screenshot directory), CONTROL_URL
+// (stop an RTU, set compressor-7's pressure, read an alarm's Kafka records),
+// ALARM_A/ALARM_A_HH/ALARM_B (alarm ids), ACTOR_A (tenant A's token as actor).
 import { chromium } from 'playwright-core';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,6 +30,10 @@ const originalID = env('ORIGINAL_ID');
 const art = env('ARTIFACTS');
 const control = env('CONTROL_URL');
 const pollMs = Number(env('POLL_INTERVAL_MS'));
+const alarmA = env('ALARM_A');
+const alarmAHH = env('ALARM_A_HH');
+const alarmB = env('ALARM_B');
+const actorA = env('ACTOR_A');
 const measured = {};
 const en = JSON.parse(readFileSync(new URL('../src/i18n/en.json', import.meta.url)));
 const zh = JSON.parse(readFileSync(new URL('../src/i18n/zh-CN.json', import.meta.url)));
@@ -177,6 +183,75 @@ try {
   await page.waitForSelector('#charts .uplot canvas');
   await page.screenshot({ path: join(art, 'station-en.png'), fullPage: true });
 
+  step('alarm limits are drawn on the station chart');
+  await page.waitForSelector(`#charts .chart-limits .limit-item[data-alarm="${alarmA}"]`, { timeout: 10000 });
+  assert.equal(await page.getAttribute(`.limit-item[data-alarm="${alarmA}"]`, 'data-limit'), '150');
+  assert.equal(await page.getAttribute(`.limit-item[data-alarm="${alarmAHH}"]`, 'data-limit'), '200');
+  assert.ok((await page.textContent(`.limit-item[data-alarm="${alarmA}"]`)).includes('discharge H 150 bar'));
+
+  step('a limit crossing shows in the alarm list; acknowledging gives one more Kafka record');
+  const records = async () => (await fetch(control + '/alarm-records?alarm=' + encodeURIComponent(alarmA))).json();
+  const waitRecords = async (n) => {
+    let rs = [];
+    for (let i = 0; i < 60; i++) {
+      rs = await records();
+      if (rs.length >= n) break;
+      await page.waitForTimeout(250);
+    }
+    await page.waitForTimeout(1000); // and no more come
+    return records();
+  };
+  assert.equal(await page.$(`#alarm-bar tr[data-alarm="${alarmA}"]`), null, 'no alarm before the crossing');
+  assert.deepEqual(await records(), [], 'no record before the crossing');
+  await fetch(control + '/set-pressure?value=1600'); // 160.0 bar: above H (150), below HH (200)
+  const rowA = `#alarm-bar tr[data-alarm="${alarmA}"]`;
+  await page.waitForSelector(`${rowA}[data-state="active_unacked"]`, { timeout: 10000 });
+  assert.equal(await page.$(`#alarm-bar tr[data-alarm="${alarmAHH}"]`), null, 'HH stays normal');
+  assert.equal(await page.getAttribute(`${rowA} .prio`, 'class'), 'prio prio-high');
+  assert.equal(await page.textContent(`${rowA} .alarm-state`), en['alarm.state.active_unacked']);
+  assert.equal(await page.textContent(`${rowA} .alarm-value`), '160 bar ' + en['alarm.limit'].replace('{limit}', '150 bar'));
+  assert.equal(await page.textContent(`${rowA} .alarm-msg`), 'Compressor-7 <i>discharge</i> H: 160 bar (limit 150)', 'the message is text');
+  assert.equal(await page.$$eval('#alarm-bar i', (n) => n.length), 0, 'no <i> element from the message');
+  assert.ok(/\d/.test(await page.textContent(`${rowA} .alarm-time`)), 'the alarm time is shown');
+  let recs = await waitRecords(1);
+  assert.deepEqual(recs.map((r) => r.transition), ['raise'], 'one record for the crossing');
+  await page.click(`${rowA} button.ack`);
+  await page.waitForSelector(`${rowA}[data-state="active_acked"]`, { timeout: 10000 });
+  assert.equal(await page.$(`${rowA} button.ack`), null, 'nothing left to acknowledge');
+  recs = await waitRecords(2);
+  assert.deepEqual(recs.map((r) => [r.transition, r.state, r.seq]), [['raise', 'active_unacked', 1], ['ack', 'active_acked', 2]],
+    'acknowledging in the UI gives exactly one more record');
+  assert.equal(recs[1].actor, actorA, 'the ack record names who acknowledged');
+  await page.screenshot({ path: join(art, 'alarms-bar-en.png'), fullPage: true });
+
+  step('shelving asks duration and reason');
+  await page.click(`${rowA} button.shelve`);
+  await page.waitForSelector('#shelve-dialog[open]');
+  await page.click('#shelve-confirm');
+  assert.equal(await page.textContent('#shelve-error'), en['alarm.shelve.needReason']);
+  await page.selectOption('#shelve-duration', '30m');
+  const shelveReason = '<b>transmitter</b> check';
+  await page.fill('#shelve-reason', shelveReason);
+  await page.click('#shelve-confirm');
+  await page.waitForSelector('#shelve-dialog', { state: 'detached' });
+  await page.waitForSelector(`${rowA}[data-state="shelved"] button.unshelve`, { timeout: 10000 });
+  recs = await waitRecords(3);
+  assert.deepEqual(recs.map((r) => r.transition), ['raise', 'ack', 'shelve']);
+  assert.equal(recs[2].reason, shelveReason);
+
+  step('alarms view: every alarm, EEMUA figures and the journal');
+  await page.click('a[data-nav="alarms"]');
+  await page.waitForSelector('#alarm-journal tr.journal-row');
+  const journal = await page.$$eval('#alarm-journal tr.journal-row', (rs) => rs.map((r) => [r.dataset.action, r.dataset.alarm, r.lastElementChild.textContent, r.children[1].textContent]));
+  assert.deepEqual(journal, [['shelve', alarmA, shelveReason, actorA], ['ack', alarmA, '', actorA]], 'journal, newest first');
+  assert.equal(await page.$$eval('#alarm-journal b', (n) => n.length), 0, 'the reason is text');
+  const allA = await page.$$eval('#alarms-all tr.alarm-row', (rs) => rs.map((r) => r.dataset.alarm));
+  assert.ok(allA.includes(alarmA) && allA.includes(alarmAHH), `all alarms: ${allA}`);
+  assert.ok(!allA.includes(alarmB), "tenant A's view lists tenant B's alarm");
+  assert.ok(Number(await page.textContent('#kpi-last10m').then((s) => s.split(' ')[0])) >= 1, 'raises in the last 10 minutes');
+  assert.ok((await page.textContent('#kpi-active')).includes(en['alarm.priority.high']));
+  await page.screenshot({ path: join(art, 'alarms-en.png'), fullPage: true });
+
   step('alerts view shows the error burst as firing');
   await page.click('a[data-nav="alerts"]');
   await page.waitForSelector('#alerts tbody tr[data-state="firing"]');
@@ -271,12 +346,13 @@ try {
   await page.waitForTimeout(1200);
   assert.deepEqual(await untranslated(page), [], 'station view has untranslated messages');
   await page.screenshot({ path: join(art, 'station-zh-CN.png'), fullPage: true });
-  for (const v of ['alerts', 'services', 'appliance', 'traces']) {
+  for (const v of ['alarms', 'alerts', 'services', 'appliance', 'traces']) {
     await page.click(`a[data-nav="${v}"]`);
-    await page.waitForSelector({ alerts: '#alerts tbody tr', services: '#services .service-block', appliance: '#exports tbody tr', traces: '#traces tr.trace-row' }[v]);
+    await page.waitForSelector({ alarms: '#alarm-journal tr.journal-row', alerts: '#alerts tbody tr', services: '#services .service-block', appliance: '#exports tbody tr', traces: '#traces tr.trace-row' }[v]);
     await page.waitForTimeout(500);
     assert.deepEqual(await untranslated(page), [], `${v} view has untranslated messages`);
     if (v === 'appliance') await page.screenshot({ path: join(art, 'appliance-zh-CN.png'), fullPage: true });
+    if (v === 'alarms') await page.screenshot({ path: join(art, 'alarms-zh-CN.png'), fullPage: true });
   }
   await page.reload();
   await page.waitForSelector('#trace-search');
@@ -309,6 +385,32 @@ try {
   assert.deepEqual(probe.body.valves, []);
   assert.equal(await page.$$eval('#firing .alert-item', (a) => a.length), 0, 'tenant B sees no firing alert of tenant A');
   await page.screenshot({ path: join(art, 'overview-tenant-b.png'), fullPage: true });
+  step("tenant B sees none of tenant A's alarms and cannot act on them");
+  await page.waitForFunction(() => (document.querySelector('#alarm-bar-status')?.textContent ?? '') !== '');
+  assert.equal(await page.textContent('#alarm-count'), '0', "tenant B's alarm list is empty (its alarm is normal)");
+  await page.goto(url + '/#/alarms');
+  await page.waitForSelector('#alarms-all tr.alarm-row');
+  assert.deepEqual(await page.$$eval('#alarms-all tr.alarm-row', (rs) => rs.map((r) => r.dataset.alarm)), [alarmB]);
+  assert.equal(await page.$$eval('#alarm-journal tr.journal-row', (r) => r.length), 0, "tenant B's journal shows A's actions");
+  const alarmTexts = (await texts(page)).join('\n');
+  for (const leak of [alarmA, 'Compressor-7', 'transmitter', actorA]) assert.ok(!alarmTexts.includes(leak), `tenant B's alarms view shows ${leak}`);
+  expectRefusal = true;
+  const probeAlarm = await page.evaluate(async (ids) => {
+    const out = [];
+    for (const id of ids) {
+      for (const action of ['ack', 'unshelve']) {
+        const r = await fetch('/ui/api/alarms/' + encodeURIComponent(id) + '/' + action, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"reason":"probe"}' });
+        out.push([r.status, (await r.text()).replaceAll(id, 'ID')]);
+      }
+    }
+    return out;
+  }, [alarmA, 'no-such-alarm:H']);
+  expectRefusal = false;
+  assert.deepEqual(probeAlarm.slice(0, 2), probeAlarm.slice(2), "tenant A's alarm answers like a missing one");
+  assert.equal(probeAlarm[0][0], 404);
+  recs = await records();
+  assert.deepEqual(recs.map((r) => r.transition), ['raise', 'ack', 'shelve'], "tenant B's attempts changed nothing of A's");
+
   await page.click('a[data-nav="services"]');
   await page.waitForSelector('#services .service-block');
   assert.deepEqual(await page.$$eval('#services .service-name', (n) => n.map((x) => x.textContent)), [serviceB]);

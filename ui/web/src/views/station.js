@@ -4,6 +4,7 @@ import uPlot from 'uplot';
 import { api, APIError } from '../api.js';
 import { h, clear } from '../dom.js';
 import { t, num, time, language } from '../i18n.js';
+import { priorityText, stateText } from './alarms.js';
 
 const ranges = [
   [300, 'range.5m'], [3600, 'range.1h'], [21600, 'range.6h'], [86400, 'range.24h'], [604800, 'range.7d'],
@@ -52,18 +53,85 @@ function shadePlugin(getShading) {
   };
 }
 
-export function stationView(main, station, onAuthLost) {
+const limitColour = { critical: '#b00020', high: '#e8590c', medium: '#b8860b', low: '#1f6fb2' };
+
+// label reads one label of a series selector text such as
+// scada_pressure_gauge{point="PT-101", station="ST-07"}.
+function label(series, name) {
+  const m = new RegExp('[{,\\s]' + name + '="((?:[^"\\\\]|\\\\.)*)"').exec(series || '');
+  return m ? m[1].replace(/\\(.)/g, '$1') : null;
+}
+
+// stationLimits: the limit alarms of this station, as lines to draw:
+// { point (null: every series of the unit), unit, level, limit, priority, state }.
+function stationLimits(alarms, station) {
+  const out = [];
+  for (const a of alarms) {
+    if (a.kind !== 'limit' || a.limit == null) continue;
+    const st = a.station || label(a.series, 'station');
+    if (st !== station) continue;
+    out.push({ id: a.alarm_id, point: label(a.series, 'point'), unit: a.unit || null, level: a.level || '', limit: a.limit, priority: a.priority, state: a.state });
+  }
+  return out;
+}
+
+// limitPlugin draws each alarm limit of a chart as a dashed line in its
+// priority's colour, labelled with its level (canvas text).
+function limitPlugin(getLimits) {
+  return {
+    hooks: {
+      draw: (u) => {
+        const ls = getLimits();
+        if (!ls || !ls.length) return;
+        const { ctx } = u;
+        const { left, top, width, height } = u.bbox;
+        ctx.save();
+        ctx.setLineDash([6, 4]);
+        ctx.lineWidth = 1.5;
+        ctx.font = '11px system-ui, sans-serif';
+        for (const l of ls) {
+          const y = u.valToPos(l.limit, 'y', true);
+          if (!(y >= top && y <= top + height)) continue;
+          ctx.strokeStyle = ctx.fillStyle = limitColour[l.priority] || '#555';
+          ctx.beginPath();
+          ctx.moveTo(left, y);
+          ctx.lineTo(left + width, y);
+          ctx.stroke();
+          ctx.fillText(l.level + ' ' + num(l.limit), left + 4, y - 3);
+        }
+        ctx.restore();
+      },
+    },
+  };
+}
+
+// yRange keeps a chart's alarm limits in view beside its data.
+function yRange(limits, mn, mx) {
+  let lo = mn, hi = mx;
+  for (const l of limits || []) {
+    lo = lo == null ? l.limit : Math.min(lo, l.limit);
+    hi = hi == null ? l.limit : Math.max(hi, l.limit);
+  }
+  if (lo == null || hi == null) return [0, 1];
+  const pad = (hi - lo) * 0.08 || Math.abs(hi) * 0.05 || 1;
+  return [lo - pad, hi + pad];
+}
+
+export function stationView(main, station, onAuthLost, opts = {}) {
   let rangeS = 300;
   let stopped = false;
   let timer = null;
-  let charts = []; // { unit, plot, shading, el }
+  let charts = []; // { unit, plot, shading, limits, el, limitsEl }
+  let alarms = []; // the tenant's alarms (limits drawn on the charts)
+  let alarmsAt = 0;
   const status = h('p', { class: 'status', id: 'station-status' }, t('common.loading'));
   const rangeBar = h('div', { class: 'ranges', role: 'group', 'aria-label': t('station.range') });
   const chartsBox = h('div', { class: 'charts', id: 'charts' });
   const valvesBox = h('div', { class: 'valves', id: 'valves' });
   const legend = h('p', { class: 'legend-note' },
     h('span', { class: 'swatch lost' }), ' ', t('station.legend.commLost'), '  ',
-    h('span', { class: 'swatch gap' }), ' ', t('station.legend.gap'));
+    h('span', { class: 'swatch gap' }), ' ', t('station.legend.gap'),
+    opts.alarms ? ['  ', h('span', { class: 'swatch limit' }), ' ', t('station.legend.limit')] : null);
   main.append(
     h('p', {}, h('a', { href: '#/overview' }, '← ' + t('nav.overview'))),
     h('h2', {}, t('station.title'), ': ', h('span', { id: 'station-name' }, station)),
@@ -105,18 +173,19 @@ export function stationView(main, station, onAuthLost) {
       destroyCharts();
       charts.key = key;
       for (const [unit, series] of byUnit) {
-        const c = { unit, shading: null };
+        const c = { unit, shading: null, limits: [], points: series.map((s) => s.point) };
         const el = h('div', { class: 'chart', 'data-unit': unit });
-        chartsBox.append(h('h3', {}, t('station.pressure'), ' (', h('span', {}, unit || t('station.noUnit')), ')'), el);
+        c.limitsEl = h('ul', { class: 'chart-limits', 'data-unit': unit });
+        chartsBox.append(h('h3', {}, t('station.pressure'), ' (', h('span', {}, unit || t('station.noUnit')), ')'), el, c.limitsEl);
         c.plot = new uPlot({
           width: width(), height: 260, ms: 1,
-          scales: { x: { time: true } },
+          scales: { x: { time: true }, y: { range: (u, mn, mx) => yRange(c.limits, mn, mx) } },
           axes: [{ values: (u, splits) => splits.map(tickLabel) }, { label: unit }],
           series: [{ label: t('station.time'), value: (u, v) => (v == null ? '—' : time(v)) }, ...series.map((s, i) => ({
             label: s.point, stroke: palette[i % palette.length], width: 1.5, spanGaps: false,
             value: (u, v) => (v == null ? '—' : num(v) + ' ' + unit),
           }))],
-          plugins: [shadePlugin(() => c.shading)],
+          plugins: [shadePlugin(() => c.shading), limitPlugin(() => c.limits)],
         }, [[]], el);
         charts.push(c);
       }
@@ -130,12 +199,35 @@ export function stationView(main, station, onAuthLost) {
       const gaps = runs(n, (i) => !lostIdx[i] && series.some((s) => s.values[i] == null))
         .map(([a, b]) => [d.timestamps[a], d.timestamps[b - 1] + d.step_ms]);
       c.shading = { gaps, lost };
+      setLimits(c);
       c.plot.setData([d.timestamps, ...series.map((s) => s.values)]);
     }
     if (!d.pressure.length) {
       destroyCharts();
       chartsBox.append(h('p', { class: 'muted' }, t('station.noPressure')));
       charts.key = 'none';
+    }
+  }
+
+  // setLimits picks the chart's alarm limits (by point, else by unit) and
+  // lists them as text under the chart.
+  function setLimits(c) {
+    const ls = stationLimits(alarms, station).filter((l) => (l.point != null ? c.points.includes(l.point) : l.unit === c.unit));
+    c.limits = ls;
+    clear(c.limitsEl).append(...ls.map((l) => h('li', { class: 'limit-item', 'data-alarm': l.id, 'data-limit': l.limit },
+      h('span', { class: 'limit-line prio-' + l.priority }), ' ',
+      (l.point || '') + ' ' + l.level + ' ', num(l.limit) + (c.unit ? ' ' + c.unit : ''),
+      ' (' + priorityText(l.priority) + ', ' + stateText(l.state) + ')')));
+  }
+
+  async function loadAlarms() {
+    if (!opts.alarms || Date.now() - alarmsAt < 5000) return;
+    alarmsAt = Date.now();
+    try {
+      alarms = (await api.alarms(false)).alarms || [];
+    } catch (e) {
+      if (e instanceof APIError && e.status === 401) throw e;
+      alarms = []; // the charts still show; the alarm list says what failed
     }
   }
 
@@ -169,7 +261,7 @@ export function stationView(main, station, onAuthLost) {
     clearTimeout(timer);
     const asked = rangeS;
     try {
-      const d = await api.station(station, rangeS);
+      const [d] = await Promise.all([api.station(station, rangeS), loadAlarms()]);
       if (stopped || asked !== rangeS) return;
       renderCharts(d);
       renderValves(d);
