@@ -61,8 +61,7 @@ func manySeries(name string, from, n int, at time.Time) pmetric.Metrics {
 // A at its limits (refused writes; heavy queries in a loop from 8 clients,
 // held to its query slots and query time; every client of A retries when
 // Retry-After says, as OTel SDKs and Prometheus clients do) leaves B's
-// (east's) write and
-// query p50 within 1.5× of B alone.
+// (east's) write and query p50 within 1.5× of B alone.
 func TestNoisyNeighbourSeriesAndQueries(t *testing.T) {
 	jaeger := e2e.StartJaeger(t)
 	a := startAppliance(t, jaeger, tenantsYAML("", eastToken))
