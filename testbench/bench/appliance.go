@@ -128,7 +128,13 @@ func StartCollectorConfig(ctx context.Context, name, bin, dir, config, health st
 	if err := os.WriteFile(cfg, []byte(config), 0o644); err != nil {
 		return nil, err
 	}
-	p, err := StartProc(name, bin, []string{"--config", cfg}, []string{"SCADAOTEL_DATA_DIR=" + dir}, filepath.Join(dir, name+".log"))
+	args := []string{"--config", cfg}
+	// The polling pair's appliance (its config has healthcheckv2 only)
+	// serves profiles too under PprofEnv.
+	if addr := os.Getenv(PprofEnv); addr != "" && name == "appliance-scada" {
+		args = append(args, "--config", "yaml:extensions::pprof::endpoint: "+addr, "--config", "yaml:service::extensions: [healthcheckv2, pprof]")
+	}
+	p, err := StartProc(name, bin, args, []string{"SCADAOTEL_DATA_DIR=" + dir}, filepath.Join(dir, name+".log"))
 	if err != nil {
 		return nil, err
 	}
