@@ -40,7 +40,7 @@ type Watchdog struct {
 	// a flood from there to HighWater needs thousands of connections
 	// within one slow interval).
 	Interval, FastInterval, SlowInterval time.Duration
-	Logf                   func(format string, args ...any)
+	Logf                                 func(format string, args ...any)
 
 	fdDir      *os.File
 	shed       atomic.Int64
