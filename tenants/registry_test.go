@@ -56,7 +56,7 @@ func TestRegistryRejectsBadSpecs(t *testing.T) {
 		"limits.spans_per_second": {{ID: "a", Limits: Limits{SpansPerSecond: -1}}},
 		"kafka_topic":             {{ID: "a", KafkaTopic: "bad topic"}},
 		"].kafka_topic":           {{ID: "a", KafkaTopic: "alerts<west>"}},
-		"at most 243 characters":  {{ID: "a", KafkaTopic: strings.Repeat("t", 244)}}, // no room for ".spans"
+		"at most 242 characters":  {{ID: "a", KafkaTopic: strings.Repeat("t", 243)}}, // no room for ".alarms"
 		"tenants[0].id: invalid":  {{ID: strings.Repeat("a", 64)}},
 	}
 	for want, specs := range cases {
@@ -195,5 +195,17 @@ func TestAdministratorsInTheTenantsFile(t *testing.T) {
 		if _, err := ParseFile("f", []byte(bad)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: err = %v, want %q", bad, err, want)
 		}
+	}
+}
+
+// A topic of 242 characters leaves room for ".alarms" within Kafka's 249,
+// so its alarm topic is valid too.
+func TestRegistryAcceptsLongestTopic(t *testing.T) {
+	topic := strings.Repeat("t", 242)
+	if _, err := NewRegistry([]Spec{{ID: "a", KafkaTopic: topic}}, "", 0, nil); err != nil {
+		t.Fatalf("a %d-character topic: %v", len(topic), err)
+	}
+	if n := len(topic + AlarmsTopicSuffix); n > 249 {
+		t.Fatalf("its alarm topic has %d characters, over Kafka's 249", n)
 	}
 }

@@ -130,8 +130,8 @@ func (s Spec) Validate(prefix string) error {
 		return err
 	}
 	if s.KafkaTopic != "" && !validKafkaTopic(s.KafkaTopic) {
-		return fmt.Errorf("%s.kafka_topic: %q is not a valid Kafka topic name ([a-zA-Z0-9._-], at most %d characters, leaving room for %q)",
-			prefix, s.KafkaTopic, maxKafkaTopic, SpansTopicSuffix)
+		return fmt.Errorf("%s.kafka_topic: %q is not a valid Kafka topic name ([a-zA-Z0-9._-], at most %d characters, leaving room for %q and %q)",
+			prefix, s.KafkaTopic, maxKafkaTopic, SpansTopicSuffix, AlarmsTopicSuffix)
 	}
 	return nil
 }
@@ -285,8 +285,13 @@ const DefaultKafkaTopicPrefix = "scada.alerts."
 // topic (kafka_alerts: "<kafka_topic>.spans").
 const SpansTopicSuffix = ".spans"
 
-// maxKafkaTopic leaves room for SpansTopicSuffix within Kafka's 249.
-const maxKafkaTopic = 249 - len(SpansTopicSuffix)
+// AlarmsTopicSuffix names a tenant's alarm transitions topic after its
+// alert topic (kafka_alerts: "<kafka_topic>.alarms").
+const AlarmsTopicSuffix = ".alarms"
+
+// maxKafkaTopic leaves room for the longer suffix, AlarmsTopicSuffix,
+// within Kafka's 249 characters.
+const maxKafkaTopic = 249 - max(len(SpansTopicSuffix), len(AlarmsTopicSuffix))
 
 func validKafkaTopic(t string) bool {
 	if t == "." || t == ".." || len(t) > maxKafkaTopic {

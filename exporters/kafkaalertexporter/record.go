@@ -141,8 +141,9 @@ func recordFromLog(lr plog.LogRecord, resTenant, traceURL string) (*Record, bool
 // alarmRecordAttr holds an alarm transition's JSON (connectors/alarmconnector).
 const alarmRecordAttr = "scada.alarm.record"
 
-// AlarmsTopicSuffix names a tenant's alarm topic after its alert topic.
-const AlarmsTopicSuffix = ".alarms"
+// AlarmsTopicSuffix names a tenant's alarm topic after its alert topic
+// (the tenants file keeps room for it in kafka_topic).
+const AlarmsTopicSuffix = tenants.AlarmsTopicSuffix
 
 // alarmRecordFromLog reads an alarm transition. Its tenant must be the
 // resource's (the connector stamps it), as for alert records.
