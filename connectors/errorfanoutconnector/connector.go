@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/scadaotel/scadaotel/internal/httpserver"
+	"github.com/scadaotel/scadaotel/internal/sharedcomponent"
 	"github.com/scadaotel/scadaotel/tenants"
 )
 
@@ -28,7 +29,6 @@ type core struct {
 	cls    classifier
 	tel    *telemetry
 	hist   *history
-	refs   int // guarded by coresMu
 
 	mu      sync.Mutex // guards tr
 	tr      *tracker
@@ -50,11 +50,9 @@ type core struct {
 	histFailing bool           // the last history write failed
 	host        component.Host // for status reports; set by start
 
-	lifeMu  sync.Mutex
-	started int
-	stop    chan struct{}
-	done    chan struct{}
-	server  *httpserver.Server
+	stop   chan struct{}
+	done   chan struct{}
+	server *httpserver.Server
 }
 
 func newCore(set connector.Settings, cfg *Config) *core {
@@ -79,25 +77,9 @@ func (c *core) setLogs(l consumer.Logs) { c.mu.Lock(); c.logs = l; c.mu.Unlock()
 
 func (c *core) setMetrics(m consumer.Metrics) { c.mu.Lock(); c.metrics = m; c.mu.Unlock() }
 
-// start runs once for the first instance started. It counts an instance
-// as started only when it returns nil, so a Shutdown after a failed (or
-// absent) Start finds nothing to stop.
-func (c *core) start(ctx context.Context, host component.Host) error {
-	c.lifeMu.Lock()
-	defer c.lifeMu.Unlock()
-	if c.started > 0 {
-		c.started++
-		return nil
-	}
-	if err := c.startLocked(ctx, host); err != nil {
-		return err
-	}
-	c.started = 1
-	return nil
-}
-
-// startLocked starts the shared state; on error it leaves nothing running.
-func (c *core) startLocked(ctx context.Context, host component.Host) (err error) {
+// start starts the shared state, for the first instance started
+// (sharedcomponent); on error it leaves nothing running.
+func (c *core) start(ctx context.Context, host component.Host) (err error) {
 	c.mu.Lock()
 	hasTraces := c.store != nil
 	c.mu.Unlock()
@@ -155,19 +137,10 @@ func (c *core) startLocked(ctx context.Context, host component.Host) (err error)
 	return nil
 }
 
-// shutdown runs once, when the last started instance stops: it stops the
-// loop, evaluates and flushes the outbox one last time, and saves. Without
-// a successful start it does nothing.
+// shutdown runs once, when the last started instance stops
+// (sharedcomponent): it stops the loop, evaluates and flushes the outbox
+// one last time, and saves.
 func (c *core) shutdown(ctx context.Context) error {
-	c.lifeMu.Lock()
-	defer c.lifeMu.Unlock()
-	if c.started == 0 {
-		return nil
-	}
-	c.started--
-	if c.started > 0 {
-		return nil
-	}
 	close(c.stop)
 	<-c.done
 	var errs []error
@@ -579,18 +552,15 @@ func tenantsOf[T any](items []T, key func(T) string) []string {
 
 // tracesConnector is the traces→traces instance: it evaluates and routes.
 type tracesConnector struct {
-	core *core
-	id   component.ID
+	shared *sharedcomponent.Instance[*core]
 }
 
 func (t *tracesConnector) Start(ctx context.Context, host component.Host) error {
-	return t.core.start(ctx, host)
+	return t.shared.Start(func() error { return t.shared.Value().start(ctx, host) })
 }
 
 func (t *tracesConnector) Shutdown(ctx context.Context) error {
-	err := t.core.shutdown(ctx)
-	releaseCore(t.id, t.core)
-	return err
+	return t.shared.Shutdown(func() error { return t.shared.Value().shutdown(ctx) })
 }
 
 func (t *tracesConnector) Capabilities() consumer.Capabilities {
@@ -598,25 +568,22 @@ func (t *tracesConnector) Capabilities() consumer.Capabilities {
 }
 
 func (t *tracesConnector) ConsumeTraces(ctx context.Context, td ptrace.Traces) error {
-	return t.core.consume(ctx, td)
+	return t.shared.Value().consume(ctx, td)
 }
 
 // sideConnector is the traces→logs or traces→metrics instance: the traces
 // it receives are the same ones the traces→traces instance counts, so it
 // ignores them; the core emits into its output.
 type sideConnector struct {
-	core *core
-	id   component.ID
+	shared *sharedcomponent.Instance[*core]
 }
 
 func (s *sideConnector) Start(ctx context.Context, host component.Host) error {
-	return s.core.start(ctx, host)
+	return s.shared.Start(func() error { return s.shared.Value().start(ctx, host) })
 }
 
 func (s *sideConnector) Shutdown(ctx context.Context) error {
-	err := s.core.shutdown(ctx)
-	releaseCore(s.id, s.core)
-	return err
+	return s.shared.Shutdown(func() error { return s.shared.Value().shutdown(ctx) })
 }
 
 func (s *sideConnector) Capabilities() consumer.Capabilities {

@@ -299,7 +299,7 @@ func TestConnectorRetriesRefusedEvents(t *testing.T) {
 		cfg := testConfig()
 		cfg.History.Directory = t.TempDir()
 		f, s := newFanout(t, cfg)
-		co := f.traces.(*tracesConnector).core
+		co := f.traces.(*tracesConnector).shared.Value()
 		failing := consumertest.NewErr(assertErr("queue full"))
 		co.setLogs(failing)
 		f.consume(t, makeTraces("t1", "svc", 100, 50))
@@ -336,7 +336,7 @@ func TestHistorySurvivesRestart(t *testing.T) {
 		f.shutdown(t)
 
 		f2, s2 := newFanout(t, cfg)
-		co := f2.traces.(*tracesConnector).core
+		co := f2.traces.(*tracesConnector).shared.Value()
 		eps := co.hist.forTenant("t1")
 		require.Len(t, eps, 1)
 		assert.Equal(t, StateFiring, eps[0].State)
@@ -353,7 +353,7 @@ func TestHistorySurvivesRestart(t *testing.T) {
 		f2.shutdown(t)
 
 		f3, _ := newFanout(t, cfg)
-		eps = f3.traces.(*tracesConnector).core.hist.forTenant("t1")
+		eps = f3.traces.(*tracesConnector).shared.Value().hist.forTenant("t1")
 		require.Len(t, eps, 1)
 		assert.Equal(t, StateResolved, eps[0].State)
 		require.NotNil(t, eps[0].ResolvedAt)
@@ -373,7 +373,7 @@ func TestHistoryAPITenantScoped(t *testing.T) {
 		f.consume(t, makeTraces("t1", "svc-a", 100, 50))
 		f.consume(t, makeTraces("t2", "svc-b", 100, 50))
 		synctest.Wait()
-		h := f.traces.(*tracesConnector).core.hist.handler()
+		h := f.traces.(*tracesConnector).shared.Value().hist.handler()
 
 		get := func(ctx context.Context, url string) (int, historyResponse) {
 			req := httptest.NewRequest(http.MethodGet, url, nil).WithContext(ctx)
@@ -409,7 +409,7 @@ func TestFlushIsFairBetweenTenants(t *testing.T) {
 		cfg := testConfig()
 		cfg.History.Directory = t.TempDir()
 		f, _ := newFanout(t, cfg)
-		co := f.traces.(*tracesConnector).core
+		co := f.traces.(*tracesConnector).shared.Value()
 		co.setLogs(consumertest.NewErr(assertErr("queue full")))
 		storm := ptrace.NewTraces()
 		for i := 0; i < 600; i++ {

@@ -7,7 +7,6 @@ package errorfanoutconnector
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
@@ -16,6 +15,8 @@ import (
 	"go.opentelemetry.io/collector/connector"
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/pipeline"
+
+	"github.com/scadaotel/scadaotel/internal/sharedcomponent"
 )
 
 const typeStr = "errorfanout"
@@ -61,30 +62,10 @@ func defaultHTTP() confighttp.ServerConfig {
 // cores are shared by the traces→traces, traces→logs and traces→metrics
 // instances of one connector id: the collector creates one instance per
 // pair of pipeline signals, but the windows must exist once.
-var (
-	coresMu sync.Mutex
-	cores   = map[component.ID]*core{}
-)
+var cores sharedcomponent.Map[*core]
 
-func acquireCore(set connector.Settings, cfg *Config) *core {
-	coresMu.Lock()
-	defer coresMu.Unlock()
-	c, ok := cores[set.ID]
-	if !ok {
-		c = newCore(set, cfg)
-		cores[set.ID] = c
-	}
-	c.refs++
-	return c
-}
-
-func releaseCore(id component.ID, c *core) {
-	coresMu.Lock()
-	defer coresMu.Unlock()
-	c.refs--
-	if c.refs <= 0 && cores[id] == c {
-		delete(cores, id)
-	}
+func acquireCore(set connector.Settings, cfg *Config) *sharedcomponent.Instance[*core] {
+	return cores.Acquire(set.ID, func() *core { return newCore(set, cfg) })
 }
 
 func createTracesToTraces(_ context.Context, set connector.Settings, cfg component.Config, next consumer.Traces) (connector.Traces, error) {
@@ -103,22 +84,22 @@ func createTracesToTraces(_ context.Context, set connector.Settings, cfg compone
 			return nil, fmt.Errorf("%s: alert: %w", set.ID, err)
 		}
 	}
-	co := acquireCore(set, c)
-	if err := co.setTraces(store, alert); err != nil {
-		releaseCore(set.ID, co)
+	in := acquireCore(set, c)
+	if err := in.Value().setTraces(store, alert); err != nil {
+		_ = in.Shutdown(func() error { return nil })
 		return nil, err
 	}
-	return &tracesConnector{core: co, id: set.ID}, nil
+	return &tracesConnector{shared: in}, nil
 }
 
 func createTracesToLogs(_ context.Context, set connector.Settings, cfg component.Config, next consumer.Logs) (connector.Traces, error) {
-	co := acquireCore(set, cfg.(*Config))
-	co.setLogs(next)
-	return &sideConnector{core: co, id: set.ID}, nil
+	in := acquireCore(set, cfg.(*Config))
+	in.Value().setLogs(next)
+	return &sideConnector{shared: in}, nil
 }
 
 func createTracesToMetrics(_ context.Context, set connector.Settings, cfg component.Config, next consumer.Metrics) (connector.Traces, error) {
-	co := acquireCore(set, cfg.(*Config))
-	co.setMetrics(next)
-	return &sideConnector{core: co, id: set.ID}, nil
+	in := acquireCore(set, cfg.(*Config))
+	in.Value().setMetrics(next)
+	return &sideConnector{shared: in}, nil
 }

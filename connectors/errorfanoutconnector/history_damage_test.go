@@ -265,7 +265,7 @@ func TestConnectorStartsOnDamagedHistory(t *testing.T) {
 	m, err := tel.GetMetric(MetricHistoryDamagedRecords)
 	require.NoError(t, err)
 	assert.EqualValues(t, 1, m.Data.(metricdata.Sum[int64]).DataPoints[0].Value)
-	eps := tc.(*tracesConnector).core.hist.forTenant("t1")
+	eps := tc.(*tracesConnector).shared.Value().hist.forTenant("t1")
 	require.Len(t, eps, 2)
 	assert.Equal(t, "svc-b", eps[0].Service)
 	require.Len(t, eps[0].Events, 1, "svc-b's firing event was the damaged record")

@@ -60,7 +60,7 @@ func TestHistoryDiskReserve(t *testing.T) {
 		tc, _ := newTracesInstanceWith(t, cfg, tel.NewTelemetrySettings())
 		host := &statusHost{Host: componenttest.NewNopHost()}
 		require.NoError(t, tc.Start(context.Background(), host))
-		co := tc.(*tracesConnector).core
+		co := tc.(*tracesConnector).shared.Value()
 
 		var free atomic.Uint64
 		free.Store(1 << 20) // 1 MiB free: inside the 64 MiB reserve
