@@ -55,10 +55,7 @@ func BenchmarkEvaluate(b *testing.B) {
 	cfg.HTTP = configoptional.None[confighttp.ServerConfig]()
 	set := connectortest.NewNopSettings(componentType)
 	set.ID = component.NewIDWithName(componentType, "bench")
-	c, err := newConnector(set, cfg, &recSink{})
-	if err != nil {
-		b.Fatal(err)
-	}
+	c := newConnector(set, cfg, &recSink{})
 	if err := c.Start(context.Background(), componenttest.NewNopHost()); err != nil {
 		b.Fatal(err)
 	}

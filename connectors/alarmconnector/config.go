@@ -28,6 +28,10 @@ type Config struct {
 	// accepted by the logs pipeline; at the bound the tenant's samples and
 	// operator actions are refused, retryably.
 	MaxOutboxPerTenant int `mapstructure:"max_outbox_per_tenant"`
+	// SeriesInterval is how often each tenant's alarm series (active
+	// alarms by priority, alarms by state, the EEMUA 191 figures) go to the
+	// metrics pipeline the connector is a receiver of, if any.
+	SeriesInterval time.Duration `mapstructure:"series_interval"`
 	// HTTP, when set, serves the tenant-scoped operator API.
 	HTTP configoptional.Optional[confighttp.ServerConfig] `mapstructure:"http"`
 
@@ -56,6 +60,9 @@ func (c *Config) Validate() error {
 	}
 	if c.TickInterval < 10*time.Millisecond || c.TickInterval > 10*time.Second {
 		errs = append(errs, fmt.Errorf("tick_interval: must be in 10ms..10s, got %s", c.TickInterval))
+	}
+	if c.SeriesInterval < time.Second || c.SeriesInterval > 10*time.Minute {
+		errs = append(errs, fmt.Errorf("series_interval: must be in 1s..10m, got %s", c.SeriesInterval))
 	}
 	if c.State.JournalPerTenant < 1 || c.State.JournalPerTenant > 100000 {
 		errs = append(errs, fmt.Errorf("state.journal_per_tenant: must be in 1..100000, got %d", c.State.JournalPerTenant))

@@ -30,7 +30,10 @@ type alarmConnector struct {
 	cfg    *Config
 	set    connector.Settings
 	logger *zap.Logger
-	next   consumer.Logs
+	next   consumer.Logs    // the transitions' logs pipeline
+	series consumer.Metrics // the stored series' metrics pipeline, if any
+	// started is when Start ran: the start of the stored floods counter.
+	started time.Time
 
 	// mu guards the engine, the store and the journal: a request's
 	// evaluation, its state write (fsync) and the queueing of its records
@@ -58,11 +61,15 @@ type alarmConnector struct {
 	server *httpserver.Server
 }
 
-func newConnector(set connector.Settings, cfg *Config, next consumer.Logs) (*alarmConnector, error) {
+func newConnector(set connector.Settings, cfg *Config, next consumer.Logs) *alarmConnector {
 	return &alarmConnector{cfg: cfg, set: set, logger: set.Logger, next: next, eng: newEngine(cfg.MaxLinksPerTenant),
 		store: newStateStore(cfg.State.Directory, set.Logger), journal: map[string][]*Action{},
-		outbox: map[string][]*Record{}, kick: make(chan struct{}, 1)}, nil
+		outbox: map[string][]*Record{}, kick: make(chan struct{}, 1)}
 }
+
+// setLogs and setSeries are called by the factory before Start.
+func (c *alarmConnector) setLogs(next consumer.Logs)      { c.next = next }
+func (c *alarmConnector) setSeries(next consumer.Metrics) { c.series = next }
 
 func (c *alarmConnector) Capabilities() consumer.Capabilities {
 	return consumer.Capabilities{MutatesData: false}
@@ -89,6 +96,10 @@ func (c *alarmConnector) readDefinitions() ([]byte, *alarm.Definitions, error) {
 }
 
 func (c *alarmConnector) Start(ctx context.Context, host component.Host) error {
+	if c.next == nil {
+		return fmt.Errorf("%s: must be a receiver of a logs pipeline (the alarm transitions go there, to kafka_alerts); a metrics output alone carries only the alarm series", c.set.ID)
+	}
+	c.started = time.Now()
 	data, defs, err := c.readDefinitions()
 	if err != nil {
 		return fmt.Errorf("%s: definitions_file: %w", c.set.ID, err)
@@ -190,6 +201,9 @@ func (c *alarmConnector) restore(ld *loaded) {
 		}
 		a.Restored()
 		in.a = &a
+		if sn.Raises != nil {
+			in.raises = *sn.Raises
+		}
 		in.link, in.station, in.unit, in.value, in.sampleTime = sn.Link, sn.Station, sn.Unit, sn.Value, sn.SampleTime
 		if l := ts.links[in.link]; l != nil && in.kind != alarm.KindComm {
 			l.insts[in] = struct{}{}
@@ -201,6 +215,11 @@ func (c *alarmConnector) restore(ld *loaded) {
 			acts = acts[n:]
 		}
 		c.journal[tenant] = acts
+	}
+	for tenant, k := range ld.kpis {
+		if c.eng.tenants[tenant] != nil {
+			c.eng.restoreKPI(k)
+		}
 	}
 	c.queue(ld.pending)
 }
@@ -216,6 +235,9 @@ func (c *alarmConnector) fullLocked() []stateEntry {
 		}
 		for _, in := range ts.alarms {
 			es = append(es, stateEntry{Alarm: snapOf(in)})
+		}
+		if k := c.eng.kpi[tid]; k != nil {
+			es = append(es, stateEntry{KPI: k.snap(tid)})
 		}
 	}
 	c.outMu.Lock()
@@ -251,6 +273,11 @@ func (c *alarmConnector) commitLocked(o *out, extra ...stateEntry) error {
 	}
 	for i := range o.links {
 		es = append(es, stateEntry{Link: &o.links[i]})
+	}
+	for tenant := range o.raised {
+		if k := c.eng.kpi[tenant]; k != nil {
+			es = append(es, stateEntry{KPI: k.snap(tenant)})
+		}
 	}
 	for _, r := range o.records {
 		es = append(es, stateEntry{Record: r})
@@ -310,6 +337,13 @@ func (c *alarmConnector) loop() {
 	defer c.done.Done()
 	t := time.NewTicker(c.cfg.TickInterval)
 	defer t.Stop()
+	// Without a metrics output the series ticker never fires.
+	var seriesC <-chan time.Time
+	if c.series != nil {
+		st := time.NewTicker(c.cfg.SeriesInterval)
+		defer st.Stop()
+		seriesC = st.C
+	}
 	ctx := context.Background()
 	for {
 		select {
@@ -317,6 +351,8 @@ func (c *alarmConnector) loop() {
 			return
 		case <-c.kick:
 			c.flush(ctx)
+		case now := <-seriesC:
+			c.emitSeries(ctx, now)
 		case now := <-t.C:
 			c.mu.Lock()
 			var o out

@@ -181,10 +181,7 @@ func startConnWith(t *testing.T, defsFile, stateDir string, sink *recSink, edit 
 	set := connectortest.NewNopSettings(componentType)
 	set.ID = component.NewIDWithName(componentType, "test")
 	set.Logger = zap.New(core)
-	c, err := newConnector(set, cfg, sink)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := newConnector(set, cfg, sink)
 	if err := c.Start(context.Background(), componenttest.NewNopHost()); err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ package alarmconnector
 
 import (
 	"bytes"
+	"context"
 	"net"
 	"net/http"
 	"os"
@@ -15,6 +16,9 @@ import (
 	"time"
 
 	"github.com/golang/snappy"
+	"github.com/prometheus/client_golang/api"
+	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/prompb"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"go.opentelemetry.io/collector/pdata/pcommon"
@@ -50,7 +54,8 @@ func TestDefaultConfigAlarmsFromOTLPAndRemoteWrite(t *testing.T) {
 
 	dir := t.TempDir()
 	tenantsFile := filepath.Join(dir, "tenants.yaml")
-	if err := os.WriteFile(tenantsFile, []byte("tenants:\n  - id: west-pipeline-01\n    token_sha256: ["+tenants.HashToken(e2eTokenA)+"]\n"), 0o600); err != nil {
+	if err := os.WriteFile(tenantsFile, []byte("tenants:\n  - id: west-pipeline-01\n    token_sha256: ["+tenants.HashToken(e2eTokenA)+"]\n"+
+		"  - id: east-pipeline-02\n    token_sha256: ["+tenants.HashToken(e2eTokenB)+"]\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	defsFile := filepath.Join(dir, "alarms.yaml")
@@ -65,14 +70,14 @@ func TestDefaultConfigAlarmsFromOTLPAndRemoteWrite(t *testing.T) {
 	dataDir := filepath.Join(dir, "data")
 	// No trace store: this test is about the metrics path (traces wait in
 	// their queue).
-	health, otlpHTTP, rw, alarmsAPI := e2e.FreeAddr(t), e2e.FreeAddr(t), e2e.FreeAddr(t), e2e.FreeAddr(t)
+	health, otlpHTTP, rw, alarmsAPI, query := e2e.FreeAddr(t), e2e.FreeAddr(t), e2e.FreeAddr(t), e2e.FreeAddr(t), e2e.FreeAddr(t)
 	_, metricsPort, _ := net.SplitHostPort(e2e.FreeAddr(t))
 	env := []string{
 		"SCADAOTEL_OTLP_GRPC_ENDPOINT=" + e2e.FreeAddr(t),
 		"SCADAOTEL_OTLP_HTTP_ENDPOINT=" + otlpHTTP,
 		"SCADAOTEL_HEALTH_ENDPOINT=" + health,
 		"SCADAOTEL_METRICS_PORT=" + metricsPort,
-		"SCADAOTEL_QUERY_ENDPOINT=" + e2e.FreeAddr(t),
+		"SCADAOTEL_QUERY_ENDPOINT=" + query,
 		"SCADAOTEL_TRACE_QUERY_ENDPOINT=" + e2e.FreeAddr(t),
 		"SCADAOTEL_UI_ENDPOINT=" + e2e.FreeAddr(t),
 		"SCADAOTEL_ALERTS_ENDPOINT=" + e2e.FreeAddr(t),
@@ -156,7 +161,66 @@ func TestDefaultConfigAlarmsFromOTLPAndRemoteWrite(t *testing.T) {
 	if code, body := call(t, "GET", "http://"+alarmsAPI+"/api/v1/alarms?active=true", e2eTokenA, ""); code != 200 || !strings.Contains(body, "RW-PT:HH") {
 		t.Fatalf("alarm API of the default config: %d %s", code, body)
 	}
+
+	// The alarm figures are stored series of the tenant (series_interval
+	// 15 s in the default config), read through its Prometheus query API
+	// with client_golang as Grafana would.
+	promFor := func(token string) promv1.API {
+		c, err := api.NewClient(api.Config{Address: "http://" + query, RoundTripper: bearer(token)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return promv1.NewAPI(c)
+	}
+	prom := promFor(e2eTokenA)
+	want := map[string]float64{"critical": 1, "high": 1, "medium": 0, "low": 0}
+	var vec model.Vector
+	deadline = time.Now().Add(40 * time.Second)
+	for time.Now().Before(deadline) {
+		v, _, err := prom.Query(context.Background(), `scada_alarms_active`, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if vec = v.(model.Vector); len(vec) == len(want) {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if len(vec) != len(want) {
+		t.Fatalf("scada_alarms_active of the tenant: %v, want one series per priority\n%s", vec, app.Output())
+	}
+	for _, s := range vec {
+		if p := string(s.Metric["priority"]); float64(s.Value) != want[p] {
+			t.Errorf("scada_alarms_active{priority=%q} = %v, want %v", p, s.Value, want[p])
+		}
+		if _, ok := s.Metric["scada_tenant"]; ok {
+			t.Errorf("the tenant label is in the answer: %v", s.Metric)
+		}
+	}
+	v, _, err := prom.Query(context.Background(), `scada_alarm_rate_10m`, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if vec := v.(model.Vector); len(vec) != 1 || vec[0].Value != 2 {
+		t.Errorf("scada_alarm_rate_10m: %v, want 2 raises in the last 10 minutes", vec)
+	}
+	// Tenant B has no definitions and sees none of A's figures.
+	v, _, err = promFor(e2eTokenB).Query(context.Background(), `{__name__=~"scada_alarm.*"}`, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if vec := v.(model.Vector); len(vec) != 0 {
+		t.Errorf("tenant B reads alarm series: %v", vec)
+	}
 	if code, _ := app.Stop(t); code != 0 {
 		t.Fatalf("exit %d", code)
 	}
+}
+
+type bearer string
+
+func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+string(b))
+	return http.DefaultTransport.RoundTrip(r)
 }

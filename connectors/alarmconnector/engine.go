@@ -99,6 +99,7 @@ type out struct {
 	snaps   []*inst
 	links   []linkSnap
 	records []*Record
+	raised  map[string]bool // tenants whose alarm-rate figures changed
 }
 
 func (o *out) empty() bool { return len(o.snaps) == 0 && len(o.records) == 0 && len(o.links) == 0 }
@@ -534,6 +535,10 @@ func (e *engine) emit(in *inst, changes []alarm.Change, now time.Time, actor, re
 		o.snaps = append(o.snaps, in)
 		if isRaise(c) {
 			e.noteRaise(in, now)
+			if o.raised == nil {
+				o.raised = map[string]bool{}
+			}
+			o.raised[in.tenant] = true
 		}
 		if !c.Quiet {
 			o.records = append(o.records, e.record(in, c, now, actor, reason))

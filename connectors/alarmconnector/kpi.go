@@ -29,37 +29,38 @@ type tenantKPI struct {
 }
 
 // raiseBuckets counts an alarm's raises per hour over the last 24 hours.
+// It is saved with the alarm's state, so the bad actors survive a restart.
 type raiseBuckets struct {
-	hour int64 // the hour (Unix/3600) of the newest bucket
-	n    [24]uint32
+	Hour int64      `json:"hour"` // the hour (Unix/3600) of the newest bucket
+	N    [24]uint32 `json:"n"`
 }
 
 func (b *raiseBuckets) advance(h int64) {
-	if h <= b.hour {
+	if h <= b.Hour {
 		return
 	}
-	if h-b.hour >= 24 {
-		b.n = [24]uint32{}
+	if h-b.Hour >= 24 {
+		b.N = [24]uint32{}
 	} else {
-		for x := b.hour + 1; x <= h; x++ {
-			b.n[x%24] = 0
+		for x := b.Hour + 1; x <= h; x++ {
+			b.N[x%24] = 0
 		}
 	}
-	b.hour = h
+	b.Hour = h
 }
 
 func (b *raiseBuckets) add(t time.Time) {
 	h := t.Unix() / 3600
 	b.advance(h)
-	if h > b.hour-24 {
-		b.n[h%24]++
+	if h > b.Hour-24 {
+		b.N[h%24]++
 	}
 }
 
 func (b *raiseBuckets) total(now time.Time) int {
 	b.advance(now.Unix() / 3600)
 	s := 0
-	for _, v := range b.n {
+	for _, v := range b.N {
 		s += int(v)
 	}
 	return s
@@ -68,6 +69,39 @@ func (b *raiseBuckets) total(now time.Time) int {
 // isRaise: a change that shows the operator a new unacknowledged alarm.
 func isRaise(c alarm.Change) bool {
 	return !c.Quiet && c.To == alarm.ActiveUnacked && c.From != alarm.ActiveUnacked
+}
+
+// kpiSnap is a tenant's alarm-rate figures in the state file, so the
+// 10-minute window and the flood count survive a restart.
+// Recent is in Unix milliseconds: it is written with every raise, up to
+// maxRecentRaises of them during a flood.
+type kpiSnap struct {
+	Tenant  string  `json:"tenant"`
+	Recent  []int64 `json:"recent_ms,omitempty"`
+	InFlood bool    `json:"in_flood,omitempty"`
+	Floods  int64   `json:"floods,omitempty"`
+}
+
+func (k *tenantKPI) snap(tenant string) *kpiSnap {
+	s := &kpiSnap{Tenant: tenant, Recent: make([]int64, len(k.recent)), InFlood: k.inFlood, Floods: k.floods}
+	for i, t := range k.recent {
+		s.Recent[i] = t.UnixMilli()
+	}
+	return s
+}
+
+// restoreKPI puts a tenant's saved figures back; raises older than the
+// window fall out on the next trim.
+func (e *engine) restoreKPI(s *kpiSnap) {
+	recent := s.Recent
+	if len(recent) > maxRecentRaises {
+		recent = recent[len(recent)-maxRecentRaises:]
+	}
+	k := &tenantKPI{recent: make([]time.Time, len(recent)), inFlood: s.InFlood, floods: s.Floods}
+	for i, ms := range recent {
+		k.recent[i] = time.UnixMilli(ms)
+	}
+	e.kpi[s.Tenant] = k
 }
 
 // noteRaise counts a raise of in at now.

@@ -49,6 +49,9 @@ type instSnap struct {
 	Value      *float64    `json:"value,omitempty"`
 	SampleTime time.Time   `json:"sample_time,omitzero"`
 	Alarm      alarm.Alarm `json:"alarm"`
+	// Raises are the alarm's raises per hour of the last 24 hours (bad
+	// actors); absent in files of earlier releases.
+	Raises *raiseBuckets `json:"raises,omitempty"`
 }
 
 type linkSnap struct {
@@ -80,11 +83,17 @@ type stateEntry struct {
 	Record    *Record   `json:"r,omitempty"`
 	Delivered []string  `json:"d,omitempty"`
 	Action    *Action   `json:"j,omitempty"`
+	KPI       *kpiSnap  `json:"k,omitempty"`
 }
 
 func snapOf(in *inst) *instSnap {
-	return &instSnap{Tenant: in.tenant, ID: in.id, Kind: in.kind, Link: in.link, Station: in.station, Unit: in.unit,
+	s := &instSnap{Tenant: in.tenant, ID: in.id, Kind: in.kind, Link: in.link, Station: in.station, Unit: in.unit,
 		Value: finite(in.value), SampleTime: in.sampleTime, Alarm: *in.a}
+	if in.raises.Hour != 0 {
+		r := in.raises
+		s.Raises = &r
+	}
+	return s
 }
 
 // loaded is what a start reads back.
@@ -93,6 +102,7 @@ type loaded struct {
 	links   map[[2]string]*linkSnap
 	pending []*Record
 	journal map[string][]*Action
+	kpis    map[string]*kpiSnap
 	damaged int
 }
 
@@ -118,7 +128,8 @@ func newStateStore(dir string, logger *zap.Logger) *stateStore {
 // file is kept as alarms.log.damaged-<unix>, and the caller rewrites the
 // file clean.
 func (s *stateStore) load() (*loaded, error) {
-	ld := &loaded{alarms: map[[2]string]*instSnap{}, links: map[[2]string]*linkSnap{}, journal: map[string][]*Action{}}
+	ld := &loaded{alarms: map[[2]string]*instSnap{}, links: map[[2]string]*linkSnap{}, journal: map[string][]*Action{},
+		kpis: map[string]*kpiSnap{}}
 	if err := os.MkdirAll(s.dir, 0o750); err != nil {
 		return nil, fmt.Errorf("state.directory: %w", err)
 	}
@@ -158,6 +169,8 @@ func (s *stateStore) load() (*loaded, error) {
 			}
 		case e.Action != nil:
 			ld.journal[e.Action.Tenant] = append(ld.journal[e.Action.Tenant], e.Action)
+		case e.KPI != nil:
+			ld.kpis[e.KPI.Tenant] = e.KPI
 		}
 	}
 	for _, id := range order {

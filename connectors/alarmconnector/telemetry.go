@@ -29,13 +29,14 @@ const (
 	MetricChattering          = "scadaotel_alarm_chattering"
 	MetricStale               = "scadaotel_alarm_stale"
 	MetricRefusedRequests     = "scadaotel_alarm_refused_requests"
+	MetricSeriesRefused       = "scadaotel_alarm_series_refused"
 )
 
 // MetricNames lists every self-metric the connector registers.
 func MetricNames() []string {
 	return []string{MetricSamples, MetricEvaluationTime, MetricTransitions, MetricDeliveredRecords, MetricPendingRecords,
 		MetricActive, MetricStateWriteFailures, MetricStateDamagedRecords, MetricDefinitionReloads, MetricOperatorActions,
-		MetricRate, MetricFloods, MetricChattering, MetricStale, MetricRefusedRequests}
+		MetricRate, MetricFloods, MetricChattering, MetricStale, MetricRefusedRequests, MetricSeriesRefused}
 }
 
 type telemetry struct {
@@ -43,7 +44,7 @@ type telemetry struct {
 	evalTime                               metric.Float64Counter
 	transitions, deliveredC, writeFailures metric.Int64Counter
 	damagedC, reloads, actions             metric.Int64Counter
-	refusedC                               metric.Int64Counter
+	refusedC, seriesRefusedC               metric.Int64Counter
 	reg                                    metric.Registration
 
 	mu    sync.Mutex
@@ -76,6 +77,9 @@ func newTelemetry(set component.TelemetrySettings, c *alarmConnector) (*telemetr
 		return nil, err
 	}
 	if t.refusedC, err = m.Int64Counter(MetricRefusedRequests, metric.WithDescription("Metrics requests refused (retryably) because a tenant's outbox of undelivered alarm records is at max_outbox_per_tenant, by tenant (pseudonym)."), metric.WithUnit("{request}")); err != nil {
+		return nil, err
+	}
+	if t.seriesRefusedC, err = m.Int64Counter(MetricSeriesRefused, metric.WithDescription("Requests of a tenant's stored alarm series the metrics pipeline refused (sent again the next series_interval), by tenant (pseudonym)."), metric.WithUnit("{request}")); err != nil {
 		return nil, err
 	}
 	if t.actions, err = m.Int64Counter(MetricOperatorActions, metric.WithDescription("Operator actions through the API, by tenant (pseudonym), action and outcome."), metric.WithUnit("{action}")); err != nil {
@@ -158,6 +162,12 @@ func (t *telemetry) transition(r *Record) {
 func (t *telemetry) refused(tenant string) {
 	if t != nil {
 		t.refusedC.Add(context.Background(), 1, t.opt("r/"+tenant, tenants.SelfMetricTenant(tenant)))
+	}
+}
+
+func (t *telemetry) seriesRefused(tenant string) {
+	if t != nil {
+		t.seriesRefusedC.Add(context.Background(), 1, t.opt("s/"+tenant, tenants.SelfMetricTenant(tenant)))
 	}
 }
 

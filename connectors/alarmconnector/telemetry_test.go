@@ -32,10 +32,7 @@ func TestMetricNames(t *testing.T) {
 		cfg.State.Directory = filepath.Join(dir, "state")
 		cfg.HTTP = configoptional.None[confighttp.ServerConfig]()
 		sink := &recSink{}
-		c, err := newConnector(set, cfg, sink)
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := newConnector(set, cfg, sink)
 		if err := c.Start(context.Background(), componenttest.NewNopHost()); err != nil {
 			t.Fatal(err)
 		}
