@@ -150,6 +150,10 @@ func (e *uiExtension) handler() http.Handler {
 	api.Handle("GET /ui/api/traces/", e.authed(e.traces))
 	api.Handle("GET /ui/api/appliance", e.authedOrAdministrator(e.appliance))
 	api.Handle("GET /ui/api/audit", e.authedOrAdministrator(e.auditTrail))
+	api.Handle("GET /ui/api/tokens", e.authedOrAdministrator(e.tokensList))
+	api.Handle("POST /ui/api/tokens", e.authedOrAdministrator(e.tokensAdd))
+	api.Handle("POST /ui/api/tokens/{name}/rotate", e.authedOrAdministrator(e.tokensRotate))
+	api.Handle("DELETE /ui/api/tokens/{name}", e.authedOrAdministrator(e.tokensRemove))
 	api.HandleFunc("/ui/api/", func(w http.ResponseWriter, _ *http.Request) {
 		httpjson.Write(w, http.StatusNotFound, map[string]string{"error": "unknown UI API path"})
 	})
@@ -320,6 +324,9 @@ func requiredRole(path string) []string {
 		return []string{tenants.RoleAudit}
 	case "/ui/api/me":
 		return []string{tenants.RoleSystem, tenants.RoleSecurity, tenants.RoleAudit}
+	}
+	if path == "/ui/api/tokens" || strings.HasPrefix(path, "/ui/api/tokens/") {
+		return []string{tenants.RoleSecurity}
 	}
 	return []string{tenants.RoleSystem, tenants.RoleSecurity}
 }
