@@ -140,6 +140,44 @@ service:
 		t.Errorf("a viewer's acknowledge: %d %s, want 403 naming the operator role", code, b)
 	}
 
+	// An administrator's browser session opens its role's API only.
+	cookieOf := func(token string) *http.Cookie {
+		b, _ := json.Marshal(map[string]string{"token": token})
+		resp, err := http.Post(base+"/ui/api/login", "application/json", bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || len(resp.Cookies()) != 1 {
+			t.Fatalf("login: %d %v", resp.StatusCode, resp.Cookies())
+		}
+		return resp.Cookies()[0]
+	}
+	withCookie := func(c *http.Cookie, path string) (int, string) {
+		req, _ := http.NewRequest(http.MethodGet, base+path, nil)
+		req.AddCookie(c)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	auditor := cookieOf(auditTok)
+	for path, want := range map[string]int{"/ui/api/audit": http.StatusOK, "/ui/api/overview": http.StatusForbidden,
+		"/ui/api/alarms": http.StatusForbidden, "/ui/api/tokens": http.StatusForbidden, "/ui/api/appliance": http.StatusForbidden} {
+		if code, b := withCookie(auditor, path); code != want {
+			t.Errorf("the audit administrator's session, GET %s: %d %s, want %d", path, code, b, want)
+		}
+	}
+	if code, b := withCookie(auditor, "/ui/api/me"); code != http.StatusOK || !strings.Contains(b, `"administrator":"auditor-1"`) || !strings.Contains(b, `"role":"audit"`) {
+		t.Errorf("/ui/api/me of the audit administrator: %d %s", code, b)
+	}
+	if code, b := call(http.MethodGet, "/ui/api/tokens", viewerTok); code != http.StatusForbidden || !strings.Contains(b, "needs tenant-admin") {
+		t.Errorf("a viewer lists the tokens: %d %s", code, b)
+	}
+
 	art := filepath.Join(t.TempDir(), "screenshots")
 	if err := os.MkdirAll(art, 0o755); err != nil {
 		t.Fatal(err)
