@@ -51,6 +51,8 @@ const emptyTenantsFile = `# scadaotel tenants, re-read while the appliance runs.
 #   scadaotel tenants add west-pipeline-01
 # (also: tenants list, rotate-token <id>, remove <id>). By hand, with the
 # SHA-256 of a token of your own: echo -n "$TOKEN" | scadaotel tenants hash-token
+# Named tokens with roles (ingest, viewer, operator, tenant-admin):
+#   scadaotel tokens add --tenant west-pipeline-01 --name zhang.wei --roles operator
 # tenants:
 #   - id: west-pipeline-01
 #     token_sha256: [<hash>]
@@ -84,7 +86,7 @@ func newCommand() *cobra.Command {
 		},
 	}
 	cmd := otelcol.NewCommand(set)
-	cmd.AddCommand(tenants.NewCommand(), durableotlpexporter.NewCommand(), newVersionCommand(), audit.NewCommand(), certs.NewCommand())
+	cmd.AddCommand(tenants.NewCommand(), tenants.NewTokensCommand(), durableotlpexporter.NewCommand(), newVersionCommand(), audit.NewCommand(), certs.NewCommand())
 	var dataDir string
 	cmd.PersistentFlags().StringVar(&dataDir, "data-dir", "",
 		"directory for all appliance state (default $"+dataDirEnv+", else ./data)")

@@ -41,49 +41,15 @@ func NewCommand() *cobra.Command {
 		Use:   "tenants",
 		Short: "Manage tenants and their bearer tokens (the tenants file the appliance re-reads while running)",
 	}
-	var file string
+	var file, auditDir string
 	cmd.PersistentFlags().StringVar(&file, "file", "",
 		"tenants file (default $"+tenantsFileEnv+", else <data dir>/tenants.yaml)")
-	resolve := func(c *cobra.Command) string {
-		if file != "" {
-			return file
-		}
-		if v := os.Getenv(tenantsFileEnv); v != "" {
-			return v
-		}
-		dir := ""
-		if fl := c.Flag("data-dir"); fl != nil {
-			dir = fl.Value.String()
-		}
-		if dir == "" {
-			dir = os.Getenv(dataDirEnv)
-		}
-		if dir == "" {
-			dir = "data"
-		}
-		return filepath.Join(dir, "tenants.yaml")
-	}
-	var auditDir string
 	cmd.PersistentFlags().StringVar(&auditDir, "audit-dir", "",
 		"audit trail the changes are recorded in (default <data dir>/audit, the data dir as for the file: $"+dataDirEnv+" or the file's directory)")
+	resolve := func(c *cobra.Command) string { return tenantsFilePath(c, file) }
 	// audited records a change made to the file at path.
-	audited := func(c *cobra.Command, path, action, tenant string) error {
-		dir := auditDir
-		if dir == "" {
-			if d := os.Getenv(dataDirEnv); d != "" {
-				dir = filepath.Join(d, "audit")
-			} else {
-				dir = filepath.Join(filepath.Dir(path), "audit")
-			}
-		}
-		l, err := audit.OpenDir(dir, 16<<20, 0)
-		if err == nil {
-			_, err = l.Append(audit.Record{Actor: cliActor(), Tenant: tenant, Action: action, Object: path, Outcome: audit.Success})
-		}
-		if err != nil {
-			return fmt.Errorf("the change to %s is made but could not be recorded in the audit trail %s: %w", path, dir, err)
-		}
-		return nil
+	audited := func(_ *cobra.Command, path, action, tenant string) error {
+		return appendCLIAudit(auditDir, path, audit.Record{Actor: cliActor(), Tenant: tenant, Action: action, Object: path, Outcome: audit.Success})
 	}
 
 	hash := &cobra.Command{
@@ -180,6 +146,51 @@ func NewCommand() *cobra.Command {
 
 	cmd.AddCommand(hash, add, list, rotate, remove)
 	return cmd
+}
+
+// tenantsFilePath is the tenants file a command edits: file if given, else
+// $SCADAOTEL_TENANTS_FILE, else <data dir>/tenants.yaml with the data dir
+// from --data-dir, $SCADAOTEL_DATA_DIR or ./data (as the appliance finds it).
+func tenantsFilePath(c *cobra.Command, file string) string {
+	if file != "" {
+		return file
+	}
+	if v := os.Getenv(tenantsFileEnv); v != "" {
+		return v
+	}
+	dir := ""
+	if fl := c.Flag("data-dir"); fl != nil {
+		dir = fl.Value.String()
+	}
+	if dir == "" {
+		dir = os.Getenv(dataDirEnv)
+	}
+	if dir == "" {
+		dir = "data"
+	}
+	return filepath.Join(dir, "tenants.yaml")
+}
+
+// appendCLIAudit records r, a change a command made to the tenants file at
+// path, in the audit trail the appliance keeps: dir, else
+// $SCADAOTEL_DATA_DIR/audit, else audit/ beside the file (the default
+// config's <data dir>/audit), with the chain's key beside it.
+func appendCLIAudit(dir, path string, r audit.Record) error {
+	if dir == "" {
+		if d := os.Getenv(dataDirEnv); d != "" {
+			dir = filepath.Join(d, "audit")
+		} else {
+			dir = filepath.Join(filepath.Dir(path), "audit")
+		}
+	}
+	l, err := audit.OpenDir(dir, 16<<20, 0)
+	if err == nil {
+		_, err = l.Append(r)
+	}
+	if err != nil {
+		return fmt.Errorf("the change to %s is made but could not be recorded in the audit trail %s: %w", path, dir, err)
+	}
+	return nil
 }
 
 func exactlyOneID(_ *cobra.Command, args []string) error {

@@ -215,6 +215,10 @@ func (r *Registry) Tenants() []Tenant {
 	return out
 }
 
+// File is the tenants file the registry reads ("" when it has none): the
+// file the UI's token API edits.
+func (r *Registry) File() string { return r.file }
+
 // Limiter returns the process-wide per-tenant limiter of this registry.
 func (r *Registry) Limiter() *Limiter { return r.limiter }
 

@@ -150,6 +150,10 @@ func (e *uiExtension) handler() http.Handler {
 	api.Handle("GET /ui/api/traces/", e.authed(e.traces))
 	api.Handle("GET /ui/api/appliance", e.authedOrAdministrator(e.appliance))
 	api.Handle("GET /ui/api/audit", e.authedOrAdministrator(e.auditTrail))
+	api.Handle("GET /ui/api/tokens", e.authedOrAdministrator(e.tokensList))
+	api.Handle("POST /ui/api/tokens", e.authedOrAdministrator(e.tokensAdd))
+	api.Handle("POST /ui/api/tokens/{name}/rotate", e.authedOrAdministrator(e.tokensRotate))
+	api.Handle("DELETE /ui/api/tokens/{name}", e.authedOrAdministrator(e.tokensRemove))
 	api.HandleFunc("/ui/api/", func(w http.ResponseWriter, _ *http.Request) {
 		httpjson.Write(w, http.StatusNotFound, map[string]string{"error": "unknown UI API path"})
 	})
@@ -244,6 +248,10 @@ func (e *uiExtension) authed(next func(http.ResponseWriter, *http.Request, ident
 			httpjson.Write(w, http.StatusUnauthorized, map[string]string{"error": "session expired or unknown: log in again"})
 			return
 		}
+		if ses.admin != "" {
+			httpjson.Write(w, http.StatusForbidden, map[string]string{"error": "an administrator's session opens no tenant's data"})
+			return
+		}
 		// The token is checked again on every request, so a token revoked
 		// in the tenants file ends its sessions at the registry's next reload.
 		if t, _, _ := e.resolveToken(r, ses.token); t != ses.tenant {
@@ -256,35 +264,69 @@ func (e *uiExtension) authed(next func(http.ResponseWriter, *http.Request, ident
 	})
 }
 
-// authedOrAdministrator is authed, except that a bearer token of an
-// administrator (tenants file, `administrators`) is accepted too, with no
-// tenant. Only handlers that serve appliance-wide figures use it.
+// authedOrAdministrator is authed, except that an administrator
+// (tenants file, `administrators`) is accepted too, with no tenant: by
+// bearer token or by the session its token logged in. Only handlers that
+// serve appliance-wide figures, the audit trail or who the caller is use it.
 func (e *uiExtension) authedOrAdministrator(next func(http.ResponseWriter, *http.Request, identity)) http.Handler {
 	tenantOnly := e.authed(next)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && e.registry != nil {
 			if a, ok := e.registry.LookupAdministrator(tok); ok {
-				id := identity{admin: a.Name, role: a.Role}
-				if want := requiredRole(r.URL.Path); !slices.Contains(want, a.Role) {
-					e.audit(audit.Record{Actor: "admin:" + a.Name, Source: r.RemoteAddr, Action: "role_refused", Object: r.URL.Path,
-						Outcome: audit.Refused, Detail: "role " + a.Role})
-					httpjson.Write(w, http.StatusForbidden, map[string]string{"error": fmt.Sprintf(
-						"the %s role may not read %s (it needs the %s role)", a.Role, r.URL.Path, strings.Join(want, " or "))})
+				e.asAdministrator(w, r, a, next)
+				return
+			}
+		}
+		if r.Header.Get("Authorization") == "" {
+			if c, err := r.Cookie(cookieName); err == nil {
+				if ses := e.sessions.get(c.Value); ses != nil && ses.admin != "" {
+					// Checked again on every request, like a tenant's token.
+					a, ok := Administrator{}, false
+					if e.registry != nil {
+						a, ok = e.registry.LookupAdministrator(ses.token)
+					}
+					if !ok || a.Name != ses.admin || a.Role != ses.role {
+						e.sessions.remove(c.Value)
+						clearCookie(w)
+						httpjson.Write(w, http.StatusUnauthorized, map[string]string{"error": "the token of this session is no longer accepted: log in again"})
+						return
+					}
+					e.asAdministrator(w, r, a, next)
 					return
 				}
-				next(w, r, id)
-				return
 			}
 		}
 		tenantOnly.ServeHTTP(w, r)
 	})
 }
 
+// Administrator is who an administrator's token names.
+type Administrator = tenants.Administrator
+
+// asAdministrator runs next for administrator a if its role may use the
+// path (requiredRole), else answers 403 and records the refusal.
+func (e *uiExtension) asAdministrator(w http.ResponseWriter, r *http.Request, a Administrator, next func(http.ResponseWriter, *http.Request, identity)) {
+	if want := requiredRole(r.URL.Path); !slices.Contains(want, a.Role) {
+		e.audit(audit.Record{Actor: "admin:" + a.Name, Source: r.RemoteAddr, Action: "role_refused", Object: r.URL.Path,
+			Outcome: audit.Refused, Detail: "role " + a.Role})
+		httpjson.Write(w, http.StatusForbidden, map[string]string{"error": fmt.Sprintf(
+			"the %s role may not read %s (it needs the %s role)", a.Role, r.URL.Path, strings.Join(want, " or "))})
+		return
+	}
+	next(w, r, identity{admin: a.Name, role: a.Role})
+}
+
 // requiredRole: which administrator roles may read a path (separation of
 // duties: the audit role reads the audit trail and nothing else).
 func requiredRole(path string) []string {
-	if path == "/ui/api/audit" {
+	switch path {
+	case "/ui/api/audit":
 		return []string{tenants.RoleAudit}
+	case "/ui/api/me":
+		return []string{tenants.RoleSystem, tenants.RoleSecurity, tenants.RoleAudit}
+	}
+	if path == "/ui/api/tokens" || strings.HasPrefix(path, "/ui/api/tokens/") {
+		return []string{tenants.RoleSecurity}
 	}
 	return []string{tenants.RoleSystem, tenants.RoleSecurity}
 }
@@ -364,6 +406,12 @@ func (e *uiExtension) login(w http.ResponseWriter, r *http.Request) {
 			e.cfg.LoginLimit.PerAddress, e.cfg.LoginLimit.Period))
 		return
 	}
+	if e.registry != nil {
+		if a, ok := e.registry.LookupAdministrator(body.Token); ok {
+			e.loginAdministrator(w, r, a, body.Token, now)
+			return
+		}
+	}
 	tenant, code, reason := e.resolveToken(r, body.Token)
 	if tenant != "" {
 		if wait := e.limiter.byTenant.take(tenant, now); wait > 0 {
@@ -393,6 +441,25 @@ func (e *uiExtension) login(w http.ResponseWriter, r *http.Request) {
 	httpjson.Write(w, http.StatusOK, map[string]any{"tenant": tenant, "expires": exp.UTC().Format(time.RFC3339)})
 }
 
+// loginAdministrator opens a session for an administrator's token: it
+// shows the views of the administrator's role only (the audit role: the
+// audit trail; system and security: the Appliance view).
+func (e *uiExtension) loginAdministrator(w http.ResponseWriter, r *http.Request, a Administrator, token string, now time.Time) {
+	if wait := e.limiter.byTenant.take(adminPool+a.Name, now); wait > 0 {
+		e.tooManyLogins(w, r, wait, fmt.Sprintf("too many logins of this administrator: at most login_limit.per_tenant=%d per %s",
+			e.cfg.LoginLimit.PerTenant, e.cfg.LoginLimit.Period))
+		return
+	}
+	id, exp := e.sessions.createAdmin(a.Name, a.Role, token)
+	e.audit(audit.Record{Actor: "admin:" + a.Name, Source: r.RemoteAddr, Action: "login", Outcome: audit.Success, Detail: "role " + a.Role})
+	e.mLogins.Add(r.Context(), 1, metric.WithAttributes(attribute.String("outcome", "accepted")))
+	http.SetCookie(w, &http.Cookie{
+		Name: cookieName, Value: id, Path: "/", Expires: exp, MaxAge: int(e.cfg.SessionTTL.Seconds()),
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil,
+	})
+	httpjson.Write(w, http.StatusOK, map[string]any{"administrator": a.Name, "role": a.Role, "expires": exp.UTC().Format(time.RFC3339)})
+}
+
 // tooManyLogins answers 429 with Retry-After (whole seconds) and the limit.
 func (e *uiExtension) tooManyLogins(w http.ResponseWriter, r *http.Request, wait time.Duration, msg string) {
 	secs := retryAfterSeconds(wait)
@@ -408,7 +475,9 @@ func (e *uiExtension) logout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if c, err := r.Cookie(cookieName); err == nil {
-		if ses := e.sessions.get(c.Value); ses != nil {
+		if ses := e.sessions.get(c.Value); ses != nil && ses.admin != "" {
+			e.audit(audit.Record{Actor: "admin:" + ses.admin, Source: r.RemoteAddr, Action: "logout", Outcome: audit.Success})
+		} else if ses != nil {
 			e.audit(audit.Record{Actor: tenants.TokenActor(ses.token), Tenant: ses.tenant, Source: r.RemoteAddr, Action: "logout", Outcome: audit.Success})
 		}
 		e.sessions.remove(c.Value)
@@ -431,12 +500,29 @@ func (e *uiExtension) meOrAnonymous(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	e.authed(e.me).ServeHTTP(w, r)
+	e.authedOrAdministrator(e.me).ServeHTTP(w, r)
 }
 
 func (e *uiExtension) me(w http.ResponseWriter, _ *http.Request, id identity) {
-	// Who is logged in: the token's name ("" for a token_sha256 one) and
-	// its roles, for the page to show and to hide what they may not do.
+	if id.admin != "" {
+		// An administrator: the views of its role only.
+		httpjson.Write(w, http.StatusOK, map[string]any{
+			"tenant":        "",
+			"administrator": id.admin,
+			"role":          id.role,
+			"actor":         "admin:" + id.admin,
+			"token":         id.admin,
+			"roles":         []string{id.role},
+			"views": map[string]bool{
+				"audit":     id.role == tenants.RoleAudit && e.auditLog != nil,
+				"appliance": id.role != tenants.RoleAudit && e.cfg.TelemetryEndpoint != "",
+			},
+		})
+		return
+	}
+	// Who is logged in: the token's name ("" for a token_sha256 one), how
+	// the audit trail names it, and its roles, for the page to show and to
+	// hide what they may not do.
 	var ti tenants.TokenInfo
 	if e.registry != nil {
 		ti, _ = e.registry.LookupToken(id.token)
@@ -448,12 +534,14 @@ func (e *uiExtension) me(w http.ResponseWriter, _ *http.Request, id identity) {
 	httpjson.Write(w, http.StatusOK, map[string]any{
 		"tenant": id.tenant,
 		"token":  ti.Name,
+		"actor":  ti.Actor(id.token),
 		"roles":  roles,
 		"views": map[string]bool{
 			"alerts":    e.cfg.AlertsEndpoint != "",
 			"alarms":    e.cfg.AlarmsEndpoint != "",
 			"traces":    e.cfg.TraceQueryEndpoint != "",
 			"appliance": e.cfg.TelemetryEndpoint != "",
+			"audit":     false,
 		},
 	})
 }

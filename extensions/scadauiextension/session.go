@@ -15,8 +15,10 @@ const cookieName = "scadaui_session"
 // (never in the cookie or the page) because the trace and alert APIs are
 // called over loopback with the tenant's own bearer token.
 type session struct {
-	tenant   string
+	tenant   string // the pool key: the tenant, or adminPool+name for an administrator
 	token    string
+	admin    string // an administrator's session: the administrator's name ("" for a tenant's)
+	role     string // the administrator's role
 	created  time.Time
 	expires  time.Time
 	lastSeen time.Time
@@ -47,15 +49,32 @@ func (s *sessions) live(ses *session, now time.Time) bool {
 	return now.Before(ses.expires) && now.Sub(ses.lastSeen) < s.idle
 }
 
+// adminPool prefixes an administrator's name as the key of its sessions'
+// pool (a ':' is never in a tenant id), so administrators' logins are
+// bounded per administrator like a tenant's.
+const adminPool = "admin:"
+
+// createAdmin is create for an administrator's token: its sessions open
+// the administrator's views only (extension.authed refuses them).
+func (s *sessions) createAdmin(name, role, token string) (string, time.Time) {
+	return s.add(session{tenant: adminPool + name, token: token, admin: name, role: role})
+}
+
 // create returns a new random session id (256 bits, hex) for tenant.
 func (s *sessions) create(tenant, token string) (string, time.Time) {
+	return s.add(session{tenant: tenant, token: token})
+}
+
+func (s *sessions) add(proto session) (string, time.Time) {
+	tenant := proto.tenant
 	var b [32]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		panic("crypto/rand failed: " + err.Error()) // never happens on Linux (Go 1.24+ crypto/rand does not fail)
 	}
 	id := hex.EncodeToString(b[:])
 	now := s.now()
-	ses := &session{tenant: tenant, token: token, created: now, expires: now.Add(s.ttl), lastSeen: now}
+	ses := &proto
+	ses.created, ses.expires, ses.lastSeen = now, now.Add(s.ttl), now
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.sweepLocked(now)

@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"time"
 
 	"go.opentelemetry.io/collector/config/confighttp"
 	"go.opentelemetry.io/collector/config/configoptional"
@@ -91,8 +92,22 @@ func Scheme(tlsCfg configoptional.Optional[configtls.ServerConfig]) string {
 // Trusting the one certificate rather than a CA needs no name check: the
 // process dials its own listeners, often through a wildcard or loopback
 // address the certificate does not name.
+//
+// Each listener re-reads the file on its own, at its first handshake once
+// reload_interval has passed since its last read, so for up to one
+// interval after a swap some listeners still serve the certificate that
+// was in the file before. The pin therefore keeps trusting that previous
+// certificate for reload_interval (plus a margin) after it saw the file
+// change, and no longer: a call to a listener that has not reloaded yet
+// is not refused (it was a 502 in the UI), and a certificate replaced
+// because its key leaked stops being trusted once no listener can serve
+// it any more. With reload_interval 0 the listeners never re-read the
+// file, so the certificate they started with stays trusted.
 func SelfClientTLS(srv configtls.ServerConfig) *tls.Config {
-	p := &selfPin{srv: srv}
+	p := &selfPin{srv: srv, now: time.Now}
+	if srv.ReloadInterval > 0 {
+		p.grace = srv.ReloadInterval + selfPinMargin
+	}
 	return &tls.Config{
 		MinVersion: tls.VersionTLS12,
 		// The chain and name checks are replaced by VerifyConnection's
@@ -109,10 +124,19 @@ func SelfClientTLS(srv configtls.ServerConfig) *tls.Config {
 	}
 }
 
+// selfPinMargin is added to reload_interval: a listener re-reads at its
+// first handshake after the interval, which can start a moment after the
+// pin noticed the change.
+const selfPinMargin = 5 * time.Second
+
 type selfPin struct {
-	srv  configtls.ServerConfig
-	mu   sync.Mutex
-	leaf []byte // DER of the certificate last read from cert_file
+	srv       configtls.ServerConfig
+	grace     time.Duration // how long prev stays trusted (0: for good)
+	now       func() time.Time
+	mu        sync.Mutex
+	leaf      []byte    // DER of the certificate last read from cert_file
+	prev      []byte    // DER of the one read before it
+	prevUntil time.Time // prev is trusted until then (grace > 0)
 }
 
 func (p *selfPin) certPEM() ([]byte, error) {
@@ -139,6 +163,11 @@ func (p *selfPin) keyPair() (tls.Certificate, error) {
 	return tls.X509KeyPair(cert, key)
 }
 
+// trustedPrevLocked: got is the previous certificate, still within its grace.
+func (p *selfPin) trustedPrevLocked(got []byte) bool {
+	return p.prev != nil && bytes.Equal(got, p.prev) && (p.grace == 0 || p.now().Before(p.prevUntil))
+}
+
 func (p *selfPin) verify(cs tls.ConnectionState) error {
 	if len(cs.PeerCertificates) == 0 {
 		return errors.New("the listener showed no certificate")
@@ -146,7 +175,7 @@ func (p *selfPin) verify(cs tls.ConnectionState) error {
 	got := cs.PeerCertificates[0].Raw
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.leaf != nil && bytes.Equal(got, p.leaf) {
+	if p.leaf != nil && bytes.Equal(got, p.leaf) || p.trustedPrevLocked(got) {
 		return nil
 	}
 	b, err := p.certPEM()
@@ -157,9 +186,16 @@ func (p *selfPin) verify(cs tls.ConnectionState) error {
 	if blk == nil || blk.Type != "CERTIFICATE" {
 		return errors.New("the appliance's own certificate file holds no PEM certificate")
 	}
-	p.leaf = blk.Bytes
-	if !bytes.Equal(got, p.leaf) {
-		return errors.New("the listener's certificate is not the one this appliance serves (cert_file)")
+	if !bytes.Equal(blk.Bytes, p.leaf) {
+		// The file changed: the certificate read before stays trusted
+		// while listeners that have not re-read the file may serve it.
+		if p.leaf != nil {
+			p.prev, p.prevUntil = p.leaf, p.now().Add(p.grace)
+		}
+		p.leaf = blk.Bytes
 	}
-	return nil
+	if bytes.Equal(got, p.leaf) || p.trustedPrevLocked(got) {
+		return nil
+	}
+	return errors.New("the listener's certificate is not the one this appliance serves (cert_file)")
 }

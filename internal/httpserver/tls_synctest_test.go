@@ -217,3 +217,92 @@ func TestSelfClientTLS(t *testing.T) {
 		t.Fatalf("after the swap: %v", err)
 	}
 }
+
+// TestSelfClientTLSFollowsTheReload: two listeners re-read the swapped
+// certificate at different moments (each at its first handshake after its
+// reload_interval). While one already serves the new certificate and the
+// other still the old one, the appliance's calls to both are accepted
+// (before, the second was refused: a 502 in the UI); once the interval
+// (and its margin) has passed since the pin saw the change, the old
+// certificate is refused again, and a foreign one all along.
+func TestSelfClientTLSFollowsTheReload(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		base := t.TempDir()
+		_, certA, keyA := makeCA(t, filepath.Join(base, "a"), "scada-a")
+		_, certB, keyB := makeCA(t, filepath.Join(base, "b"), "scada-b")
+		_, certC, keyC := makeCA(t, filepath.Join(base, "c"), "scada-c")
+		live := filepath.Join(base, "live")
+		if err := os.Mkdir(live, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		cert, key := filepath.Join(live, "server.pem"), filepath.Join(live, "server-key.pem")
+		replace(t, certA, cert)
+		replace(t, keyA, key)
+		listener := func() *tls.Config {
+			sc := configtls.NewDefaultServerConfig()
+			sc.CertFile, sc.KeyFile, sc.ReloadInterval = cert, key, time.Minute
+			srv, err := ServerTLS(context.Background(), sc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return srv
+		}
+		fixed := func(c, k string) *tls.Config { // never re-reads: serves c for good
+			sc := configtls.NewDefaultServerConfig()
+			sc.CertFile, sc.KeyFile = c, k
+			srv, err := ServerTLS(context.Background(), sc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return srv
+		}
+		sc := configtls.NewDefaultServerConfig()
+		sc.CertFile, sc.KeyFile, sc.ReloadInterval = cert, key, time.Minute
+		self := SelfClientTLS(sc)
+		served := func(srv *tls.Config) (string, error) {
+			leaf, err := handshake(t, srv, self)
+			if leaf == nil {
+				return "", err
+			}
+			return leaf.Subject.CommonName, err
+		}
+
+		early := listener() // read at 0 s: re-reads from 60 s
+		time.Sleep(30 * time.Second)
+		late := listener() // read at 30 s: re-reads from 90 s
+		oldForGood := fixed(certA, keyA)
+		foreign := fixed(certC, keyC)
+		for _, srv := range []*tls.Config{early, late} {
+			if cn, err := served(srv); err != nil || cn != "scada-a" {
+				t.Fatalf("before the swap: %s %v", cn, err)
+			}
+		}
+		time.Sleep(10 * time.Second)
+		replace(t, certB, cert) // swapped at 40 s
+		replace(t, keyB, key)
+		time.Sleep(21 * time.Second) // 61 s
+		if cn, err := served(early); err != nil || cn != "scada-b" {
+			t.Fatalf("the listener that re-read: %s %v, want scada-b accepted", cn, err)
+		}
+		if cn, err := served(late); err != nil || cn != "scada-a" {
+			t.Fatalf("the listener that has not re-read yet: %s %v, want scada-a accepted", cn, err)
+		}
+		if _, err := served(foreign); err == nil || !strings.Contains(err.Error(), "not the one this appliance serves") {
+			t.Fatalf("a foreign certificate during the grace: %v, want refused", err)
+		}
+		time.Sleep(30 * time.Second) // 91 s
+		if cn, err := served(late); err != nil || cn != "scada-b" {
+			t.Fatalf("the late listener after its interval: %s %v", cn, err)
+		}
+		if _, err := served(oldForGood); err != nil {
+			t.Fatalf("the old certificate within reload_interval + margin of the change: %v", err)
+		}
+		time.Sleep(40 * time.Second) // 131 s: 61 s + 60 s + 5 s have passed
+		if _, err := served(oldForGood); err == nil || !strings.Contains(err.Error(), "not the one this appliance serves") {
+			t.Fatalf("the old certificate after the grace: %v, want refused", err)
+		}
+		if cn, err := served(early); err != nil || cn != "scada-b" {
+			t.Fatalf("the new certificate: %s %v", cn, err)
+		}
+	})
+}

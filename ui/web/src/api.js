@@ -38,4 +38,5 @@ export const api = {
   alarmJournal: (limit) => call('GET', '/ui/api/alarm-journal?' + new URLSearchParams({ limit: String(limit) })),
   alarmAction: (id, action, body) => call('POST', '/ui/api/alarms/' + encodeURIComponent(id) + '/' + action, body || {}),
   appliance: () => call('GET', '/ui/api/appliance'),
+  audit: (from, limit) => call('GET', '/ui/api/audit?' + new URLSearchParams({ from: String(from), limit: String(limit) })),
 };

@@ -72,19 +72,20 @@ function shelveDialog(a) {
   reason.focus();
 }
 
-async function act(a, action, status) {
+async function act(a, action, status, onAuthLost) {
   status.textContent = '';
   try {
     await api.alarmAction(a.alarm_id, action, {});
     announce();
   } catch (e) {
+    if (e instanceof APIError && e.status === 401) return onAuthLost();
     status.textContent = t('error.generic', { msg: e.message });
   }
 }
 
-// alarmTable renders alarms as table rows with their buttons; an action's
-// error is shown in status.
-function alarmTable(list, status, withButtons) {
+// alarmTable renders alarms as table rows, with their buttons when the
+// token may act (operator role); an action's error is shown in status.
+function alarmTable(list, status, withButtons, onAuthLost) {
   return [
     h('thead', {}, h('tr', {}, ['alarm.col.priority', 'alarm.col.time', 'alarm.col.alarm', 'alarm.col.station', 'alarm.col.value',
       'alarm.col.state', withButtons ? 'alarm.col.actions' : null].filter(Boolean).map((k) => h('th', {}, t(k))))),
@@ -98,15 +99,15 @@ function alarmTable(list, status, withButtons) {
       h('td', {}, h('span', { class: 'alarm-state st-' + a.state }, stateText(a.state)),
         a.state === 'shelved' && a.shelved_until ? h('span', { class: 'muted small' }, ' ' + t('alarm.until', { time: time(Date.parse(a.shelved_until)) })) : null),
       withButtons ? h('td', { class: 'alarm-actions' },
-        canAck(a) ? h('button', { type: 'button', class: 'ack', onclick: () => act(a, 'ack', status) }, t('alarm.ack')) : null,
+        canAck(a) ? h('button', { type: 'button', class: 'ack', onclick: () => act(a, 'ack', status, onAuthLost) }, t('alarm.ack')) : null,
         canShelve(a) ? h('button', { type: 'button', class: 'shelve', onclick: () => shelveDialog(a) }, t('alarm.shelve')) : null,
-        a.state === 'shelved' ? h('button', { type: 'button', class: 'unshelve', onclick: () => act(a, 'unshelve', status) }, t('alarm.unshelve')) : null) : null))),
+        a.state === 'shelved' ? h('button', { type: 'button', class: 'unshelve', onclick: () => act(a, 'unshelve', status, onAuthLost) }, t('alarm.unshelve')) : null) : null))),
   ];
 }
 
 // alarmBar is the list of standing alarms above every view (refreshed
-// every 2 s and after each action).
-export function alarmBar(onAuthLost) {
+// every 2 s and after each action); can.act: show the action buttons.
+export function alarmBar(onAuthLost, can) {
   const status = h('span', { class: 'status', id: 'alarm-bar-status' });
   const actionErr = h('span', { class: 'error', id: 'alarm-action-error', role: 'alert' });
   const count = h('b', { id: 'alarm-count' }, '0');
@@ -131,7 +132,7 @@ export function alarmBar(onAuthLost) {
       const key = JSON.stringify(list);
       if (key !== shown) {
         shown = key;
-        clear(table).append(...(list.length ? alarmTable(list, actionErr, true) : []));
+        clear(table).append(...(list.length ? alarmTable(list, actionErr, can.act, onAuthLost) : []));
       }
     } catch (e) {
       if (stopped) return;
@@ -146,8 +147,9 @@ export function alarmBar(onAuthLost) {
 }
 
 // alarmsView: every alarm of the tenant, the EEMUA 191 figures and the
-// journal of operator actions (refreshed every 5 s).
-export function alarmsView(main, onAuthLost) {
+// journal of operator actions (refreshed every 5 s); can.act: show the
+// action buttons.
+export function alarmsView(main, onAuthLost, can) {
   const status = h('p', { class: 'status', id: 'alarms-status' }, t('common.loading'));
   const actionErr = h('p', { class: 'error', id: 'alarms-action-error', role: 'alert' });
   const list = h('table', { class: 'alarms', id: 'alarms-all' });
@@ -202,7 +204,7 @@ export function alarmsView(main, onAuthLost) {
       const key = JSON.stringify(all.alarms);
       if (key !== shown) {
         shown = key;
-        clear(list).append(...alarmTable(all.alarms || [], actionErr, true));
+        clear(list).append(...alarmTable(all.alarms || [], actionErr, can.act, onAuthLost));
       }
       renderKPIs(k);
       renderJournal(j);
