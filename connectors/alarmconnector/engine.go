@@ -27,7 +27,8 @@ type inst struct {
 
 	// What the last evaluated sample said (kept with the state).
 	link, station, unit string
-	value               *float64
+	value               *float64 // the last value, or nil; points at valueBuf once set
+	valueBuf            float64
 	sampleTime          time.Time
 
 	rate    *alarm.Rate
@@ -383,6 +384,13 @@ func (e *engine) match(ts *tenantState, mi *metricIndex, attrs, res pcommon.Map,
 	}
 }
 
+// setValue keeps the alarm's last value without a heap allocation per
+// sample (records and snapshots copy it).
+func (in *inst) setValue(v float64) {
+	in.valueBuf = v
+	in.value = &in.valueBuf
+}
+
 // evaluate feeds one sample to one alarm.
 func (e *engine) evaluate(ts *tenantState, in *inst, command bool, s *sample, now time.Time, o *out) {
 	if s.link != "" && in.link != s.link {
@@ -430,9 +438,9 @@ func (e *engine) evaluate(ts *tenantState, in *inst, command bool, s *sample, no
 		if !s.hasValue || s.quality != scadaseries.QualityGood {
 			break
 		}
-		v := s.value
-		in.value, in.sampleTime = &v, s.t
-		ch = in.a.Observe(now, alarm.LimitRaw(in.a.Raw(), in.level.Level.High(), v, in.level.Value, in.def.Deadband))
+		in.setValue(s.value)
+		in.sampleTime = s.t
+		ch = in.a.Observe(now, alarm.LimitRaw(in.a.Raw(), in.level.Level.High(), s.value, in.level.Value, in.def.Deadband))
 	case alarm.KindRate:
 		if !s.hasValue || s.quality != scadaseries.QualityGood {
 			break
@@ -441,7 +449,8 @@ func (e *engine) evaluate(ts *tenantState, in *inst, command bool, s *sample, no
 		if !ok {
 			break
 		}
-		in.value, in.sampleTime = &r, s.t
+		in.setValue(r)
+		in.sampleTime = s.t
 		ch = in.a.Observe(now, alarm.RateRaw(in.a.Raw(), in.def.Direction, r, in.def.Rate.PerMinute, in.def.Deadband))
 	case alarm.KindDiscrete:
 		if !s.hasValue || s.quality != scadaseries.QualityGood || s.status == "" || s.value != 1 {
@@ -467,8 +476,7 @@ func (e *engine) evaluate(ts *tenantState, in *inst, command bool, s *sample, no
 		} else {
 			in.fb = &v
 			if s.status == "" {
-				x := s.value
-				in.value = &x
+				in.setValue(s.value)
 			}
 		}
 		in.sampleTime = s.t
