@@ -4,8 +4,9 @@
 #   traces   bin/scadaotel default pipeline vs the same binary with otlp -> batch
 #   metrics  bin/scadaotel (OTLP in, embedded storage) vs bin/victoria-metrics
 #   polling  the scada receiver vs Telegraf's inputs.modbus (500 RTUs x 20 points)
+#   alarms   the same polling with the alarm connector (10,000 definitions) vs without it
 # Writes testbench/bench/results/<date>.md and .json and the README's Performance
-# section. About 10 minutes; refuses (exit 1) when the 1-minute load average
+# section. About 12 minutes; refuses (exit 1) when the 1-minute load average
 # stays above 0.5 for 3 minutes.
 #
 # Arguments and $BENCH_FLAGS go to scadaotel-bench, e.g.

@@ -129,9 +129,9 @@ func StartCollectorConfig(ctx context.Context, name, bin, dir, config, health st
 		return nil, err
 	}
 	args := []string{"--config", cfg}
-	// The polling pair's appliance (its config has healthcheckv2 only)
-	// serves profiles too under PprofEnv.
-	if addr := os.Getenv(PprofEnv); addr != "" && name == "appliance-scada" {
+	// The polling and alarm pairs' appliances (their configs have healthcheckv2 only)
+	// serve profiles too under PprofEnv.
+	if addr := os.Getenv(PprofEnv); addr != "" && (name == "appliance-scada" || name == "appliance-alarms") {
 		args = append(args, "--config", "yaml:extensions::pprof::endpoint: "+addr, "--config", "yaml:service::extensions: [healthcheckv2, pprof]")
 	}
 	p, err := StartProc(name, bin, args, []string{"SCADAOTEL_DATA_DIR=" + dir}, filepath.Join(dir, name+".log"))

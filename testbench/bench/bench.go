@@ -21,7 +21,7 @@ type Options struct {
 	Runs int
 	// Warmup and Window are the lengths of the warm-up and of each measurement window.
 	Warmup, Window time.Duration
-	// Pairs to run: "traces", "metrics", "polling".
+	// Pairs to run: "traces", "metrics", "polling", "alarms".
 	Pairs []string
 	// Batadal is the BATADAL CSV (metrics profile).
 	Batadal string
@@ -82,8 +82,10 @@ func Run(ctx context.Context, o *Options) (*Results, error) {
 			r.Pairs = append(r.Pairs, RunMetrics(ctx, o, env))
 		case "polling":
 			r.Pairs = append(r.Pairs, RunPolling(ctx, o, env))
+		case "alarms":
+			r.Pairs = append(r.Pairs, RunAlarmCost(ctx, o, env))
 		default:
-			return nil, fmt.Errorf("unknown pair %q (traces, metrics, polling)", name)
+			return nil, fmt.Errorf("unknown pair %q (traces, metrics, polling, alarms)", name)
 		}
 	}
 	r.Finished = time.Now().UTC()

@@ -56,7 +56,7 @@ func run() int {
 		readme    = flag.String("readme", filepath.Join(root, "README.md"), "README whose Performance section gets the latest ratios (publishable runs only; empty: none)")
 		allowBusy = flag.Bool("allow-busy", false, "run even when the machine is busy; results are marked NOT publishable (development only)")
 		settle    = flag.Duration("settle", 0, "wait up to this long for the 1-minute load average to fall to 0.5 before refusing")
-		pairs     = flag.String("pairs", "traces,metrics,polling", "pairs to run")
+		pairs     = flag.String("pairs", "traces,metrics,polling,alarms", "pairs to run")
 		keep      = flag.Bool("keep", false, "keep the work directory (data and logs of every process)")
 	)
 	flag.StringVar(&o.Appliance, "appliance", filepath.Join(root, "bin", "scadaotel"), "scadaotel binary")
