@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -29,6 +30,31 @@ const maxReason = 1024
 type listResponse struct {
 	Tenant string `json:"tenant"`
 	Alarms []View `json:"alarms"`
+	// Total is how many alarms match (active=true: not normal); Alarms
+	// is the page from Offset, at most Limit of them.
+	Total  int `json:"total"`
+	Offset int `json:"offset"`
+	Limit  int `json:"limit"`
+}
+
+// Paging of the alarm list: a flood of thousands is shown a page at a
+// time (the UI's alarm bar asks for the first 50).
+const (
+	defaultListLimit = 1000
+	maxListLimit     = 10000
+)
+
+// intParam reads an optional integer query parameter within lo..hi.
+func intParam(r *http.Request, name string, def, lo, hi int) (int, error) {
+	s := r.URL.Query().Get(name)
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < lo || n > hi {
+		return 0, fmt.Errorf("%s: want %d..%d", name, lo, hi)
+	}
+	return n, nil
 }
 
 type journalResponse struct {
@@ -92,19 +118,20 @@ func (c *alarmConnector) handler() http.Handler {
 			return
 		}
 		onlyActive := r.URL.Query().Get("active") == "true"
-		c.mu.Lock()
-		views := c.eng.list(tenant)
-		c.mu.Unlock()
-		if onlyActive {
-			kept := views[:0]
-			for _, v := range views {
-				if v.State != string(alarm.Normal) {
-					kept = append(kept, v)
-				}
-			}
-			views = kept
+		limit, err := intParam(r, "limit", defaultListLimit, 1, maxListLimit)
+		if err != nil {
+			apiError(w, http.StatusBadRequest, err.Error())
+			return
 		}
-		httpjson.Write(w, http.StatusOK, listResponse{Tenant: tenant, Alarms: views})
+		offset, err := intParam(r, "offset", 0, 0, math.MaxInt32)
+		if err != nil {
+			apiError(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		c.mu.Lock()
+		views, total := c.eng.list(tenant, onlyActive, r.URL.Query().Get("station"), offset, limit)
+		c.mu.Unlock()
+		httpjson.Write(w, http.StatusOK, listResponse{Tenant: tenant, Alarms: views, Total: total, Offset: offset, Limit: limit})
 	})
 	mux.HandleFunc("GET /api/v1/alarms/{id}", func(w http.ResponseWriter, r *http.Request) {
 		tenant, ok := tenantOf(w, r, tenants.RoleViewer)
@@ -129,14 +156,10 @@ func (c *alarmConnector) handler() http.Handler {
 		if !ok {
 			return
 		}
-		limit := 100
-		if s := r.URL.Query().Get("limit"); s != "" {
-			n, err := strconv.Atoi(s)
-			if err != nil || n < 1 || n > 10000 {
-				apiError(w, http.StatusBadRequest, "limit: want 1..10000")
-				return
-			}
-			limit = n
+		limit, err := intParam(r, "limit", 100, 1, 10000)
+		if err != nil {
+			apiError(w, http.StatusBadRequest, err.Error())
+			return
 		}
 		c.mu.Lock()
 		acts := c.journal[tenant]

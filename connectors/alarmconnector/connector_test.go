@@ -276,7 +276,7 @@ func TestCommLossOneAlarm(t *testing.T) {
 			t.Fatalf("comm record %+v", recs[0])
 		}
 		tc.c.mu.Lock()
-		for _, v := range tc.c.eng.list(tenantA) {
+		for _, v := range first(tc.c.eng.list(tenantA, false, "", 0, maxListLimit)) {
 			if v.Kind == "limit" && v.State != string(alarm.Suppressed) {
 				t.Errorf("%s: %s, want suppressed", v.AlarmID, v.State)
 			}
@@ -532,7 +532,7 @@ func TestDamagedStateFile(t *testing.T) {
 		// The states after the damaged record are intact.
 		n := 0
 		tc2.c.mu.Lock()
-		for _, v := range tc2.c.eng.list(tenantA) {
+		for _, v := range first(tc2.c.eng.list(tenantA, false, "", 0, maxListLimit)) {
 			if v.State == string(alarm.ActiveUnacked) {
 				n++
 			}
@@ -604,3 +604,5 @@ func TestOperatorAPIRoles(t *testing.T) {
 		}
 	})
 }
+
+func first(v []View, _ int) []View { return v }

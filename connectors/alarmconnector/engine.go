@@ -656,14 +656,35 @@ func (e *engine) view(in *inst) View {
 }
 
 // list is a tenant's alarms, most urgent first: priority, then id.
-func (e *engine) list(tenant string) []View {
+// stationOf is the alarm's station: its samples', or before any sample,
+// its selector's station label (what the UI's charts use too).
+func (in *inst) stationOf() string {
+	if in.station != "" || in.def == nil {
+		return in.station
+	}
+	for _, l := range in.def.Series.Labels {
+		if l.Name == "station" {
+			return l.Value
+		}
+	}
+	return ""
+}
+
+// list is a page of a tenant's alarms, by priority then id, and how many
+// there are in all; onlyActive keeps the alarms not in the normal state,
+// a station only that station's.
+// Views are built for the page only: in a flood of thousands the list
+// costs what it shows.
+func (e *engine) list(tenant string, onlyActive bool, station string, offset, limit int) ([]View, int) {
 	ts := e.tenants[tenant]
 	if ts == nil {
-		return []View{}
+		return []View{}, 0
 	}
 	ins := make([]*inst, 0, len(ts.alarms))
 	for _, in := range ts.alarms {
-		ins = append(ins, in)
+		if (!onlyActive || in.a.State() != alarm.Normal) && (station == "" || in.stationOf() == station) {
+			ins = append(ins, in)
+		}
 	}
 	sort.Slice(ins, func(i, j int) bool {
 		if a, b := priorityRank[ins[i].prio], priorityRank[ins[j].prio]; a != b {
@@ -671,11 +692,13 @@ func (e *engine) list(tenant string) []View {
 		}
 		return ins[i].id < ins[j].id
 	})
+	total := len(ins)
+	ins = ins[min(offset, total):min(offset+limit, total)]
 	out := make([]View, len(ins))
 	for i, in := range ins {
 		out[i] = e.view(in)
 	}
-	return out
+	return out, total
 }
 
 // find is a tenant's alarm; another tenant's is not found, like a missing one.

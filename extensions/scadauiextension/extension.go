@@ -143,7 +143,7 @@ func (e *uiExtension) handler() http.Handler {
 	api.Handle("GET /ui/api/station", e.authed(e.station))
 	api.Handle("GET /ui/api/services", e.authed(e.services))
 	api.Handle("GET /ui/api/alerts", e.authed(e.alerts))
-	api.Handle("GET /ui/api/alarms", e.authed(e.alarmRead("/api/v1/alarms", "active")))
+	api.Handle("GET /ui/api/alarms", e.authed(e.alarmRead("/api/v1/alarms", "active", "limit", "offset", "station")))
 	api.Handle("GET /ui/api/alarm-kpis", e.authed(e.alarmRead("/api/v1/alarm-kpis")))
 	api.Handle("GET /ui/api/alarm-journal", e.authed(e.alarmRead("/api/v1/alarm-journal", "limit")))
 	api.Handle("POST /ui/api/alarms/{id}/{action}", e.authed(e.alarmAction))

@@ -33,7 +33,10 @@ export const api = {
   traceSearch: (q) => call('GET', '/ui/api/traces/search?' + new URLSearchParams(q)),
   trace: (id) => call('GET', '/ui/api/traces/trace/' + encodeURIComponent(id)),
   alerts: () => call('GET', '/ui/api/alerts'),
-  alarms: (activeOnly) => call('GET', '/ui/api/alarms' + (activeOnly ? '?active=true' : '')),
+  // A page of the list (highest priority first) and data.total: a flood
+  // of thousands is never sent whole every refresh.
+  alarms: (activeOnly, limit, station) => call('GET', '/ui/api/alarms?' + new URLSearchParams({
+    active: String(!!activeOnly), limit: String(limit), ...(station ? { station } : {}) })),
   alarmKPIs: () => call('GET', '/ui/api/alarm-kpis'),
   alarmJournal: (limit) => call('GET', '/ui/api/alarm-journal?' + new URLSearchParams({ limit: String(limit) })),
   alarmAction: (id, action, body) => call('POST', '/ui/api/alarms/' + encodeURIComponent(id) + '/' + action, body || {}),

@@ -107,13 +107,19 @@ function alarmTable(list, status, withButtons, onAuthLost) {
 
 // alarmBar is the list of standing alarms above every view (refreshed
 // every 2 s and after each action); can.act: show the action buttons.
+// barLimit: the alarm bar shows the first alarms by priority; the Alarms
+// view shows up to viewLimit, and says how many there are in all.
+const barLimit = 50;
+const viewLimit = 1000;
+
 export function alarmBar(onAuthLost, can) {
   const status = h('span', { class: 'status', id: 'alarm-bar-status' });
   const actionErr = h('span', { class: 'error', id: 'alarm-action-error', role: 'alert' });
   const count = h('b', { id: 'alarm-count' }, '0');
+  const more = h('span', { class: 'muted', id: 'alarm-bar-more' });
   const table = h('table', { class: 'alarms compact', id: 'alarm-bar-list' });
   const el = h('section', { class: 'alarm-bar', id: 'alarm-bar', 'aria-live': 'polite' },
-    h('div', { class: 'alarm-bar-head' }, h('a', { href: '#/alarms' }, t('alarm.bar.title')), ' ', count, ' ', status, ' ', actionErr),
+    h('div', { class: 'alarm-bar-head' }, h('a', { href: '#/alarms' }, t('alarm.bar.title')), ' ', count, ' ', more, ' ', status, ' ', actionErr),
     table);
   let stopped = false;
   let timer = null;
@@ -121,10 +127,12 @@ export function alarmBar(onAuthLost, can) {
   async function refresh() {
     clearTimeout(timer);
     try {
-      const data = await api.alarms(true);
+      const data = await api.alarms(true, barLimit);
       if (stopped) return;
       const list = data.alarms || [];
-      count.textContent = String(list.length);
+      const total = data.total ?? list.length;
+      count.textContent = String(total);
+      more.textContent = total > list.length ? t('alarm.bar.more', { shown: list.length, total }) : '';
       el.classList.toggle('none', !list.length);
       status.textContent = list.length ? '' : t('alarm.bar.none');
       // Rebuilt only when something changed, so a button is never pulled
@@ -153,11 +161,12 @@ export function alarmsView(main, onAuthLost, can) {
   const status = h('p', { class: 'status', id: 'alarms-status' }, t('common.loading'));
   const actionErr = h('p', { class: 'error', id: 'alarms-action-error', role: 'alert' });
   const list = h('table', { class: 'alarms', id: 'alarms-all' });
+  const more = h('p', { class: 'muted', id: 'alarms-more' });
   const kpis = h('div', { class: 'kpis', id: 'alarm-kpis' });
   const journal = h('table', { class: 'journal', id: 'alarm-journal' });
   main.append(h('h2', {}, t('alarm.view.title')), status, actionErr,
     h('h3', {}, t('alarm.kpi.title')), kpis,
-    h('h3', {}, t('alarm.view.all')), list,
+    h('h3', {}, t('alarm.view.all')), more, list,
     h('h3', {}, t('alarm.journal.title')), journal);
   let stopped = false;
   let timer = null;
@@ -198,9 +207,11 @@ export function alarmsView(main, onAuthLost, can) {
   async function refresh() {
     clearTimeout(timer);
     try {
-      const [all, k, j] = await Promise.all([api.alarms(false), api.alarmKPIs(), api.alarmJournal(100)]);
+      const [all, k, j] = await Promise.all([api.alarms(false, viewLimit), api.alarmKPIs(), api.alarmJournal(100)]);
       if (stopped) return;
       status.textContent = '';
+      const shownN = (all.alarms || []).length;
+      more.textContent = (all.total ?? shownN) > shownN ? t('alarm.bar.more', { shown: shownN, total: all.total }) : '';
       const key = JSON.stringify(all.alarms);
       if (key !== shown) {
         shown = key;

@@ -224,7 +224,7 @@ export function stationView(main, station, onAuthLost, opts = {}) {
     if (!opts.alarms || Date.now() - alarmsAt < 5000) return;
     alarmsAt = Date.now();
     try {
-      alarms = (await api.alarms(false)).alarms || [];
+      alarms = (await api.alarms(false, 10000, station)).alarms || [];
     } catch (e) {
       if (e instanceof APIError && e.status === 401) throw e;
       alarms = []; // the charts still show; the alarm list says what failed
