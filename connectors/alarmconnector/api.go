@@ -220,10 +220,7 @@ func (c *alarmConnector) act(w http.ResponseWriter, r *http.Request, action stri
 		apiError(w, http.StatusNotFound, "no such alarm")
 		return
 	}
-	c.outMu.Lock()
-	full := c.outboxFullLocked(tenant)
-	c.outMu.Unlock()
-	if full != nil {
+	if full := c.outboxFullFor(tenant); full != nil {
 		c.mu.Unlock()
 		c.tel.action(tenant, action, "failed")
 		w.Header().Set("Retry-After", "1")
@@ -307,24 +304,5 @@ func (c *alarmConnector) act(w http.ResponseWriter, r *http.Request, action stri
 // unqueue takes a record back out of the outbox (an action that could not
 // be saved), unless the flusher already took it.
 func (c *alarmConnector) unqueue(rec *Record) {
-	c.outMu.Lock()
-	defer c.outMu.Unlock()
-	q := c.outbox[rec.Tenant]
-	for i, r := range q {
-		if r != rec {
-			continue
-		}
-		if q = append(q[:i:i], q[i+1:]...); len(q) > 0 {
-			c.outbox[rec.Tenant] = q
-			return
-		}
-		delete(c.outbox, rec.Tenant)
-		for j, t := range c.ring {
-			if t == rec.Tenant {
-				c.ring = append(c.ring[:j:j], c.ring[j+1:]...)
-				break
-			}
-		}
-		return
-	}
+	c.outbox.Remove(rec.Tenant, func(r *Record) bool { return r == rec })
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/scadaotel/scadaotel/internal/alarm"
 	"github.com/scadaotel/scadaotel/internal/audit"
 	"github.com/scadaotel/scadaotel/internal/httpserver"
+	"github.com/scadaotel/scadaotel/internal/tenantoutbox"
 	"github.com/scadaotel/scadaotel/tenants"
 )
 
@@ -46,11 +47,9 @@ type alarmConnector struct {
 	defsOK   bool   // defsData parsed (a missing file is OK and empty)
 	badData  []byte // the last content rejected (not parsed again until it changes)
 
-	// outbox: records not yet accepted by the logs pipeline, per tenant in
-	// order; ring is the round-robin order of tenants with records.
-	outMu  sync.Mutex
-	outbox map[string][]*Record
-	ring   []string
+	// outbox: records not yet accepted by the logs pipeline, per tenant
+	// in order, drained round robin.
+	outbox tenantoutbox.Outbox[*Record]
 	kick   chan struct{}
 
 	audit *audit.Log
@@ -64,7 +63,7 @@ type alarmConnector struct {
 func newConnector(set connector.Settings, cfg *Config, next consumer.Logs) *alarmConnector {
 	return &alarmConnector{cfg: cfg, set: set, logger: set.Logger, next: next, eng: newEngine(cfg.MaxLinksPerTenant),
 		store: newStateStore(cfg.State.Directory, set.Logger), journal: map[string][]*Action{},
-		outbox: map[string][]*Record{}, kick: make(chan struct{}, 1)}
+		kick: make(chan struct{}, 1)}
 }
 
 // setLogs and setSeries are called by the factory before Start.
@@ -240,13 +239,11 @@ func (c *alarmConnector) fullLocked() []stateEntry {
 			es = append(es, stateEntry{KPI: k.snap(tid)})
 		}
 	}
-	c.outMu.Lock()
-	for _, t := range c.ring {
-		for _, r := range c.outbox[t] {
+	c.outbox.Each(func(_ string, recs []*Record) {
+		for _, r := range recs {
 			es = append(es, stateEntry{Record: r})
 		}
-	}
-	c.outMu.Unlock()
+	})
 	for _, acts := range c.journal {
 		for _, a := range acts {
 			es = append(es, stateEntry{Action: a})
@@ -475,21 +472,19 @@ func (e *OutboxFullError) GRPCStatus() *status.Status {
 
 // outboxFull is the refusal of the first tenant of md at its outbox bound.
 func (c *alarmConnector) outboxFull(md pmetric.Metrics) *OutboxFullError {
-	c.outMu.Lock()
-	defer c.outMu.Unlock()
-	if len(c.outbox) == 0 {
+	if c.outbox.Total() == 0 {
 		return nil
 	}
 	for i := 0; i < md.ResourceMetrics().Len(); i++ {
-		if err := c.outboxFullLocked(tenants.FromResource(md.ResourceMetrics().At(i).Resource())); err != nil {
+		if err := c.outboxFullFor(tenants.FromResource(md.ResourceMetrics().At(i).Resource())); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (c *alarmConnector) outboxFullLocked(tenant string) *OutboxFullError {
-	if n := len(c.outbox[tenant]); n >= c.cfg.MaxOutboxPerTenant {
+func (c *alarmConnector) outboxFullFor(tenant string) *OutboxFullError {
+	if n := c.outbox.Len(tenant); n >= c.cfg.MaxOutboxPerTenant {
 		return &OutboxFullError{Tenant: tenant, Pending: n, Max: c.cfg.MaxOutboxPerTenant}
 	}
 	return nil
@@ -497,13 +492,8 @@ func (c *alarmConnector) outboxFullLocked(tenant string) *OutboxFullError {
 
 // queue appends records to their tenants' outboxes.
 func (c *alarmConnector) queue(recs []*Record) {
-	c.outMu.Lock()
-	defer c.outMu.Unlock()
 	for _, r := range recs {
-		if len(c.outbox[r.Tenant]) == 0 {
-			c.ring = append(c.ring, r.Tenant)
-		}
-		c.outbox[r.Tenant] = append(c.outbox[r.Tenant], r)
+		c.outbox.Add(r.Tenant, r)
 	}
 }
 
@@ -512,25 +502,9 @@ const flushBatch = 256
 
 // flush hands the outbox to the logs pipeline, round robin over tenants,
 // each tenant's records in order. A refused tenant waits for the next tick;
-// the others go on.
+// the others go on. Each delivered batch is marked in the state file.
 func (c *alarmConnector) flush(ctx context.Context) {
-	refused := map[string]bool{}
-	for {
-		c.outMu.Lock()
-		var tenant string
-		var batch []*Record
-		for i, t := range c.ring {
-			if !refused[t] {
-				tenant = t
-				batch = c.outbox[t][:min(len(c.outbox[t]), flushBatch)]
-				c.ring = append(append(c.ring[:i:i], c.ring[i+1:]...), t)
-				break
-			}
-		}
-		c.outMu.Unlock()
-		if batch == nil {
-			return
-		}
+	c.outbox.Drain(flushBatch, func(tenant string, batch []*Record) error {
 		ld, err := recordsLogs(batch)
 		if err == nil {
 			err = c.next.ConsumeLogs(tenants.NewContext(ctx, tenant), ld)
@@ -538,45 +512,23 @@ func (c *alarmConnector) flush(ctx context.Context) {
 		if err != nil {
 			c.logger.Warn("alarm transitions not accepted by the logs pipeline; will retry", zap.String("tenant", tenant),
 				zap.Int("records", len(batch)), zap.Error(err))
-			refused[tenant] = true
-			continue
 		}
+		return err
+	}, func(_ string, batch []*Record) {
 		ids := make([]string, len(batch))
 		for i, r := range batch {
 			ids[i] = r.RecordID
 		}
 		c.mu.Lock()
-		c.outMu.Lock()
-		rest := c.outbox[tenant][len(batch):]
-		if len(rest) == 0 {
-			delete(c.outbox, tenant)
-			for i, t := range c.ring {
-				if t == tenant {
-					c.ring = append(c.ring[:i:i], c.ring[i+1:]...)
-					break
-				}
-			}
-		} else {
-			c.outbox[tenant] = rest
-		}
-		c.outMu.Unlock()
 		if err := c.store.write([]stateEntry{{Delivered: ids}}, c.fullLocked); err != nil {
 			c.logger.Warn("delivery marks not saved; these records may be sent again after a restart", zap.Error(err))
 		}
 		c.mu.Unlock()
 		c.tel.delivered(len(batch))
-	}
+	})
 }
 
-func (c *alarmConnector) pendingRecords() int {
-	c.outMu.Lock()
-	defer c.outMu.Unlock()
-	n := 0
-	for _, rs := range c.outbox {
-		n += len(rs)
-	}
-	return n
-}
+func (c *alarmConnector) pendingRecords() int { return c.outbox.Total() }
 
 func (c *alarmConnector) Shutdown(ctx context.Context) error {
 	if c.stop == nil {

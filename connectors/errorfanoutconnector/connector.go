@@ -18,6 +18,7 @@ import (
 
 	"github.com/scadaotel/scadaotel/internal/httpserver"
 	"github.com/scadaotel/scadaotel/internal/sharedcomponent"
+	"github.com/scadaotel/scadaotel/internal/tenantoutbox"
 	"github.com/scadaotel/scadaotel/tenants"
 )
 
@@ -38,13 +39,10 @@ type core struct {
 	metrics consumer.Metrics
 
 	// outbox holds events not yet accepted by the logs pipeline, per
-	// tenant, each in order; outRing is the round-robin order of tenants
-	// with events waiting (see flush).
-	outMu   sync.Mutex
-	outbox  map[string][]*Event
-	outRing []string
-	kick    chan struct{}
-	marks   sync.WaitGroup // delivery marks being written
+	// tenant, each in order, drained round robin (see flush).
+	outbox tenantoutbox.Outbox[*Event]
+	kick   chan struct{}
+	marks  sync.WaitGroup // delivery marks being written
 
 	histMu      sync.Mutex
 	histFailing bool           // the last history write failed
@@ -59,7 +57,6 @@ func newCore(set connector.Settings, cfg *Config) *core {
 	return &core{
 		cfg: cfg, set: set, logger: set.Logger, cls: newClassifier(cfg.Errors),
 		hist: newHistory(cfg.History, set.Logger), tr: newTracker(cfg), kick: make(chan struct{}, 1),
-		outbox: map[string][]*Event{},
 	}
 }
 
@@ -233,13 +230,8 @@ func (c *core) enqueue(evs []*Event) {
 
 // queue puts events in their tenants' outboxes, in order.
 func (c *core) queue(evs []*Event) {
-	c.outMu.Lock()
-	defer c.outMu.Unlock()
 	for _, ev := range evs {
-		if len(c.outbox[ev.Tenant]) == 0 {
-			c.outRing = append(c.outRing, ev.Tenant)
-		}
-		c.outbox[ev.Tenant] = append(c.outbox[ev.Tenant], ev)
+		c.outbox.Add(ev.Tenant, ev)
 	}
 }
 
@@ -257,67 +249,32 @@ func (c *core) flush(ctx context.Context) {
 	c.mu.Lock()
 	logs := c.logs
 	c.mu.Unlock()
-	refused := map[string]bool{}
-	for {
-		c.outMu.Lock()
-		var tenant string
-		var batch []*Event
-		for i, t := range c.outRing {
-			if !refused[t] {
-				tenant = t
-				batch = c.outbox[t][:min(len(c.outbox[t]), flushBatch)]
-				// The tenant goes to the back of the ring.
-				c.outRing = append(append(c.outRing[:i:i], c.outRing[i+1:]...), t)
-				break
-			}
-		}
-		c.outMu.Unlock()
-		if batch == nil {
-			return
-		}
-		if logs != nil {
-			if err := logs.ConsumeLogs(tenantContext(ctx, tenant), EventsLogs(batch)); err != nil {
-				c.logger.Warn("alert events not accepted by the logs pipeline; will retry", zap.String("tenant", tenant),
-					zap.Int("events", len(batch)), zap.String("first_alert_id", batch[0].AlertID), zap.Error(err))
-				refused[tenant] = true
-				continue
-			}
-			// The delivery marks are written while the next tenant's turn
-			// goes on (shutdown waits for them before the last save).
-			c.marks.Add(1)
-			go func() {
-				defer c.marks.Done()
-				if wrote, err := c.hist.deliveredAll(batch); wrote {
-					c.noteHistoryWrite(err)
-				}
-			}()
-		}
-		c.outMu.Lock()
-		rest := c.outbox[tenant][len(batch):]
-		if len(rest) == 0 {
-			delete(c.outbox, tenant)
-			for i, t := range c.outRing {
-				if t == tenant {
-					c.outRing = append(c.outRing[:i:i], c.outRing[i+1:]...)
-					break
-				}
-			}
-		} else {
-			c.outbox[tenant] = rest
-		}
-		c.outMu.Unlock()
+	if logs == nil {
+		// No logs output: the events have nowhere to go.
+		c.outbox.Drain(flushBatch, func(string, []*Event) error { return nil }, nil)
+		return
 	}
+	c.outbox.Drain(flushBatch, func(tenant string, batch []*Event) error {
+		err := logs.ConsumeLogs(tenantContext(ctx, tenant), EventsLogs(batch))
+		if err != nil {
+			c.logger.Warn("alert events not accepted by the logs pipeline; will retry", zap.String("tenant", tenant),
+				zap.Int("events", len(batch)), zap.String("first_alert_id", batch[0].AlertID), zap.Error(err))
+		}
+		return err
+	}, func(_ string, batch []*Event) {
+		// The delivery marks are written while the next tenant's turn
+		// goes on (shutdown waits for them before the last save).
+		c.marks.Add(1)
+		go func() {
+			defer c.marks.Done()
+			if wrote, err := c.hist.deliveredAll(batch); wrote {
+				c.noteHistoryWrite(err)
+			}
+		}()
+	})
 }
 
-func (c *core) pendingEvents() int {
-	c.outMu.Lock()
-	defer c.outMu.Unlock()
-	n := 0
-	for _, evs := range c.outbox {
-		n += len(evs)
-	}
-	return n
-}
+func (c *core) pendingEvents() int { return c.outbox.Total() }
 
 func tenantContext(ctx context.Context, tenant string) context.Context {
 	// An authenticated request of this tenant already carries it.
