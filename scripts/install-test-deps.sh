@@ -15,6 +15,8 @@
 #   curl, file  - used by scripts (health waits, static-binary check)
 #   gcc, libc6-dev - a C toolchain: `go test -race` (make test's race run)
 #                 needs cgo
+# and, with `go install` into $BIN (bin/), the Go-built test tools pinned in
+# scripts/test-tools.sh (telemetrygen).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Paths a test of this script points elsewhere (scripts/deps_test.go).
@@ -72,6 +74,23 @@ else
     fi
     echo "prometheus installed for promtool and the tests; its system service is disabled and stopped"
   fi
+fi
+# Go-built test tools, at the pinned versions (the module proxy and the
+# checksum database vouch for the source): rebuilt when missing or when the
+# pin moved.
+. scripts/test-tools.sh
+bin=${BIN:-$PWD/bin}
+tg="$bin/telemetrygen"
+if [ -x "$tg" ] && tg_pinned "$tg"; then
+  echo "telemetrygen $TELEMETRYGEN_VERSION present"
+else
+  if ! command -v go >/dev/null; then
+    echo "go is not on PATH: it builds telemetrygen (install Go as the README says, then run make test-deps again)" >&2
+    exit 1
+  fi
+  echo "go install $TELEMETRYGEN_PKG@$TELEMETRYGEN_VERSION into $bin"
+  mkdir -p "$bin"
+  GOBIN="$bin" CGO_ENABLED=0 go install -trimpath "$TELEMETRYGEN_PKG@$TELEMETRYGEN_VERSION"
 fi
 # playwright-core and the UI build tools, exactly as locked.
 if [ ! -d ui/web/node_modules ] || [ ui/web/package-lock.json -nt ui/web/node_modules/.package-lock.json ]; then

@@ -127,6 +127,22 @@ func TestbenchBinary(t testing.TB) string {
 	return p
 }
 
+// TelemetrygenBinary returns the OpenTelemetry project's telemetrygen (an
+// OTLP client this project did not write): $TELEMETRYGEN_BIN, else
+// <root>/bin/telemetrygen, which `make test-deps` installs at the version
+// pinned in scripts/test-tools.sh. It fails (never skips) when missing.
+func TelemetrygenBinary(t testing.TB) string {
+	t.Helper()
+	p := os.Getenv("TELEMETRYGEN_BIN")
+	if p == "" {
+		p = filepath.Join(RepoRoot(t), "bin", "telemetrygen")
+	}
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("telemetrygen not found at %s (run `make test-deps`, which installs the version pinned in scripts/test-tools.sh, or set TELEMETRYGEN_BIN): %v", p, err)
+	}
+	return p
+}
+
 // FreeAddr returns a free "127.0.0.1:port". The port is released before
 // returning, so a process started right after can bind it.
 func FreeAddr(t testing.TB) string {
