@@ -4,10 +4,14 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -16,6 +20,7 @@ import (
 	"time"
 
 	"github.com/scadaotel/scadaotel/internal/e2e"
+	"github.com/scadaotel/scadaotel/tenants"
 )
 
 // telemetrygen runs the OpenTelemetry project's telemetrygen (an OTLP
@@ -166,6 +171,73 @@ func telemetrygenOverTLS(t *testing.T, env applianceEnv, dir, otherDir string) {
 			if code, raw, err := get(trusted, "https://"+env.query+"/api/v1/query?query="+r.name, westToken); err != nil || code != http.StatusOK || strings.Contains(raw, r.name) {
 				t.Errorf("telemetrygen metrics over %s (%s): %d %v %s, want no series", r.transport, r.client, code, err, raw)
 			}
+		}
+	}
+}
+
+// nssHome makes a HOME whose NSS database (where Chromium on Linux reads
+// the authorities a user added) is empty, or trusts caFile to identify
+// web sites (certutil -t C,,), as a user's `certutil -A` would.
+func nssHome(t *testing.T, caFile string) string {
+	t.Helper()
+	home := t.TempDir()
+	db := filepath.Join(home, ".pki", "nssdb")
+	if err := os.MkdirAll(db, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	certutil := func(args ...string) string {
+		out, err := exec.Command("certutil", append([]string{"-d", "sql:" + db}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("certutil %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	certutil("-N", "--empty-password")
+	if caFile != "" {
+		certutil("-A", "-t", "C,,", "-n", "scadaotel-ca", "-i", caFile)
+		if l := certutil("-L"); !strings.Contains(l, "scadaotel-ca") {
+			t.Fatalf("certutil -L lacks the CA:\n%s", l)
+		}
+	}
+	return home
+}
+
+// chromiumOverTLS (issue 22): Debian's Chromium, with the CA of certs init
+// in dir trusted in its NSS database, opens the UI by the certificate's
+// host name, logs in with the tenant's token and sees the logged-in page
+// (ui/web/test/tls.mjs); with an empty NSS database the navigation fails
+// with net::ERR_CERT_AUTHORITY_INVALID.
+func chromiumOverTLS(t *testing.T, env applianceEnv, dir, host string) {
+	node, web := e2e.BrowserTools(t, e2e.Program{Name: "certutil", Package: "libnss3-tools"})
+	caFile := filepath.Join(dir, "ca.pem")
+	b, err := os.ReadFile(caFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ := pem.Decode(b)
+	if block == nil {
+		t.Fatal("ca.pem holds no PEM block")
+	}
+	ca, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, port, _ := net.SplitHostPort(env.ui)
+	art := t.TempDir()
+	for _, expect := range []string{"trusted", "untrusted"} {
+		home := nssHome(t, map[string]string{"trusted": caFile, "untrusted": ""}[expect])
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		cmd := exec.CommandContext(ctx, node, filepath.Join(web, "test", "tls.mjs"))
+		cmd.Dir = web
+		cmd.Env = append(os.Environ(), "HOME="+home, "EXPECT="+expect,
+			"UI_URL=https://"+net.JoinHostPort(host, port)+"/", "RESOLVE_TO=127.0.0.1",
+			"TOKEN="+westToken, "TENANT=west-pipeline-01", "ACTOR="+tenants.TokenActor(westToken),
+			"CA_NAME="+ca.Subject.CommonName, "ARTIFACTS="+art)
+		out, err := cmd.CombinedOutput()
+		cancel()
+		t.Logf("tls.mjs, CA %s:\n%s", expect, out)
+		if err != nil {
+			t.Errorf("tls.mjs (CA %s) failed: %v", expect, err)
 		}
 	}
 }

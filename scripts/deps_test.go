@@ -88,7 +88,7 @@ func TestInstallTestDepsLeavesNoService(t *testing.T) {
 				t.Fatalf("install-test-deps.sh: %v\n%s", err, out)
 			}
 			c := calls(t, log)
-			for _, want := range []string{"apt-get install", "prometheus", "kcat", "chromium", "gcc", "libc6-dev", "policy-rc.d says 101",
+			for _, want := range []string{"apt-get install", "prometheus", "kcat", "chromium", "libnss3-tools", "gcc", "libc6-dev", "policy-rc.d says 101",
 				"GOBIN=" + toolBin + " go install -trimpath github.com/open-telemetry/opentelemetry-collector-contrib/cmd/telemetrygen@v0.161.0"} {
 				if !strings.Contains(c, want) {
 					t.Errorf("calls lack %q:\n%s", want, c)
@@ -133,8 +133,8 @@ func TestCheckTestDepsNamesWhatIsMissing(t *testing.T) {
 	if err == nil {
 		t.Fatalf("check-test-deps.sh succeeded without kcat, chromium, ...:\n%s", out)
 	}
-	for _, want := range []string{"kcat", "promtool", "prometheus", "chromium", "node", "gcc", "make test-deps",
-		"sudo apt-get install --no-install-recommends kcat prometheus chromium nodejs curl file gcc libc6-dev",
+	for _, want := range []string{"kcat", "promtool", "prometheus", "chromium", "certutil", "node", "gcc", "make test-deps",
+		"sudo apt-get install --no-install-recommends kcat prometheus chromium libnss3-tools nodejs curl file gcc libc6-dev",
 		"telemetrygen v0.161.0", "go install github.com/open-telemetry/opentelemetry-collector-contrib/cmd/telemetrygen@v0.161.0"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("output lacks %q:\n%s", want, out)

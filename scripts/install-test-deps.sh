@@ -9,6 +9,8 @@
 #                 The package also ships a system service (a server on
 #                 :9090): it is neither started nor left enabled here.
 #   chromium    - a real browser for the UI tests (driven by playwright-core)
+#   libnss3-tools - certutil: the TLS browser test trusts the appliance's
+#                 CA in a throwaway NSS database, as a user's browser would
 #   nodejs, npm - run the UI build and browser tests; npm packages come from
 #                 ui/web/package-lock.json (npm ci), never by hand
 #   fonts-wqy-microhei - CJK glyphs, so 中文 screenshots are legible
@@ -24,6 +26,7 @@ policy=${SCADAOTEL_POLICY_RC_D:-/usr/sbin/policy-rc.d}
 systemd_run=${SCADAOTEL_SYSTEMD_RUN_DIR:-/run/systemd/system}
 need=()
 command -v chromium >/dev/null || need+=(chromium)
+command -v certutil >/dev/null || need+=(libnss3-tools)
 command -v node >/dev/null     || need+=(nodejs)
 command -v npm >/dev/null      || need+=(npm)
 dpkg -s fonts-wqy-microhei >/dev/null 2>&1 || need+=(fonts-wqy-microhei)
