@@ -64,15 +64,16 @@ ui-assets:
 check-ui-dist:
 	./scripts/check-ui-dist.sh
 
-# Debian packages and locked npm packages the tests use (idempotent; root
-# or sudo; no system service is left enabled).
+# Debian packages, locked npm packages and pinned Go-built tools
+# (telemetrygen, into bin/) the tests use (idempotent; root or sudo for
+# apt; no system service is left enabled).
 test-deps:
-	./scripts/install-test-deps.sh
+	BIN="$(BIN)" ./scripts/install-test-deps.sh
 
 # What make test needs, checked (nothing installed): names what is missing
 # and says to run `make test-deps`.
 check-test-deps:
-	@./scripts/check-test-deps.sh
+	@BIN="$(BIN)" ./scripts/check-test-deps.sh
 
 # Packages whose tests also run under the race detector (in-process,
 # concurrent code; -short keeps the long property runs out of it).
@@ -85,7 +86,7 @@ RACE_PKGS := ./tenants/... ./processors/... ./connectors/... ./testbench/mqbridg
 # Plain `go test ./...` runs the unit tests alone and needs no binaries.
 test: check-test-deps build $(BIN)/victoria-metrics
 	SCADAOTEL_ALLOW_ROOT=1 SCADAOTEL_BIN=$(BIN)/scadaotel JAEGER_BIN=$(BIN)/jaeger TESTBENCH_BIN=$(BIN)/scadaotel-testbench \
-		VICTORIAMETRICS_BIN=$(BIN)/victoria-metrics $(GO) test -tags e2e -count=1 -timeout $(TEST_TIMEOUT) $(GOTESTFLAGS) ./...
+		VICTORIAMETRICS_BIN=$(BIN)/victoria-metrics TELEMETRYGEN_BIN=$(BIN)/telemetrygen $(GO) test -tags e2e -count=1 -timeout $(TEST_TIMEOUT) $(GOTESTFLAGS) ./...
 	$(GO) test -count=1 -race -short -timeout $(TEST_TIMEOUT) $(RACE_PKGS)
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeAPDU$$' -fuzztime $(FUZZ_TIME) ./internal/iec104
 

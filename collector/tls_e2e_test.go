@@ -250,8 +250,11 @@ func refusedPlaintext(url string) error {
 // init` made (listener_tls through SCADAOTEL_TLS_*), every listener that
 // can leave the box (OTLP gRPC and HTTP, remote write, the query, trace
 // and alert history APIs, the UI, health) accepts a client that trusts
-// the CA: Go clients (over HTTP/2), the OTel SDK, curl and promtool. A plaintext client
-// and a client trusting another CA are refused. The trace API and the UI
+// the CA: Go clients (over HTTP/2), the OTel SDK, curl, promtool,
+// telemetrygen (traces and metrics over gRPC and HTTP) and Chromium (the
+// CA in its NSS database; the UI by the certificate's host name, logged
+// in). A plaintext client and a client trusting another CA (Chromium: not
+// trusting the CA) are refused. The trace API and the UI
 // bind every interface (allowed with TLS); the UI reads the trace and
 // alert APIs over TLS. A certificate replaced on disk is served within the
 // reload interval (1 s here), the UI's own calls follow it.
@@ -364,6 +367,10 @@ func TestTLSOnEveryListener(t *testing.T) {
 	if b, err := promtool(otherDir); err == nil {
 		t.Errorf("promtool trusting another CA: accepted: %s", b)
 	}
+	// telemetrygen, the OpenTelemetry project's own OTLP client, and
+	// Chromium, each trusting the CA as its users would configure it.
+	t.Run("telemetrygen", func(t *testing.T) { telemetrygenOverTLS(t, env, dir, otherDir) })
+	t.Run("chromium", func(t *testing.T) { chromiumOverTLS(t, env, dir, "scada-e2e.plant") })
 
 	// A new certificate (from the other CA) replaces the old one on disk:
 	// served within the reload interval, without a restart.

@@ -15,6 +15,7 @@ need kcat kcat "a Kafka client the alert tests read records with"
 need promtool prometheus "Prometheus' query client, for the query API tests"
 need prometheus prometheus "the Prometheus server, for the remote-write test"
 need chromium chromium "the browser of the UI tests"
+need certutil libnss3-tools "NSS's certutil: the TLS browser test trusts the CA in a throwaway NSS database"
 need node nodejs "runs the UI build and browser tests"
 need npm npm "installs the UI's locked npm packages"
 need curl curl "health waits of make run and the scripts"
@@ -28,6 +29,14 @@ if command -v dpkg >/dev/null && ! dpkg -s fonts-wqy-microhei >/dev/null 2>&1; t
   missing+=("fonts-wqy-microhei (CJK glyphs for the UI screenshots)")
   pkgs+=(fonts-wqy-microhei)
 fi
+# Go-built test tools (scripts/test-tools.sh), at their pinned versions.
+. scripts/test-tools.sh
+tg="${BIN:-$PWD/bin}/telemetrygen"
+if [ ! -x "$tg" ]; then
+  missing+=("$tg (telemetrygen $TELEMETRYGEN_VERSION, the OpenTelemetry project's OTLP client, for the TLS test: make test-deps runs go install $TELEMETRYGEN_PKG@$TELEMETRYGEN_VERSION into ${BIN:-bin})")
+elif command -v go >/dev/null && ! tg_pinned "$tg"; then
+  missing+=("$tg is not telemetrygen $TELEMETRYGEN_VERSION (the pin in scripts/test-tools.sh moved: make test-deps rebuilds it)")
+fi
 if [ ! -f ui/web/node_modules/playwright-core/package.json ] ||
   [ ui/web/package-lock.json -nt ui/web/node_modules/.package-lock.json ]; then
   missing+=("ui/web/node_modules (playwright-core and the UI build tools, exactly as locked: npm ci in ui/web)")
@@ -37,7 +46,7 @@ if [ ${#missing[@]} -eq 0 ]; then
 fi
 echo "make test: missing test dependencies:" >&2
 for m in "${missing[@]}"; do echo "  - $m" >&2; done
-echo "Install them with:  make test-deps   (root or sudo; Debian/Ubuntu apt packages, then npm ci in ui/web)" >&2
+echo "Install them with:  make test-deps   (root or sudo; Debian/Ubuntu apt packages, npm ci in ui/web, go install of telemetrygen into bin/)" >&2
 if [ ${#pkgs[@]} -gt 0 ]; then
   declare -A uniq=()
   list=""

@@ -9,12 +9,16 @@
 #                 The package also ships a system service (a server on
 #                 :9090): it is neither started nor left enabled here.
 #   chromium    - a real browser for the UI tests (driven by playwright-core)
+#   libnss3-tools - certutil: the TLS browser test trusts the appliance's
+#                 CA in a throwaway NSS database, as a user's browser would
 #   nodejs, npm - run the UI build and browser tests; npm packages come from
 #                 ui/web/package-lock.json (npm ci), never by hand
 #   fonts-wqy-microhei - CJK glyphs, so 中文 screenshots are legible
 #   curl, file  - used by scripts (health waits, static-binary check)
 #   gcc, libc6-dev - a C toolchain: `go test -race` (make test's race run)
 #                 needs cgo
+# and, with `go install` into $BIN (bin/), the Go-built test tools pinned in
+# scripts/test-tools.sh (telemetrygen).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Paths a test of this script points elsewhere (scripts/deps_test.go).
@@ -22,6 +26,7 @@ policy=${SCADAOTEL_POLICY_RC_D:-/usr/sbin/policy-rc.d}
 systemd_run=${SCADAOTEL_SYSTEMD_RUN_DIR:-/run/systemd/system}
 need=()
 command -v chromium >/dev/null || need+=(chromium)
+command -v certutil >/dev/null || need+=(libnss3-tools)
 command -v node >/dev/null     || need+=(nodejs)
 command -v npm >/dev/null      || need+=(npm)
 dpkg -s fonts-wqy-microhei >/dev/null 2>&1 || need+=(fonts-wqy-microhei)
@@ -72,6 +77,23 @@ else
     fi
     echo "prometheus installed for promtool and the tests; its system service is disabled and stopped"
   fi
+fi
+# Go-built test tools, at the pinned versions (the module proxy and the
+# checksum database vouch for the source): rebuilt when missing or when the
+# pin moved.
+. scripts/test-tools.sh
+bin=${BIN:-$PWD/bin}
+tg="$bin/telemetrygen"
+if [ -x "$tg" ] && tg_pinned "$tg"; then
+  echo "telemetrygen $TELEMETRYGEN_VERSION present"
+else
+  if ! command -v go >/dev/null; then
+    echo "go is not on PATH: it builds telemetrygen (install Go as the README says, then run make test-deps again)" >&2
+    exit 1
+  fi
+  echo "go install $TELEMETRYGEN_PKG@$TELEMETRYGEN_VERSION into $bin"
+  mkdir -p "$bin"
+  GOBIN="$bin" CGO_ENABLED=0 go install -trimpath "$TELEMETRYGEN_PKG@$TELEMETRYGEN_VERSION"
 fi
 # playwright-core and the UI build tools, exactly as locked.
 if [ ! -d ui/web/node_modules ] || [ ui/web/package-lock.json -nt ui/web/node_modules/.package-lock.json ]; then

@@ -77,27 +77,6 @@ func startRTU(t *testing.T, pressure uint16, valve uint16) *rtu {
 	return r
 }
 
-// browserPrereqs fails (never skips) with what to install.
-func browserPrereqs(t *testing.T) (node, web string) {
-	t.Helper()
-	web = filepath.Join(e2e.RepoRoot(t), "ui", "web")
-	var missing []string
-	if _, err := os.Stat("/usr/bin/chromium"); err != nil {
-		missing = append(missing, "/usr/bin/chromium is missing: apt-get install -y chromium")
-	}
-	if _, err := os.Stat(filepath.Join(web, "node_modules", "playwright-core", "package.json")); err != nil {
-		missing = append(missing, "ui/web/node_modules/playwright-core is missing: run `npm ci` in ui/web")
-	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		missing = append(missing, "node is not on PATH: install Node.js >= 20")
-	}
-	if len(missing) > 0 {
-		t.Fatalf("browser tests cannot run:\n  %s", strings.Join(missing, "\n  "))
-	}
-	return node, web
-}
-
 func sha(s string) string {
 	h := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(h[:])
@@ -130,7 +109,7 @@ func uiOverview(t *testing.T, base, token string) (overviewJSON, error) {
 // of two tenants into the embedded store, tenantauth, scada_ui) and drives
 // the UI in Debian's Chromium with playwright-core (ui/web/test/ui.mjs).
 func TestBrowser(t *testing.T) {
-	node, web := browserPrereqs(t)
+	node, web := e2e.BrowserTools(t)
 	kcat, err := exec.LookPath("kcat")
 	if err != nil {
 		t.Fatal("kcat (Debian package kcat, installed by scripts/install-test-deps.sh) reads the alarm records: a Kafka client this project did not write")

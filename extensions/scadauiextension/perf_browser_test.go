@@ -71,7 +71,7 @@ func fillStationHistory(t *testing.T, dataDir, tenant, station string, end time.
 // and stays responsive (no long task over 200 ms) while it updates live,
 // in Debian's Chromium against the real binary (ui/web/test/perf.mjs).
 func TestBrowserStationPerformance(t *testing.T) {
-	node, web := browserPrereqs(t)
+	node, web := e2e.BrowserTools(t)
 	const (
 		token   = "token-perf-0123456789"
 		tenant  = "perf-pipeline-01"

@@ -34,7 +34,7 @@ import (
 // the login form with a message; only an administrator with the audit role
 // sees the audit view, which lists the trail as text.
 func TestBrowserRoles(t *testing.T) {
-	node, web := browserPrereqs(t)
+	node, web := e2e.BrowserTools(t)
 	const (
 		tenant      = "west-pipeline-01"
 		viewerTok   = "viewer-token-4c7e19"

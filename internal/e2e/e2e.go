@@ -127,6 +127,54 @@ func TestbenchBinary(t testing.TB) string {
 	return p
 }
 
+// TelemetrygenBinary returns the OpenTelemetry project's telemetrygen (an
+// OTLP client this project did not write): $TELEMETRYGEN_BIN, else
+// <root>/bin/telemetrygen, which `make test-deps` installs at the version
+// pinned in scripts/test-tools.sh. It fails (never skips) when missing.
+func TelemetrygenBinary(t testing.TB) string {
+	t.Helper()
+	p := os.Getenv("TELEMETRYGEN_BIN")
+	if p == "" {
+		p = filepath.Join(RepoRoot(t), "bin", "telemetrygen")
+	}
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("telemetrygen not found at %s (run `make test-deps`, which installs the version pinned in scripts/test-tools.sh, or set TELEMETRYGEN_BIN): %v", p, err)
+	}
+	return p
+}
+
+// Program is a program a test runs and the Debian package that has it.
+type Program struct{ Name, Package string }
+
+// BrowserTools returns node and the ui/web directory for a browser test
+// (Debian's /usr/bin/chromium driven by ui/web's playwright-core), failing
+// (never skipping) with what to install when any of them, or of more, is
+// missing.
+func BrowserTools(t testing.TB, more ...Program) (node, web string) {
+	t.Helper()
+	web = filepath.Join(RepoRoot(t), "ui", "web")
+	var missing []string
+	if _, err := os.Stat("/usr/bin/chromium"); err != nil {
+		missing = append(missing, "/usr/bin/chromium is missing: apt-get install -y chromium (or make test-deps)")
+	}
+	if _, err := os.Stat(filepath.Join(web, "node_modules", "playwright-core", "package.json")); err != nil {
+		missing = append(missing, "ui/web/node_modules/playwright-core is missing: run `npm ci` in ui/web (or make test-deps)")
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		missing = append(missing, "node is not on PATH: install Node.js >= 20 (Debian package nodejs, or make test-deps)")
+	}
+	for _, p := range more {
+		if _, err := exec.LookPath(p.Name); err != nil {
+			missing = append(missing, fmt.Sprintf("%s is not on PATH: apt-get install -y %s (or make test-deps)", p.Name, p.Package))
+		}
+	}
+	if len(missing) > 0 {
+		t.Fatalf("browser tests cannot run:\n  %s", strings.Join(missing, "\n  "))
+	}
+	return node, web
+}
+
 // FreeAddr returns a free "127.0.0.1:port". The port is released before
 // returning, so a process started right after can bind it.
 func FreeAddr(t testing.TB) string {
