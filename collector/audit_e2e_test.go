@@ -35,6 +35,7 @@ type auditRecord struct {
 	Object  string `json:"object"`
 	Outcome string `json:"outcome"`
 	Count   int    `json:"count"`
+	Detail  string `json:"detail"`
 }
 
 // TestAuditTrailThroughTheBinary (issue 22): each audited action of an
@@ -156,13 +157,17 @@ func TestAuditTrailThroughTheBinary(t *testing.T) {
 			if r.Count != 0 && r.Count != 49 {
 				t.Errorf("aggregated failures %+v, want the 49 after the first", r)
 			}
+		case "config_load":
+			if !strings.HasPrefix(r.Object, "sha256:") || r.Detail != "first start with this audit trail" || r.Actor != "appliance" {
+				t.Errorf("config_load record %+v", r)
+			}
 		case "tenant_add":
 			if r.Tenant != "north-pipeline-03" || !strings.HasPrefix(r.Actor, "cli:") {
 				t.Errorf("tenant_add record %+v", r)
 			}
 		}
 	}
-	for key, want := range map[string]int{"auth_failure/refused": 2, "login/refused": 1, "login/success": 1, "logout/success": 1,
+	for key, want := range map[string]int{"config_load/success": 1, "auth_failure/refused": 2, "login/refused": 1, "login/success": 1, "logout/success": 1,
 		"tenant_add/success": 1, "tenants_reload/success": 1, "role_refused/refused": 1} {
 		if count[key] != want {
 			t.Errorf("%s: %d records, want %d (all: %v)", key, count[key], want, count)
